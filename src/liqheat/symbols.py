@@ -1,0 +1,54 @@
+"""Turn whatever a user types for a market into one canonical :class:`~liqheat.model.Market`.
+
+The canonical name is ccxt's unified symbol (``BTC/USDT:USDT``, ``BTC/USD:BTC``). Venue-native
+spellings are aliases: ``BTCUSDT`` (Binance, Bybit), ``BTCUSD_PERP`` (Binance COIN-M), ``BTCUSD``
+(Bybit inverse), ``BTC-USDT-SWAP`` / ``BTC-USD-SWAP`` (OKX), ``BTC`` (Hyperliquid, USDC-settled).
+"""
+
+from __future__ import annotations
+
+import re
+
+from liqheat.model import DomainError, Market
+
+_STABLE_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD")
+_UNIFIED = re.compile(r"^([A-Z0-9]+)/([A-Z0-9]+)(?::([A-Z0-9]+))?$")
+_OKX = re.compile(r"^([A-Z0-9]+)-([A-Z0-9]+)-SWAP$")
+_BINANCE_COINM = re.compile(r"^([A-Z0-9]+)(USD)_PERP$")
+_BASE_ONLY = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+def resolve(text: str, venue: str | None = None) -> Market:
+    """Resolve ``text`` (unified or venue-native, any case) to a market.
+
+    ``venue`` disambiguates spellings whose meaning differs between venues: a bare coin (``BTC``)
+    is a Hyperliquid USDC perpetual, ``BTCUSD`` is Bybit's inverse perpetual.
+    """
+    raw = text.strip().upper()
+    if not raw:
+        raise DomainError("symbol is empty")
+    venue = venue.lower() if venue else None
+
+    if match := _UNIFIED.match(raw):
+        base, quote, settle = match.groups()
+        return Market(base, quote, settle or (quote if quote != "USD" else base))
+    if match := _OKX.match(raw):
+        base, quote = match.groups()
+        return Market(base, quote, base if quote == "USD" else quote)
+    if match := _BINANCE_COINM.match(raw):
+        return Market(match.group(1), "USD", match.group(1))
+    for quote in _STABLE_QUOTES:
+        if raw.endswith(quote) and len(raw) > len(quote):
+            return Market(raw[: -len(quote)], quote, quote)
+    if raw.endswith("PERP") and len(raw) > 4 and venue == "bybit":
+        return Market(raw[:-4], "USDC", "USDC")
+    if raw.endswith("USD") and len(raw) > 3:
+        base = raw[:-3]
+        return Market(base, "USD", base)
+    if _BASE_ONLY.match(raw) and venue == "hyperliquid":
+        return Market(raw, "USDC", "USDC")
+    hint = " (a bare coin is a Hyperliquid market: add --venue hyperliquid)" if _BASE_ONLY.match(raw) else ""
+    raise DomainError(
+        f"cannot read symbol {text!r}{hint}; use a unified symbol such as BTC/USDT:USDT (linear) or "
+        "BTC/USD:BTC (inverse), or a venue name such as BTCUSDT, BTCUSD_PERP, BTC-USDT-SWAP"
+    )
