@@ -281,11 +281,12 @@ def _timestamps(column: pa.ChunkedArray, src: _Source) -> pd.Series:
         tz = column.type.tz
         if tz is None or tz not in ("UTC", "utc", "Etc/UTC", "+00:00", "Z"):
             raise BundleError(src.path, f"timestamps must be UTC, the Parquet type is {column.type}", column="ts")
-        series = column.to_pandas()
+        series: pd.Series = column.to_pandas()
         null = np.flatnonzero(series.isna().to_numpy())
         if null.size:
             raise BundleError(src.path, "empty timestamp", where=src.where(int(null[0])), column="ts")
-        return series.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        utc_series: pd.Series = series.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        return utc_series
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         raise BundleError(src.path, f"timestamps must be ISO 8601 text or a UTC timestamp type, got {column.type}", column="ts")
     text = pc.utf8_trim_whitespace(column)
@@ -317,16 +318,20 @@ def _check_order(ts: pd.Series, src: _Source, *, strict: bool) -> None:
     if back.size:
         i = int(back[0]) + 1
         raise BundleError(
-            src.path, f"timestamps not sorted: {ts.iloc[i]:%Y-%m-%dT%H:%M:%SZ} comes after {ts.iloc[i - 1]:%Y-%m-%dT%H:%M:%SZ}",
-            where=src.where(i), column="ts",
+            src.path,
+            f"timestamps not sorted: {ts.iloc[i]:%Y-%m-%dT%H:%M:%SZ} comes after {ts.iloc[i - 1]:%Y-%m-%dT%H:%M:%SZ}",
+            where=src.where(i),
+            column="ts",
         )
     if strict:
         dup = np.flatnonzero(steps == 0)
         if dup.size:
             i = int(dup[0]) + 1
             raise BundleError(
-                src.path, f"duplicate timestamp {ts.iloc[i]:%Y-%m-%dT%H:%M:%SZ} (also at {src.where(i - 1)})",
-                where=src.where(i), column="ts",
+                src.path,
+                f"duplicate timestamp {ts.iloc[i]:%Y-%m-%dT%H:%M:%SZ} (also at {src.where(i - 1)})",
+                where=src.where(i),
+                column="ts",
             )
 
 
@@ -366,7 +371,9 @@ def _check_candles(frame: pd.DataFrame, src: _Source) -> None:
     if "taker_buy_volume" in frame and "volume" in frame:
         over = np.flatnonzero(frame["taker_buy_volume"].to_numpy() > frame["volume"].to_numpy() * (1 + 1e-9) + 1e-12)
         if over.size:
-            raise BundleError(src.path, "taker buy volume exceeds volume", where=src.where(int(over[0])), column="taker_buy_volume")
+            raise BundleError(
+                src.path, "taker buy volume exceeds volume", where=src.where(int(over[0])), column="taker_buy_volume"
+            )
 
 
 def _gaps(table: str, ts: pd.Series, expected: pd.Timedelta | None) -> Gaps | None:
@@ -422,7 +429,6 @@ def _read_table(folder: Path, name: str, meta: BundleMeta, warnings: list[str]) 
                 raise BundleError(path, f"must hold numbers, the column type is {values.type}", column=column)
             frame[column] = values.to_numpy().astype(np.float64, copy=False)
 
-    strict = name != "liquidations" or "price" not in frame or frame["price"].isna().all()
     _check_order(frame["ts"], src, strict=name != "liquidations")
     if name == "candles":
         for column in ("open", "high", "low", "close"):
@@ -437,7 +443,7 @@ def _read_table(folder: Path, name: str, meta: BundleMeta, warnings: list[str]) 
     elif name == "funding":
         _check_values(frame, "rate", src, "finite")
     else:
-        _check_liquidations(frame, src, totals_only=strict)
+        _check_liquidations(frame, src)
     return frame
 
 
@@ -449,17 +455,24 @@ def _check_grid(ts: pd.Series, step: pd.Timedelta, src: _Source) -> None:
         i = int(off[0]) + 1
         raise BundleError(
             src.path,
-            f"candle at {ts.iloc[i]:%Y-%m-%dT%H:%M:%SZ} is off the {_fmt_delta(step)} grid (previous {ts.iloc[i - 1]:%Y-%m-%dT%H:%M:%SZ})",
-            where=src.where(i), column="ts",
+            f"candle at {ts.iloc[i]:%Y-%m-%dT%H:%M:%SZ} is off the {_fmt_delta(step)} grid "
+            f"(previous {ts.iloc[i - 1]:%Y-%m-%dT%H:%M:%SZ})",
+            where=src.where(i),
+            column="ts",
         )
 
 
-def _check_liquidations(frame: pd.DataFrame, src: _Source, *, totals_only: bool) -> None:
+def _check_liquidations(frame: pd.DataFrame, src: _Source) -> None:
     side = frame["side"]
     unknown = np.flatnonzero(~side.isin(["long", "short"]).to_numpy())
     if unknown.size:
         i = int(unknown[0])
-        raise BundleError(src.path, f"unknown side {side.iloc[i]!r} (use long or short: the position liquidated)", where=src.where(i), column="side")
+        raise BundleError(
+            src.path,
+            f"unknown side {side.iloc[i]!r} (use long or short: the position liquidated)",
+            where=src.where(i),
+            column="side",
+        )
     _check_values(frame, "usd", src, "non-negative")
     if "price" in frame:
         _check_values(frame, "price", src, "optional-positive")
@@ -469,7 +482,10 @@ def _check_liquidations(frame: pd.DataFrame, src: _Source, *, totals_only: bool)
     if dup.any():
         i = int(keyed.index[np.flatnonzero(dup)[0]])
         raise BundleError(
-            src.path, f"duplicate {side.iloc[i]} total at {frame['ts'].iloc[i]:%Y-%m-%dT%H:%M:%SZ}", where=src.where(i), column="ts"
+            src.path,
+            f"duplicate {side.iloc[i]} total at {frame['ts'].iloc[i]:%Y-%m-%dT%H:%M:%SZ}",
+            where=src.where(i),
+            column="ts",
         )
 
 
@@ -495,7 +511,8 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
                 raise BundleError(meta_path, f"key '{key}' is required when liquidations exist")
     candles = tables["candles"]
     oi = tables["open_interest"]
-    assert candles is not None and oi is not None
+    assert candles is not None
+    assert oi is not None
     gaps = tuple(g for g in (_gaps("candles", candles["ts"], meta.timeframe_delta), _gaps("open_interest", oi["ts"], None)) if g)
     return Bundle(
         meta=meta,

@@ -258,7 +258,9 @@ class Bracket:
     maint_amount: float = 0.0
 
     def __post_init__(self) -> None:
-        _require(self.floor >= 0 and self.cap > self.floor, f"tier {self.tier}: need 0 ≤ floor < cap, got {self.floor}, {self.cap}")
+        _require(
+            self.floor >= 0 and self.cap > self.floor, f"tier {self.tier}: need 0 ≤ floor < cap, got {self.floor}, {self.cap}"
+        )
         _require(self.max_leverage >= 1, f"tier {self.tier}: max leverage must be ≥ 1, got {self.max_leverage}")
         _require(0 < self.mmr < 1, f"tier {self.tier}: maintenance margin rate must be in (0, 1), got {self.mmr}")
 

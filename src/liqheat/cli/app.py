@@ -39,8 +39,8 @@ BundleArg = Annotated[Path, typer.Argument(help="A market bundle folder (meta.js
 @app.command()
 def info(bundle: BundleArg, as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """Validate a market bundle and summarise it: rows, time range, gaps, liquidations."""
-    from liqheat.cli.summary import bundle_summary, print_bundle_summary
     from liqheat.bundle import read_bundle
+    from liqheat.cli.summary import bundle_summary, print_bundle_summary
 
     try:
         loaded = read_bundle(bundle)

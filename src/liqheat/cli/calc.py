@@ -60,7 +60,12 @@ def print_result(result: Result) -> None:
         for column in ("mark price", "closed", "left", "notional closed"):
             table.add_column(column, justify="right")
         for s in d["steps"]:
-            table.add_row(_num(s["price"], digits), f"{s['contracts_closed']:,.6g}", f"{s['contracts_left']:,.6g}", _num(s["notional_closed"], 0))
+            table.add_row(
+                _num(s["price"], digits),
+                f"{s['contracts_closed']:,.6g}",
+                f"{s['contracts_left']:,.6g}",
+                _num(s["notional_closed"], 0),
+            )
         console.print(table)
     for note in d["notes"]:
         console.print(f"[dim]· {note}[/]", highlight=False)
@@ -76,15 +81,20 @@ def calc(
     entry: Annotated[float, typer.Option(help="Entry price.")],
     leverage: Annotated[float, typer.Option(help="Leverage, e.g. 20.")],
     size: Annotated[
-        float, typer.Option(help="Base-asset amount for linear contracts; number of contracts for inverse ones (face value per venue).")
+        float,
+        typer.Option(help="Base-asset amount for linear contracts; number of contracts for inverse ones (face value per venue)."),
     ],
     margin_mode: Annotated[str, typer.Option("--margin-mode", help="isolated or cross.")] = "isolated",
     balance: Annotated[float | None, typer.Option(help="Cross margin: the account's wallet balance (settle currency).")] = None,
     margin: Annotated[
         float | None, typer.Option(help="Isolated margin: the position's margin if not entry notional ÷ leverage.")
     ] = None,
-    fee_rate: Annotated[float | None, typer.Option("--fee-rate", help="Taker fee rate (OKX, Bybit); default: the venue's base rate.")] = None,
-    table_file: Annotated[Path | None, typer.Option("--table", help="A bracket-table JSON file to use instead of the shipped one.")] = None,
+    fee_rate: Annotated[
+        float | None, typer.Option("--fee-rate", help="Taker fee rate (OKX, Bybit); default: the venue's base rate.")
+    ] = None,
+    table_file: Annotated[
+        Path | None, typer.Option("--table", help="A bracket-table JSON file to use instead of the shipped one.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """The exact liquidation price of one position (venue rules, tiered maintenance margin)."""
@@ -98,7 +108,15 @@ def calc(
     try:
         table = load_file(table_file) if table_file else None
         position, vt = position_from_inputs(
-            venue, symbol, side, entry, leverage, size, margin_mode=mode, balance=balance if mode == "cross" else margin, table=table
+            venue,
+            symbol,
+            side,
+            entry,
+            leverage,
+            size,
+            margin_mode=mode,
+            balance=balance if mode == "cross" else margin,
+            table=table,
         )
         result = calculate(venue, position, table=vt, fee_rate=fee_rate)
     except DomainError as exc:

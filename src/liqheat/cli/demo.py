@@ -19,7 +19,9 @@ from liqheat.model import DomainError
 
 @app.command()
 def demo(
-    bundle: Annotated[list[Path] | None, typer.Option("--bundle", help="Also validate and summarise these bundle folders.")] = None,
+    bundle: Annotated[
+        list[Path] | None, typer.Option("--bundle", help="Also validate and summarise these bundle folders.")
+    ] = None,
 ) -> None:
     """Run what liqheat can do today on embedded data: published examples, venues compared, bundles."""
     from liqheat.bundle import read_bundle
@@ -35,7 +37,9 @@ def demo(
         price = example.run().liquidation_price
         ok = abs(price - example.published) <= example.tolerance
         failures += not ok
-        checks.add_row(example.venue, example.title, f"{example.published:,.4f}", f"{price:,.4f}", "[green]✓[/]" if ok else "[red]✗[/]")
+        checks.add_row(
+            example.venue, example.title, f"{example.published:,.4f}", f"{price:,.4f}", "[green]✓[/]" if ok else "[red]✗[/]"
+        )
     console.print(checks)
 
     compare = Table(title="Long and short, 1 BTC at 60,000, 20x isolated, on every venue", header_style="bold")
@@ -56,12 +60,19 @@ def demo(
             prices.append(result)
         b = prices[0].solution.bracket
         compare.add_row(
-            venue_id, prices[0].position.spec.market.unified, f"{prices[0].liquidation_price:,.2f}",
-            f"{prices[1].liquidation_price:,.2f}", str(b.tier), f"{b.mmr * 100:.3g}%", prices[0].table.as_of,
+            venue_id,
+            prices[0].position.spec.market.unified,
+            f"{prices[0].liquidation_price:,.2f}",
+            f"{prices[1].liquidation_price:,.2f}",
+            str(b.tier),
+            f"{b.mmr * 100:.3g}%",
+            prices[0].table.as_of,
         )
     console.print(compare)
-    console.print("[dim]Inverse sizes are contracts: 600 × 100 USD on Binance COIN-M, 60,000 × 1 USD on Bybit. "
-                  "Every venue triggers on its mark price, not the last trade.[/]")
+    console.print(
+        "[dim]Inverse sizes are contracts: 600 × 100 USD on Binance COIN-M, 60,000 × 1 USD on Bybit. "
+        "Every venue triggers on its mark price, not the last trade.[/]"
+    )
 
     for folder in bundle or []:
         try:

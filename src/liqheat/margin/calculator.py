@@ -119,7 +119,11 @@ def _key_at(position: Position, tier_by: TierBy, price: float) -> float:
     if tier_by is TierBy.CONTRACTS:
         return position.contracts
     at = position.entry_price if tier_by is TierBy.NOTIONAL_AT_ENTRY else price
-    return spec.notional_quote(position.contracts, at) if spec.kind is ContractKind.LINEAR else spec.notional_base(position.contracts, at)
+    return (
+        spec.notional_quote(position.contracts, at)
+        if spec.kind is ContractKind.LINEAR
+        else spec.notional_base(position.contracts, at)
+    )
 
 
 def _contracts_for_key(position: Position, tier_by: TierBy, key: float, price: float) -> float:
@@ -130,15 +134,16 @@ def _contracts_for_key(position: Position, tier_by: TierBy, key: float, price: f
     return key / unit
 
 
-def _steps(v: Venue, rules: KindRules, table: BracketTable, position: Position, first: Solution, collateral: float) -> tuple[Step, ...]:
+def _steps(
+    v: Venue, rules: KindRules, table: BracketTable, position: Position, first: Solution, collateral: float
+) -> tuple[Step, ...]:
     """Follow a stepwise liquidation from the first trigger until the position is gone."""
     steps: list[Step] = []
     pos, sol, cash = position, first, collateral
     model = v.steps
     spec = position.spec
-    for _ in range(MAX_STEPS):
-        if not sol.liquidatable:
-            break
+    last_target = len(table)
+    while sol.liquidatable and len(steps) < MAX_STEPS - 1:
         price = sol.price
         keep = 0.0
         if isinstance(model, FractionalReduction):
@@ -147,26 +152,28 @@ def _steps(v: Venue, rules: KindRules, table: BracketTable, position: Position, 
         elif isinstance(model, TierReduction):
             tier = _tier_index(table, sol.bracket)
             if tier + 1 >= model.full_below_tier:
-                target = 0 if model.levels is None else max(0, tier - model.levels)
-                cap = table.brackets[target].cap
-                keep = _contracts_for_key(pos, rules.rule.tier_by, cap, price) * (1 - 1e-12)
-                keep = min(keep, pos.contracts)
+                # Each cut goes at least one tier below the last one, so a position whose notional
+                # regrows with the price (a short) is not shaved in ever smaller slices.
+                target = 0 if model.levels is None else min(tier - model.levels, last_target - 1)
+                if target >= 0:
+                    last_target = target
+                    cap = table.brackets[target].cap
+                    keep = min(_contracts_for_key(pos, rules.rule.tier_by, cap, price) * (1 - 1e-12), pos.contracts)
         if keep <= 0:
-            steps.append(Step(price, pos.contracts, 0.0, spec.notional_quote(pos.contracts, price), True))
             break
         left_equity = equity(pos, price, cash)
         remaining = replace(pos, contracts=keep)
         # Equity after the partial close is unchanged (the loss was already unrealised); restate it as
         # collateral against the entry price of what is left.
-        cash = left_equity - (equity(remaining, price, 0.0))
-        closed = pos.contracts - keep
+        cash = left_equity - equity(remaining, price, 0.0)
         next_sol = solve(remaining, table, rules.rule, cash)
-        beyond = next_sol.liquidatable and pos.side.sign * (next_sol.price - price) >= 0
-        if beyond:
-            steps.append(Step(price, pos.contracts, 0.0, spec.notional_quote(pos.contracts, price), True))
-            break
+        if next_sol.liquidatable and pos.side.sign * (next_sol.price - price) >= 0:
+            break  # still short of margin after the cut: the rest goes at once
+        closed = pos.contracts - keep
         steps.append(Step(price, closed, keep, spec.notional_quote(closed, price), False))
         pos, sol = remaining, next_sol
+    if sol.liquidatable:
+        steps.append(Step(sol.price, pos.contracts, 0.0, spec.notional_quote(pos.contracts, sol.price), True))
     return tuple(steps)
 
 

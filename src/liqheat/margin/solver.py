@@ -117,20 +117,27 @@ def solve(position: Position, table: BracketTable, rule: MarginRule, collateral:
     after a partial liquidation). A long whose collateral covers a fall to zero gets price 0.
     """
     cash = position.collateral if collateral is None else collateral
-    candidates: list[tuple[float, Bracket]] = []
+    last = table.brackets[-1]
+    ranked: list[tuple[float, float, float, Bracket]] = []
     for bracket in table:
         price = _solve_tier(position, bracket, rule, cash)
         key = _tier_key(position, rule, price if 0 < price < math.inf else position.entry_price)
-        if bracket.holds(key):
-            candidates.append((price, bracket))
-    if not candidates:
-        # The notional at the solution lies beyond every tier: the venue would not accept the position.
-        key = _tier_key(position, rule, position.entry_price)
-        table.for_notional(key)
+        # The last cap limits what may be opened; a position that grows past it by a price move
+        # still owes the last tier's rate, so for maintenance the last tier is open-ended.
+        cap = math.inf if bracket is last else bracket.cap
+        if key < bracket.floor:
+            miss = (bracket.floor - key) / bracket.floor
+        elif key >= cap:
+            miss = (key - cap) / cap
+        else:
+            miss = 0.0
+        ranked.append((miss, abs(price - position.entry_price) if math.isfinite(price) else math.inf, price, bracket))
+    # Maintenance margin is continuous and increasing in notional, so exactly one tier is consistent;
+    # a solution a rounding error outside its tier (at a boundary) still counts. Where a published
+    # table's rounding admits two, the price nearer to entry is the conservative one.
+    miss, _, price, bracket = min(ranked, key=lambda r: (r[0] > 1e-9, r[1] if r[0] <= 1e-9 else r[0]))
+    if miss > 1e-9:
         raise DomainError(f"no consistent maintenance tier for this position on {table.venue} {table.market}")
-    # Maintenance margin is continuous and increasing in notional, so one tier is consistent; where
-    # rounding in a published table admits two, the nearer price to entry is the conservative one.
-    price, bracket = min(candidates, key=lambda c: abs(c[0] - position.entry_price) if math.isfinite(c[0]) else math.inf)
     bankrupt = bankruptcy_price(position, cash)
     if price <= 0 or not math.isfinite(price):
         return Solution(price=0.0 if price <= 0 else math.inf, bracket=bracket, maintenance_margin=0.0, bankruptcy_price=bankrupt)

@@ -90,7 +90,5 @@ def lookup(venue: str, market: Market) -> VenueTable:
     if found is None:
         have = sorted(sym for (v, sym) in tables if v == venue)
         listing = ", ".join(have) if have else "none"
-        raise DomainError(
-            f"no {venue} bracket table for {market} (shipped: {listing}); pass a table file with --table FILE"
-        )
+        raise DomainError(f"no {venue} bracket table for {market} (shipped: {listing}); pass a table file with --table FILE")
     return found

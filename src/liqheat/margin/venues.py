@@ -155,8 +155,7 @@ VENUES: dict[str, Venue] = {
             steps=TierReduction(
                 levels=2,
                 full_below_tier=3,
-                description="OKX reduces positions in tier 3 and above by two tiers at a time; tiers 1-2 are liquidated "
-                "in full.",
+                description="OKX reduces positions in tier 3 and above by two tiers at a time; tiers 1-2 are liquidated in full.",
             ),
             default_taker_fee=0.0005,
             notes=("OKX adds the liquidation fee (position value × taker fee rate) to maintenance margin.",),
