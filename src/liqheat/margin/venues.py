@@ -1,11 +1,11 @@
 """Each venue's published liquidation rule, as data over the one solver in :mod:`.solver`.
 
-Sources (read 2026-11; the exact quotes are in docs/liquidation-rules.md):
+Sources (read 2026-11; the quotes and worked examples are in docs/liquidation-rules.md):
 
 * Binance USD-M — https://www.binance.com/en/support/faq/how-to-calculate-liquidation-price-of-usd%E2%93%A2-m-futures-contracts-b3c689c1f50a44cabb3a84e663b81d93
   LP = (WB + cum − side·Q·EP) / (Q·MMR − side·Q); the bracket is the one holding the notional *at the
   liquidation price*; maintenance on the mark price.
-* Binance COIN-M — https://www.binance.com/en/support/faq/how-to-calculate-liquidation-price-of-coin-margined-futures-contracts-2e4e5e2b0e4f4ba8b0d0a9d2d2f8d5d1
+* Binance COIN-M — https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46
   LP = (Q·CS·MMR + side·Q·CS) / (WB + cum + side·Q·CS/EP), brackets in coin.
 * Bybit (Unified Trading Account, isolated) — https://www.bybit.com/en/help-center/article/Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account
   long LP = [EP·Q − EP·Q/lev − extra/(1 − taker) − MMded] ÷ [Q − Q·MMR]: maintenance on the mark price.
@@ -94,7 +94,7 @@ VENUES: dict[str, Venue] = {
                 ),
                 ContractKind.INVERSE: KindRules(
                     MarginRule(ValueAt.MARK, _AT_LIQ),
-                    "https://www.binance.com/en/support/faq/how-to-calculate-liquidation-price-of-coin-margined-futures-contracts-2e4e5e2b0e4f4ba8b0d0a9d2d2f8d5d1",
+                    "https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46",
                 ),
             },
             trigger="mark price (index-based)",
