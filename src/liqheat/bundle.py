@@ -564,7 +564,7 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str], *, fmt: Format = 
     """
     target = Path(path)
     if target.exists() and not overwrite:
-        raise BundleError(target, "already exists (pass overwrite to replace it)")
+        raise BundleError(target, "already exists (overwrite it with --overwrite / overwrite=True)")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:

@@ -71,7 +71,10 @@ class Market:
     def __post_init__(self) -> None:
         for name in ("base", "quote", "settle"):
             value = getattr(self, name)
-            _require(value.isalnum() and value.isupper(), f"market {name} must be upper-case letters/digits, got {value!r}")
+            _require(
+                value.isascii() and value.isalnum() and value == value.upper(),
+                f"market {name} must be upper-case letters/digits, got {value!r}",
+            )
         _require(
             self.settle in (self.base, self.quote),
             f"settle currency {self.settle} must be the base ({self.base}) or the quote ({self.quote})",
@@ -261,7 +264,13 @@ class Bracket:
         _require(
             self.floor >= 0 and self.cap > self.floor, f"tier {self.tier}: need 0 ≤ floor < cap, got {self.floor}, {self.cap}"
         )
-        _require(self.max_leverage >= 1, f"tier {self.tier}: max leverage must be ≥ 1, got {self.max_leverage}")
+        _require(
+            math.isfinite(self.max_leverage) and self.max_leverage >= 1,
+            f"tier {self.tier}: max leverage must be ≥ 1 and finite, got {self.max_leverage}",
+        )
+        _require(
+            math.isfinite(self.maint_amount), f"tier {self.tier}: maintenance amount must be finite, got {self.maint_amount!r}"
+        )
         _require(0 < self.mmr < 1, f"tier {self.tier}: maintenance margin rate must be in (0, 1), got {self.mmr}")
 
     def maintenance(self, notional: float) -> float:
@@ -312,6 +321,9 @@ class BracketTable:
         for bracket in self.brackets:
             if bracket.holds(notional):
                 return bracket
+        last = self.brackets[-1]
+        if notional == last.cap:  # a venue's maximum position size is itself allowed (OKX maxSz)
+            return last
         raise DomainError(
             f"notional {notional:,.2f} {self.notional_unit} exceeds the largest {self.venue} tier for {self.market} "
             f"({self.brackets[-1].cap:,.0f} {self.notional_unit})"

@@ -19,14 +19,28 @@ _BASE_ONLY = re.compile(r"^[A-Z0-9]{2,20}$")
 
 
 def resolve(text: str, venue: str | None = None) -> Market:
-    """Resolve ``text`` (unified or venue-native, any case) to a market.
+    """Resolve ``text`` (unified or venue-native, any case) to a market; errors show what is accepted."""
+    try:
+        return _resolve(text, venue)
+    except DomainError as exc:
+        if str(exc).startswith("cannot read symbol"):
+            raise
+        raise DomainError(f"cannot read symbol {text!r} ({exc}); {_FORMS}") from None
 
-    ``venue`` disambiguates spellings whose meaning differs between venues: a bare coin (``BTC``)
+
+_FORMS = (
+    "use a unified symbol such as BTC/USDT:USDT (linear) or BTC/USD:BTC (inverse), "
+    "or a venue name such as BTCUSDT, BTCUSD_PERP, BTC-USDT-SWAP"
+)
+
+
+def _resolve(text: str, venue: str | None) -> Market:
+    """``venue`` disambiguates spellings whose meaning differs between venues: a bare coin (``BTC``)
     is a Hyperliquid USDC perpetual, ``BTCUSD`` is Bybit's inverse perpetual.
     """
     raw = text.strip().upper()
     if not raw:
-        raise DomainError("symbol is empty")
+        raise DomainError("cannot read symbol '': it is empty")
     venue = venue.lower() if venue else None
 
     if match := _UNIFIED.match(raw):
@@ -48,7 +62,4 @@ def resolve(text: str, venue: str | None = None) -> Market:
     if _BASE_ONLY.match(raw) and venue == "hyperliquid":
         return Market(raw, "USDC", "USDC")
     hint = " (a bare coin is a Hyperliquid market: add --venue hyperliquid)" if _BASE_ONLY.match(raw) else ""
-    raise DomainError(
-        f"cannot read symbol {text!r}{hint}; use a unified symbol such as BTC/USDT:USDT (linear) or "
-        "BTC/USD:BTC (inverse), or a venue name such as BTCUSDT, BTCUSD_PERP, BTC-USDT-SWAP"
-    )
+    raise DomainError(f"cannot read symbol {text!r}{hint}; {_FORMS}")

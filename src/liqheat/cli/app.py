@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from liqheat.model import DomainError
 
@@ -25,7 +26,7 @@ errors = Console(stderr=True)
 
 def fail(message: str) -> NoReturn:
     """Bad input: say what is wrong on stderr and exit 2 (the convention for usage errors)."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from liqheat.cli.app import app, console, emit_json, fail
@@ -68,9 +69,9 @@ def print_result(result: Result) -> None:
             )
         console.print(table)
     for note in d["notes"]:
-        console.print(f"[dim]· {note}[/]", highlight=False)
-    console.print(f"[dim]· formula: {d['formula_source']}[/]", highlight=False)
-    console.print(f"[dim]· table: {d['table_source'][:160]} (as of {d['table_as_of']})[/]", highlight=False)
+        console.print(f"[dim]· {escape(note)}[/]", highlight=False)
+    console.print(f"[dim]· formula: {escape(d['formula_source'])}[/]", highlight=False)
+    console.print(f"[dim]· table: {escape(d['table_source'][:160])} (as of {escape(d['table_as_of'])})[/]", highlight=False)
 
 
 @app.command()

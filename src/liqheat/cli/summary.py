@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from liqheat.bundle import Bundle
@@ -62,8 +63,9 @@ def bundle_summary(bundle: Bundle) -> dict[str, Any]:
 
 
 def print_bundle_summary(console: Console, summary: dict[str, Any]) -> None:
-    console.print(f"[bold]{summary['market']}[/] · {summary['timeframe']} · venues {', '.join(summary['venues'])}")
-    console.print(f"[dim]{summary['source']}[/]")
+    venues = ", ".join(summary["venues"])
+    console.print(f"[bold]{escape(summary['market'])}[/] · {escape(summary['timeframe'])} · venues {escape(venues)}")
+    console.print(f"[dim]{escape(summary['source'])}[/]")
     table = Table(show_edge=False, header_style="bold")
     for column in ("table", "rows", "first", "last", "detail"):
         table.add_column(column, justify="right" if column == "rows" else "left")
@@ -83,4 +85,4 @@ def print_bundle_summary(console: Console, summary: dict[str, Any]) -> None:
         style = "yellow" if gap["count"] else "green"
         console.print(f"[{style}]{gap['text']}[/] (left as is: never interpolated)")
     for warning in summary["warnings"]:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -209,7 +209,7 @@ def calculate(
         message = (
             f"leverage {position.leverage:g}x exceeds the {entry_bracket.max_leverage:g}x maximum of tier {entry_bracket.tier} "
             f"for this position size on {v.name} {spec_market} "
-            f"({entry_key:,.4g} {vt.table.notional_unit})"
+            f"({entry_key:,.2f} {vt.table.notional_unit})"
         )
         if strict_leverage:
             raise DomainError(message)
