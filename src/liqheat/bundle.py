@@ -529,13 +529,13 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
 # -------------------------------------------------------------------------------------------- write
 
 
-def _ts_text(ts: pd.Series) -> pa.Array:
-    """ISO 8601 UTC text ending in Z; milliseconds only where some timestamp has them."""
-    values = ts.dt.tz_convert("UTC")
+def iso_utc_text(ts: pd.Series) -> pa.Array:
+    """ISO 8601 UTC text ending in Z (``2026-01-05T14:00:00Z``); milliseconds only where some
+    timestamp has them. Arrow's cast is ~10x faster than strftime, which matters at 500k rows."""
+    values = ts.dt.tz_convert("UTC").dt.tz_localize(None)
     whole = bool((values.dt.microsecond == 0).all())
-    unit = "s" if whole else "ms"
-    arr = pa.array(values).cast(pa.timestamp(unit, tz="UTC"))
-    text = pc.strftime(arr, format="%Y-%m-%dT%H:%M:%S")
+    arr = pa.array(values.to_numpy("datetime64[s]" if whole else "datetime64[ms]"))
+    text = pc.replace_substring(arr.cast(pa.string()), " ", "T", max_replacements=1)
     return pc.binary_join_element_wise(text, pa.scalar("Z"), "")
 
 
@@ -546,7 +546,7 @@ def _arrow(frame: pd.DataFrame, name: str, fmt: Format) -> pa.Table:
     for column in columns:
         if column == "ts":
             if fmt == "csv":
-                data[column] = _ts_text(frame["ts"])
+                data[column] = iso_utc_text(frame["ts"])
             else:
                 data[column] = pa.array(frame["ts"].dt.tz_convert("UTC"), type=pa.timestamp("us", tz="UTC"))
         elif column == "side":
@@ -575,7 +575,7 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str], *, fmt: Format = 
                 continue
             table = _arrow(frame, name, fmt)
             if fmt == "csv":
-                options = pa_csv.WriteOptions(quoting_header="none", quoting_style="needed")
+                options = pa_csv.WriteOptions(quoting_header="none", quoting_style="none")
                 pa_csv.write_csv(table, staging / f"{name}.csv", write_options=options)
             else:
                 pq.write_table(table, staging / f"{name}.parquet", compression="zstd")

@@ -75,6 +75,6 @@ def convert(
 
 
 def main() -> None:
-    from liqheat.cli import calc, demo  # noqa: F401  (registers their commands)
+    from liqheat.cli import calc, demo, model_cmds  # noqa: F401  (registers their commands)
 
     app()

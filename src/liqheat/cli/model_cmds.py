@@ -1,0 +1,194 @@
+"""``liqheat replay``, ``score``, ``fit`` and ``heatmap``: the engine's faces."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from liqheat.bundle import Bundle, read_bundle
+from liqheat.cli.app import BundleArg, app, console, emit_json, fail
+from liqheat.engine.params import ModelParams
+from liqheat.model import DomainError
+
+ParamsFile = Annotated[Path | None, typer.Option("--params", help="A JSON file of model parameters (see liqheat fit --out).")]
+SetParam = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override one model parameter, NAME=VALUE (repeatable), e.g. --set half_life_hours=48."),
+]
+
+
+def load_params(path: Path | None, overrides: list[str] | None) -> ModelParams:
+    params = ModelParams()
+    if path is not None:
+        try:
+            params = ModelParams.from_json(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise DomainError(f"--params {path}: cannot read ({exc.strerror})") from None
+    pairs: dict[str, str] = {}
+    for item in overrides or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise DomainError(f"--set takes NAME=VALUE, got {item!r}")
+        pairs[name.strip()] = value.strip()
+    return params.with_overrides(pairs) if pairs else params
+
+
+def _bundle(path: Path) -> Bundle:
+    return read_bundle(path)
+
+
+def _ts(text: str | None, what: str) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        raise DomainError(f"{what} is not a time: {text!r} (use ISO 8601, e.g. 2026-01-20T00:00:00Z)") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+@app.command()
+def replay(
+    bundle: BundleArg,
+    out: Annotated[Path, typer.Option("--out", help="CSV to write: ts,long_usd,short_usd, one row per candle.")],
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """Replay a bundle causally and write each candle's predicted liquidations."""
+    from liqheat.analytics.fit import predict
+    from liqheat.engine.output import write_predictions
+
+    try:
+        params = load_params(params_file, set_param)
+        loaded = _bundle(bundle)
+        frame = predict(loaded, params)
+        write_predictions(frame, out)
+    except DomainError as exc:
+        fail(str(exc))
+    console.print(f"wrote {out} ({len(frame):,} candles) · params {params.to_json()}", highlight=False, soft_wrap=True)
+
+
+def _fmt(x: float) -> str:
+    return "—" if math.isnan(x) else f"{x:.3f}"
+
+
+def print_score(report_dict: dict[str, object], title: str) -> None:
+    table = Table(title=title, header_style="bold", show_edge=False)
+    for column in ("side", "liqheat", "naive", "excursion", "yardstick", "margin", "buckets", "predicted/realized"):
+        table.add_column(column, justify="left" if column == "side" else "right")
+    for side in ("long", "short"):
+        s = report_dict[side]
+        assert isinstance(s, dict)
+        margin = s["margin"]
+        colour = "green" if margin is not None and margin > 0 else "red"
+        table.add_row(
+            side,
+            _fmt(s["model"] if s["model"] is not None else math.nan),
+            _fmt(s["naive"] if s["naive"] is not None else math.nan),
+            _fmt(s["excursion"] if s["excursion"] is not None else math.nan),
+            _fmt(s["yardstick"] if s["yardstick"] is not None else math.nan),
+            f"[{colour}]{margin:+.3f}[/]" if margin is not None else "—",
+            str(s["buckets"]),
+            f"{s['predicted_to_realized']:.2f}" if s["predicted_to_realized"] is not None else "—",
+        )
+    console.print(table)
+
+
+@app.command()
+def score(
+    bundle: BundleArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    start: Annotated[str | None, typer.Option("--from", help="Score only buckets from this time (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Score only buckets before this time.")] = None,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """Spearman rank correlation of the model with realized liquidations, beside the yardstick."""
+    from liqheat.analytics.fit import predict
+    from liqheat.analytics.score import score as score_bundle
+
+    try:
+        params = load_params(params_file, set_param)
+        loaded = _bundle(bundle)
+        report = score_bundle(
+            loaded, predict(loaded, params), start=_ts(start, "--from"), until=_ts(until, "--until"), params=params.to_dict()
+        )
+    except DomainError as exc:
+        fail(str(exc))
+    data = report.to_dict()
+    if as_json:
+        emit_json(data)
+        return
+    print_score(data, f"{escape(report.bundle)} · {report.window[0]} → {report.window[1]} · {report.interval} buckets")
+    console.print(f"[dim]params {escape(params.to_json())}[/]", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def fit(
+    bundles: Annotated[list[Path], typer.Argument(help="Bundles to fit on (each is cut at the middle of its scored buckets).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the fitted parameters to this JSON file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """Fit parameters on the first half of each bundle's scored window, check on the second half."""
+    from liqheat.analytics.fit import DEFAULT_GRID, Split
+    from liqheat.analytics.fit import fit as fit_params
+
+    try:
+        start = load_params(params_file, set_param)
+        splits = [Split.halves(_bundle(path)) for path in bundles]
+        with Progress(console=console, transient=True, disable=as_json) as progress:
+            task = progress.add_task("fitting", total=2 * sum(len(v) for v in DEFAULT_GRID.values()))
+            result = fit_params(
+                splits, start=start, progress=lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    except DomainError as exc:
+        fail(str(exc))
+    if out is not None:
+        out.write_text(result.params.to_json() + "\n", encoding="utf-8")
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    for split in splits:
+        name = split.name
+        print_score(result.fit[name].to_dict(), f"{escape(name)} · fit (before {split.at:%Y-%m-%d})")
+        print_score(result.check[name].to_dict(), f"{escape(name)} · check (from {split.at:%Y-%m-%d}, unseen while fitting)")
+    console.print(f"params {escape(result.params.to_json())}", highlight=False, soft_wrap=True)
+    if out is not None:
+        console.print(f"wrote {out}")
+
+
+@app.command()
+def heatmap(
+    bundle: BundleArg,
+    out: Annotated[Path, typer.Option("--out", help="Output file: .png, .json or .parquet.")],
+    window: Annotated[str, typer.Option(help="How much history to show: 12h, 7d, 30d, ...")] = "7d",
+    end: Annotated[str | None, typer.Option(help="Last candle shown (ISO 8601); default: the bundle's last candle.")] = None,
+    bins: Annotated[int, typer.Option(help="Price rows (at most).")] = 300,
+    columns: Annotated[int, typer.Option(help="Time columns (at most).")] = 1000,
+    side: Annotated[str, typer.Option(help="both, long or short.")] = "both",
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """The liquidation heatmap over a window: PNG (candles over the map), JSON or Parquet matrix."""
+    from liqheat.engine.output import heatmap_frame, write_heatmap
+
+    try:
+        params = load_params(params_file, set_param)
+        loaded = _bundle(bundle)
+        frame = heatmap_frame(loaded, params, window=window, end=_ts(end, "--end"), max_bins=bins, max_columns=columns)
+        write_heatmap(frame, out, side=side)
+    except DomainError as exc:
+        fail(str(exc))
+    console.print(
+        f"wrote {out}: {frame.long.shape[0]} columns × {frame.long.shape[1]} price rows, "
+        f"{frame.times[0]:%Y-%m-%d %H:%M} → {frame.times[-1]:%Y-%m-%d %H:%M} UTC"
+    )

@@ -1,0 +1,279 @@
+"""Replay, incremental update and heatmap frames: three uses of the one kernel in :mod:`.kernel`.
+
+A :class:`MarketView` is a bundle turned into aligned arrays: one row per candle, with open interest
+and funding looked up causally. Open interest *before* candle t is the latest sample at or before
+t's open. Open interest *after* it is the latest sample at or before t's close (samples are stamped
+at the end of their bar), which is known when candle t ends and is used only to build the map for
+t + 1 onwards. An :class:`Engine` owns the state and advances it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from liqheat.bundle import Bundle
+from liqheat.engine import kernel
+from liqheat.engine.params import ModelParams
+from liqheat.margin.calculator import calculate
+from liqheat.margin.tables import shipped
+from liqheat.margin.venues import venue as venue_rules
+from liqheat.model import ContractSpec, DomainError, Market, Position, Side
+
+_LN2 = math.log(2.0)
+
+
+def _asof(sample_ts: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The latest sample at or before each time in ``at`` (NaN before the first sample)."""
+    idx = np.searchsorted(sample_ts, at, side="right") - 1
+    out = np.full(at.shape, np.nan)
+    ok = idx >= 0
+    out[ok] = values[idx[ok]]
+    return out
+
+
+def _micros(ts: pd.Series) -> np.ndarray:
+    return np.asarray(ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64))
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """Aligned per-candle arrays of one market (all float64 except ``ts``, µs since the epoch)."""
+
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray | None
+    taker_buy: np.ndarray | None
+    oi_before: np.ndarray
+    oi_after: np.ndarray
+    funding: np.ndarray
+    timeframe_hours: float
+    symbol: str
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> MarketView:
+        c = bundle.candles
+        ts = _micros(c["ts"])
+        tf = bundle.meta.timeframe_delta
+        tf_us = int(tf.value // 1000)
+        oi = bundle.open_interest
+        oi_ts = _micros(oi["ts"])
+        oi_v = oi["oi_usd"].to_numpy(dtype=np.float64)
+        funding = np.zeros(len(ts))
+        if bundle.funding is not None and len(bundle.funding):
+            f = _asof(_micros(bundle.funding["ts"]), bundle.funding["rate"].to_numpy(np.float64), ts + tf_us)
+            funding = np.nan_to_num(f, nan=0.0)
+        return cls(
+            ts=ts,
+            open=c["open"].to_numpy(np.float64),
+            high=c["high"].to_numpy(np.float64),
+            low=c["low"].to_numpy(np.float64),
+            close=c["close"].to_numpy(np.float64),
+            volume=c["volume"].to_numpy(np.float64) if "volume" in c else None,
+            taker_buy=c["taker_buy_volume"].to_numpy(np.float64) if "taker_buy_volume" in c else None,
+            oi_before=_asof(oi_ts, oi_v, ts),
+            oi_after=_asof(oi_ts, oi_v, ts + tf_us),
+            funding=funding,
+            timeframe_hours=tf.total_seconds() / 3600.0,
+            symbol=bundle.meta.symbol,
+        )
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """What the kernel needs per candle, derived from a view and the parameters (vectorised)."""
+
+    gross: np.ndarray
+    close_frac: np.ndarray
+    long_share: np.ndarray
+    dt_hours: np.ndarray
+
+
+def relative_activity(volume: np.ndarray, window: int) -> np.ndarray:
+    """Each candle's volume over the mean of the ``window`` candles before it (1 where unknown).
+
+    Causal: candle t is compared with candles t − window … t − 1 only.
+    """
+    csum = np.concatenate(([0.0], np.cumsum(volume)))
+    t = np.arange(len(volume))
+    start = np.maximum(0, t - window)
+    count = t - start
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(count > 0, (csum[t] - csum[start]) / np.maximum(count, 1), np.nan)
+        rel = np.where((count > 0) & (mean > 0), volume / mean, 1.0)
+    return np.asarray(rel)
+
+
+def drivers(view: MarketView, params: ModelParams) -> Drivers:
+    """Gross opening, fraction closed and long share per candle, from the data and the parameters."""
+    n = len(view)
+    tf = view.timeframe_hours
+    oi_before = np.nan_to_num(view.oi_before, nan=0.0)
+    oi_after = np.where(np.isnan(view.oi_after), oi_before, view.oi_after)
+    delta = np.where(np.isnan(view.oi_before), 0.0, oi_after - oi_before)
+    turnover = params.turnover_per_hour * tf * oi_before
+    if view.volume is not None:
+        turnover = turnover * relative_activity(view.volume, max(1, round(params.volume_window_hours / tf)))
+    gross = params.at_risk_share * (turnover + np.maximum(delta, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        close_frac = np.where(oi_before > 0, (turnover + np.maximum(-delta, 0.0)) / oi_before, 0.0)
+    close_frac = np.clip(close_frac, 0.0, 1.0)
+    rng = view.high - view.low
+    if view.taker_buy is not None and view.volume is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            signal = np.where(view.volume > 0, 2.0 * view.taker_buy / view.volume - 1.0, 0.0)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            signal = np.where(rng > 0, (view.close - view.open) / rng, 0.0)
+    signal = signal + params.funding_weight * np.clip(view.funding / 1e-4, -3.0, 3.0)
+    long_share = np.clip(0.5 + params.split_damping * np.clip(signal, -1.0, 1.0), 0.05, 0.95)
+    dt = np.full(n, tf)
+    if n > 1:
+        steps = np.diff(view.ts) / 3.6e9
+        dt[1:] = np.maximum(steps, tf)
+    return Drivers(gross=gross, close_frac=close_frac, long_share=long_share, dt_hours=dt)
+
+
+def liquidation_offsets(params: ModelParams, symbol: str = "BTC") -> tuple[np.ndarray, np.ndarray]:
+    """Log distance from entry to liquidation per leverage bucket, from the venue's exact rule.
+
+    Uses the venue's tier-1 bracket for ``symbol`` (falling back to its BTC table): an isolated
+    position at leverage L opened at initial margin. Leverage above the venue's maximum keeps the
+    tier-1 maintenance rate (the distribution is a model of traders, not of one venue's limits).
+    """
+    rules = venue_rules(params.venue)
+    tables = shipped()
+    candidates = [vt for (v, _), vt in tables.items() if v == rules.tables_from and vt.spec.market.kind.value == "linear"]
+    if not candidates:
+        raise DomainError(f"no linear bracket table for venue {params.venue!r}")
+    chosen = next((vt for vt in candidates if vt.spec.market.base == symbol.upper()), None)
+    chosen = chosen or next((vt for vt in candidates if vt.spec.market.base == "BTC"), candidates[0])
+    levs, _ = params.leverages()
+    spec = ContractSpec(Market("X", chosen.spec.market.quote, chosen.spec.market.settle), chosen.spec.contract_size)
+    table = chosen
+    off_long = np.empty(len(levs))
+    off_short = np.empty(len(levs))
+    entry = 1_000.0
+    contracts = 1e-3 / chosen.spec.contract_size
+    for i, lev in enumerate(levs):
+        for side, out in ((Side.LONG, off_long), (Side.SHORT, off_short)):
+            position = Position(spec=spec, side=side, entry_price=entry, contracts=contracts, leverage=float(lev))
+            result = calculate(params.venue, _respec(position, table.spec), table=table, strict_leverage=False)
+            out[i] = math.log(result.liquidation_price / entry) if result.solution.liquidatable else -20.0
+    return off_long, off_short
+
+
+def _respec(position: Position, spec: ContractSpec) -> Position:
+    return Position(spec, position.side, position.entry_price, position.contracts, position.leverage)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A log-price grid: bin b covers [exp(lo + b·w), exp(lo + (b+1)·w))."""
+
+    lo: float
+    width: float
+    n_bins: int
+
+    @classmethod
+    def covering(cls, low: float, high: float, params: ModelParams, off_long: np.ndarray, off_short: np.ndarray) -> Grid:
+        lo = math.log(low) + float(off_long.min()) - 0.1
+        hi = math.log(high) + float(off_short.max()) + 0.1
+        n = math.ceil((hi - lo) / params.bin_width) + 1
+        return cls(lo=lo, width=params.bin_width, n_bins=n)
+
+    def edges(self) -> np.ndarray:
+        return np.asarray(np.exp(self.lo + self.width * np.arange(self.n_bins + 1)))
+
+    def centers(self) -> np.ndarray:
+        return np.asarray(np.exp(self.lo + self.width * (np.arange(self.n_bins) + 0.5)))
+
+
+class Engine:
+    """State of outstanding liquidation levels, advanced one candle (or many) at a time."""
+
+    def __init__(self, params: ModelParams, grid: Grid, off_long: np.ndarray, off_short: np.ndarray) -> None:
+        self.params = params
+        self.grid = grid
+        self.leverages, self.weights = params.leverages()
+        self.off_long = off_long
+        self.off_short = off_short
+        self.log_decay = -_LN2 / params.half_lives(self.leverages)
+        n_lev = len(self.leverages)
+        self.longs = np.zeros((grid.n_bins, n_lev))
+        self.shorts = np.zeros((grid.n_bins, n_lev))
+        self.g_long = np.ones(n_lev)
+        self.g_short = np.ones(n_lev)
+        self.tot_long = np.zeros(n_lev)
+        self.tot_short = np.zeros(n_lev)
+        self.front = np.array([-1, grid.n_bins], dtype=np.int64)
+        self.ledger = np.zeros(kernel.LEDGER_SIZE)
+        self._out = np.zeros(4)
+
+    @classmethod
+    def for_view(cls, view: MarketView, params: ModelParams) -> Engine:
+        off_long, off_short = liquidation_offsets(params, view.symbol)
+        grid = Grid.covering(float(view.low.min()), float(view.high.max()), params, off_long, off_short)
+        return cls(params, grid, off_long, off_short)
+
+    def run(self, view: MarketView, frame_at: np.ndarray | None = None, group: int = 1,
+            lev_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """Replay every candle of ``view``; returns predictions (n × 4) and the requested frames."""
+        d = drivers(view, self.params)
+        n = len(view)
+        frames_at = np.asarray(frame_at if frame_at is not None else np.empty(0, dtype=np.int64), dtype=np.int64)
+        n_out = -(-self.grid.n_bins // group)
+        frames_long = np.zeros((len(frames_at), n_out))
+        frames_short = np.zeros((len(frames_at), n_out))
+        mask = np.ones(len(self.leverages), dtype=np.bool_) if lev_mask is None else np.asarray(lev_mask, dtype=np.bool_)
+        predictions = np.zeros((n, 4))
+        kernel.replay(
+            self.longs, self.shorts, self.g_long, self.g_short, self.tot_long, self.tot_short, self.front, self.ledger,
+            self.grid.lo, 1.0 / self.grid.width, view.high, view.low, d.gross, d.close_frac, d.long_share, d.dt_hours,
+            self.off_long, self.off_short, self.weights, self.log_decay, self.params.intra_sweep, self.params.entry_points,
+            predictions, frames_at, mask, group, frames_long, frames_short,
+        )  # fmt: skip
+        return predictions, frames_long, frames_short
+
+    def update(self, high: float, low: float, gross: float, close_frac: float, long_share: float, dt_hours: float) -> np.ndarray:
+        """Advance one candle (live use); returns [swept long, swept short, intra long, intra short]."""
+        if not (math.isfinite(high) and math.isfinite(low) and 0 < low <= high):
+            raise DomainError(f"candle needs 0 < low ≤ high, got low {low}, high {high}")
+        kernel.step(
+            self.longs, self.shorts, self.g_long, self.g_short, self.tot_long, self.tot_short, self.front, self.ledger,
+            self.grid.lo, 1.0 / self.grid.width, high, low, gross, close_frac, long_share, self.off_long, self.off_short,
+            self.weights, self.log_decay, dt_hours, self.params.intra_sweep, self.params.entry_points, self._out,
+        )  # fmt: skip
+        return self._out.copy()
+
+    def at_risk(self, lev_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Notional at risk per engine bin, long and short."""
+        mask = np.ones(len(self.leverages), dtype=np.bool_) if lev_mask is None else np.asarray(lev_mask, dtype=np.bool_)
+        long_out = np.zeros(self.grid.n_bins)
+        short_out = np.zeros(self.grid.n_bins)
+        kernel.snapshot(self.longs, self.shorts, self.g_long, self.g_short, mask, 1, long_out, short_out)
+        return long_out, short_out
+
+    @property
+    def total_at_risk(self) -> float:
+        return float(self.tot_long.sum() + self.tot_short.sum())
+
+    def rescale(self, total: float) -> None:
+        """Scale the whole map so that the notional at risk equals ``total`` (e.g. open interest)."""
+        current = self.total_at_risk
+        if current <= 0:
+            return
+        f = total / current
+        self.g_long *= f
+        self.g_short *= f
+        self.tot_long *= f
+        self.tot_short *= f
