@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from liqheat.bundle import Bundle, read_bundle
+from liqheat.bundle import read_bundle
 from liqheat.cli.app import BundleArg, app, console, emit_json, fail
 from liqheat.engine.params import ModelParams
 from liqheat.model import DomainError
@@ -40,10 +39,6 @@ def load_params(path: Path | None, overrides: list[str] | None) -> ModelParams:
     return params.with_overrides(pairs) if pairs else params
 
 
-def _bundle(path: Path) -> Bundle:
-    return read_bundle(path)
-
-
 def _ts(text: str | None, what: str) -> pd.Timestamp | None:
     if text is None:
         return None
@@ -67,7 +62,7 @@ def replay(
 
     try:
         params = load_params(params_file, set_param)
-        loaded = _bundle(bundle)
+        loaded = read_bundle(bundle)
         frame = predict(loaded, params)
         write_predictions(frame, out)
     except DomainError as exc:
@@ -75,8 +70,8 @@ def replay(
     console.print(f"wrote {out} ({len(frame):,} candles) · params {params.to_json()}", highlight=False, soft_wrap=True)
 
 
-def _fmt(x: float) -> str:
-    return "—" if math.isnan(x) else f"{x:.3f}"
+def _fmt(x: object) -> str:
+    return f"{x:.3f}" if isinstance(x, float) else "—"
 
 
 def print_score(report_dict: dict[str, object], title: str) -> None:
@@ -87,16 +82,14 @@ def print_score(report_dict: dict[str, object], title: str) -> None:
         s = report_dict[side]
         assert isinstance(s, dict)
         margin = s["margin"]
-        colour = "green" if margin is not None and margin > 0 else "red"
+        margin_text = "—" if margin is None else f"[{'green' if margin > 0 else 'red'}]{margin:+.3f}[/]"
+        ratio = s["predicted_to_realized"]
         table.add_row(
             side,
-            _fmt(s["model"] if s["model"] is not None else math.nan),
-            _fmt(s["naive"] if s["naive"] is not None else math.nan),
-            _fmt(s["excursion"] if s["excursion"] is not None else math.nan),
-            _fmt(s["yardstick"] if s["yardstick"] is not None else math.nan),
-            f"[{colour}]{margin:+.3f}[/]" if margin is not None else "—",
+            *(_fmt(s[key]) for key in ("model", "naive", "excursion", "yardstick")),
+            margin_text,
             str(s["buckets"]),
-            f"{s['predicted_to_realized']:.2f}" if s["predicted_to_realized"] is not None else "—",
+            "—" if ratio is None else f"{ratio:.2f}",
         )
     console.print(table)
 
@@ -116,7 +109,7 @@ def score(
 
     try:
         params = load_params(params_file, set_param)
-        loaded = _bundle(bundle)
+        loaded = read_bundle(bundle)
         report = score_bundle(
             loaded, predict(loaded, params), start=_ts(start, "--from"), until=_ts(until, "--until"), params=params.to_dict()
         )
@@ -144,7 +137,7 @@ def fit(
 
     try:
         start = load_params(params_file, set_param)
-        splits = [Split.halves(_bundle(path)) for path in bundles]
+        splits = [Split.halves(read_bundle(path)) for path in bundles]
         with Progress(console=console, transient=True, disable=as_json) as progress:
             task = progress.add_task("fitting", total=2 * sum(len(v) for v in DEFAULT_GRID.values()))
             result = fit_params(
@@ -183,7 +176,7 @@ def heatmap(
 
     try:
         params = load_params(params_file, set_param)
-        loaded = _bundle(bundle)
+        loaded = read_bundle(bundle)
         frame = heatmap_frame(loaded, params, window=window, end=_ts(end, "--end"), max_bins=bins, max_columns=columns)
         write_heatmap(frame, out, side=side)
     except DomainError as exc:
