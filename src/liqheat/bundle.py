@@ -115,8 +115,9 @@ class BundleMeta:
 
         def checked(key: str, parse: Callable[[str, str], object]) -> None:
             if data.get(key) is not None:
+                value = text(key)
                 try:
-                    parse(text(key), f"key '{key}'")
+                    parse(value, f"key '{key}'")
                 except DomainError as exc:
                     raise BundleError(file, str(exc)) from None
 
@@ -156,7 +157,7 @@ class BundleMeta:
         optional = {
             "funding_interval": self.funding_interval,
             "liquidations_interval": self.liquidations_interval,
-            "score_from": self.score_from.strftime("%Y-%m-%dT%H:%M:%SZ") if self.score_from is not None else None,
+            "score_from": _iso(self.score_from) if self.score_from is not None else None,
             "notes": self.notes,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
@@ -182,6 +183,12 @@ class Gaps:
             f"{self.table}: {self.count} gap(s), {self.missing_steps} missing step(s) of {_fmt_delta(self.expected)}; "
             f"largest {_fmt_delta(self.largest)} after {self.largest_after:%Y-%m-%dT%H:%M:%SZ}"
         )
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    """ISO 8601 UTC ending in Z, with as many fractional digits as the time has."""
+    text = ts.tz_convert("UTC").tz_localize(None).isoformat()
+    return text + "Z"
 
 
 def _fmt_delta(delta: pd.Timedelta) -> str:
@@ -223,9 +230,12 @@ class _Source:
 
     path: Path
     fmt: Format
+    lines: np.ndarray | None = None  # CSV line of each row, where blank lines were skipped
 
     def where(self, index: int) -> str:
-        return f"line {index + 2}" if self.fmt == "csv" else f"row {index + 1}"
+        if self.fmt == "parquet":
+            return f"row {index + 1}"
+        return f"line {int(self.lines[index]) if self.lines is not None else index + 2}"
 
 
 def _table_path(folder: Path, name: str) -> Path | None:
@@ -235,11 +245,14 @@ def _table_path(folder: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _read_raw(path: Path, fmt: Format, columns: Sequence[str], numeric: Sequence[str]) -> pa.Table:
-    """Read a table; numeric columns as float64, the rest as strings. A bad cell → BundleError."""
+def _read_raw(path: Path, fmt: Format, columns: Sequence[str], numeric: Sequence[str]) -> tuple[pa.Table, np.ndarray | None]:
+    """Read a table; numeric columns as float64, the rest as strings. A bad cell → BundleError.
+
+    Returns the table and, where blank lines were skipped, the CSV line of each row.
+    """
     if fmt == "parquet":
         try:
-            return pq.read_table(path)
+            return pq.read_table(path), None
         except (pa.ArrowException, OSError) as exc:
             raise BundleError(path, f"not a readable Parquet file ({exc})") from None
     try:
@@ -253,14 +266,18 @@ def _read_raw(path: Path, fmt: Format, columns: Sequence[str], numeric: Sequence
     types = {name: (pa.float64() if name in numeric else pa.string()) for name in header if name in columns}
     convert = pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False)
     read = pa_csv.ReadOptions(block_size=1 << 24)
+    # Blank lines are read as rows so that row r is line r + 2; _drop_blank_rows removes them and keeps the map.
+    parse = pa_csv.ParseOptions(ignore_empty_lines=False)
     try:
-        return pa_csv.read_csv(path, read_options=read, convert_options=convert)
+        return _drop_blank_rows(pa_csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert))
     except pa.ArrowInvalid:
         pass
     # Slow path, only on failure: read everything as text and find the first bad cell ourselves.
     try:
         text_types = {name: pa.string() for name in header}
-        table = pa_csv.read_csv(path, read_options=read, convert_options=pa_csv.ConvertOptions(column_types=text_types))
+        table = pa_csv.read_csv(
+            path, read_options=read, parse_options=parse, convert_options=pa_csv.ConvertOptions(column_types=text_types)
+        )
     except pa.ArrowInvalid as exc:
         raise BundleError(path, f"malformed CSV ({exc})") from None
     src = _Source(path, "csv")
@@ -273,6 +290,21 @@ def _read_raw(path: Path, fmt: Format, columns: Sequence[str], numeric: Sequence
         if bad.size:
             raise BundleError(path, f"not a number: {cells.iloc[bad[0]]!r}", where=src.where(int(bad[0])), column=name)
     raise BundleError(path, "malformed CSV (unparseable cell)")
+
+
+def _drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
+    """Skip blank lines, returning the CSV line number of every row kept (None when none was blank)."""
+    if table.num_rows == 0 or "ts" not in table.column_names or not pa.types.is_string(table.column("ts").type):
+        return table, None
+    blank = np.asarray(pc.equal(pc.utf8_trim_whitespace(table.column("ts")), "").to_numpy(zero_copy_only=False), dtype=bool)
+    for name in table.column_names:
+        if name != "ts":
+            column = table.column(name)
+            empty = pc.is_null(column) if not pa.types.is_string(column.type) else pc.equal(column, "")
+            blank &= np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
+    if not blank.any():
+        return table, None
+    return table.filter(pa.array(~blank)), np.flatnonzero(~blank) + 2
 
 
 def _timestamps(column: pa.ChunkedArray, src: _Source) -> pd.Series:
@@ -404,13 +436,15 @@ def _read_table(folder: Path, name: str, meta: BundleMeta, warnings: list[str]) 
             raise BundleError(folder / f"{name}.csv", "missing (a bundle needs meta.json, candles and open_interest)")
         return None
     fmt: Format = "csv" if path.suffix == ".csv" else "parquet"
-    src = _Source(path, fmt)
     required, optional = _TABLES[name]
     numeric = [c for c in (*required, *optional) if c != "side"]
-    raw = _read_raw(path, fmt, ("ts", *required, *optional), numeric)
+    raw, lines = _read_raw(path, fmt, ("ts", *required, *optional), numeric)
+    src = _Source(path, fmt, lines)
     missing = [c for c in ("ts", *required) if c not in raw.column_names]
     if missing:
-        raise BundleError(path, f"missing column(s) {', '.join(missing)}; found {', '.join(raw.column_names) or 'none'}")
+        raise BundleError(
+            path, f"missing column(s) {', '.join(missing)}; found {', '.join(raw.column_names) or 'none'}", column=missing[0]
+        )
     unknown = [c for c in raw.column_names if c not in ("ts", *required, *optional)]
     if unknown:
         warnings.append(f"{path.name}: ignored unknown column(s) {', '.join(unknown)}")
@@ -423,6 +457,10 @@ def _read_table(folder: Path, name: str, meta: BundleMeta, warnings: list[str]) 
             continue
         values = raw.column(column)
         if column == "side":
+            if pa.types.is_dictionary(values.type):
+                values = values.cast(pa.string())
+            if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+                raise BundleError(path, f"must hold the words long or short, the column type is {values.type}", column=column)
             frame[column] = pd.Series(pc.utf8_lower(pc.utf8_trim_whitespace(values)).to_numpy(zero_copy_only=False), dtype=object)
         else:
             if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
@@ -501,6 +539,8 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         meta = BundleMeta.from_dict(json.loads(meta_path.read_text(encoding="utf-8")), meta_path)
     except json.JSONDecodeError as exc:
         raise BundleError(meta_path, f"not valid JSON ({exc.msg})", where=f"line {exc.lineno}") from None
+    except UnicodeDecodeError as exc:
+        raise BundleError(meta_path, f"not UTF-8 text (byte {exc.start})") from None
     warnings: list[str] = []
     tables = {name: _read_table(folder, name, meta, warnings) for name in _TABLES}
     if tables["funding"] is not None and not meta.funding_interval:
@@ -533,8 +573,9 @@ def iso_utc_text(ts: pd.Series) -> pa.Array:
     """ISO 8601 UTC text ending in Z (``2026-01-05T14:00:00Z``); milliseconds only where some
     timestamp has them. Arrow's cast is ~10x faster than strftime, which matters at 500k rows."""
     values = ts.dt.tz_convert("UTC").dt.tz_localize(None)
-    whole = bool((values.dt.microsecond == 0).all())
-    arr = pa.array(values.to_numpy("datetime64[s]" if whole else "datetime64[ms]"))
+    micros = values.dt.microsecond
+    unit = "s" if bool((micros == 0).all()) else "ms" if bool((micros % 1000 == 0).all()) else "us"
+    arr = pa.array(values.to_numpy(f"datetime64[{unit}]"))
     text = pc.replace_substring(arr.cast(pa.string()), " ", "T", max_replacements=1)
     return pc.binary_join_element_wise(text, pa.scalar("Z"), "")
 
@@ -563,10 +604,13 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str], *, fmt: Format = 
     an existing bundle is swapped out only after the new one is complete.
     """
     target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise BundleError(target, "is a file, not a bundle folder; choose another path")
     if target.exists() and not overwrite:
         raise BundleError(target, "already exists (overwrite it with --overwrite / overwrite=True)")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    staging.chmod(0o777 & ~_umask())
     try:
         (staging / "meta.json").write_text(json.dumps(bundle.meta.to_dict(), indent=2) + "\n", encoding="utf-8")
         for name in _TABLES:
@@ -584,7 +628,11 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str], *, fmt: Format = 
             if retired.exists():
                 shutil.rmtree(retired)
             os.rename(target, retired)
-            os.rename(staging, target)
+            try:
+                os.rename(staging, target)
+            except BaseException:
+                os.rename(retired, target)
+                raise
             shutil.rmtree(retired)
         else:
             os.rename(staging, target)
@@ -592,6 +640,12 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str], *, fmt: Format = 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def with_tables(bundle: Bundle, **tables: pd.DataFrame | None) -> Bundle:
