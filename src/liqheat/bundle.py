@@ -296,7 +296,10 @@ def _drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
     """Skip blank lines, returning the CSV line number of every row kept (None when none was blank)."""
     if table.num_rows == 0 or "ts" not in table.column_names or not pa.types.is_string(table.column("ts").type):
         return table, None
-    blank = np.asarray(pc.equal(pc.utf8_trim_whitespace(table.column("ts")), "").to_numpy(zero_copy_only=False), dtype=bool)
+    ts_text = pc.utf8_trim_whitespace(table.column("ts"))
+    if not pc.any(pc.equal(ts_text, "")).as_py():
+        return table, None
+    blank = np.asarray(pc.equal(ts_text, "").to_numpy(zero_copy_only=False), dtype=bool)
     for name in table.column_names:
         if name != "ts":
             column = table.column(name)
@@ -321,6 +324,13 @@ def _timestamps(column: pa.ChunkedArray, src: _Source) -> pd.Series:
         return utc_series
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         raise BundleError(src.path, f"timestamps must be ISO 8601 text or a UTC timestamp type, got {column.type}", column="ts")
+    if pc.all(pc.ends_with(column, "Z")).as_py():
+        # Fast path for the canonical form: Arrow parses ISO 8601 ending in Z ~10x faster than pandas.
+        try:
+            fast: pd.Series = column.cast(pa.timestamp("us", tz="UTC")).to_pandas()
+            return fast
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # the slow path below names the bad cell
     text = pc.utf8_trim_whitespace(column)
     utc = pc.match_substring_regex(text, r"(Z|[+-]00:?00)$")
     not_utc = np.flatnonzero(~np.asarray(utc.to_numpy(zero_copy_only=False), dtype=bool))

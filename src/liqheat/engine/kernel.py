@@ -6,6 +6,10 @@ never the bins, so a step costs O(bins the candle sweeps + entries × buckets). 
 highest bin that may hold long levels and the lowest that may hold short ones, so a sweep starts
 where the last one left off.
 
+Price bin b holds log-prices in [(k0 + b)·w, (k0 + b + 1)·w). The edges are absolute multiples of
+the bin width, so how far the grid extends never changes which bin a price falls in: a grid sized
+with later data must not move earlier predictions.
+
 Ledger (``ledger`` array, cumulative, for conservation checks):
 0 added to the map, 1 swept from the map, 2 opened and swept inside the same candle,
 3 closed (open-interest decrease and turnover), 4 aged out.
@@ -31,6 +35,16 @@ def _renorm(store: np.ndarray, scale: np.ndarray, k: int) -> None:
 
 
 @njit(cache=True, nogil=True)
+def _bin(log_price: float, inv_bw: float, k0: int, n_bins: int) -> int:
+    b = math.floor(log_price * inv_bw) - k0
+    if b < 0:
+        return 0
+    if b >= n_bins:
+        return n_bins - 1
+    return b
+
+
+@njit(cache=True, nogil=True)
 def step(
     longs: np.ndarray,
     shorts: np.ndarray,
@@ -40,11 +54,12 @@ def step(
     tot_short: np.ndarray,
     front: np.ndarray,
     ledger: np.ndarray,
-    grid_lo: float,
+    k0: int,
     inv_bw: float,
     high: float,
     low: float,
-    gross: float,
+    churn: float,
+    net_new: float,
     close_frac: float,
     long_share: float,
     off_long: np.ndarray,
@@ -54,13 +69,17 @@ def step(
     dt_hours: float,
     intra_sweep: float,
     entry_points: int,
+    decay_cache: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """Advance one candle. ``out`` gets [swept long, swept short, intra long, intra short].
 
     Order: sweep what existed before the candle (its prediction), then close, then add the
-    candle's entries (sweeping inside the candle those whose level the range already crossed),
-    then age.
+    candle's entries, then age. Entries are ``churn`` (sized from data before the candle: traders
+    opening and closing inside it) and ``net_new`` (the rise in open interest seen when it closes).
+    Of the churn whose level the candle's range already crossed, ``intra_sweep`` is liquidated
+    inside the candle and joins its prediction. Net new positions only enter the map, for later
+    candles. ``decay_cache`` = [dt, factor per bucket…] spares an exp per bucket per candle.
     """
     n_bins = longs.shape[0]
     n_lev = longs.shape[1]
@@ -68,12 +87,8 @@ def step(
     log_high = math.log(high)
 
     swept_long = 0.0
-    b_low = math.floor((log_low - grid_lo) * inv_bw)
-    if b_low < 0:
-        b_low = 0
-    top = front[0]
-    if top >= n_bins:
-        top = n_bins - 1
+    b_low = _bin(log_low, inv_bw, k0, n_bins)
+    top = min(front[0], n_bins - 1)
     if top >= b_low:
         for b in range(b_low, top + 1):
             for k in range(n_lev):
@@ -86,12 +101,8 @@ def step(
         front[0] = b_low - 1
 
     swept_short = 0.0
-    b_high = math.floor((log_high - grid_lo) * inv_bw)
-    if b_high >= n_bins:
-        b_high = n_bins - 1
-    bottom = front[1]
-    if bottom < 0:
-        bottom = 0
+    b_high = _bin(log_high, inv_bw, k0, n_bins)
+    bottom = max(front[1], 0)
     if bottom <= b_high:
         for b in range(bottom, b_high + 1):
             for k in range(n_lev):
@@ -118,39 +129,35 @@ def step(
 
     intra_long = 0.0
     intra_short = 0.0
+    gross = churn + net_new
     if gross > 0.0:
         span = log_high - log_low
+        short_share = 1.0 - long_share
         for j in range(entry_points):
             log_entry = log_low + span * (j + 0.5) / entry_points
             for k in range(n_lev):
-                amount = gross * weights[k] / entry_points
-                a = amount * long_share
+                w = weights[k] / entry_points
+                a = gross * w * long_share
                 if a > 0.0:
                     level = log_entry + off_long[k]
                     if level >= log_low:
-                        intra_long += a * intra_sweep
-                        a *= 1.0 - intra_sweep
-                    b = math.floor((level - grid_lo) * inv_bw)
-                    if b < 0:
-                        b = 0
-                    elif b >= n_bins:
-                        b = n_bins - 1
+                        gone = churn * w * long_share * intra_sweep
+                        intra_long += gone
+                        a -= gone
+                    b = _bin(level, inv_bw, k0, n_bins)
                     longs[b, k] += a / g_long[k]
                     tot_long[k] += a
                     ledger[0] += a
                     if b > front[0]:
                         front[0] = b
-                s = amount - amount * long_share
+                s = gross * w * short_share
                 if s > 0.0:
                     level = log_entry + off_short[k]
                     if level <= log_high:
-                        intra_short += s * intra_sweep
-                        s *= 1.0 - intra_sweep
-                    b = math.floor((level - grid_lo) * inv_bw)
-                    if b < 0:
-                        b = 0
-                    elif b >= n_bins:
-                        b = n_bins - 1
+                        gone = churn * w * short_share * intra_sweep
+                        intra_short += gone
+                        s -= gone
+                    b = _bin(level, inv_bw, k0, n_bins)
                     shorts[b, k] += s / g_short[k]
                     tot_short[k] += s
                     ledger[0] += s
@@ -158,8 +165,12 @@ def step(
                         front[1] = b
 
     if dt_hours > 0.0:
+        if decay_cache[0] != dt_hours:
+            decay_cache[0] = dt_hours
+            for k in range(n_lev):
+                decay_cache[k + 1] = math.exp(log_decay_per_hour[k] * dt_hours)
         for k in range(n_lev):
-            f = math.exp(log_decay_per_hour[k] * dt_hours)
+            f = decay_cache[k + 1]
             ledger[4] += (tot_long[k] + tot_short[k]) * (1.0 - f)
             g_long[k] *= f
             g_short[k] *= f
@@ -219,11 +230,12 @@ def replay(
     tot_short: np.ndarray,
     front: np.ndarray,
     ledger: np.ndarray,
-    grid_lo: float,
+    k0: int,
     inv_bw: float,
     high: np.ndarray,
     low: np.ndarray,
-    gross: np.ndarray,
+    churn: np.ndarray,
+    net_new: np.ndarray,
     close_frac: np.ndarray,
     long_share: np.ndarray,
     dt_hours: np.ndarray,
@@ -233,7 +245,9 @@ def replay(
     log_decay_per_hour: np.ndarray,
     intra_sweep: float,
     entry_points: int,
+    decay_cache: np.ndarray,
     predictions: np.ndarray,
+    out: np.ndarray,
     frame_at: np.ndarray,
     lev_mask: np.ndarray,
     group: int,
@@ -245,14 +259,13 @@ def replay(
     After candle ``frame_at[f]`` the map is written to ``frames_*[f]`` (the map as it stands at that
     candle's close, i.e. what the next candle will meet).
     """
-    out = np.zeros(4)
     f = 0
     n_frames = frame_at.shape[0]
     for t in range(high.shape[0]):
         step(
-            longs, shorts, g_long, g_short, tot_long, tot_short, front, ledger, grid_lo, inv_bw,
-            high[t], low[t], gross[t], close_frac[t], long_share[t], off_long, off_short, weights,
-            log_decay_per_hour, dt_hours[t], intra_sweep, entry_points, out,
+            longs, shorts, g_long, g_short, tot_long, tot_short, front, ledger, k0, inv_bw,
+            high[t], low[t], churn[t], net_new[t], close_frac[t], long_share[t], off_long, off_short, weights,
+            log_decay_per_hour, dt_hours[t], intra_sweep, entry_points, decay_cache, out,
         )  # fmt: skip
         for i in range(4):
             predictions[t, i] = out[i]

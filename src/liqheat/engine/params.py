@@ -54,14 +54,14 @@ class ModelParams:
     leverage_median: float = 5.0
     leverage_sigma: float = 0.8
     venue: str = "binance"
-    turnover_per_hour: float = 0.01
+    turnover_per_hour: float = 0.02
     volume_window_hours: float = 168.0
     at_risk_share: float = 1.0
     entry_points: int = 5
     intra_sweep: float = 0.25
-    half_life_hours: float = 96.0
+    half_life_hours: float = 192.0
     half_life_leverage: float = 10.0
-    half_life_exponent: float = 0.5
+    half_life_exponent: float = 1.0
     split_damping: float = 0.0
     funding_weight: float = 0.0
 

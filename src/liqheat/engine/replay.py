@@ -90,12 +90,23 @@ class MarketView:
 
 @dataclass(frozen=True)
 class Drivers:
-    """What the kernel needs per candle, derived from a view and the parameters (vectorised)."""
+    """What the kernel needs per candle, derived from a view and the parameters (vectorised).
 
-    gross: np.ndarray
+    ``churn[t]`` uses only data from before candle t (open interest at its open, the activity of the
+    candles before it): it is what candle t can liquidate inside itself. ``net_new[t]`` and
+    ``close_frac[t]`` use what candle t's close reveals, and shape only the map for later candles.
+    """
+
+    churn: np.ndarray
+    net_new: np.ndarray
     close_frac: np.ndarray
     long_share: np.ndarray
     dt_hours: np.ndarray
+
+    @property
+    def gross(self) -> np.ndarray:
+        """Everything opened in each candle."""
+        return np.asarray(self.churn + self.net_new)
 
 
 def relative_activity(volume: np.ndarray, window: int) -> np.ndarray:
@@ -122,8 +133,10 @@ def drivers(view: MarketView, params: ModelParams) -> Drivers:
     delta = np.where(np.isnan(view.oi_before), 0.0, oi_after - oi_before)
     turnover = params.turnover_per_hour * tf * oi_before
     if view.volume is not None:
-        turnover = turnover * relative_activity(view.volume, max(1, round(params.volume_window_hours / tf)))
-    gross = params.at_risk_share * (turnover + np.maximum(delta, 0.0))
+        activity = relative_activity(view.volume, max(1, round(params.volume_window_hours / tf)))
+        turnover = turnover * np.concatenate(([1.0], activity[:-1]))  # the previous candle's: known at t's open
+    churn = params.at_risk_share * turnover
+    net_new = params.at_risk_share * np.maximum(delta, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         close_frac = np.where(oi_before > 0, (turnover + np.maximum(-delta, 0.0)) / oi_before, 0.0)
     close_frac = np.clip(close_frac, 0.0, 1.0)
@@ -140,15 +153,15 @@ def drivers(view: MarketView, params: ModelParams) -> Drivers:
     if n > 1:
         steps = np.diff(view.ts) / 3.6e9
         dt[1:] = np.maximum(steps, tf)
-    return Drivers(gross=gross, close_frac=close_frac, long_share=long_share, dt_hours=dt)
+    return Drivers(churn=churn, net_new=net_new, close_frac=close_frac, long_share=long_share, dt_hours=dt)
 
 
 def liquidation_offsets(params: ModelParams, symbol: str = "BTC") -> tuple[np.ndarray, np.ndarray]:
     """Log distance from entry to liquidation per leverage bucket, from the venue's exact rule.
 
     Uses the venue's tier-1 bracket for ``symbol`` (falling back to its BTC table): an isolated
-    position at leverage L opened at initial margin. Leverage above the venue's maximum keeps the
-    tier-1 maintenance rate (the distribution is a model of traders, not of one venue's limits).
+    position at leverage L opened at initial margin. A bucket above the venue's tier-1 maximum is
+    taken at that maximum, since nobody can open more there.
     """
     rules = venue_rules(params.venue)
     tables = shipped()
@@ -164,9 +177,10 @@ def liquidation_offsets(params: ModelParams, symbol: str = "BTC") -> tuple[np.nd
     off_short = np.empty(len(levs))
     entry = 1_000.0
     contracts = 1e-3 / chosen.spec.contract_size
+    cap = table.table.brackets[0].max_leverage
     for i, lev in enumerate(levs):
         for side, out in ((Side.LONG, off_long), (Side.SHORT, off_short)):
-            position = Position(spec=spec, side=side, entry_price=entry, contracts=contracts, leverage=float(lev))
+            position = Position(spec=spec, side=side, entry_price=entry, contracts=contracts, leverage=float(min(lev, cap)))
             result = calculate(params.venue, _respec(position, table.spec), table=table, strict_leverage=False)
             out[i] = math.log(result.liquidation_price / entry) if result.solution.liquidatable else -20.0
     return off_long, off_short
@@ -178,17 +192,30 @@ def _respec(position: Position, spec: ContractSpec) -> Position:
 
 @dataclass(frozen=True)
 class Grid:
-    """A log-price grid: bin b covers [exp(lo + b·w), exp(lo + (b+1)·w))."""
+    """A log-price grid: bin b covers [exp(lo + b·w), exp(lo + (b+1)·w)).
+
+    ``lo`` is snapped down to a whole number ``k0`` of bin widths, so bin edges sit at absolute
+    log-prices: two grids of the same width put a price in the same bin whatever their extent.
+    """
 
     lo: float
     width: float
     n_bins: int
 
+    def __post_init__(self) -> None:
+        if not (self.width > 0 and self.n_bins > 0 and math.isfinite(self.lo)):
+            raise DomainError(f"grid needs a finite lo, width > 0 and bins > 0, got {self.lo}, {self.width}, {self.n_bins}")
+        object.__setattr__(self, "lo", self.k0 * self.width)
+
+    @property
+    def k0(self) -> int:
+        return math.floor(self.lo / self.width + 1e-9)
+
     @classmethod
     def covering(cls, low: float, high: float, params: ModelParams, off_long: np.ndarray, off_short: np.ndarray) -> Grid:
         lo = math.log(low) + float(off_long.min()) - 0.1
         hi = math.log(high) + float(off_short.max()) + 0.1
-        n = math.ceil((hi - lo) / params.bin_width) + 1
+        n = math.ceil((hi - lo) / params.bin_width) + 2
         return cls(lo=lo, width=params.bin_width, n_bins=n)
 
     def edges(self) -> np.ndarray:
@@ -218,6 +245,7 @@ class Engine:
         self.front = np.array([-1, grid.n_bins], dtype=np.int64)
         self.ledger = np.zeros(kernel.LEDGER_SIZE)
         self._out = np.zeros(4)
+        self._decay_cache = np.full(n_lev + 1, -1.0)
 
     @classmethod
     def for_view(cls, view: MarketView, params: ModelParams) -> Engine:
@@ -236,24 +264,71 @@ class Engine:
         frames_short = np.zeros((len(frames_at), n_out))
         mask = np.ones(len(self.leverages), dtype=np.bool_) if lev_mask is None else np.asarray(lev_mask, dtype=np.bool_)
         predictions = np.zeros((n, 4))
+        if n:
+            self._ensure_covers(float(view.low.min()), float(view.high.max()))
         kernel.replay(
             self.longs, self.shorts, self.g_long, self.g_short, self.tot_long, self.tot_short, self.front, self.ledger,
-            self.grid.lo, 1.0 / self.grid.width, view.high, view.low, d.gross, d.close_frac, d.long_share, d.dt_hours,
-            self.off_long, self.off_short, self.weights, self.log_decay, self.params.intra_sweep, self.params.entry_points,
-            predictions, frames_at, mask, group, frames_long, frames_short,
+            self.grid.k0, 1.0 / self.grid.width, view.high, view.low, d.churn, d.net_new, d.close_frac, d.long_share,
+            d.dt_hours, self.off_long, self.off_short, self.weights, self.log_decay, self.params.intra_sweep,
+            self.params.entry_points, self._decay_cache, predictions, self._out, frames_at, mask, group, frames_long,
+            frames_short,
         )  # fmt: skip
         return predictions, frames_long, frames_short
 
-    def update(self, high: float, low: float, gross: float, close_frac: float, long_share: float, dt_hours: float) -> np.ndarray:
-        """Advance one candle (live use); returns [swept long, swept short, intra long, intra short]."""
-        if not (math.isfinite(high) and math.isfinite(low) and 0 < low <= high):
-            raise DomainError(f"candle needs 0 < low ≤ high, got low {low}, high {high}")
+    def update(
+        self, high: float, low: float, churn: float, close_frac: float, long_share: float, dt_hours: float, net_new: float = 0.0
+    ) -> np.ndarray:
+        """Advance one candle (live use); returns [swept long, swept short, intra long, intra short].
+
+        The same compiled step as :meth:`run`, in O(levels touched). The grid grows when the price
+        leaves it.
+        """
+        checks = (
+            (
+                math.isfinite(high) and math.isfinite(low) and 0 < low <= high,
+                f"candle needs 0 < low ≤ high, got low {low}, high {high}",
+            ),
+            (math.isfinite(churn) and churn >= 0 and math.isfinite(net_new) and net_new >= 0, "churn and net_new must be ≥ 0"),
+            (0 <= close_frac <= 1, f"close_frac must be in [0, 1], got {close_frac}"),
+            (0 <= long_share <= 1, f"long_share must be in [0, 1], got {long_share}"),
+            (math.isfinite(dt_hours) and dt_hours >= 0, f"dt_hours must be ≥ 0, got {dt_hours}"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise DomainError(message)
+        self._ensure_covers(low, high, opens=churn + net_new > 0)
         kernel.step(
             self.longs, self.shorts, self.g_long, self.g_short, self.tot_long, self.tot_short, self.front, self.ledger,
-            self.grid.lo, 1.0 / self.grid.width, high, low, gross, close_frac, long_share, self.off_long, self.off_short,
-            self.weights, self.log_decay, dt_hours, self.params.intra_sweep, self.params.entry_points, self._out,
+            self.grid.k0, 1.0 / self.grid.width, high, low, churn, net_new, close_frac, long_share, self.off_long,
+            self.off_short, self.weights, self.log_decay, dt_hours, self.params.intra_sweep, self.params.entry_points,
+            self._decay_cache, self._out,
         )  # fmt: skip
         return self._out.copy()
+
+    def _ensure_covers(self, low: float, high: float, opens: bool = True) -> None:
+        """Grow the grid (never shrink it) so that a candle in [low, high] lies inside it and, if it
+        ``opens`` positions, so does every level it creates."""
+        grid = self.grid
+        below = float(self.off_long.min()) - 0.05 if opens else 0.0
+        above = float(self.off_short.max()) + 0.05 if opens else 0.0
+        need_lo = math.floor((math.log(low) + below) / grid.width)
+        need_hi = math.ceil((math.log(high) + above) / grid.width)
+        add_below = max(0, grid.k0 - need_lo)
+        add_above = max(0, need_hi - (grid.k0 + grid.n_bins - 1))
+        if not (add_below or add_above):
+            return
+        pad_below = add_below + (grid.n_bins // 4 if add_below else 0)
+        pad_above = add_above + (grid.n_bins // 4 if add_above else 0)
+        n_lev = self.longs.shape[1]
+        n = grid.n_bins + pad_below + pad_above
+        for name in ("longs", "shorts"):
+            grown = np.zeros((n, n_lev))
+            grown[pad_below : pad_below + grid.n_bins] = getattr(self, name)
+            setattr(self, name, grown)
+        top, bottom = int(self.front[0]), int(self.front[1])
+        self.front[0] = top + pad_below if top >= 0 else -1
+        self.front[1] = bottom + pad_below if bottom < grid.n_bins else n
+        self.grid = Grid(lo=(grid.k0 - pad_below) * grid.width, width=grid.width, n_bins=n)
 
     def at_risk(self, lev_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Notional at risk per engine bin, long and short."""
