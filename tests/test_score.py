@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from liqheat.analytics.fit import predict
 from liqheat.analytics.score import ScoreReport, level_free_models, score, spearman
@@ -52,15 +51,36 @@ def shared(name: str) -> tuple[Bundle, ScoreReport]:
 # ------------------------------------------------------------------------------------------ spearman
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties sharing the mean of their positions: the textbook definition, no library."""
+    order = sorted(range(len(x)), key=lambda i: x[i])
+    ranks = np.empty(len(x))
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def _reference_spearman(a: object, b: object) -> float:
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    return float(np.corrcoef(_average_ranks(x), _average_ranks(y))[0, 1])
+
+
 @pytest.mark.parametrize("seed", range(8))
-def test_spearman_matches_scipy_with_ties(seed: int) -> None:
+def test_spearman_matches_the_textbook_definition_with_ties(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 300))
     a = rng.integers(0, 6, n).astype(float)  # many ties
     b = np.where(rng.random(n) < 0.5, a * 2 + rng.integers(0, 3, n), rng.normal(size=n).round(1))
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         a[0], b[0] = a[0] + 1, b[0] + 1
-    expected = stats.spearmanr(a, b).statistic
+    expected = float(np.corrcoef(_average_ranks(a), _average_ranks(b))[0, 1])
     assert spearman(a, b) == pytest.approx(expected, abs=1e-12)
     assert spearman(b, a) == pytest.approx(expected, abs=1e-12)
 
@@ -124,12 +144,12 @@ def test_missing_realized_day_is_missing_not_zero() -> None:
     assert short_side.buckets == 8
     # the kept long days rank identically: a perfect score; a zero filled in for day 5 would have spoiled it
     assert long_side.model == pytest.approx(1.0)
-    filled = stats.spearmanr([2, 3, 5, 1e12, 7, 8, 9, 10], [2, 3, 5, 0, 7, 8, 9, 10]).statistic
+    filled = _reference_spearman([2, 3, 5, 1e12, 7, 8, 9, 10], [2, 3, 5, 0, 7, 8, 9, 10])
     assert filled < 0.5
     assert long_side.realized_total == pytest.approx(sum(realized_long[i] for i in (1, 2, 4, 6, 7, 8, 9)))
     assert long_side.predicted_total == pytest.approx(sum(predicted[i] for i in (1, 2, 4, 6, 7, 8, 9)))
     short_kept = liq[(liq["side"] == "short") & (liq["ts"] >= b.meta.score_from)]
-    expected = stats.spearmanr([predicted[i] for i in (1, 2, 3, 4, 6, 7, 8, 9)], short_kept["usd"]).statistic
+    expected = _reference_spearman([predicted[i] for i in (1, 2, 3, 4, 6, 7, 8, 9)], short_kept["usd"])
     assert short_side.model == pytest.approx(expected, abs=1e-12)
     assert not math.isnan(long_side.naive)
     assert not math.isnan(short_side.excursion)
@@ -147,7 +167,7 @@ def test_realized_day_without_candles_predicts_zero() -> None:
     report = score(b, per_day(b, predicted, predicted))
     assert report.side("long").buckets == 10  # days 1..9 and day 10, which has no candle
     kept = liq[(liq["side"] == "long") & (liq["ts"] >= b.meta.score_from)]
-    expected = stats.spearmanr([*predicted[1:], 0.0], kept["usd"]).statistic
+    expected = _reference_spearman([*predicted[1:], 0.0], kept["usd"])
     assert report.side("long").model == pytest.approx(expected, abs=1e-12)
 
 
@@ -252,7 +272,7 @@ def test_model_figure_recomputed_independently() -> None:
         realized = liq[(liq["side"] == side) & (liq["ts"] >= bundle.meta.score_from)].set_index("ts")["usd"]
         predicted = predictions.set_index("ts")[f"{side}_usd"].reindex(realized.index)  # 1h buckets = candles
         assert predicted.notna().all()
-        expected = stats.spearmanr(predicted.to_numpy(), realized.to_numpy()).statistic
+        expected = _reference_spearman(predicted.to_numpy(), realized.to_numpy())
         assert report.side(side).model == pytest.approx(expected, abs=1e-12)
 
 

@@ -78,3 +78,7 @@ def main() -> None:
     from liqheat.cli import calc, demo, model_cmds  # noqa: F401  (registers their commands)
 
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from liqheat.bundle import read_bundle
 from liqheat.cli.app import BundleArg, app, console, emit_json, fail
 from liqheat.engine.params import ModelParams
 from liqheat.model import DomainError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ParamsFile = Annotated[Path | None, typer.Option("--params", help="A JSON file of model parameters (see liqheat fit --out).")]
 SetParam = Annotated[
@@ -40,6 +41,8 @@ def load_params(path: Path | None, overrides: list[str] | None) -> ModelParams:
 
 
 def _ts(text: str | None, what: str) -> pd.Timestamp | None:
+    import pandas as pd
+
     if text is None:
         return None
     try:
@@ -58,6 +61,7 @@ def replay(
 ) -> None:
     """Replay a bundle causally and write each candle's predicted liquidations."""
     from liqheat.analytics.fit import predict
+    from liqheat.bundle import read_bundle
     from liqheat.engine.output import write_predictions
 
     try:
@@ -106,6 +110,7 @@ def score(
     """Spearman rank correlation of the model with realized liquidations, beside the yardstick."""
     from liqheat.analytics.fit import predict
     from liqheat.analytics.score import score as score_bundle
+    from liqheat.bundle import read_bundle
 
     try:
         params = load_params(params_file, set_param)
@@ -134,6 +139,7 @@ def fit(
     """Fit parameters on the first half of each bundle's scored window, check on the second half."""
     from liqheat.analytics.fit import DEFAULT_GRID, Split
     from liqheat.analytics.fit import fit as fit_params
+    from liqheat.bundle import read_bundle
 
     try:
         start = load_params(params_file, set_param)
@@ -172,6 +178,7 @@ def heatmap(
     set_param: SetParam = None,
 ) -> None:
     """The liquidation heatmap over a window: PNG (candles over the map), JSON or Parquet matrix."""
+    from liqheat.bundle import read_bundle
     from liqheat.engine.output import heatmap_frame, write_heatmap
 
     try:
