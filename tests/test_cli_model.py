@@ -211,6 +211,16 @@ def test_score_json_real() -> None:
     assert data["short"]["yardstick"] == pytest.approx(0.736, abs=5e-4)
 
 
+@needs_shared
+def test_score_prints_the_targets_met_on_the_aggregated_bundle() -> None:
+    result = run("score", REAL)
+    assert result.exit_code == 0, result.output
+    out = text(result.stdout)
+    assert "long beats the yardstick by +0.0" in out
+    assert "short beats the yardstick by +0.0" in out
+    assert out.count("(≥ 0.05)") == 2
+
+
 def test_score_human_table(synthetic: Path) -> None:
     result = run("score", synthetic)
     assert result.exit_code == 0, result.output

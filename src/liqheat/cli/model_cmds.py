@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +17,8 @@ from liqheat.model import DomainError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from liqheat.analytics.score import ScoreReport
 
 ParamsFile = Annotated[Path | None, typer.Option("--params", help="A JSON file of model parameters (see liqheat fit --out).")]
 SetParam = Annotated[
@@ -98,6 +101,21 @@ def print_score(report_dict: dict[str, object], title: str) -> None:
     console.print(table)
 
 
+def verdict(report: ScoreReport) -> str:
+    """One line a trader can act on: does the map explain more than the yardstick, per side?"""
+    parts = []
+    for s in report.sides:
+        if math.isnan(s.margin):  # too few buckets
+            parts.append(f"{s.side}: not enough buckets")
+        elif s.margin >= 0.05:
+            parts.append(f"[green]{s.side} beats the yardstick by {s.margin:+.3f} (≥ 0.05)[/]")
+        elif s.margin > 0:
+            parts.append(f"[yellow]{s.side} beats the yardstick by {s.margin:+.3f}[/]")
+        else:
+            parts.append(f"[red]{s.side} does not beat the yardstick ({s.margin:+.3f})[/]")
+    return " · ".join(parts)
+
+
 @app.command()
 def score(
     bundle: BundleArg,
@@ -125,6 +143,7 @@ def score(
         emit_json(data)
         return
     print_score(data, f"{escape(report.bundle)} · {report.window[0]} → {report.window[1]} · {report.interval} buckets")
+    console.print(verdict(report), highlight=False)
     console.print(f"[dim]params {escape(params.to_json())}[/]", highlight=False, soft_wrap=True)
 
 
