@@ -348,13 +348,13 @@ def _timestamps(column: pa.ChunkedArray, src: _Source) -> pd.Series:
     return parsed.astype("datetime64[us, UTC]")
 
 
-def _micros(ts: pd.Series) -> np.ndarray:
+def epoch_micros(ts: pd.Series) -> np.ndarray:
     """Microseconds since the epoch of a UTC ``ts`` column."""
     return np.asarray(ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64))
 
 
 def _check_order(ts: pd.Series, src: _Source, *, strict: bool) -> None:
-    values = _micros(ts)
+    values = epoch_micros(ts)
     steps = np.diff(values)
     back = np.flatnonzero(steps < 0)
     if back.size:
@@ -421,7 +421,7 @@ def _check_candles(frame: pd.DataFrame, src: _Source) -> None:
 def _gaps(table: str, ts: pd.Series, expected: pd.Timedelta | None) -> Gaps | None:
     if len(ts) < 2:
         return None
-    values = _micros(ts)
+    values = epoch_micros(ts)
     steps = np.diff(values)
     step = int(expected.value // 1000) if expected is not None else int(np.median(steps))
     if step <= 0:
@@ -497,7 +497,7 @@ def _read_table(folder: Path, name: str, meta: BundleMeta, warnings: list[str]) 
 
 def _check_grid(ts: pd.Series, step: pd.Timedelta, src: _Source) -> None:
     """Candles must sit on the timeframe's grid: every spacing a whole number of timeframes."""
-    values = _micros(ts)
+    values = epoch_micros(ts)
     off = np.flatnonzero(np.diff(values) % (step.value // 1000) != 0)
     if off.size:
         i = int(off[0]) + 1

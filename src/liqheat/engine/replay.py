@@ -13,9 +13,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from liqheat.bundle import Bundle
+from liqheat.bundle import Bundle, epoch_micros
 from liqheat.engine import kernel
 from liqheat.engine.params import ModelParams
 from liqheat.margin.calculator import calculate
@@ -33,10 +32,6 @@ def _asof(sample_ts: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarr
     ok = idx >= 0
     out[ok] = values[idx[ok]]
     return out
-
-
-def _micros(ts: pd.Series) -> np.ndarray:
-    return np.asarray(ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64))
 
 
 @dataclass(frozen=True)
@@ -62,15 +57,15 @@ class MarketView:
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> MarketView:
         c = bundle.candles
-        ts = _micros(c["ts"])
+        ts = epoch_micros(c["ts"])
         tf = bundle.meta.timeframe_delta
         tf_us = int(tf.value // 1000)
         oi = bundle.open_interest
-        oi_ts = _micros(oi["ts"])
+        oi_ts = epoch_micros(oi["ts"])
         oi_v = oi["oi_usd"].to_numpy(dtype=np.float64)
         funding = np.zeros(len(ts))
         if bundle.funding is not None and len(bundle.funding):
-            f = _asof(_micros(bundle.funding["ts"]), bundle.funding["rate"].to_numpy(np.float64), ts + tf_us)
+            f = _asof(epoch_micros(bundle.funding["ts"]), bundle.funding["rate"].to_numpy(np.float64), ts + tf_us)
             funding = np.nan_to_num(f, nan=0.0)
         return cls(
             ts=ts,
