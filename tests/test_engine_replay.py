@@ -170,7 +170,7 @@ def test_liquidation_offsets_follow_binance_tier_one() -> None:
     off_long, off_short = liquidation_offsets(p, "BTC")
     lev, weights = p.leverages()
     assert weights.sum() == pytest.approx(1.0)
-    assert lev[0] == pytest.approx(2.0)
+    assert lev[0] == pytest.approx(p.leverage_min)
     assert lev[-1] == pytest.approx(125.0)
     # isolated at initial margin, MMR 0.4 %: long LP = EP (1 − 1/L) / (1 − MMR), short LP = EP (1 + 1/L) / (1 + MMR)
     np.testing.assert_allclose(off_long, np.log((1 - 1 / lev) / (1 - 0.004)), rtol=1e-9)

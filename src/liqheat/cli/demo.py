@@ -1,9 +1,4 @@
-"""``liqheat demo``: the README's main job.
-
-Until the synthetic market and the heatmap engine land (issues #3 and #4), the demo shows what
-exists and needs no data from outside the package: every venue's published worked example
-recomputed, the same position priced on every venue, and, given ``--bundle``, a bundle summary.
-"""
+"""``liqheat demo``: the README's main job, on an embedded synthetic market (no network, no data files)."""
 
 from __future__ import annotations
 
@@ -11,74 +6,107 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from liqheat.cli.app import app, console, fail
 from liqheat.model import DomainError
 
 
+def _usd(x: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= size:
+            return f"${x / size:,.1f}{unit}"
+    return f"${x:,.0f}"
+
+
 @app.command()
 def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the bundle, the ground truth and heatmap.png.")] = Path("out/demo"),
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Do not start the web app (it arrives with issue #5).")] = False,
+    days: Annotated[float, typer.Option(help="Days of 1-minute candles to simulate.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same market.")] = 7,
+    fmt: Annotated[str, typer.Option("--format", help="Bundle format: parquet or csv.")] = "parquet",
     bundle: Annotated[
         list[Path] | None, typer.Option("--bundle", help="Also validate and summarise these bundle folders.")
     ] = None,
 ) -> None:
-    """Run what liqheat can do today on embedded data: published examples, venues compared, bundles."""
+    """Simulate a market whose positions are known, draw its heatmap and show how good the map is."""
+    from liqheat import demo as pipeline
     from liqheat.bundle import read_bundle
+    from liqheat.cli.model_cmds import print_score, verdict
     from liqheat.cli.summary import bundle_summary, print_bundle_summary
-    from liqheat.margin.calculator import calculate, position_from_inputs
     from liqheat.margin.examples import EXAMPLES
+    from liqheat.sources.synthetic.market import SimParams
 
-    checks = Table(title="Published worked examples, recomputed", header_style="bold", show_lines=False)
-    for column, justify in (("venue", "left"), ("example", "left"), ("published", "right"), ("liqheat", "right"), ("", "center")):
-        checks.add_column(column, justify=justify)  # type: ignore[arg-type]
-    failures = 0
-    for example in EXAMPLES:
-        price = example.run().liquidation_price
-        ok = abs(price - example.published) <= example.tolerance
-        failures += not ok
-        checks.add_row(
-            example.venue, example.title, f"{example.published:,.4f}", f"{price:,.4f}", "[green]✓[/]" if ok else "[red]✗[/]"
-        )
-    console.print(checks)
+    if fmt not in ("parquet", "csv"):
+        fail(f"--format must be parquet or csv, got {fmt!r}")
+    try:
+        params = SimParams(days=days, seed=seed)
+        with Progress(
+            TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+            console=console, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("starting", total=1.0)
 
-    compare = Table(title="Long and short, 1 BTC at 60,000, 20x isolated, on every venue", header_style="bold")
-    for column in ("venue", "symbol", "long liq.", "short liq.", "tier", "MMR", "table as of"):
-        compare.add_column(column, justify="left" if column in ("venue", "symbol") else "right")
-    for venue_id, symbol, size in (
-        ("binance", "BTCUSDT", 1.0),
-        ("binance", "BTCUSD_PERP", 600.0),
-        ("bybit", "BTCUSDT", 1.0),
-        ("bybit", "BTCUSD", 60_000.0),
-        ("okx", "BTC-USDT-SWAP", 1.0),
-        ("hyperliquid", "BTC", 1.0),
-    ):
-        prices = []
-        for side in ("long", "short"):
-            position, vt = position_from_inputs(venue_id, symbol, side, 60_000, 20, size)
-            result = calculate(venue_id, position, table=vt)
-            prices.append(result)
-        b = prices[0].solution.bracket
-        compare.add_row(
-            venue_id,
-            prices[0].position.spec.market.unified,
-            f"{prices[0].liquidation_price:,.2f}",
-            f"{prices[1].liquidation_price:,.2f}",
-            str(b.tier),
-            f"{b.mmr * 100:.3g}%",
-            prices[0].table.as_of,
-        )
-    console.print(compare)
-    console.print(
-        "[dim]Inverse sizes are contracts: 600 × 100 USD on Binance COIN-M, 60,000 × 1 USD on Bybit. "
-        "Every venue triggers on its mark price, not the last trade.[/]"
-    )
+            def tell(stage: str, fraction: float) -> None:
+                progress.update(task, description=stage, completed=fraction)
 
-    for folder in bundle or []:
-        try:
+            report = pipeline.run(out, params, fmt="parquet" if fmt == "parquet" else "csv", progress=tell)
+        for folder in bundle or []:
             print_bundle_summary(console, bundle_summary(read_bundle(folder)))
-        except DomainError as exc:
-            fail(str(exc))
-    if failures:
-        fail(f"{failures} published example(s) not reproduced")
-    console.print("[bold green]All published examples reproduced.[/] Try: liqheat calc --help · liqheat info BUNDLE")
+    except DomainError as exc:
+        fail(str(exc))
+
+    sim = report.sim
+    candles = sim.bundle.candles
+    liq = sim.bundle.liquidations
+    orders = liq[liq["usd"] > 0]
+    console.print(
+        f"[bold]Synthetic market[/] · {'reused' if report.reused else 'simulated'} · {params.days:g} days of 1-minute candles "
+        f"({len(candles):,}), seed {params.seed} · price {candles['low'].min():,.0f} – {candles['high'].max():,.0f}, "
+        f"last {report.last_price:,.0f} · open interest {_usd(float(sim.bundle.open_interest['oi_usd'].iloc[-1]))} · "
+        f"{len(sim.positions):,} positions · {len(orders):,} liquidations ({_usd(float(orders['usd'].sum()))})"
+    )
+    casc = sim.cascades
+    if len(casc):
+        big = casc.loc[casc["usd"].idxmax()]
+        move = casc.loc[casc["move_pct"].abs().idxmax()]
+        console.print(
+            f"[bold]Cascades[/] (≥ {params.cascade_rounds} rounds of forced orders in one tick): {len(casc):,} · "
+            f"largest {_usd(float(big['usd']))} on {big['ts']:%m-%d %H:%M} moving price {big['move_pct']:+.2f}% "
+            f"in {int(big['rounds'])} rounds · largest move {move['move_pct']:+.2f}% ({_usd(float(move['usd']))})"
+        )
+    print_score(report.score.to_dict(), "Engine vs the simulated liquidations (hourly, Spearman)")
+    console.print(verdict(report.score), highlight=False)
+    d = report.distance
+    table = Table(
+        title=f"Estimated vs true liquidation map ({d.snapshots} snapshots, earth mover's distance)", header_style="bold"
+    )
+    for column in ("side", "liqheat map", "naive map (even by distance)", ""):
+        table.add_column(column, justify="left" if column == "side" else "right")
+    for side, mine, naive in (("long", d.engine_long, d.naive_long), ("short", d.engine_short, d.naive_short)):
+        table.add_row(
+            side, f"{mine:.2f}% of price", f"{naive:.2f}% of price", "[green]closer[/]" if mine < naive else "[red]farther[/]"
+        )
+    console.print(table)
+    clusters = Table(title=f"Largest clusters now (price {report.last_price:,.0f})", header_style="bold")
+    for column in ("side", "peak", "band", "notional", "share", "distance"):
+        clusters.add_column(column, justify="left" if column == "side" else "right")
+    for c in report.clusters:
+        clusters.add_row(
+            c.side, f"{c.peak_price:,.0f}", f"{c.price_low:,.0f} – {c.price_high:,.0f}", _usd(c.notional_usd), f"{c.share:.0%}",
+            f"{c.distance_pct:+.2f}%",
+        )  # fmt: skip
+    console.print(clusters)
+    reproduced = sum(abs(e.run().liquidation_price - e.published) <= e.tolerance for e in EXAMPLES)
+    console.print(f"Calculator: {reproduced}/{len(EXAMPLES)} published venue examples reproduced (liqheat calc --help).")
+    console.print(
+        f"Wrote {escape(str(report.heatmap_png))}, the bundle {escape(str(report.bundle_dir))} "
+        f"and the ground truth {escape(str(out / 'truth'))}. Score it again: liqheat score {escape(str(report.bundle_dir))}"
+    )
+    if not no_serve:
+        console.print("[dim]The web app arrives with issue #5; until then the demo writes files and exits.[/]")
+    if reproduced != len(EXAMPLES):
+        fail(f"{len(EXAMPLES) - reproduced} published calculator example(s) not reproduced")

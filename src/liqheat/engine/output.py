@@ -109,6 +109,8 @@ def heatmap_frame(
     b_lo = max(0, int((math.log(lo_price) - grid.lo) / grid.width))
     b_hi = min(grid.n_bins - 1, int((math.log(hi_price) - grid.lo) / grid.width))
     group = max(1, math.ceil((b_hi - b_lo + 1) / max_bins))
+    while b_hi // group - b_lo // group + 1 > max_bins:  # groups are aligned to the grid: a window can straddle one
+        group += 1
     _, frames_long, frames_short = engine.run(view, frame_at=cols - 1, group=group)
     r0, r1 = b_lo // group, b_hi // group
     rows = np.arange(r0, r1 + 1)

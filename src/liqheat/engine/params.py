@@ -48,18 +48,18 @@ class ModelParams:
     """
 
     bin_width: float = 0.001
-    leverage_min: float = 2.0
+    leverage_min: float = 1.5
     leverage_max: float = 125.0
     leverage_buckets: int = 32
     leverage_median: float = 5.0
     leverage_sigma: float = 0.8
     venue: str = "binance"
-    turnover_per_hour: float = 0.02
+    turnover_per_hour: float = 0.01
     volume_window_hours: float = 168.0
     at_risk_share: float = 1.0
     entry_points: int = 5
     intra_sweep: float = 0.25
-    half_life_hours: float = 192.0
+    half_life_hours: float = 96.0
     half_life_leverage: float = 10.0
     half_life_exponent: float = 1.0
     split_damping: float = 0.0
