@@ -277,14 +277,24 @@ def test_calc_missing_and_malformed_options() -> None:
 # ------------------------------------------------------------------------------------ demo
 
 
-def test_demo() -> None:
-    result = run("demo")
+def test_demo(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = run("demo", "--out", out, "--days", "2", "--no-serve")
     assert result.exit_code == 0, result.output
-    out = text(result.stdout)
-    assert "All published examples reproduced" in out
-    assert "✗" not in out
-    assert "57,228.92" in out  # the Binance long in the venue comparison is the calc result
-    assert "62,749.00" in out
+    text_out = text(result.stdout)
+    assert "Synthetic market · simulated · 2 days of 1-minute candles (2,880)" in text_out
+    assert "Calculator: 11/11 published venue examples reproduced" in text_out
+    assert "Estimated vs true liquidation map" in text_out
+    assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "bundle" / "candles.parquet").is_file()
+    assert (out / "truth" / "positions.parquet").is_file()
+    again = run("demo", "--out", out, "--days", "2", "--no-serve")
+    assert again.exit_code == 0, again.output
+    assert "Synthetic market · reused" in text(again.stdout)
+
+
+def test_demo_rejects_a_bad_format(tmp_path: Path) -> None:
+    assert_usage_error(run("demo", "--out", tmp_path, "--format", "xml"), "--format must be parquet or csv")
 
 
 # ------------------------------------------------------------------------------------ info, convert

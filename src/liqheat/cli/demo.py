@@ -62,6 +62,7 @@ def demo(
     sim = report.sim
     candles = sim.bundle.candles
     liq = sim.bundle.liquidations
+    assert liq is not None  # the simulator always publishes its liquidations
     orders = liq[liq["usd"] > 0]
     console.print(
         f"[bold]Synthetic market[/] · {'reused' if report.reused else 'simulated'} · {params.days:g} days of 1-minute candles "
@@ -71,8 +72,8 @@ def demo(
     )
     casc = sim.cascades
     if len(casc):
-        big = casc.loc[casc["usd"].idxmax()]
-        move = casc.loc[casc["move_pct"].abs().idxmax()]
+        big = casc.iloc[int(casc["usd"].to_numpy().argmax())]
+        move = casc.iloc[int(casc["move_pct"].abs().to_numpy().argmax())]
         console.print(
             f"[bold]Cascades[/] (≥ {params.cascade_rounds} rounds of forced orders in one tick): {len(casc):,} · "
             f"largest {_usd(float(big['usd']))} on {big['ts']:%m-%d %H:%M} moving price {big['move_pct']:+.2f}% "
