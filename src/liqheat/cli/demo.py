@@ -24,7 +24,8 @@ def _usd(x: float) -> str:
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the bundle, the ground truth and heatmap.png.")] = Path("out/demo"),
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Do not start the web app (it arrives with issue #5).")] = False,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Write the files and exit instead of serving the page.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the page (with serving).")] = 8000,
     days: Annotated[float, typer.Option(help="Days of 1-minute candles to simulate.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same market.")] = 7,
     fmt: Annotated[str, typer.Option("--format", help="Bundle format: parquet or csv.")] = "parquet",
@@ -107,7 +108,14 @@ def demo(
         f"Wrote {escape(str(report.heatmap_png))}, the bundle {escape(str(report.bundle_dir))} "
         f"and the ground truth {escape(str(out / 'truth'))}. Score it again: liqheat score {escape(str(report.bundle_dir))}"
     )
-    if not no_serve:
-        console.print("[dim]The web app arrives with issue #5; until then the demo writes files and exits.[/]")
     if reproduced != len(EXAMPLES):
         fail(f"{len(EXAMPLES) - reproduced} published calculator example(s) not reproduced")
+    if not no_serve:
+        from liqheat.api.markets import Registry
+        from liqheat.cli.serve import serve_registry
+
+        registry = Registry()
+        registry.add(sim.bundle, market_id="demo", kind="synthetic")
+        for folder in bundle or []:
+            registry.add_folder(folder)
+        serve_registry(registry, "127.0.0.1", port)

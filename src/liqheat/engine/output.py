@@ -79,8 +79,12 @@ def heatmap_frame(
     max_bins: int = 300,
     max_columns: int = 1000,
     margin: float = 0.15,
+    leverage_band: tuple[float, float] | None = None,
 ) -> HeatmapFrame:
-    """Replay ``bundle`` and take the map at each candle of the window ending at ``end``."""
+    """Replay ``bundle`` and take the map at each candle of the window ending at ``end``.
+
+    ``leverage_band`` keeps only the levels of positions whose leverage lies in [low, high].
+    """
     if not (10 <= max_bins <= 5000):
         raise DomainError(f"--bins must be 10..5000, got {max_bins}")
     if not (2 <= max_columns <= 20000):
@@ -111,7 +115,12 @@ def heatmap_frame(
     group = max(1, math.ceil((b_hi - b_lo + 1) / max_bins))
     while b_hi // group - b_lo // group + 1 > max_bins:  # groups are aligned to the grid: a window can straddle one
         group += 1
-    _, frames_long, frames_short = engine.run(view, frame_at=cols - 1, group=group)
+    mask = None
+    if leverage_band is not None:
+        mask = (engine.leverages >= leverage_band[0]) & (engine.leverages <= leverage_band[1])
+        if not mask.any():
+            raise DomainError(f"no leverage bucket lies in {leverage_band[0]:g}x … {leverage_band[1]:g}x")
+    _, frames_long, frames_short = engine.run(view, frame_at=cols - 1, group=group, lev_mask=mask)
     r0, r1 = b_lo // group, b_hi // group
     rows = np.arange(r0, r1 + 1)
     edges = np.exp(grid.lo + grid.width * group * np.append(rows, r1 + 1))

@@ -1,0 +1,293 @@
+"""The HTTP API (OpenAPI at /docs) and the page at /. Thin: each route calls the engine or analytics.
+
+Every parameter is validated; a bad market, window, resolution or time is a 4xx with a message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from liqheat import __version__
+from liqheat.analytics.clusters import find_clusters
+from liqheat.api.markets import Market, Registry
+from liqheat.bundle import epoch_micros, parse_duration
+from liqheat.engine.output import heatmap_frame
+from liqheat.model import DomainError
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+WINDOWS = ("4h", "12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y")
+INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
+
+
+def vendor_dir() -> Path:
+    """Where npm put Lightweight Charts (the repository's node_modules)."""
+    return Path(__file__).resolve().parents[3] / "node_modules" / "lightweight-charts" / "dist"
+
+
+def _window(text: str) -> pd.Timedelta:
+    value = "365d" if text == "1y" else text
+    try:
+        span = parse_duration(value, "window")
+    except DomainError:
+        choices = ", ".join(WINDOWS)
+        raise HTTPException(400, f"window must be one of {choices} (or a duration like 6h, 2d), got {text!r}") from None
+    if span > pd.Timedelta(days=3660):
+        raise HTTPException(400, f"window {text} is longer than 10 years")
+    return span
+
+
+def _time(text: str | None, what: str) -> pd.Timestamp | None:
+    if text is None or text == "":
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        raise HTTPException(400, f"{what} is not an ISO 8601 time: {text!r}") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def create_app(registry: Registry) -> FastAPI:
+    app = FastAPI(
+        title="liqheat",
+        version=__version__,
+        description="An open, measured liquidation heatmap: markets, candles, heatmaps, liquidation maps, clusters.",
+    )
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
+
+    def market(market_id: str) -> Market:
+        try:
+            return registry.get(market_id)
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+
+    @app.get("/api/markets", summary="Every market this server knows")
+    def markets() -> list[dict[str, Any]]:
+        return [m.describe() for m in registry]
+
+    @app.get("/api/markets/{market_id}", summary="One market")
+    def one(market_id: str) -> dict[str, Any]:
+        return market(market_id).describe()
+
+    @app.get("/api/markets/{market_id}/candles", summary="Candles over a window, resampled to an interval")
+    def candles(
+        market_id: str,
+        window: str = "7d",
+        end: str | None = None,
+        interval: Annotated[str | None, Query(description=f"one of {', '.join(INTERVALS)}; default: the market's")] = None,
+    ) -> dict[str, Any]:
+        m = market(market_id)
+        frame = _slice(m, _window(window), _time(end, "end"))
+        tf = m.bundle.meta.timeframe_delta
+        step = tf
+        if interval is not None:
+            if interval not in INTERVALS:
+                raise HTTPException(400, f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
+            step = parse_duration(interval, "interval")
+            if step < tf or step % tf != pd.Timedelta(0):
+                tf_text = m.bundle.meta.timeframe
+                raise HTTPException(400, f"interval {interval} is finer than, or not a multiple of, the market's {tf_text}")
+        if step != tf:
+            agg = {"open": "first", "high": "max", "low": "min", "close": "last"}
+            if "volume" in frame:
+                agg["volume"] = "sum"
+            frame = frame.set_index("ts").resample(step, label="left", closed="left").agg(agg).dropna().reset_index()
+        return {
+            "market": m.id,
+            "interval": interval or m.bundle.meta.timeframe,
+            "time": (epoch_micros(frame["ts"]) // 1_000_000).tolist(),
+            "open": frame["open"].round(8).tolist(),
+            "high": frame["high"].round(8).tolist(),
+            "low": frame["low"].round(8).tolist(),
+            "close": frame["close"].round(8).tolist(),
+            "volume": frame["volume"].round(8).tolist() if "volume" in frame else None,
+        }
+
+    @app.get("/api/markets/{market_id}/heatmap", summary="Notional at risk per (time, price) over a window")
+    def heatmap(
+        market_id: str,
+        window: str = "7d",
+        end: str | None = None,
+        bins: Annotated[int, Query(ge=10, le=1000)] = 300,
+        columns: Annotated[int, Query(ge=2, le=2000)] = 800,
+        side: Annotated[str, Query(pattern="^(both|long|short)$")] = "both",
+        lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
+        lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
+        format: Annotated[str, Query(pattern="^(json|bin)$")] = "json",
+    ) -> Any:
+        m = market(market_id)
+        if lev_min > lev_max:
+            raise HTTPException(400, f"lev_min {lev_min} is above lev_max {lev_max}")
+        span = _window(window)
+        frame = heatmap_frame(
+            m.bundle, m.params, window=f"{int(span.total_seconds())}s", end=_time(end, "end"), max_bins=bins, max_columns=columns,
+            leverage_band=(lev_min, lev_max),
+        )  # fmt: skip
+        long = frame.long if side in ("both", "long") else np.zeros_like(frame.long)
+        short = frame.short if side in ("both", "short") else np.zeros_like(frame.short)
+        header = {
+            "market": m.id,
+            "side": side,
+            "time": [int(t.timestamp()) for t in frame.times],
+            "price_edges": [round(float(p), 8) for p in frame.price_edges],
+            "columns": int(frame.long.shape[0]),
+            "rows": int(frame.long.shape[1]),
+            "unit": "USD notional at risk at the candle's open",
+            "max": float(max(long.max(initial=0.0), short.max(initial=0.0))),
+        }
+        if format == "json":
+            return {**header, "long": np.round(long, 2).tolist(), "short": np.round(short, 2).tolist()}
+        head = json.dumps(header).encode()
+        body = struct.pack("<I", len(head)) + head + b"\0" * ((4 - (4 + len(head)) % 4) % 4)
+        body += long.astype("<f4").tobytes() + short.astype("<f4").tobytes()
+        return Response(content=body, media_type="application/octet-stream")
+
+    @app.get("/api/markets/{market_id}/map", summary="The liquidation map at a time: notional per price, cumulative per side")
+    def liquidation_map(
+        market_id: str,
+        at: str | None = None,
+        bins: Annotated[int, Query(ge=10, le=1000)] = 200,
+        span_pct: Annotated[float, Query(gt=0, le=90)] = 30.0,
+    ) -> dict[str, Any]:
+        m = market(market_id)
+        index = m.index_at(_time(at, "at"))
+        engine, long, short = m.engine_at(index)
+        price = float(m.bundle.candles["close"].iloc[index])
+        edges, lv, sv = _rebin(engine.grid.edges(), long, short, price, span_pct, bins)
+        centers = np.sqrt(edges[:-1] * edges[1:])
+        below = centers < price
+        cum_long = np.where(below, np.cumsum(lv[::-1])[::-1], 0.0)  # longs below price: from price downwards
+        cum_short = np.where(~below, np.cumsum(sv), 0.0)
+        return {
+            "market": m.id,
+            "at": _iso(m.bundle.candles["ts"].iloc[index] + m.bundle.meta.timeframe_delta),
+            "price": price,
+            "price_edges": edges.round(8).tolist(),
+            "long": lv.round(2).tolist(),
+            "short": sv.round(2).tolist(),
+            "cumulative_long": cum_long.round(2).tolist(),
+            "cumulative_short": cum_short.round(2).tolist(),
+        }
+
+    @app.get("/api/markets/{market_id}/clusters", summary="The largest bands of notional at risk per side")
+    def clusters(market_id: str, at: str | None = None, top: Annotated[int, Query(ge=1, le=20)] = 5) -> dict[str, Any]:
+        m = market(market_id)
+        index = m.index_at(_time(at, "at"))
+        engine, long, short = m.engine_at(index)
+        edges = engine.grid.edges()
+        price = float(m.bundle.candles["close"].iloc[index])
+        found = find_clusters(long, edges, price, "long", top=top) + find_clusters(short, edges, price, "short", top=top)
+        return {"market": m.id, "price": price, "clusters": [c.__dict__ for c in found]}
+
+    @app.get("/api/markets/{market_id}/liquidations", summary="Realized liquidations over a window")
+    def liquidations(
+        market_id: str, window: str = "7d", end: str | None = None, limit: Annotated[int, Query(ge=1, le=100000)] = 5000
+    ) -> dict[str, Any]:
+        m = market(market_id)
+        liq = m.bundle.liquidations
+        span = _window(window)
+        stop = _time(end, "end") or (m.bundle.candles["ts"].iloc[-1] + m.bundle.meta.timeframe_delta)
+        if liq is None:
+            rows = pd.DataFrame(columns=["ts", "side", "usd", "price"])
+        else:
+            rows = liq[(liq["ts"] > stop - span) & (liq["ts"] <= stop) & (liq["usd"] > 0)]
+            rows = rows.nlargest(limit, "usd").sort_values("ts") if len(rows) > limit else rows
+        return {
+            "market": m.id,
+            "time": [int(t.timestamp()) for t in rows["ts"]],
+            "side": rows["side"].tolist(),
+            "usd": rows["usd"].round(2).tolist(),
+            "price": [None if pd.isna(p) else float(p) for p in rows["price"]] if "price" in rows else [None] * len(rows),
+        }
+
+    @app.get(
+        "/api/markets/{market_id}/summary", summary="Price, open interest, funding, realized liquidations, the model's score"
+    )
+    def summary(market_id: str) -> dict[str, Any]:
+        m = market(market_id)
+        c = m.bundle.candles
+        last = c["ts"].iloc[-1]
+        day = c[c["ts"] > last - pd.Timedelta(hours=24)]
+        oi = m.bundle.open_interest
+        funding = m.bundle.funding
+        liq = m.bundle.liquidations
+        recent = liq[liq["ts"] > last - pd.Timedelta(hours=24)] if liq is not None else None
+        return {
+            **m.describe(),
+            "price": float(c["close"].iloc[-1]),
+            "change_24h_pct": float((c["close"].iloc[-1] / day["open"].iloc[0] - 1) * 100),
+            "open_interest_usd": float(oi["oi_usd"].iloc[-1]),
+            "open_interest_as_of": _iso(oi["ts"].iloc[-1]),
+            "funding_rate": float(funding["rate"].iloc[-1]) if funding is not None and len(funding) else None,
+            "liquidations_24h": None
+            if recent is None
+            else {side: float(recent.loc[recent["side"] == side, "usd"].sum()) for side in ("long", "short")},
+            "params": m.params.to_dict(),
+        }
+
+    @app.get("/api/calc", summary="Exact liquidation price of one position (see liqheat calc)")
+    def calc(
+        venue: str,
+        symbol: str,
+        side: str,
+        entry: Annotated[float, Query(gt=0)],
+        leverage: Annotated[float, Query(ge=1)],
+        size: Annotated[float, Query(gt=0)],
+        margin_mode: Annotated[str, Query(pattern="^(isolated|cross)$")] = "isolated",
+        balance: float | None = None,
+    ) -> dict[str, Any]:
+        from liqheat.margin.calculator import calculate, position_from_inputs
+
+        if margin_mode == "cross" and balance is None:
+            raise HTTPException(400, "cross margin needs balance (the account's wallet balance)")
+        position, vt = position_from_inputs(venue, symbol, side, entry, leverage, size, margin_mode=margin_mode, balance=balance)
+        result: dict[str, Any] = calculate(venue, position, table=vt).to_dict()
+        return result
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    vendor = vendor_dir()
+    if vendor.is_dir():
+        app.mount("/vendor", StaticFiles(directory=vendor), name="vendor")
+    return app
+
+
+def _slice(m: Market, span: pd.Timedelta, end: pd.Timestamp | None) -> pd.DataFrame:
+    c = m.bundle.candles
+    stop = end if end is not None else c["ts"].iloc[-1]
+    if stop < c["ts"].iloc[0] or stop > c["ts"].iloc[-1] + m.bundle.meta.timeframe_delta:
+        raise HTTPException(400, f"end {_iso(stop)} is outside {m.id} ({_iso(c['ts'].iloc[0])} … {_iso(c['ts'].iloc[-1])})")
+    return c[(c["ts"] > stop - span) & (c["ts"] <= stop)]
+
+
+def _rebin(
+    edges: np.ndarray, long: np.ndarray, short: np.ndarray, price: float, span_pct: float, bins: int
+) -> tuple[np.ndarray, ...]:
+    """Sum engine bins into ``bins`` equal log-bins within ±``span_pct`` of price."""
+    lo, hi = math.log(price * (1 - span_pct / 100)), math.log(price * (1 + span_pct / 100))
+    new_edges = np.exp(np.linspace(lo, hi, bins + 1))
+    centers = np.log(np.sqrt(edges[:-1] * edges[1:]))
+    idx = np.floor((centers - lo) / (hi - lo) * bins).astype(np.int64)
+    ok = (idx >= 0) & (idx < bins)
+    lv = np.bincount(idx[ok], weights=long[ok], minlength=bins)
+    sv = np.bincount(idx[ok], weights=short[ok], minlength=bins)
+    return new_edges, lv, sv

@@ -1,0 +1,140 @@
+"""The markets a server knows, and what it has already computed for them.
+
+A market is a validated bundle with an id. Replays are cached per market and parameter set, so a
+page that pans and zooms does not replay the market on every request.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from liqheat.analytics.fit import predict
+from liqheat.analytics.score import ScoreReport, SideScore, score
+from liqheat.bundle import Bundle, read_bundle
+from liqheat.engine.params import ModelParams
+from liqheat.engine.replay import Engine, MarketView
+from liqheat.model import DomainError
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slug(text: str) -> str:
+    return _SLUG.sub("-", text.lower()).strip("-") or "market"
+
+
+@dataclass
+class Market:
+    id: str
+    bundle: Bundle
+    params: ModelParams = field(default_factory=ModelParams)
+    kind: str = "bundle"
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def view(self) -> MarketView:
+        return MarketView.from_bundle(self.bundle)
+
+    @cached_property
+    def predictions(self) -> pd.DataFrame:
+        with self._lock:
+            return predict(self.bundle, self.params, self.view)
+
+    @cached_property
+    def score(self) -> ScoreReport | None:
+        liq = self.bundle.liquidations
+        if liq is None or liq.empty or self.bundle.meta.score_from is None:
+            return None
+        try:
+            return score(self.bundle, self.predictions, params=self.params.to_dict())
+        except DomainError:
+            return None
+
+    def engine_at(self, index: int) -> tuple[Engine, np.ndarray, np.ndarray]:
+        """The map as candle ``index`` closes: engine (for its grid) and long/short per engine bin."""
+        engine = Engine.for_view(self.view, self.params)
+        _, frames_long, frames_short = engine.run(self.view, frame_at=np.array([index], dtype=np.int64))
+        return engine, frames_long[0], frames_short[0]
+
+    def index_at(self, when: pd.Timestamp | None) -> int:
+        """The last candle at or before ``when`` (the last candle when None)."""
+        ts = self.bundle.candles["ts"]
+        if when is None:
+            return len(ts) - 1
+        if when < ts.iloc[0] or when > ts.iloc[-1] + self.bundle.meta.timeframe_delta:
+            raise DomainError(
+                f"time {when:%Y-%m-%dT%H:%M:%SZ} is outside {self.id} "
+                f"({ts.iloc[0]:%Y-%m-%dT%H:%M:%SZ} … {ts.iloc[-1]:%Y-%m-%dT%H:%M:%SZ})"
+            )
+        return int(ts.searchsorted(when, side="right")) - 1
+
+    def describe(self) -> dict[str, Any]:
+        meta = self.bundle.meta
+        c = self.bundle.candles
+        liq = self.bundle.liquidations
+        report = self.score
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "symbol": meta.symbol,
+            "quote": meta.quote,
+            "contract": meta.contract.value,
+            "venues": list(meta.venues),
+            "timeframe": meta.timeframe,
+            "first": c["ts"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "last": c["ts"].iloc[-1].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "candles": len(c),
+            "has_liquidations": liq is not None and not liq.empty,
+            "source": meta.source,
+            "score": None if report is None else {s.side: _side_score(s) for s in report.sides},
+        }
+
+
+def _side_score(s: SideScore) -> dict[str, float | None]:
+    return {"model": _num(s.model), "yardstick": _num(s.yardstick), "margin": _num(s.margin)}
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else round(x, 4)
+
+
+class Registry:
+    """Markets by id, in the order they were added (the page opens on the first)."""
+
+    def __init__(self) -> None:
+        self._markets: dict[str, Market] = {}
+
+    def add(
+        self, bundle: Bundle, *, market_id: str | None = None, kind: str = "bundle", params: ModelParams | None = None
+    ) -> Market:
+        base = market_id or slug(bundle.path.name if bundle.path else bundle.meta.symbol)
+        mid, n = base, 2
+        while mid in self._markets:
+            mid, n = f"{base}-{n}", n + 1
+        market = Market(id=mid, bundle=bundle, params=params or ModelParams(), kind=kind)
+        self._markets[mid] = market
+        return market
+
+    def add_folder(self, folder: Path) -> Market:
+        return self.add(read_bundle(folder))
+
+    def get(self, market_id: str) -> Market:
+        found = self._markets.get(market_id)
+        if found is None:
+            known = ", ".join(self._markets) or "none"
+            raise KeyError(f"unknown market {market_id!r} (known: {known})")
+        return found
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._markets.values())
+
+    def __len__(self) -> int:
+        return len(self._markets)

@@ -1,0 +1,74 @@
+"""``liqheat serve``: the HTTP API and the page over bundles and the embedded demo market."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from liqheat.cli.app import app, console, fail
+from liqheat.model import DomainError
+
+
+def serve_registry(registry: object, host: str, port: int) -> None:
+    """Run the server until interrupted; a taken port is a clear error, not a traceback."""
+    import uvicorn
+
+    from liqheat.api.app import create_app, vendor_dir
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port")
+    if not vendor_dir().is_dir():
+        console.print("[yellow]warning:[/] node_modules/lightweight-charts is missing: run bash scripts/setup.sh for the page")
+    console.print(f"[bold]liqheat[/] serving on http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
+    uvicorn.run(create_app(registry), host=host, port=port, log_level="warning")  # type: ignore[arg-type]
+
+
+@app.command()
+def serve(
+    bundle: Annotated[list[Path] | None, typer.Option("--bundle", help="A market bundle to serve (repeatable).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also serve the embedded synthetic market.")] = True,
+    out: Annotated[Path, typer.Option(help="Where the demo market is cached.")] = Path("out/demo"),
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) and the heatmap page at /."""
+    from liqheat.api.markets import Registry
+
+    if not (0 < port < 65536):
+        fail(f"--port must be 1..65535, got {port}")
+    registry = Registry()
+    try:
+        for folder in bundle or []:
+            registry.add_folder(folder)
+        if demo:
+            add_demo_market(registry, out)
+    except DomainError as exc:
+        fail(str(exc))
+    if not len(registry):
+        fail("nothing to serve: give --bundle DIR or leave --demo on")
+    serve_registry(registry, host, port)
+
+
+def add_demo_market(registry: object, out: Path) -> None:
+    """The synthetic market of ``liqheat demo`` (simulated once, then reused from ``out``)."""
+    from liqheat.api.markets import Registry
+    from liqheat.bundle import write_bundle
+    from liqheat.demo import _cached
+    from liqheat.sources.synthetic.market import SimParams, simulate, write_truth
+
+    assert isinstance(registry, Registry)
+    params = SimParams()
+    sim = _cached(out, params)
+    if sim is None:
+        console.print("simulating the demo market (once; cached in out/demo)…")
+        sim = simulate(params)
+        write_bundle(sim.bundle, out / "bundle", fmt="parquet", overwrite=True)
+        write_truth(sim, out / "truth")
+    registry.add(sim.bundle, market_id="demo", kind="synthetic")

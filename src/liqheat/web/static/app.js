@@ -1,0 +1,397 @@
+'use strict';
+// liqheat page: TradingView Lightweight Charts v5 candles over one pre-coloured heatmap bitmap
+// (a series primitive drawn beneath the candles, redrawn by the chart on every pan and zoom).
+
+const LWC = window.LightweightCharts;
+const $ = (id) => document.getElementById(id);
+const state = { market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'relative', tab: 'heatmap' };
+const params = new URLSearchParams(location.search);
+for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
+const page = { heatmap: null, bars: [], candles: [], map: null, summary: null, clusters: [], priceLines: [], markers: null };
+window.liqheat = page;
+
+function saveUrl() {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(state)) if (v) p.set(k, v);
+  history.replaceState(null, '', `?${p}`);
+}
+
+function usd(x) {
+  const a = Math.abs(x);
+  if (a >= 1e9) return `$${(x / 1e9).toFixed(2)}B`;
+  if (a >= 1e6) return `$${(x / 1e6).toFixed(1)}M`;
+  if (a >= 1e3) return `$${(x / 1e3).toFixed(1)}k`;
+  return `$${x.toFixed(0)}`;
+}
+function price(p) {
+  return p.toLocaleString('en-US', { maximumFractionDigits: p >= 1000 ? 0 : p >= 1 ? 2 : 6 });
+}
+function utc(t) {
+  return new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+}
+
+async function api(path) {
+  const response = await fetch(path);
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      message = typeof body.detail === 'string' ? body.detail : body.detail.map((d) => `${d.loc.slice(-1)[0]}: ${d.msg}`).join('; ');
+    } catch (e) { /* not JSON: keep the status line */ }
+    throw new Error(message);
+  }
+  return response;
+}
+function showError(error) {
+  const el = $('error');
+  el.textContent = `Error: ${error.message}`;
+  el.hidden = false;
+  document.body.dataset.state = 'error';
+}
+
+// ---------------------------------------------------------------------------------------- colours
+
+const STOPS = [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]];
+function colour(v) {
+  const x = Math.min(1, Math.max(0, v)) * (STOPS.length - 1);
+  const i = Math.min(STOPS.length - 2, Math.floor(x));
+  const f = x - i;
+  return STOPS[i].map((c, k) => Math.round(c + (STOPS[i + 1][k] - c) * f));
+}
+
+function paint(h, scale) {
+  const canvas = document.createElement('canvas');
+  canvas.width = h.columns;
+  canvas.height = h.rows;
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(h.columns, h.rows);
+  const values = new Float32Array(h.columns * h.rows);
+  for (let i = 0; i < values.length; i++) values[i] = h.long[i] + h.short[i];
+  const sorted = Array.from(values).filter((v) => v > 0).sort((a, b) => a - b);
+  const top = sorted.length ? sorted[Math.floor(0.995 * (sorted.length - 1))] : 1;
+  for (let c = 0; c < h.columns; c++) {
+    let columnMax = 0;
+    if (scale === 'relative') for (let r = 0; r < h.rows; r++) columnMax = Math.max(columnMax, values[c * h.rows + r]);
+    for (let r = 0; r < h.rows; r++) {
+      const v = values[c * h.rows + r];
+      if (v <= 0) continue;
+      let level;
+      if (scale === 'log') level = Math.log1p(v) / Math.log1p(top);
+      else if (scale === 'relative') level = Math.sqrt(v / columnMax);
+      else level = Math.sqrt(v / top);
+      const [red, green, blue] = colour(level);
+      const o = 4 * ((h.rows - 1 - r) * h.columns + c); // image row 0 = highest price
+      img.data[o] = red;
+      img.data[o + 1] = green;
+      img.data[o + 2] = blue;
+      img.data[o + 3] = Math.round(90 + 165 * Math.min(1, level));
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+// ---------------------------------------------------------------------------------------- chart
+
+const chart = LWC.createChart($('chart'), {
+  autoSize: true,
+  layout: { background: { type: 'solid', color: '#0d1117' }, textColor: '#c9d1d9', attributionLogo: true },
+  grid: { vertLines: { color: '#161b22' }, horzLines: { color: '#161b22' } },
+  timeScale: { timeVisible: true, secondsVisible: false, borderColor: '#30363d' },
+  rightPriceScale: { borderColor: '#30363d' },
+  localization: { priceFormatter: price },
+});
+const series = chart.addSeries(LWC.CandlestickSeries, {
+  upColor: '#3fb950', downColor: '#f85149', wickUpColor: '#3fb950', wickDownColor: '#f85149', borderVisible: false,
+});
+
+function barIndex(t) {
+  // fractional index of time t among the bars (the time scale is indexed by bars, not by time)
+  const bars = page.bars;
+  if (!bars.length) return null;
+  let lo = 0;
+  let hi = bars.length - 1;
+  if (t <= bars[0]) return (t - bars[0]) / Math.max(1, (bars[1] ?? bars[0] + 60) - bars[0]);
+  if (t >= bars[hi]) return hi + (t - bars[hi]) / Math.max(1, bars[hi] - (bars[hi - 1] ?? bars[hi] - 60));
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (bars[mid] <= t) lo = mid; else hi = mid;
+  }
+  return lo + (t - bars[lo]) / (bars[hi] - bars[lo]);
+}
+
+function xOf(ts, logical) {
+  // logicalToCoordinate wants whole bars: interpolate between the two around a fractional index
+  const i = Math.floor(logical);
+  const a = ts.logicalToCoordinate(i);
+  const b = ts.logicalToCoordinate(i + 1);
+  if (a === null || b === null) return null;
+  return a + (logical - i) * (b - a);
+}
+
+class HeatmapPrimitive {
+  constructor() {
+    this.image = null;
+    this.view = { zOrder: () => 'bottom', renderer: () => ({ draw: (target) => this.draw(target) }) };
+  }
+  attached({ requestUpdate }) { this.requestUpdate = requestUpdate; }
+  detached() {}
+  updateAllViews() {}
+  paneViews() { return [this.view]; }
+  set(image) { this.image = image; if (this.requestUpdate) this.requestUpdate(); }
+  draw(target) {
+    const h = page.heatmap;
+    if (!h || !this.image) return;
+    const ts = chart.timeScale();
+    const first = barIndex(h.time[0]);
+    const last = barIndex(h.time[h.time.length - 1]);
+    if (first === null) return;
+    const step = h.columns > 1 ? (last - first) / (h.columns - 1) : 1;
+    const x0 = xOf(ts, first - step / 2);
+    const x1 = xOf(ts, last + step / 2);
+    if (x0 === null || x1 === null) return;
+    target.useBitmapCoordinateSpace(({ context, horizontalPixelRatio, verticalPixelRatio }) => {
+      context.imageSmoothingEnabled = false;
+      for (let r = 0; r < h.rows; r++) {
+        const yTop = series.priceToCoordinate(h.price_edges[r + 1]);
+        const yBottom = series.priceToCoordinate(h.price_edges[r]);
+        if (yTop === null || yBottom === null) continue;
+        context.drawImage(this.image, 0, h.rows - 1 - r, h.columns, 1,
+          x0 * horizontalPixelRatio, yTop * verticalPixelRatio, (x1 - x0) * horizontalPixelRatio,
+          Math.max(1, (yBottom - yTop) * verticalPixelRatio));
+      }
+    });
+  }
+}
+const heatmapPrimitive = new HeatmapPrimitive();
+series.attachPrimitive(heatmapPrimitive);
+
+function cellAt(time, p) {
+  const h = page.heatmap;
+  if (!h) return null;
+  let c = 0;
+  while (c + 1 < h.time.length && h.time[c + 1] <= time) c++;
+  let r = 0;
+  while (r + 1 < h.rows && h.price_edges[r + 1] <= p) r++;
+  if (p < h.price_edges[0] || p > h.price_edges[h.rows]) return null;
+  return { c, r, long: h.long[c * h.rows + r], short: h.short[c * h.rows + r] };
+}
+
+chart.subscribeCrosshairMove((param) => {
+  const tip = $('tooltip');
+  if (!param.point || param.time === undefined) { tip.hidden = true; return; }
+  const p = series.coordinateToPrice(param.point.y);
+  const cell = cellAt(param.time, p);
+  if (!cell) { tip.hidden = true; return; }
+  tip.innerHTML = `<b>${utc(param.time)}</b><br>price <b>${price(p)}</b><br>`
+    + `<span class="long">longs at risk ${usd(cell.long)}</span><br><span class="short">shorts at risk ${usd(cell.short)}</span>`;
+  tip.dataset.long = cell.long;
+  tip.dataset.short = cell.short;
+  tip.hidden = false;
+  tip.style.left = `${Math.min(param.point.x + 16, $('chart').clientWidth - 190)}px`;
+  tip.style.top = `${Math.max(param.point.y - 40, 4)}px`;
+});
+
+// ---------------------------------------------------------------------------------------- data
+
+async function heatmapData() {
+  const [lo, hi] = state.lev.split('-');
+  const url = `/api/markets/${state.market}/heatmap?window=${state.window}&side=${state.side}&lev_min=${lo}&lev_max=${hi}`
+    + `&bins=300&columns=${Math.min(2000, Math.max(200, Math.round($('chart').clientWidth)))}&format=bin`;
+  const buffer = await (await api(url)).arrayBuffer();
+  const n = new DataView(buffer).getUint32(0, true);
+  const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
+  let offset = 4 + n;
+  offset += (4 - (offset % 4)) % 4;
+  const size = head.columns * head.rows;
+  head.long = new Float32Array(buffer, offset, size);
+  head.short = new Float32Array(buffer, offset + 4 * size, size);
+  return head;
+}
+
+async function load() {
+  $('error').hidden = true;
+  document.body.dataset.state = 'loading';
+  saveUrl();
+  try {
+    const interval = state.interval ? `&interval=${state.interval}` : '';
+    const [candles, heat, liqs, summary, clusters] = await Promise.all([
+      api(`/api/markets/${state.market}/candles?window=${state.window}${interval}`).then((r) => r.json()),
+      heatmapData(),
+      api(`/api/markets/${state.market}/liquidations?window=${state.window}&limit=300`).then((r) => r.json()),
+      api(`/api/markets/${state.market}/summary`).then((r) => r.json()),
+      api(`/api/markets/${state.market}/clusters?top=3`).then((r) => r.json()),
+    ]);
+    page.bars = candles.time;
+    page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
+    series.setData(page.candles);
+    page.heatmap = heat;
+    heatmapPrimitive.set(paint(heat, state.scale));
+    drawMarkers(liqs);
+    drawClusters(clusters.clusters);
+    drawSummary(summary);
+    page.clusters = clusters.clusters;
+    chart.timeScale().fitContent();
+    if (state.tab === 'map') await loadMap();
+    document.body.dataset.state = 'ready';
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function drawMarkers(liqs) {
+  if (page.markers) page.markers.setMarkers([]);
+  if (!liqs.time.length) return;
+  const biggest = Math.max(...liqs.usd);
+  const markers = liqs.time.map((t, i) => {
+    const index = Math.max(0, Math.floor(barIndex(t) ?? 0));
+    return {
+      time: page.bars[Math.min(index, page.bars.length - 1)],
+      position: liqs.side[i] === 'long' ? 'belowBar' : 'aboveBar',
+      color: liqs.side[i] === 'long' ? '#f85149' : '#3fb950',
+      shape: 'circle',
+      size: 0.4 + 1.6 * Math.sqrt(liqs.usd[i] / biggest),
+    };
+  }).sort((a, b) => a.time - b.time);
+  page.markers = LWC.createSeriesMarkers(series, markers);
+}
+
+function drawClusters(clusters) {
+  for (const line of page.priceLines) series.removePriceLine(line);
+  page.priceLines = clusters.slice(0, 6).map((c) => series.createPriceLine({
+    price: c.peak_price,
+    color: c.side === 'long' ? '#f85149' : '#3fb950',
+    lineStyle: LWC.LineStyle.Dashed,
+    lineWidth: 1,
+    axisLabelVisible: true,
+    title: `${c.side} cluster ${usd(c.notional_usd)}`,
+  }));
+  $('clusters').innerHTML = clusters.map((c) => `<li class="${c.side}">${c.side} ${price(c.peak_price)} · ${usd(c.notional_usd)} · `
+    + `${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%</li>`).join('');
+}
+
+function drawSummary(s) {
+  page.summary = s;
+  const score = s.score ? ['long', 'short'].map((side) => `${side} ${s.score[side].model?.toFixed(3)} vs ${s.score[side].yardstick?.toFixed(3)}`).join(' · ') : 'no realized liquidations';
+  const rows = [
+    ['price', price(s.price)], ['24h', `${s.change_24h_pct >= 0 ? '+' : ''}${s.change_24h_pct.toFixed(2)}%`],
+    ['open interest', usd(s.open_interest_usd)], ['funding', s.funding_rate === null ? '—' : `${(s.funding_rate * 100).toFixed(4)}%`],
+    ['liquidated 24h', s.liquidations_24h ? `${usd(s.liquidations_24h.long)} L · ${usd(s.liquidations_24h.short)} S` : '—'],
+    ['score (Spearman)', score], ['venues', s.venues.join(', ')], ['data up to', `${s.last.replace('T', ' ').slice(0, 16)} UTC`],
+    ['open interest as of', `${s.open_interest_as_of.replace('T', ' ').slice(0, 16)} UTC`],
+  ];
+  $('summary').innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
+}
+
+// ---------------------------------------------------------------------------------------- liquidation map view
+
+async function loadMap() {
+  const m = await (await api(`/api/markets/${state.market}/map?bins=160&span_pct=25`)).json();
+  page.map = m;
+  const canvas = $('mapcanvas');
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = canvas.clientWidth * ratio;
+  canvas.height = canvas.clientHeight * ratio;
+  const ctx = canvas.getContext('2d');
+  ctx.scale(ratio, ratio);
+  const W = canvas.clientWidth;
+  const H = canvas.clientHeight;
+  const pad = { l: 70, r: 70, t: 20, b: 30 };
+  const n = m.long.length;
+  const barMax = Math.max(...m.long, ...m.short, 1);
+  const cumMax = Math.max(...m.cumulative_long, ...m.cumulative_short, 1);
+  const x = (i) => pad.l + (i / n) * (W - pad.l - pad.r);
+  ctx.fillStyle = '#0d1117';
+  ctx.fillRect(0, 0, W, H);
+  for (let i = 0; i < n; i++) {
+    for (const [values, colour] of [[m.long, '#f85149'], [m.short, '#3fb950']]) {
+      const v = values[i];
+      if (v <= 0) continue;
+      const h = (v / barMax) * (H - pad.t - pad.b);
+      ctx.fillStyle = colour;
+      ctx.fillRect(x(i), H - pad.b - h, Math.max(1, x(i + 1) - x(i) - 1), h);
+    }
+  }
+  for (const [values, colour] of [[m.cumulative_long, '#ff7b72'], [m.cumulative_short, '#7ee787']]) {
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    let started = false;
+    values.forEach((v, i) => {
+      if (v <= 0) { started = false; return; }
+      const y = H - pad.b - (v / cumMax) * (H - pad.t - pad.b);
+      if (started) ctx.lineTo(x(i + 0.5), y); else ctx.moveTo(x(i + 0.5), y);
+      started = true;
+    });
+    ctx.stroke();
+  }
+  const logLo = Math.log(m.price_edges[0]);
+  const logHi = Math.log(m.price_edges[n]);
+  const px = pad.l + ((Math.log(m.price) - logLo) / (logHi - logLo)) * (W - pad.l - pad.r);
+  ctx.strokeStyle = '#c9d1d9';
+  ctx.setLineDash([4, 4]);
+  ctx.beginPath(); ctx.moveTo(px, pad.t); ctx.lineTo(px, H - pad.b); ctx.stroke();
+  ctx.setLineDash([]);
+  ctx.fillStyle = '#c9d1d9';
+  ctx.font = '12px system-ui';
+  ctx.fillText(`price ${price(m.price)}`, px + 4, pad.t + 12);
+  for (let k = 0; k <= 4; k++) {
+    const i = Math.round((k / 4) * n);
+    ctx.fillText(price(m.price_edges[i]), x(i) - 20, H - 10);
+  }
+  ctx.fillText(`bars: notional per price (max ${usd(barMax)})`, pad.l, pad.t);
+  ctx.textAlign = 'right';
+  ctx.fillText(`cumulative (max ${usd(cumMax)})`, W - pad.r, pad.t);
+  $('maplegend').innerHTML = '<span class="long">longs liquidate below price</span> · <span class="short">shorts above</span>'
+    + ` · map at ${m.at.replace('T', ' ').slice(0, 16)} UTC`;
+}
+
+// ---------------------------------------------------------------------------------------- controls
+
+function showTab(tab) {
+  state.tab = tab;
+  $('view-heatmap').hidden = tab !== 'heatmap';
+  $('view-map').hidden = tab !== 'map';
+  $('tab-heatmap').classList.toggle('on', tab === 'heatmap');
+  $('tab-map').classList.toggle('on', tab === 'map');
+  saveUrl();
+  if (tab === 'map') loadMap().catch(showError);
+}
+
+for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale']) {
+  $(key).addEventListener('change', () => {
+    state[key] = $(key).value;
+    if (key === 'scale' && page.heatmap) { saveUrl(); heatmapPrimitive.set(paint(page.heatmap, state.scale)); return; }
+    load();
+  });
+}
+$('tab-heatmap').addEventListener('click', () => showTab('heatmap'));
+$('tab-map').addEventListener('click', () => showTab('map'));
+
+$('calc').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  if (!form.get('entry') && page.summary) form.set('entry', page.summary.price);
+  try {
+    const r = await (await api(`/api/calc?${new URLSearchParams(form)}`)).json();
+    $('calcout').innerHTML = `liquidation <b class="${r.side}">${price(r.liquidation_price)}</b> (${r.distance_pct?.toFixed(2)}%)<br>`
+      + `tier ${r.bracket.tier} · MMR ${(r.bracket.mmr * 100).toFixed(2)}% · triggered by the mark price`;
+  } catch (error) {
+    $('calcout').textContent = `Error: ${error.message}`;
+  }
+});
+
+async function start() {
+  try {
+    const markets = await (await api('/api/markets')).json();
+    if (!markets.length) throw new Error('this server has no market: start it with --bundle DIR');
+    $('market').innerHTML = markets.map((m) => `<option value="${m.id}">${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}</option>`).join('');
+    if (!markets.some((m) => m.id === state.market)) state.market = markets[0].id;
+    for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale']) $(key).value = state[key];
+    showTab(state.tab === 'map' ? 'map' : 'heatmap');
+    await load();
+  } catch (error) {
+    showError(error);
+  }
+}
+start();
