@@ -16,3 +16,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
   echo "$want" > "$stamp"
 fi
+# Front-end assets for the page (Lightweight Charts from the npm registry; node_modules is never committed).
+if command -v npm >/dev/null 2>&1; then
+  lock=node_modules/.liqheat-lock
+  want_js=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$lock" ] || [ "$(cat "$lock")" != "$want_js" ]; then
+    echo "setup: installing the page's npm packages" >&2
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$want_js" > "$lock"
+  fi
+else
+  echo "setup: npm not found: the web page needs Node.js/npm (the CLI and the API work without it)" >&2
+fi

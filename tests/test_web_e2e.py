@@ -1,0 +1,225 @@
+"""The page, end to end: Playwright driving Debian's Chromium against a server this test starts.
+
+Screenshots are saved under artifacts/web/ (kept out of git) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data" / "bundles" / "btc-agg-1h-dec-feb"
+ARTIFACTS = REPO / "artifacts" / "web"
+NODE = REPO / "node_modules" / "lightweight-charts"
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"),
+    pytest.mark.skipif(not NODE.is_dir(), reason="npm packages are not installed (bash scripts/setup.sh)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    import uvicorn
+
+    from liqheat.api.app import create_app
+    from liqheat.api.markets import Registry
+    from liqheat.sources.synthetic.market import SimParams, simulate
+
+    registry = Registry()
+    if (SHARED / "meta.json").is_file():
+        registry.add_folder(SHARED)
+    registry.add(simulate(SimParams(days=4, seed=3)).bundle, market_id="synthetic", kind="synthetic")
+    port = _free_port()
+    config = uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the test server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 800})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    context.close()
+
+
+def open_page(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_function("['ready', 'error'].includes(document.body.dataset.state)", timeout=60_000)
+
+
+def shot(page: Any, name: str) -> np.ndarray:
+    from PIL import Image
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    png = page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int32)
+
+
+def chart_box(page: Any) -> dict[str, float]:
+    box: dict[str, float] = page.locator("#chart").bounding_box()
+    return box
+
+
+def coloured_share(pixels: np.ndarray, box: dict[str, float]) -> float:
+    """Share of the plot area (price scale excluded) that is not the dark background."""
+    x0, y0 = int(box["x"]), int(box["y"])
+    area = pixels[y0 + 5 : y0 + int(box["height"]) - 40, x0 + 5 : x0 + int(box["width"]) - 90]
+    background = np.array([13, 17, 23])
+    return float((np.abs(area - background).sum(axis=2) > 40).mean())
+
+
+def test_page_loads_a_shared_bundle_and_the_heatmap_is_not_blank(page: Any, server: str) -> None:
+    if not (SHARED / "meta.json").is_file():
+        pytest.skip(f"shared bundle {SHARED} is absent")
+    open_page(page, f"{server}/?market=btc-agg-1h-dec-feb&window=30d")
+    assert page.evaluate("document.body.dataset.state") == "ready", page.text_content("#error")
+    pixels = shot(page, "shared-30d")
+    assert coloured_share(pixels, chart_box(page)) > 0.5
+    assert page.errors == []
+    # the score and the data freshness are shown
+    summary = page.text_content("#summary") or ""
+    assert "score (Spearman)" in summary
+    assert "2026-02-28 23:00 UTC" in summary
+
+
+def test_bright_rows_sit_at_the_prices_the_api_reports_largest(page: Any, server: str) -> None:
+    import httpx
+
+    open_page(page, f"{server}/?market=synthetic&window=3d&scale=absolute")
+    data = httpx.get(f"{server}/api/markets/synthetic/heatmap", params={"window": "3d", "bins": 300, "columns": 1400}).json()
+    edges = np.array(data["price_edges"])
+    box = chart_box(page)
+    low, high = page.evaluate(
+        f"[series.coordinateToPrice({box['height'] - 60}), series.coordinateToPrice(20)]"
+    )  # the price range on screen, away from the edges
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    visible = (centers > low) & (centers < high)
+    last = (np.array(data["long"][-1]) + np.array(data["short"][-1])) * visible
+    top_row = int(last.argmax())
+    quiet_rows = np.flatnonzero(visible & (last > 0) & (last < 0.05 * last.max()))
+    assert quiet_rows.size, "the map should have quiet rows to compare with"
+    quiet_row = int(quiet_rows[np.argmax(np.abs(quiet_rows - top_row))])
+    pixels = shot(page, "synthetic-3d-absolute")
+
+    def brightness(row: int) -> float:
+        mid_price = float(np.sqrt(edges[row] * edges[row + 1]))
+        y = page.evaluate(f"series.priceToCoordinate({mid_price})")
+        x = page.evaluate("xOf(chart.timeScale(), barIndex(page.heatmap.time[page.heatmap.time.length - 1]))")
+        assert y is not None
+        assert x is not None
+        px, py = int(box["x"] + x) - 3, int(box["y"] + y)
+        return float(pixels[py - 1 : py + 2, px - 2 : px + 1].sum(axis=2).mean())
+
+    assert brightness(top_row) > brightness(quiet_row) + 60
+
+
+def test_hover_shows_the_values_of_the_cell_under_the_cursor(page: Any, server: str) -> None:
+    import httpx
+
+    open_page(page, f"{server}/?market=synthetic&window=3d")
+    box = chart_box(page)
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)
+    page.wait_for_selector("#tooltip:not([hidden])")
+    shown_long = float(page.get_attribute("#tooltip", "data-long") or "nan")
+    shown_short = float(page.get_attribute("#tooltip", "data-short") or "nan")
+    at = page.evaluate(
+        f"""() => {{ const t = chart.timeScale().coordinateToTime({box["width"] * 0.5});
+                    const p = series.coordinateToPrice({box["height"] * 0.3}); return [t, p]; }}"""
+    )
+    data = httpx.get(f"{server}/api/markets/synthetic/heatmap", params={"window": "3d", "bins": 300, "columns": 1400}).json()
+    times = np.array(data["time"])
+    edges = np.array(data["price_edges"])
+    column = int(np.searchsorted(times, at[0], side="right") - 1)
+    row = int(np.searchsorted(edges, at[1], side="right") - 1)
+    assert shown_long == pytest.approx(data["long"][column][row], rel=1e-6, abs=0.01)
+    assert shown_short == pytest.approx(data["short"][column][row], rel=1e-6, abs=0.01)
+    assert shown_long + shown_short > 0, "the cursor should be over a part of the map with levels"
+    text = page.text_content("#tooltip") or ""
+    assert "longs at risk" in text
+    assert "shorts at risk" in text
+    assert "UTC" in text
+
+
+def test_switching_window_and_side_changes_the_picture(page: Any, server: str) -> None:
+    open_page(page, f"{server}/?market=synthetic&window=3d")
+    before = hashlib.sha256(shot(page, "switch-before").tobytes()).hexdigest()
+    page.select_option("#window", "24h")
+    page.wait_for_function(
+        "document.body.dataset.state === 'ready' && new URLSearchParams(location.search).get('window') === '24h'"
+    )
+    after_window = hashlib.sha256(shot(page, "switch-window").tobytes()).hexdigest()
+    page.select_option("#side", "long")
+    page.wait_for_function("document.body.dataset.state === 'ready' && page.heatmap.side === 'long'")
+    after_side = hashlib.sha256(shot(page, "switch-side").tobytes()).hexdigest()
+    assert len({before, after_window, after_side}) == 3
+    assert "side=long" in page.url  # the URL captures the view
+
+
+def test_the_liquidation_map_view_renders(page: Any, server: str) -> None:
+    open_page(page, f"{server}/?market=synthetic&window=3d")
+    page.click("#tab-map")
+    page.wait_for_function("page.map !== null")
+    pixels = shot(page, "liquidation-map")
+    box = page.locator("#mapcanvas").bounding_box()
+    assert coloured_share(pixels, box) > 0.02
+    assert "longs liquidate below price" in (page.text_content("#maplegend") or "")
+
+
+def test_a_bad_query_shows_a_readable_error(page: Any, server: str) -> None:
+    open_page(page, f"{server}/?market=synthetic&window=3x")
+    assert page.evaluate("document.body.dataset.state") == "error"
+    message = page.text_content("#error") or ""
+    assert "window must be one of" in message
+    shot(page, "bad-query")
+
+
+def test_the_calculator_panel(page: Any, server: str) -> None:
+    open_page(page, f"{server}/?market=synthetic&window=3d")
+    page.fill("#calc input[name=entry]", "60000")
+    page.click("#calc button")
+    page.wait_for_function("document.getElementById('calcout').textContent.length > 0")
+    assert "57,229" in (page.text_content("#calcout") or "")
