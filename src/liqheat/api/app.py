@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from liqheat import __version__
 from liqheat.analytics.clusters import find_clusters
 from liqheat.api.markets import Market, Registry
 from liqheat.bundle import epoch_micros, parse_duration
-from liqheat.engine.output import heatmap_frame
+from liqheat.engine.output import HeatmapFrame, heatmap_frame
 from liqheat.model import DomainError
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -76,6 +77,22 @@ def create_app(registry: Registry) -> FastAPI:
             return registry.get(market_id)
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
+
+    @lru_cache(maxsize=32)
+    def cached_frame(
+        market_id: str, seconds: int, end: pd.Timestamp | None, bins: int, columns: int, lev_min: float, lev_max: float
+    ) -> HeatmapFrame:
+        """A heatmap query replays the market; the page asks for the same one again on every control change."""
+        m = market(market_id)
+        return heatmap_frame(
+            m.bundle,
+            m.params,
+            window=f"{seconds}s",
+            end=end,
+            max_bins=bins,
+            max_columns=columns,
+            leverage_band=(lev_min, lev_max),
+        )
 
     @app.get("/api/markets", summary="Every market this server knows")
     def markets() -> list[dict[str, Any]]:
@@ -135,10 +152,7 @@ def create_app(registry: Registry) -> FastAPI:
         if lev_min > lev_max:
             raise HTTPException(400, f"lev_min {lev_min} is above lev_max {lev_max}")
         span = _window(window)
-        frame = heatmap_frame(
-            m.bundle, m.params, window=f"{int(span.total_seconds())}s", end=_time(end, "end"), max_bins=bins, max_columns=columns,
-            leverage_band=(lev_min, lev_max),
-        )  # fmt: skip
+        frame = cached_frame(m.id, int(span.total_seconds()), _time(end, "end"), bins, columns, lev_min, lev_max)
         long = frame.long if side in ("both", "long") else np.zeros_like(frame.long)
         short = frame.short if side in ("both", "short") else np.zeros_like(frame.short)
         header = {

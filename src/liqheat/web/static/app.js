@@ -7,7 +7,12 @@ const $ = (id) => document.getElementById(id);
 const state = { market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'relative', tab: 'heatmap' };
 const params = new URLSearchParams(location.search);
 for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
-const page = { heatmap: null, bars: [], candles: [], map: null, summary: null, clusters: [], priceLines: [], markers: null };
+const page = {
+  heatmap: null, bars: [], candles: [], map: null, summary: null, clusters: [], priceLines: [], markers: null,
+  dataAt: 0, firstPaintMs: null, drawMs: [],
+};
+// resolution overrides for benchmarks and big screens: ?bins=1000&columns=2000
+const detail = { bins: Number(params.get('bins') || 300), columns: params.get('columns') ? Number(params.get('columns')) : null };
 window.liqheat = page;
 
 function saveUrl() {
@@ -59,6 +64,9 @@ function colour(v) {
   return STOPS[i].map((c, k) => Math.round(c + (STOPS[i + 1][k] - c) * f));
 }
 
+const LUT = new Uint8Array(256 * 3);
+for (let k = 0; k < 256; k++) LUT.set(colour(k / 255), 3 * k);
+
 function paint(h, scale) {
   const canvas = document.createElement('canvas');
   canvas.width = h.columns;
@@ -67,8 +75,12 @@ function paint(h, scale) {
   const img = ctx.createImageData(h.columns, h.rows);
   const values = new Float32Array(h.columns * h.rows);
   for (let i = 0; i < values.length; i++) values[i] = h.long[i] + h.short[i];
-  const sorted = Array.from(values).filter((v) => v > 0).sort((a, b) => a - b);
-  const top = sorted.length ? sorted[Math.floor(0.995 * (sorted.length - 1))] : 1;
+  // the 99.5th percentile of the non-zero cells, from a sample (a full sort of 2M cells costs seconds)
+  const step = Math.max(1, Math.floor(values.length / 20000));
+  const sample = [];
+  for (let i = 0; i < values.length; i += step) if (values[i] > 0) sample.push(values[i]);
+  sample.sort((a, b) => a - b);
+  const top = sample.length ? sample[Math.floor(0.995 * (sample.length - 1))] : 1;
   for (let c = 0; c < h.columns; c++) {
     let columnMax = 0;
     if (scale === 'relative') for (let r = 0; r < h.rows; r++) columnMax = Math.max(columnMax, values[c * h.rows + r]);
@@ -79,12 +91,12 @@ function paint(h, scale) {
       if (scale === 'log') level = Math.log1p(v) / Math.log1p(top);
       else if (scale === 'relative') level = Math.sqrt(v / columnMax);
       else level = Math.sqrt(v / top);
-      const [red, green, blue] = colour(level);
+      const k = Math.min(255, (level * 255) | 0);
       const o = 4 * ((h.rows - 1 - r) * h.columns + c); // image row 0 = highest price
-      img.data[o] = red;
-      img.data[o + 1] = green;
-      img.data[o + 2] = blue;
-      img.data[o + 3] = Math.round(90 + 165 * Math.min(1, level));
+      img.data[o] = LUT[3 * k];
+      img.data[o + 1] = LUT[3 * k + 1];
+      img.data[o + 2] = LUT[3 * k + 2];
+      img.data[o + 3] = 90 + ((165 * k) / 255) | 0;
     }
   }
   ctx.putImageData(img, 0, 0);
@@ -150,6 +162,7 @@ class HeatmapPrimitive {
     const x0 = xOf(ts, first - step / 2);
     const x1 = xOf(ts, last + step / 2);
     if (x0 === null || x1 === null) return;
+    const started = performance.now();
     target.useBitmapCoordinateSpace(({ context, horizontalPixelRatio, verticalPixelRatio }) => {
       context.imageSmoothingEnabled = false;
       for (let r = 0; r < h.rows; r++) {
@@ -161,6 +174,9 @@ class HeatmapPrimitive {
           Math.max(1, (yBottom - yTop) * verticalPixelRatio));
       }
     });
+    const finished = performance.now();
+    page.drawMs.push(finished - started);
+    if (page.firstPaintMs === null && page.dataAt) page.firstPaintMs = finished - page.dataAt;
   }
 }
 const heatmapPrimitive = new HeatmapPrimitive();
@@ -197,7 +213,7 @@ chart.subscribeCrosshairMove((param) => {
 async function heatmapData() {
   const [lo, hi] = state.lev.split('-');
   const url = `/api/markets/${state.market}/heatmap?window=${state.window}&side=${state.side}&lev_min=${lo}&lev_max=${hi}`
-    + `&bins=300&columns=${Math.min(2000, Math.max(200, Math.round($('chart').clientWidth)))}&format=bin`;
+    + `&bins=${detail.bins}&columns=${detail.columns ?? Math.min(2000, Math.max(200, Math.round($('chart').clientWidth)))}&format=bin`;
   const buffer = await (await api(url)).arrayBuffer();
   const n = new DataView(buffer).getUint32(0, true);
   const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
@@ -209,12 +225,30 @@ async function heatmapData() {
   return head;
 }
 
+const SECONDS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '4h': 14400, '1d': 86400 };
+const WINDOW_SECONDS = { '4h': 14400, '12h': 43200, '24h': 86400, '3d': 259200, '7d': 604800, '30d': 2592000, '90d': 7776000, '180d': 15552000, '1y': 31536000 };
+function autoInterval() {
+  // the finest interval that keeps the window to about 3,000 candles, never finer than the market's
+  const market = page.markets?.find((m) => m.id === state.market);
+  const m = /^(\d+)([smhdw])$/.exec(market?.timeframe ?? '1m');
+  const native = m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]] : 60;
+  const span = WINDOW_SECONDS[state.window] ?? 604800;
+  let pick = null;
+  for (const [name, seconds] of Object.entries(SECONDS)) {
+    if (seconds >= native && seconds % native === 0) {
+      pick = name;
+      if (span / seconds <= 3000) return name;
+    }
+  }
+  return pick ?? market?.timeframe ?? '1d';
+}
+
 async function load() {
   $('error').hidden = true;
   document.body.dataset.state = 'loading';
   saveUrl();
   try {
-    const interval = state.interval ? `&interval=${state.interval}` : '';
+    const interval = `&interval=${state.interval || autoInterval()}`;
     const [candles, heat, liqs, summary, clusters] = await Promise.all([
       api(`/api/markets/${state.market}/candles?window=${state.window}${interval}`).then((r) => r.json()),
       heatmapData(),
@@ -222,6 +256,8 @@ async function load() {
       api(`/api/markets/${state.market}/summary`).then((r) => r.json()),
       api(`/api/markets/${state.market}/clusters?top=3`).then((r) => r.json()),
     ]);
+    page.dataAt = performance.now();
+    page.firstPaintMs = null;
     page.bars = candles.time;
     page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
     series.setData(page.candles);
@@ -384,6 +420,7 @@ $('calc').addEventListener('submit', async (event) => {
 async function start() {
   try {
     const markets = await (await api('/api/markets')).json();
+    page.markets = markets;
     if (!markets.length) throw new Error('this server has no market: start it with --bundle DIR');
     $('market').innerHTML = markets.map((m) => `<option value="${m.id}">${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}</option>`).join('');
     if (!markets.some((m) => m.id === state.market)) state.market = markets[0].id;
