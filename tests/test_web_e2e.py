@@ -223,3 +223,27 @@ def test_the_calculator_panel(page: Any, server: str) -> None:
     page.click("#calc button")
     page.wait_for_function("document.getElementById('calcout').textContent.length > 0")
     assert "57,229" in (page.text_content("#calcout") or "")
+
+
+@pytest.mark.parametrize(
+    ("kind", "filename", "starts"),
+    [
+        ("png", "liqheat-synthetic-24h.png", b"\x89PNG\r\n\x1a\n"),
+        ("csv", "liqheat-synthetic-24h.csv", b"ts,price_low,price_high,long_usd,short_usd\n"),
+        ("clusters", "liqheat-synthetic-clusters.csv", b"side,price_low,price_high,peak_price,notional_usd,share,distance_pct\n"),
+        ("html", "liqheat-synthetic-24h.html", b"<!doctype html>"),
+    ],
+)
+def test_exports_of_the_current_view(page: Any, server: str, kind: str, filename: str, starts: bytes) -> None:
+    open_page(page, f"{server}/?market=synthetic&window=24h")
+    with page.expect_download() as info:
+        page.select_option("#export", kind)
+    download = info.value
+    assert download.suggested_filename == filename
+    content = Path(download.path()).read_bytes()
+    assert content.startswith(starts)
+    if kind == "html":
+        assert b'src="data:image/png;base64,' in content  # self-contained: the picture travels inside
+        assert b"longs liquidate below price" in content
+    if kind == "csv":
+        assert content.count(b"\n") > 100

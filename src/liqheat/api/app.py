@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from liqheat import __version__
-from liqheat.analytics.clusters import find_clusters
+from liqheat.analytics.clusters import Cluster, find_clusters
 from liqheat.api.markets import Market, Registry
 from liqheat.bundle import epoch_micros, parse_duration
 from liqheat.engine.output import HeatmapFrame, heatmap_frame
@@ -146,7 +146,7 @@ def create_app(registry: Registry) -> FastAPI:
         side: Annotated[str, Query(pattern="^(both|long|short)$")] = "both",
         lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
         lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
-        format: Annotated[str, Query(pattern="^(json|bin)$")] = "json",
+        format: Annotated[str, Query(pattern="^(json|bin|csv)$")] = "json",
     ) -> Any:
         m = market(market_id)
         if lev_min > lev_max:
@@ -167,6 +167,8 @@ def create_app(registry: Registry) -> FastAPI:
         }
         if format == "json":
             return {**header, "long": np.round(long, 2).tolist(), "short": np.round(short, 2).tolist()}
+        if format == "csv":
+            return _csv_response(_matrix_csv(frame.times, frame.price_edges, long, short), f"liqheat-{m.id}-{window}.csv")
         head = json.dumps(header).encode()
         body = struct.pack("<I", len(head)) + head + b"\0" * ((4 - (4 + len(head)) % 4) % 4)
         body += long.astype("<f4").tobytes() + short.astype("<f4").tobytes()
@@ -200,13 +202,21 @@ def create_app(registry: Registry) -> FastAPI:
         }
 
     @app.get("/api/markets/{market_id}/clusters", summary="The largest bands of notional at risk per side")
-    def clusters(market_id: str, at: str | None = None, top: Annotated[int, Query(ge=1, le=20)] = 5) -> dict[str, Any]:
+    def clusters(
+        market_id: str,
+        at: str | None = None,
+        top: Annotated[int, Query(ge=1, le=20)] = 5,
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Any:
         m = market(market_id)
         index = m.index_at(_time(at, "at"))
         engine, long, short = m.engine_at(index)
         edges = engine.grid.edges()
         price = float(m.bundle.candles["close"].iloc[index])
         found = find_clusters(long, edges, price, "long", top=top) + find_clusters(short, edges, price, "short", top=top)
+        if format == "csv":
+            table = pd.DataFrame([c.__dict__ for c in found], columns=list(Cluster.__dataclass_fields__))
+            return _csv_response(str(table.to_csv(index=False)), f"liqheat-{m.id}-clusters.csv")
         return {"market": m.id, "price": price, "clusters": [c.__dict__ for c in found]}
 
     @app.get("/api/markets/{market_id}/liquidations", summary="Realized liquidations over a window")
@@ -283,6 +293,25 @@ def create_app(registry: Registry) -> FastAPI:
     if vendor.is_dir():
         app.mount("/vendor", StaticFiles(directory=vendor), name="vendor")
     return app
+
+
+def _matrix_csv(times: pd.DatetimeIndex, edges: np.ndarray, long: np.ndarray, short: np.ndarray) -> str:
+    """One row per (time, price band): ts, price_low, price_high, long_usd, short_usd."""
+    n_t, n_p = long.shape
+    table = pd.DataFrame(
+        {
+            "ts": np.repeat([_iso(t) for t in times], n_p),
+            "price_low": np.tile(edges[:-1], n_t).round(8),
+            "price_high": np.tile(edges[1:], n_t).round(8),
+            "long_usd": long.reshape(-1).round(2),
+            "short_usd": short.reshape(-1).round(2),
+        }
+    )
+    return str(table.to_csv(index=False))
+
+
+def _csv_response(text: str, filename: str) -> Response:
+    return Response(content=text, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _slice(m: Market, span: pd.Timedelta, end: pd.Timestamp | None) -> pd.DataFrame:

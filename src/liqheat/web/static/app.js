@@ -417,6 +417,46 @@ $('calc').addEventListener('submit', async (event) => {
   }
 });
 
+function download(href, name) {
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+function viewCanvas() {
+  return state.tab === 'map' ? $('mapcanvas') : chart.takeScreenshot();
+}
+
+function exportView(kind) {
+  const name = `liqheat-${state.market}-${state.window}`;
+  const [lo, hi] = state.lev.split('-');
+  const matrix = `/api/markets/${state.market}/heatmap?window=${state.window}&side=${state.side}&lev_min=${lo}&lev_max=${hi}&format=csv`;
+  if (kind === 'png') download(viewCanvas().toDataURL('image/png'), `${name}.png`);
+  if (kind === 'csv') download(matrix, `${name}.csv`);
+  if (kind === 'clusters') download(`/api/markets/${state.market}/clusters?top=10&format=csv`, `${name}-clusters.csv`);
+  if (kind === 'html') {
+    // one file that opens without a server: the picture, what it shows, where it came from
+    const html = `<!doctype html><html><head><meta charset="utf-8"><title>${name}</title>
+<style>body{background:#0d1117;color:#c9d1d9;font:13px system-ui;margin:16px}img{max-width:100%;border:1px solid #30363d}
+dl{display:grid;grid-template-columns:auto 1fr;gap:2px 12px;max-width:520px}dt{color:#8b949e}.long{color:#f85149}.short{color:#3fb950}</style></head>
+<body><h1>liqheat · ${state.market} · ${state.window} · ${state.side}</h1>
+<p>Estimated liquidation levels: longs liquidate below price, shorts above. View: ${location.href}</p>
+<img alt="heatmap" src="${viewCanvas().toDataURL('image/png')}"><h2>Market</h2><dl>${$('summary').innerHTML}</dl>
+<h2>Largest clusters</h2><ol>${$('clusters').innerHTML}</ol>
+<p>Charts: TradingView Lightweight Charts. Exported ${new Date().toISOString()}.</p></body></html>`;
+    download(URL.createObjectURL(new Blob([html], { type: 'text/html' })), `${name}.html`);
+  }
+}
+
+$('export').addEventListener('change', (event) => {
+  const kind = event.target.value;
+  event.target.value = '';
+  if (kind) exportView(kind);
+});
+
 async function start() {
   try {
     const markets = await (await api('/api/markets')).json();
