@@ -41,6 +41,10 @@ def find_clusters(
             break
         if taken[peak]:
             continue
+        left = smooth[peak - 1] if peak > 0 else -np.inf
+        right = smooth[peak + 1] if peak < len(v) - 1 else -np.inf
+        if smooth[peak] < left or smooth[peak] < right:
+            continue  # a shoulder of a band, not a peak of its own
         half = 0.5 * smooth[peak]
         lo = peak
         while lo > 0 and smooth[lo - 1] >= half and not taken[lo - 1]:

@@ -5,9 +5,11 @@ Every parameter is validated; a bad market, window, resolution or time is a 4xx 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import struct
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +17,7 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from liqheat import __version__
@@ -78,9 +80,21 @@ def create_app(registry: Registry) -> FastAPI:
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
 
-    @lru_cache(maxsize=32)
     def cached_frame(
         market_id: str, seconds: int, end: pd.Timestamp | None, bins: int, columns: int, lev_min: float, lev_max: float
+    ) -> HeatmapFrame:
+        return versioned_frame(market_id, market(market_id).version, seconds, end, bins, columns, lev_min, lev_max)
+
+    @lru_cache(maxsize=32)
+    def versioned_frame(
+        market_id: str,
+        version: int,
+        seconds: int,
+        end: pd.Timestamp | None,
+        bins: int,
+        columns: int,
+        lev_min: float,
+        lev_max: float,
     ) -> HeatmapFrame:
         """A heatmap query replays the market; the page asks for the same one again on every control change."""
         m = market(market_id)
@@ -93,6 +107,23 @@ def create_app(registry: Registry) -> FastAPI:
             max_columns=columns,
             leverage_band=(lev_min, lev_max),
         )
+
+    @app.get("/api/events", summary="Server-sent events: a market grew (its version moved)")
+    async def events(request: Request, poll: Annotated[float, Query(gt=0.05, le=60)] = 1.0) -> StreamingResponse:
+        async def stream() -> AsyncIterator[str]:
+            seen = registry.versions()
+            yield f"event: hello\ndata: {json.dumps(seen)}\n\n"
+            while not await request.is_disconnected():
+                await asyncio.sleep(poll)
+                registry.refresh()
+                now = registry.versions()
+                for market_id, version in now.items():
+                    if seen.get(market_id) != version:
+                        payload = {"market": market_id, "version": version, "last": registry.get(market_id).describe()["last"]}
+                        yield f"event: grew\ndata: {json.dumps(payload)}\n\n"
+                seen = now
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.get("/api/markets", summary="Every market this server knows")
     def markets() -> list[dict[str, Any]]:

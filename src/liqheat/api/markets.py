@@ -37,7 +37,15 @@ class Market:
     bundle: Bundle
     params: ModelParams = field(default_factory=ModelParams)
     kind: str = "bundle"
+    version: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def grow(self, bundle: Bundle) -> None:
+        """Replace the data with a longer version of it: caches go, the version moves, pages refresh."""
+        for name in ("view", "predictions", "score"):
+            self.__dict__.pop(name, None)
+        self.bundle = bundle
+        self.version += 1
 
     @cached_property
     def view(self) -> MarketView:
@@ -94,6 +102,7 @@ class Market:
             "candles": len(c),
             "has_liquidations": liq is not None and not liq.empty,
             "source": meta.source,
+            "version": self.version,
             "score": None if report is None else {s.side: _side_score(s) for s in report.sides},
         }
 
@@ -106,11 +115,21 @@ def _num(x: float) -> float | None:
     return None if math.isnan(x) else round(x, 4)
 
 
+def _stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changed on disk: each file's name, size and modification time."""
+    try:
+        return tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file()))
+    except OSError:
+        return ()
+
+
 class Registry:
     """Markets by id, in the order they were added (the page opens on the first)."""
 
     def __init__(self) -> None:
         self._markets: dict[str, Market] = {}
+        self._watched: dict[str, tuple[Path, tuple[tuple[str, int, int], ...]]] = {}
+        self.problems: dict[str, str] = {}
 
     def add(
         self, bundle: Bundle, *, market_id: str | None = None, kind: str = "bundle", params: ModelParams | None = None
@@ -124,7 +143,31 @@ class Registry:
         return market
 
     def add_folder(self, folder: Path) -> Market:
-        return self.add(read_bundle(folder))
+        market = self.add(read_bundle(folder))
+        self._watched[market.id] = (folder, _stamp(folder))
+        return market
+
+    def refresh(self) -> list[str]:
+        """Reload watched bundle folders that changed on disk; a bundle that no longer validates is
+        kept as it was (and reported), never half-loaded. Returns the ids that grew."""
+        grown = []
+        for market_id, (folder, stamp) in list(self._watched.items()):
+            now = _stamp(folder)
+            if now == stamp:
+                continue
+            self._watched[market_id] = (folder, now)
+            try:
+                bundle = read_bundle(folder)
+            except DomainError as exc:
+                self.problems[market_id] = str(exc)
+                continue
+            self.problems.pop(market_id, None)
+            self._markets[market_id].grow(bundle)
+            grown.append(market_id)
+        return grown
+
+    def versions(self) -> dict[str, int]:
+        return {m.id: m.version for m in self._markets.values()}
 
     def get(self, market_id: str) -> Market:
         found = self._markets.get(market_id)

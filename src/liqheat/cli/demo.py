@@ -112,10 +112,10 @@ def demo(
         fail(f"{len(EXAMPLES) - reproduced} published calculator example(s) not reproduced")
     if not no_serve:
         from liqheat.api.markets import Registry
-        from liqheat.cli.serve import serve_registry
+        from liqheat.cli.serve import add_demo_market, serve_registry
 
         registry = Registry()
-        registry.add(sim.bundle, market_id="demo", kind="synthetic")
+        add_demo_market(registry, out, live=True)
         for folder in bundle or []:
             registry.add_folder(folder)
         serve_registry(registry, "127.0.0.1", port)

@@ -36,6 +36,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also serve the embedded synthetic market.")] = True,
+    live: Annotated[bool, typer.Option("--live/--still", help="Let the demo market grow by one minute every second.")] = True,
     out: Annotated[Path, typer.Option(help="Where the demo market is cached.")] = Path("out/demo"),
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and the heatmap page at /."""
@@ -48,7 +49,7 @@ def serve(
         for folder in bundle or []:
             registry.add_folder(folder)
         if demo:
-            add_demo_market(registry, out)
+            add_demo_market(registry, out, live=live)
     except DomainError as exc:
         fail(str(exc))
     if not len(registry):
@@ -56,8 +57,12 @@ def serve(
     serve_registry(registry, host, port)
 
 
-def add_demo_market(registry: object, out: Path) -> None:
-    """The synthetic market of ``liqheat demo`` (simulated once, then reused from ``out``)."""
+def add_demo_market(registry: object, out: Path, live: bool = False) -> None:
+    """The synthetic market of ``liqheat demo`` (simulated once, then reused from ``out``).
+
+    ``live`` simulates one more day and publishes it a minute per second, so the page has a market
+    that grows (the first 30 days are the same market: same seed, same random stream).
+    """
     from liqheat.api.markets import Registry
     from liqheat.bundle import write_bundle
     from liqheat.demo import _cached
@@ -71,4 +76,15 @@ def add_demo_market(registry: object, out: Path) -> None:
         sim = simulate(params)
         write_bundle(sim.bundle, out / "bundle", fmt="parquet", overwrite=True)
         write_truth(sim, out / "truth")
-    registry.add(sim.bundle, market_id="demo", kind="synthetic")
+    if not live:
+        registry.add(sim.bundle, market_id="demo", kind="synthetic")
+        return
+    from dataclasses import replace
+
+    from liqheat.api.live import Feeder, published
+
+    ahead = simulate(replace(params, days=params.days + 1))
+    start = len(sim.bundle.candles)
+    market = registry.add(published(ahead.bundle, start), market_id="demo", kind="synthetic")
+    Feeder(market, ahead.bundle, start).start()
+    console.print("the demo market grows by one simulated minute every second (--still to stop it)")

@@ -168,6 +168,9 @@ def run(
             pid = _pop(heap_keys[2], heap_ids[2], heap_n, 2)
             if positions[pid, P_REASON] != REASON_OPEN:
                 continue
+            level = positions[pid, P_LIQ]
+            if level > 0.0 and (price - level) * positions[pid, P_SIDE] <= 0.0:
+                continue  # the move already reached its level: the liquidation loop takes it, not the trader
             size = positions[pid, P_SIZE]
             positions[pid, P_REASON] = REASON_CLOSED
             positions[pid, P_END] = t_hours

@@ -126,8 +126,9 @@ class SimResult:
     def open_at(self, when: pd.Timestamp) -> pd.DataFrame:
         """Positions open at ``when`` (opened at or before, not yet ended)."""
         h = (when - self.start).total_seconds() / 3600.0
+        eps = 1e-9  # kernel times are tick × (1/ticks per hour): compare at a tolerance far below one tick
         p = self.positions
-        alive = (p["open_h"] <= h) & ((p["end_h"] < 0) | (p["end_h"] > h))
+        alive = (p["open_h"] <= h + eps) & ((p["end_h"] < 0) | (p["end_h"] > h + eps))
         return p[alive]
 
 

@@ -243,9 +243,10 @@ function autoInterval() {
   return pick ?? market?.timeframe ?? '1d';
 }
 
-async function load() {
+async function load({ keepView = false } = {}) {
   $('error').hidden = true;
   document.body.dataset.state = 'loading';
+  const visible = keepView ? chart.timeScale().getVisibleLogicalRange() : null;
   saveUrl();
   try {
     const interval = `&interval=${state.interval || autoInterval()}`;
@@ -267,7 +268,7 @@ async function load() {
     drawClusters(clusters.clusters);
     drawSummary(summary);
     page.clusters = clusters.clusters;
-    chart.timeScale().fitContent();
+    if (visible) chart.timeScale().setVisibleLogicalRange(visible); else chart.timeScale().fitContent();
     if (state.tab === 'map') await loadMap();
     document.body.dataset.state = 'ready';
   } catch (error) {
@@ -457,6 +458,17 @@ $('export').addEventListener('change', (event) => {
   if (kind) exportView(kind);
 });
 
+function listen() {
+  // the server says when a market grew (a live venue, a followed store, the demo running on)
+  if (!window.EventSource) return;
+  const source = new EventSource('/api/events');
+  source.addEventListener('grew', (event) => {
+    const info = JSON.parse(event.data);
+    page.version = info.version;
+    if (info.market === state.market && document.body.dataset.state !== 'loading') load({ keepView: true });
+  });
+}
+
 async function start() {
   try {
     const markets = await (await api('/api/markets')).json();
@@ -467,6 +479,7 @@ async function start() {
     for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale']) $(key).value = state[key];
     showTab(state.tab === 'map' ? 'map' : 'heatmap');
     await load();
+    listen();
   } catch (error) {
     showError(error);
   }
