@@ -247,3 +247,37 @@ def test_exports_of_the_current_view(page: Any, server: str, kind: str, filename
         assert b"longs liquidate below price" in content
     if kind == "csv":
         assert content.count(b"\n") > 100
+
+
+def test_the_page_follows_a_market_that_grows(browser: Any) -> None:
+    """A live feed publishes candles; the page refreshes on the server's event, without a reload."""
+    import uvicorn
+
+    from liqheat.api.app import create_app
+    from liqheat.api.live import Feeder, published
+    from liqheat.api.markets import Registry
+    from liqheat.sources.synthetic.market import SimParams, simulate
+
+    full = simulate(SimParams(days=2, seed=5)).bundle
+    registry = Registry()
+    start = 1440
+    market = registry.add(published(full, start), market_id="live")
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    context = browser.new_context(viewport={"width": 1200, "height": 700})
+    page = context.new_page()
+    try:
+        open_page(page, f"http://127.0.0.1:{port}/?market=live&window=24h&interval=1m")
+        before = page.evaluate("page.bars[page.bars.length - 1]")
+        page.evaluate("window.__marker = 'same document'")
+        feeder = Feeder(market, full, start, every=0.2).start()
+        page.wait_for_function(f"page.bars[page.bars.length - 1] >= {before} + 180", timeout=30_000)
+        feeder.stop()
+        assert page.evaluate("window.__marker") == "same document"  # updated in place, not reloaded
+        assert market.version >= 3
+    finally:
+        context.close()
+        srv.should_exit = True
