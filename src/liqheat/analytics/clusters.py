@@ -37,7 +37,7 @@ def find_clusters(
     taken = np.zeros(len(v), dtype=bool)
     found: list[Cluster] = []
     for peak in np.argsort(smooth)[::-1]:
-        if len(found) >= top or smooth[peak] <= 0:
+        if smooth[peak] <= 0:
             break
         if taken[peak]:
             continue
@@ -68,4 +68,4 @@ def find_clusters(
                 distance_pct=(peak_price / price - 1) * 100,
             )
         )
-    return sorted(found, key=lambda c: c.notional_usd, reverse=True)
+    return sorted(found, key=lambda c: c.notional_usd, reverse=True)[:top]

@@ -41,7 +41,7 @@ def _window(text: str) -> pd.Timedelta:
     value = "365d" if text == "1y" else text
     try:
         span = parse_duration(value, "window")
-    except DomainError:
+    except (DomainError, OverflowError, ValueError):
         choices = ", ".join(WINDOWS)
         raise HTTPException(400, f"window must be one of {choices} (or a duration like 6h, 2d), got {text!r}") from None
     if span > pd.Timedelta(days=3660):
@@ -54,8 +54,12 @@ def _time(text: str | None, what: str) -> pd.Timestamp | None:
         return None
     try:
         ts = pd.Timestamp(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise HTTPException(400, f"{what} is not an ISO 8601 time: {text!r}") from None
+    if pd.isna(ts):
+        raise HTTPException(400, f"{what} is not an ISO 8601 time: {text!r}")
+    if not (1970 <= ts.year <= 2200):
+        raise HTTPException(400, f"{what} {text!r} is outside any market's data (years 1970-2200)")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -210,7 +214,7 @@ def create_app(registry: Registry) -> FastAPI:
         market_id: str,
         at: str | None = None,
         bins: Annotated[int, Query(ge=10, le=1000)] = 200,
-        span_pct: Annotated[float, Query(gt=0, le=90)] = 30.0,
+        span_pct: Annotated[float, Query(ge=0.1, le=90)] = 30.0,
     ) -> dict[str, Any]:
         m = market(market_id)
         index = m.index_at(_time(at, "at"))
@@ -219,6 +223,10 @@ def create_app(registry: Registry) -> FastAPI:
         edges, lv, sv = _rebin(engine.grid.edges(), long, short, price, span_pct, bins)
         centers = np.sqrt(edges[:-1] * edges[1:])
         below = centers < price
+        # Levels on the wrong side of price are swept by the next candle for certain (its low is at or
+        # below its open, its high at or above): they are not at risk, so the map does not show them.
+        lv = np.where(below, lv, 0.0)
+        sv = np.where(below, 0.0, sv)
         cum_long = np.where(below, np.cumsum(lv[::-1])[::-1], 0.0)  # longs below price: from price downwards
         cum_short = np.where(~below, np.cumsum(sv), 0.0)
         return {
@@ -257,11 +265,15 @@ def create_app(registry: Registry) -> FastAPI:
         m = market(market_id)
         liq = m.bundle.liquidations
         span = _window(window)
-        stop = _time(end, "end") or (m.bundle.candles["ts"].iloc[-1] + m.bundle.meta.timeframe_delta)
+        requested = _time(end, "end")
+        if requested is not None:
+            _slice(m, span, requested)  # the same range check as every other route
+        stop = requested or (m.bundle.candles["ts"].iloc[-1] + m.bundle.meta.timeframe_delta)
         if liq is None:
             rows = pd.DataFrame(columns=["ts", "side", "usd", "price"])
         else:
-            rows = liq[(liq["ts"] > stop - span) & (liq["ts"] <= stop) & (liq["usd"] > 0)]
+            # [stop − window, stop): per-bar totals are stamped at their bar's open
+            rows = liq[(liq["ts"] >= stop - span) & (liq["ts"] < stop) & (liq["usd"] > 0)]
             rows = rows.nlargest(limit, "usd").sort_values("ts") if len(rows) > limit else rows
         return {
             "market": m.id,
