@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import hourly_random_walk
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
 from liqheat.bundle import Bundle, BundleMeta, read_bundle, write_bundle
@@ -58,17 +59,8 @@ def build_bundle(n: int = 14 * 24, seed: int = 7) -> Bundle:
 
     Every 10th hour's long row has usd 0 (the API drops those) and every 7th short row has no price.
     """
-    rng = np.random.default_rng(seed)
-    ts = pd.Series(pd.date_range("2026-01-05", periods=n, freq="1h", tz="UTC").astype("datetime64[us, UTC]"))
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.008, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.004, n)))
-    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.004, n)))
-    volume = rng.lognormal(3, 0.5, n)
-    candles = pd.DataFrame({"ts": ts, "open": open_, "high": high, "low": low, "close": close, "volume": volume,
-                            "taker_buy_volume": volume * rng.uniform(0.2, 0.8, n)})  # fmt: skip
-    oi = pd.DataFrame({"ts": ts + HOUR, "oi_usd": 1e9 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))})
-    funding = pd.DataFrame({"ts": ts + HOUR, "rate": rng.normal(0, 1e-4, n)})
+    ts, candles, oi, funding, rng = hourly_random_walk(n, seed)
+    open_, high, low = (candles[k].to_numpy() for k in ("open", "high", "low"))
     down, up = (open_ - low) / open_, (high - open_) / open_
     usd = np.column_stack((1e9 * down, 1e9 * up)) * rng.lognormal(0, 0.7, (n, 2))
     usd[::10, 0] = 0.0

@@ -21,6 +21,7 @@ from typer.testing import CliRunner, Result
 import liqheat.cli.calc
 import liqheat.cli.demo
 import liqheat.cli.model_cmds  # noqa: F401
+from helpers import hourly_random_walk
 from liqheat.analytics.fit import predict
 from liqheat.analytics.score import score
 from liqheat.bundle import Bundle, BundleMeta, read_bundle, write_bundle
@@ -56,17 +57,8 @@ def assert_usage_error(result: Result, *fragments: str) -> None:
 
 def build_synthetic(n: int = 14 * 24, seed: int = 11) -> Bundle:
     """Two weeks of hourly random walk with volume, funding, open interest and hourly liquidation totals."""
-    rng = np.random.default_rng(seed)
-    ts = pd.Series(pd.date_range("2026-01-05", periods=n, freq="1h", tz="UTC").astype("datetime64[us, UTC]"))
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.008, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.004, n)))
-    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.004, n)))
-    volume = rng.lognormal(3, 0.5, n)
-    candles = pd.DataFrame({"ts": ts, "open": open_, "high": high, "low": low, "close": close, "volume": volume,
-                            "taker_buy_volume": volume * rng.uniform(0.2, 0.8, n)})  # fmt: skip
-    oi = pd.DataFrame({"ts": ts + pd.Timedelta(hours=1), "oi_usd": 1e9 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))})
-    funding = pd.DataFrame({"ts": ts + pd.Timedelta(hours=1), "rate": rng.normal(0, 1e-4, n)})
+    ts, candles, oi, funding, rng = hourly_random_walk(n, seed)
+    open_, high, low = (candles[k].to_numpy() for k in ("open", "high", "low"))
     down, up = (open_ - low) / open_, (high - open_) / open_
     liq = pd.DataFrame(
         {
