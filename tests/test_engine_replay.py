@@ -433,3 +433,25 @@ def test_heatmap_columns_are_the_map_at_each_candles_open() -> None:
             np.testing.assert_allclose(frame.short[columns[ts]], grouped_short, rtol=1e-9, atol=1e-6)
         engine.update(view.high[t], view.low[t], d.churn[t], d.close_frac[t], d.long_share[t], d.dt_hours[t], d.net_new[t])
     assert frame.long.sum() > 0
+
+
+def test_a_timeline_serves_the_same_maps_as_a_replay_from_the_start() -> None:
+    """Snapshots (float32) and checkpoint replays give the maps of a full replay at the same candles."""
+    from liqheat.engine.timeline import Timeline
+
+    b = synthetic_bundle(n=3000, seed=8)
+    view = MarketView.from_bundle(b)
+    params = ModelParams()
+    timeline = Timeline(view, params, checkpoint_every=700, max_snapshots=100)
+    assert timeline.stride == 32
+    assert sorted(timeline.checkpoints) == [0, 700, 1400, 2100, 2800, 3000]
+    for candles, group in ((np.arange(32, 3001, 64), 1), (np.arange(1500, 2900, 7), 3), (np.array([5, 6, 2999]), 2)):
+        candles = candles[candles <= len(view) - 1] if candles[-1] > len(view) - 1 else candles
+        got_long, got_short = timeline.maps_at_open(candles, group, None)
+        _, want_long, want_short = Engine.for_view(view, params).run(view, frame_at=candles - 1, group=group)
+        np.testing.assert_allclose(got_long, want_long, rtol=1e-6, atol=1e-6 * want_long.max())
+        np.testing.assert_allclose(got_short, want_short, rtol=1e-6, atol=1e-6 * want_short.max())
+    band = (Engine.for_view(view, params).leverages > 20).astype(bool)
+    got_long, _ = timeline.maps_at_open(np.array([2500, 2600]), 1, band)
+    _, want_long, _ = Engine.for_view(view, params).run(view, frame_at=np.array([2499, 2599]), lev_mask=band)
+    np.testing.assert_array_equal(got_long, want_long)  # replayed from a checkpoint: bit for bit

@@ -100,8 +100,9 @@ def create_app(registry: Registry) -> FastAPI:
         lev_min: float,
         lev_max: float,
     ) -> HeatmapFrame:
-        """A heatmap query replays the market; the page asks for the same one again on every control change."""
+        """A heatmap query reads the market's kept replay (its timeline); the page asks again on every change."""
         m = market(market_id)
+        band = None if lev_min <= 1 and lev_max >= 200 else (lev_min, lev_max)
         return heatmap_frame(
             m.bundle,
             m.params,
@@ -109,7 +110,8 @@ def create_app(registry: Registry) -> FastAPI:
             end=end,
             max_bins=bins,
             max_columns=columns,
-            leverage_band=(lev_min, lev_max),
+            leverage_band=band,
+            timeline=m.timeline,
         )
 
     @app.get("/api/events", summary="Server-sent events: a market grew (its version moved)")

@@ -22,6 +22,7 @@ from liqheat.analytics.score import ScoreReport, SideScore, score
 from liqheat.bundle import Bundle, read_bundle
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, MarketView
+from liqheat.engine.timeline import Timeline
 from liqheat.model import DomainError
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -42,7 +43,7 @@ class Market:
 
     def grow(self, bundle: Bundle) -> None:
         """Replace the data with a longer version of it: caches go, the version moves, pages refresh."""
-        for name in ("view", "predictions", "score"):
+        for name in ("view", "predictions", "score", "timeline"):
             self.__dict__.pop(name, None)
         self.bundle = bundle
         self.version += 1
@@ -50,6 +51,12 @@ class Market:
     @cached_property
     def view(self) -> MarketView:
         return MarketView.from_bundle(self.bundle)
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        """The replay kept for heatmaps (checkpoints and snapshots): built once per version."""
+        with self._lock:
+            return Timeline(self.view, self.params)
 
     @cached_property
     def predictions(self) -> pd.DataFrame:
@@ -165,6 +172,14 @@ class Registry:
             self._markets[market_id].grow(bundle)
             grown.append(market_id)
         return grown
+
+    def warm(self) -> list[threading.Thread]:
+        """Build every market's timeline in the background, so the first heatmap query need not replay."""
+        markets = list(self._markets.values())
+        threads = [threading.Thread(target=lambda m=m: m.timeline, name=f"warm-{m.id}", daemon=True) for m in markets]
+        for thread in threads:
+            thread.start()
+        return threads
 
     def versions(self) -> dict[str, int]:
         return {m.id: m.version for m in self._markets.values()}

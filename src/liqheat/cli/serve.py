@@ -26,6 +26,7 @@ def serve_registry(registry: object, host: str, port: int) -> None:
             fail(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port")
     if not vendor_dir().is_dir():
         console.print("[yellow]warning:[/] node_modules/lightweight-charts is missing: run bash scripts/setup.sh for the page")
+    registry.warm()  # type: ignore[attr-defined]
     console.print(f"[bold]liqheat[/] serving on http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
     uvicorn.run(create_app(registry), host=host, port=port, log_level="warning")  # type: ignore[arg-type]
 

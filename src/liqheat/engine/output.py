@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from liqheat.bundle import Bundle, iso_utc_text, parse_duration
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, MarketView
+from liqheat.engine.timeline import Timeline
 from liqheat.model import DomainError
 
 
@@ -80,10 +81,14 @@ def heatmap_frame(
     max_columns: int = 1000,
     margin: float = 0.15,
     leverage_band: tuple[float, float] | None = None,
+    timeline: Timeline | None = None,
 ) -> HeatmapFrame:
     """Replay ``bundle`` and take the map at each candle of the window ending at ``end``.
 
-    ``leverage_band`` keeps only the levels of positions whose leverage lies in [low, high].
+    ``leverage_band`` keeps only the levels of positions whose leverage lies in [low, high]. With a
+    ``timeline`` of the same bundle and parameters, nothing is replayed from the start: a long window's
+    columns are aligned to the timeline's snapshots (read, not replayed) and a short one replays from
+    the checkpoint before it.
     """
     if not (10 <= max_bins <= 5000):
         raise DomainError(f"--bins must be 10..5000, got {max_bins}")
@@ -104,8 +109,13 @@ def heatmap_frame(
         raise DomainError(f"window {window} ending {end:%Y-%m-%dT%H:%M:%SZ} holds no candle after the first")
     stride = max(1, math.ceil((i1 - i0 + 1) / max_columns))
     cols = np.arange(i0, i1 + 1, stride, dtype=np.int64)
-    view = MarketView.from_bundle(bundle)
-    engine = Engine.for_view(view, params)
+    if timeline is not None and stride >= timeline.stride and leverage_band is None:
+        step = timeline.stride * math.ceil(stride / timeline.stride)
+        first = timeline.stride * math.ceil(i0 / timeline.stride)
+        if first <= i1:
+            cols = np.arange(first, i1 + 1, step, dtype=np.int64)
+    view = timeline.view if timeline is not None else MarketView.from_bundle(bundle)
+    engine = timeline.engine() if timeline is not None else Engine.for_view(view, params)
     grid = engine.grid
     shown = candles.iloc[i0 : i1 + 1]
     lo_price = float(shown["low"].min()) * (1 - margin)
@@ -120,7 +130,10 @@ def heatmap_frame(
         mask = (engine.leverages >= leverage_band[0]) & (engine.leverages <= leverage_band[1])
         if not mask.any():
             raise DomainError(f"no leverage bucket lies in {leverage_band[0]:g}x … {leverage_band[1]:g}x")
-    _, frames_long, frames_short = engine.run(view, frame_at=cols - 1, group=group, lev_mask=mask)
+    if timeline is not None:
+        frames_long, frames_short = timeline.maps_at_open(cols, group, mask)
+    else:
+        _, frames_long, frames_short = engine.run(view, frame_at=cols - 1, group=group, lev_mask=mask)
     r0, r1 = b_lo // group, b_hi // group
     rows = np.arange(r0, r1 + 1)
     edges = np.exp(grid.lo + grid.width * group * np.append(rows, r1 + 1))

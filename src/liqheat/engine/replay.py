@@ -248,27 +248,55 @@ class Engine:
         grid = Grid.covering(float(view.low.min()), float(view.high.max()), params, off_long, off_short)
         return cls(params, grid, off_long, off_short)
 
-    def run(self, view: MarketView, frame_at: np.ndarray | None = None, group: int = 1,
-            lev_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """Replay every candle of ``view``; returns predictions (n × 4) and the requested frames."""
-        d = drivers(view, self.params)
-        n = len(view)
+    def run(
+        self,
+        view: MarketView,
+        frame_at: np.ndarray | None = None,
+        group: int = 1,
+        lev_mask: np.ndarray | None = None,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        driven: Drivers | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Replay candles [start, stop) of ``view``; returns their predictions (× 4) and the frames.
+
+        ``frame_at`` holds absolute candle indices: frame f is the map after candle ``frame_at[f]``.
+        Starting past 0 needs the state of candle ``start`` (see :meth:`state`); ``driven`` spares
+        recomputing the drivers of the whole view for each range.
+        """
+        d = driven or drivers(view, self.params)
+        stop = len(view) if stop is None else stop
+        part = slice(start, stop)
         frames_at = np.asarray(frame_at if frame_at is not None else np.empty(0, dtype=np.int64), dtype=np.int64)
         n_out = -(-self.grid.n_bins // group)
         frames_long = np.zeros((len(frames_at), n_out))
         frames_short = np.zeros((len(frames_at), n_out))
         mask = np.ones(len(self.leverages), dtype=np.bool_) if lev_mask is None else np.asarray(lev_mask, dtype=np.bool_)
-        predictions = np.zeros((n, 4))
-        if n:
-            self._ensure_covers(float(view.low.min()), float(view.high.max()))
+        predictions = np.zeros((stop - start, 4))
+        if stop > start:
+            self._ensure_covers(float(view.low[part].min()), float(view.high[part].max()))
         kernel.replay(
             self.longs, self.shorts, self.g_long, self.g_short, self.tot_long, self.tot_short, self.front, self.ledger,
-            self.grid.k0, 1.0 / self.grid.width, view.high, view.low, d.churn, d.net_new, d.close_frac, d.long_share,
-            d.dt_hours, self.off_long, self.off_short, self.weights, self.log_decay, self.params.intra_sweep,
-            self.params.entry_points, self._decay_cache, predictions, self._out, frames_at, mask, group, frames_long,
-            frames_short,
+            self.grid.k0, 1.0 / self.grid.width, view.high[part], view.low[part], d.churn[part], d.net_new[part],
+            d.close_frac[part], d.long_share[part], d.dt_hours[part], self.off_long, self.off_short, self.weights,
+            self.log_decay, self.params.intra_sweep, self.params.entry_points, self._decay_cache, predictions, self._out,
+            frames_at - start, mask, group, frames_long, frames_short,
         )  # fmt: skip
         return predictions, frames_long, frames_short
+
+    _STATE = ("longs", "shorts", "g_long", "g_short", "tot_long", "tot_short", "front", "ledger", "_decay_cache")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """A copy of everything the next candle depends on (a checkpoint)."""
+        return {name: getattr(self, name).copy() for name in self._STATE}
+
+    def restore(self, saved: dict[str, np.ndarray]) -> None:
+        """Go back to a checkpoint taken with :meth:`state` (on this grid)."""
+        if saved["longs"].shape != self.longs.shape:
+            raise DomainError("checkpoint was taken on another grid")
+        for name in self._STATE:
+            setattr(self, name, saved[name].copy())
 
     def update(
         self, high: float, low: float, churn: float, close_frac: float, long_share: float, dt_hours: float, net_new: float = 0.0
