@@ -41,8 +41,8 @@ def main() -> None:
     while not server.started:
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
-    query = {"window": "1y", "columns": 2000, "bins": 1000, "format": "bin"}
-    print(f"heatmap endpoint, {args.rows:,} one-minute candles, 1y window → 2,000 columns × 1,000 bins (binary):")
+    query = {"window": "1y", "columns": 2000, "bins": 1000, "format": "q16"}
+    print(f"heatmap endpoint, {args.rows:,} one-minute candles, 1y window → 2,000 columns × 1,000 bins (q16, the page's format):")
     start = time.perf_counter()
     for thread in registry.warm():  # what liqheat serve does at start-up
         thread.join()

@@ -183,7 +183,7 @@ def create_app(registry: Registry) -> FastAPI:
         side: Annotated[str, Query(pattern="^(both|long|short)$")] = "both",
         lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
         lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
-        format: Annotated[str, Query(pattern="^(json|bin|csv)$")] = "json",
+        format: Annotated[str, Query(pattern="^(json|bin|q16|csv)$")] = "json",
     ) -> Any:
         m = market(market_id)
         if lev_min > lev_max:
@@ -206,10 +206,17 @@ def create_app(registry: Registry) -> FastAPI:
             return {**header, "long": np.round(long, 2).tolist(), "short": np.round(short, 2).tolist()}
         if format == "csv":
             return _csv_response(_matrix_csv(frame.times, frame.price_edges, long, short), f"liqheat-{m.id}-{window}.csv")
+        if format == "q16":
+            # half the bytes of float32: v = expm1(code / scale), relative error ≤ log1p(max) / 131070
+            top = float(max(long.max(initial=0.0), short.max(initial=0.0)))
+            scale = 65535.0 / math.log1p(top) if top > 0 else 1.0
+            header = {**header, "encoding": "log1p-uint16", "scale": scale}
+            payload = b"".join(np.round(np.log1p(a) * scale).astype("<u2").tobytes() for a in (long, short))
+        else:
+            payload = long.astype("<f4").tobytes() + short.astype("<f4").tobytes()
         head = json.dumps(header).encode()
         body = struct.pack("<I", len(head)) + head + b"\0" * ((4 - (4 + len(head)) % 4) % 4)
-        body += long.astype("<f4").tobytes() + short.astype("<f4").tobytes()
-        return Response(content=body, media_type="application/octet-stream")
+        return Response(content=body + payload, media_type="application/octet-stream")
 
     @app.get("/api/markets/{market_id}/map", summary="The liquidation map at a time: notional per price, cumulative per side")
     def liquidation_map(

@@ -213,15 +213,20 @@ chart.subscribeCrosshairMove((param) => {
 async function heatmapData() {
   const [lo, hi] = state.lev.split('-');
   const url = `/api/markets/${state.market}/heatmap?window=${state.window}&side=${state.side}&lev_min=${lo}&lev_max=${hi}`
-    + `&bins=${detail.bins}&columns=${detail.columns ?? Math.min(2000, Math.max(200, Math.round($('chart').clientWidth)))}&format=bin`;
+    + `&bins=${detail.bins}&columns=${detail.columns ?? Math.min(2000, Math.max(200, Math.round($('chart').clientWidth)))}&format=q16`;
   const buffer = await (await api(url)).arrayBuffer();
   const n = new DataView(buffer).getUint32(0, true);
   const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
   let offset = 4 + n;
   offset += (4 - (offset % 4)) % 4;
   const size = head.columns * head.rows;
-  head.long = new Float32Array(buffer, offset, size);
-  head.short = new Float32Array(buffer, offset + 4 * size, size);
+  const decode = (codes) => {
+    const out = new Float32Array(codes.length);
+    for (let i = 0; i < codes.length; i++) out[i] = codes[i] ? Math.expm1(codes[i] / head.scale) : 0;
+    return out;
+  };
+  head.long = decode(new Uint16Array(buffer, offset, size));
+  head.short = decode(new Uint16Array(buffer, offset + 2 * size, size));
   return head;
 }
 
