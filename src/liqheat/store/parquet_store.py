@@ -1,0 +1,181 @@
+"""The embedded store: Parquet files partitioned by kind/venue/symbol/timeframe/month, read with DuckDB.
+
+Writes are safe against a kill at any moment:
+- One writer at a time, guarded by an exclusive lock on ``.writer.lock``.
+- A month file is replaced whole: its new content goes to a temporary file in the same folder, is
+  flushed to disk, and is renamed over the old one. A reader sees the old month or the new one,
+  never half of either.
+- Merging is idempotent: the rows already stored and the new ones are combined and de-duplicated
+  on the kind's key, so ingesting the same data twice, or again after a crash, changes nothing.
+- The cursor per (venue, symbol, stream), in ``cursors.json`` and replaced the same way, moves only
+  after the data it covers is on disk. A resumed ingestion may write some rows again, which the
+  merge absorbs; it never skips any.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from liqheat.model import DomainError
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "candles": ("ts",),
+    "open_interest": ("ts",),
+    "funding": ("ts",),
+    "metrics": ("ts",),
+    "book_depth": ("ts", "percentage"),
+    "liquidations": ("ts", "side", "usd", "price"),
+}
+_SAFE = re.compile(r"^[\w.-]+$")  # Unicode letters too: Binance lists symbols such as 币安人生USDT
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("LIQHEAT_HOME") or Path.home() / ".liqheat")
+
+
+def _part(name: str, value: str) -> str:
+    clean = value.replace("/", "-").replace(":", "_")
+    if not _SAFE.match(clean) or clean in (".", ".."):
+        raise DomainError(f"{name} {value!r} cannot name a store folder (letters, digits, . _ - only)")
+    return f"{name}={clean}"
+
+
+def _replace_atomically(path: Path, write: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))  # type: ignore[operator]
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Series:
+    """One stored series: a kind of data for one venue, symbol and timeframe."""
+
+    kind: str
+    venue: str
+    symbol: str
+    timeframe: str = "-"
+
+    def folder(self, root: Path) -> Path:
+        if self.kind not in KEYS:
+            raise DomainError(f"unknown kind {self.kind!r} (known: {', '.join(KEYS)})")
+        return root / self.kind / _part("venue", self.venue) / _part("symbol", self.symbol) / _part("timeframe", self.timeframe)
+
+
+class Store:
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self._lock: IO[str] | None = None
+
+    @contextmanager
+    def writer(self) -> Iterator[Store]:
+        """Hold the store's single writer lock for the duration (non-blocking: a second writer fails)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / ".writer.lock", "w")  # noqa: SIM115  (held for the with-block)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise DomainError(f"another process is writing to the store {self.root}; try again when it is done") from None
+        self._lock = handle
+        try:
+            yield self
+        finally:
+            self._lock = None
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def write(self, series: Series, frame: pd.DataFrame) -> int:
+        """Merge ``frame`` (UTC ``ts`` column) into the series; returns how many rows were new."""
+        if self._lock is None:
+            raise DomainError("write outside Store.writer(): take the writer lock first")
+        if frame.empty:
+            return 0
+        if "ts" not in frame:
+            raise DomainError(f"{series.kind}: frame needs a ts column")
+        key = [k for k in KEYS[series.kind] if k in frame.columns]
+        folder = series.folder(self.root)
+        added = 0
+        months = frame["ts"].dt.strftime("%Y-%m")
+        for month, part in frame.groupby(months, sort=True):
+            path = folder / f"month={month}" / "data.parquet"
+            old = pq.read_table(path).to_pandas() if path.exists() else None
+            merged = part if old is None else pd.concat([old, part], ignore_index=True)
+            merged = merged.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
+            added += len(merged) - (0 if old is None else len(old))
+            table = pa.Table.from_pandas(merged, preserve_index=False)
+            _replace_atomically(path, lambda tmp, t=table: pq.write_table(t, tmp, compression="zstd"))
+        return added
+
+    def read(self, series: Series, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
+        """The series' rows in [since, until), sorted, through DuckDB over the month files."""
+        import duckdb
+
+        folder = series.folder(self.root)
+        files = sorted(str(p) for p in folder.glob("month=*/data.parquet"))
+        if not files:
+            return pd.DataFrame(columns=["ts"])
+        where = []
+        params: list[object] = []
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(since.to_pydatetime())
+        if until is not None:
+            where.append("ts < ?")
+            params.append(until.to_pydatetime())
+        sql = "SELECT * FROM read_parquet(?)" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY ts"
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            result = con.sql(sql, params=[files, *params]).to_arrow_table()
+        if result is None:
+            return pd.DataFrame(columns=["ts"])
+        frame: pd.DataFrame = result.to_pandas()
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
+        return frame
+
+    def cursors(self) -> dict[str, str]:
+        path = self.root / "cursors.json"
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DomainError(f"{path}: not valid JSON ({exc.msg})") from None
+        return {str(k): str(v) for k, v in data.items()}
+
+    def cursor(self, venue: str, symbol: str, stream: str) -> pd.Timestamp | None:
+        value = self.cursors().get(f"{venue}|{symbol}|{stream}")
+        return pd.Timestamp(value) if value else None
+
+    def advance(self, venue: str, symbol: str, stream: str, ts: pd.Timestamp) -> None:
+        """Move a cursor forward (never back), after the data it covers has been written."""
+        if self._lock is None:
+            raise DomainError("advance outside Store.writer(): take the writer lock first")
+        data = self.cursors()
+        key = f"{venue}|{symbol}|{stream}"
+        current = pd.Timestamp(data[key]) if key in data else None
+        if current is not None and ts <= current:
+            return
+        data[key] = ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        text = json.dumps(data, indent=1, sort_keys=True)
+        _replace_atomically(self.root / "cursors.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
