@@ -79,6 +79,17 @@ def _parse_utc(text: str, what: str) -> pd.Timestamp:
         raise DomainError(f"{what} is not an ISO 8601 time: {text!r}") from None
 
 
+def parse_time(text: str | None, what: str) -> pd.Timestamp | None:
+    """A time a user typed (ISO 8601; no zone means UTC), or None; an error names ``what``."""
+    if text is None:
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        raise DomainError(f"{what} is not a time: {text!r} (use ISO 8601, e.g. 2026-01-20T00:00:00Z)") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 @dataclass(frozen=True, slots=True)
 class BundleMeta:
     """``meta.json``; unknown keys are kept in ``extra`` so a round trip loses nothing."""

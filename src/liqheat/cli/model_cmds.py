@@ -44,15 +44,9 @@ def load_params(path: Path | None, overrides: list[str] | None) -> ModelParams:
 
 
 def _ts(text: str | None, what: str) -> pd.Timestamp | None:
-    import pandas as pd
+    from liqheat.bundle import parse_time
 
-    if text is None:
-        return None
-    try:
-        ts = pd.Timestamp(text)
-    except ValueError:
-        raise DomainError(f"{what} is not a time: {text!r} (use ISO 8601, e.g. 2026-01-20T00:00:00Z)") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return parse_time(text, what)
 
 
 @app.command()

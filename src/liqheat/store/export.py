@@ -6,19 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from liqheat.bundle import Bundle, BundleMeta, Format, parse_duration, write_bundle
+from liqheat.bundle import Bundle, BundleMeta, Format, parse_duration, parse_time, write_bundle
 from liqheat.model import DomainError, Market
 from liqheat.store.parquet_store import Series, Store
-
-
-def _when(text: str | None, what: str) -> pd.Timestamp | None:
-    if text is None:
-        return None
-    try:
-        ts = pd.Timestamp(text)
-    except ValueError:
-        raise DomainError(f"{what} is not a time: {text!r}") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def export_bundle(
@@ -34,7 +24,7 @@ def export_bundle(
     overwrite: bool = False,
 ) -> Path:
     parse_duration(timeframe, "--timeframe")
-    start, stop = _when(since, "--since"), _when(until, "--until")
+    start, stop = parse_time(since, "--since"), parse_time(until, "--until")
     symbol = market.unified
     candles = store.read(Series("candles", venue, symbol, timeframe), start, stop)
     if candles.empty:

@@ -78,6 +78,17 @@ def _epoch(values: pd.Series) -> pd.Series:
     return series
 
 
+def _utc_text(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """The archive's "YYYY-MM-DD HH:MM:SS" UTC times (stray spaces tolerated); a bad one names its line."""
+    ts = pd.to_datetime(table[column].str.strip(), format="%Y-%m-%d %H:%M:%S", utc=True, errors="coerce")
+    bad = np.flatnonzero(ts.isna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise BundleError(path, f"not a time: {table[column].iloc[i]!r}", where=f"line {i + 2}", column=column)
+    series: pd.Series = ts.astype("datetime64[us, UTC]")
+    return series
+
+
 def read_klines(path: str | Path) -> pd.DataFrame:
     """1-minute (or any interval) klines: ts (open), open, high, low, close, volume, taker_buy_volume,
     trades, and ``price_kind``: "trade", or "mark_or_index" for the zero-volume kind the archive
@@ -109,15 +120,9 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     numeric = [c for c in METRICS_COLUMNS if c not in ("create_time", "symbol")]
     t = _table(p, METRICS_COLUMNS, numeric)
-    ts = pd.to_datetime(t["create_time"].str.strip(), format="%Y-%m-%d %H:%M:%S", utc=True, errors="coerce")
-    bad = np.flatnonzero(ts.isna().to_numpy())
-    if bad.size:
-        raise BundleError(
-            p, f"not a time: {t['create_time'].iloc[int(bad[0])]!r}", where=f"line {int(bad[0]) + 2}", column="create_time"
-        )
     return pd.DataFrame(
         {
-            "ts": ts.astype("datetime64[us, UTC]"),
+            "ts": _utc_text(t, "create_time", p),
             "symbol": t["symbol"].str.strip(),
             "oi_contracts": t["sum_open_interest"],
             "oi_usd": t["sum_open_interest_value"],
@@ -134,14 +139,8 @@ def read_book_depth(path: str | Path) -> pd.DataFrame:
     Extra columns some copies carry (e.g. weighted_avg_price) are ignored."""
     p = Path(path)
     t = _table(p, BOOK_DEPTH_COLUMNS, ("percentage", "depth", "notional"))
-    ts = pd.to_datetime(t["timestamp"].str.strip(), format="%Y-%m-%d %H:%M:%S", utc=True, errors="coerce")
-    bad = np.flatnonzero(ts.isna().to_numpy())
-    if bad.size:
-        raise BundleError(
-            p, f"not a time: {t['timestamp'].iloc[int(bad[0])]!r}", where=f"line {int(bad[0]) + 2}", column="timestamp"
-        )
     return pd.DataFrame(
-        {"ts": ts.astype("datetime64[us, UTC]"), "percentage": t["percentage"], "depth": t["depth"], "notional": t["notional"]}
+        {"ts": _utc_text(t, "timestamp", p), "percentage": t["percentage"], "depth": t["depth"], "notional": t["notional"]}
     )
 
 
