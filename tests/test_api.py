@@ -1110,3 +1110,28 @@ def test_heatmap_q16_decodes_within_its_stated_precision(client: TestClient) -> 
         decoded = np.expm1(part / head["scale"]).reshape(head["columns"], head["rows"])
         want = np.array(exact[name])
         np.testing.assert_allclose(decoded, want, rtol=3e-4, atol=0.01)
+
+
+def test_liquidation_totals_per_bucket_and_the_largest_orders(client: TestClient) -> None:
+    end = pd.Timestamp("2026-01-10T12:00:00Z")
+    data = get(client, "/api/markets/syn/liquidations/totals", window="6h", end=iso(end), bucket="1h", largest=3)
+    liq = SYN.liquidations
+    assert liq is not None
+    rows = liq[(liq["ts"] >= end - pd.Timedelta(hours=6)) & (liq["ts"] < end)]
+    assert data["time"] == [epoch(end - pd.Timedelta(hours=h)) for h in range(6, 0, -1)]
+    for side in ("long", "short"):
+        want = (
+            rows[rows["side"] == side]
+            .groupby(rows["ts"].dt.floor("1h"))["usd"]
+            .sum()
+            .reindex(pd.DatetimeIndex([end - pd.Timedelta(hours=h) for h in range(6, 0, -1)]), fill_value=0.0)
+        )
+        assert data[f"{side}_usd"] == pytest.approx(want.round(2).tolist())
+    priced = rows[rows["price"].notna() & (rows["usd"] > 0)].nlargest(3, "usd")
+    assert [o["usd"] for o in data["largest"]] == priced["usd"].round(2).tolist()
+    assert all(o["price"] is not None for o in data["largest"])
+    daily = get(client, "/api/markets/syn/liquidations/totals", window="3d", bucket="1d")
+    assert len(daily["time"]) in (3, 4)  # days touched by a 3-day window
+    assert client.get("/api/markets/syn/liquidations/totals", params={"bucket": "2h"}).status_code == 422
+    assert client.get("/api/markets/syn/liquidations/totals", params={"end": "2020-01-01T00:00:00Z"}).status_code == 400
+    assert client.get("/api/markets/nope/liquidations/totals").status_code == 404

@@ -124,6 +124,8 @@ def test_page_loads_a_shared_bundle_and_the_heatmap_is_not_blank(page: Any, serv
     summary = page.text_content("#summary") or ""
     assert "score (Spearman)" in summary
     assert "2026-02-28 23:00 UTC" in summary
+    realized = page.text_content("#realized") or ""
+    assert "2026-02-28" in realized  # daily realized totals, newest day included
 
 
 def test_bright_rows_sit_at_the_prices_the_api_reports_largest(page: Any, server: str) -> None:
@@ -220,6 +222,8 @@ def test_a_bad_query_shows_a_readable_error(page: Any, server: str) -> None:
 
 def test_the_calculator_panel(page: Any, server: str) -> None:
     open_page(page, f"{server}/?market=synthetic&window=3d")
+    assert page.locator("#realized ol li").count() == 5  # the largest realized orders, with prices
+    assert "@" in (page.text_content("#realized ol li") or "")
     page.fill("#calc input[name=entry]", "60000")
     page.click("#calc button")
     page.wait_for_function("document.getElementById('calcout').textContent.length > 0")

@@ -293,6 +293,44 @@ def create_app(registry: Registry) -> FastAPI:
         }
 
     @app.get(
+        "/api/markets/{market_id}/liquidations/totals", summary="Realized liquidations per hour or day and side, the largest"
+    )
+    def liquidation_totals(
+        market_id: str,
+        window: str = "7d",
+        end: str | None = None,
+        bucket: Annotated[str, Query(pattern="^(1h|1d)$")] = "1h",
+        largest: Annotated[int, Query(ge=0, le=100)] = 10,
+    ) -> dict[str, Any]:
+        m = market(market_id)
+        span = _window(window)
+        requested = _time(end, "end")
+        if requested is not None:
+            _slice(m, span, requested)
+        stop = requested or (m.bundle.candles["ts"].iloc[-1] + m.bundle.meta.timeframe_delta)
+        liq = m.bundle.liquidations
+        empty = pd.DataFrame({"ts": pd.Series(dtype="datetime64[us, UTC]"), "side": [], "usd": [], "price": []})
+        rows = empty if liq is None else liq[(liq["ts"] >= stop - span) & (liq["ts"] < stop)]
+        buckets = rows["ts"].dt.floor(parse_duration(bucket, "bucket"))
+        sums = {
+            side: rows[rows["side"] == side].groupby(buckets[rows["side"] == side])["usd"].sum() for side in ("long", "short")
+        }
+        index = sorted(set(sums["long"].index) | set(sums["short"].index))
+        orders = rows[rows["price"].notna() & (rows["usd"] > 0)] if "price" in rows else rows.iloc[0:0]
+        return {
+            "market": m.id,
+            "bucket": bucket,
+            "venues": list(m.bundle.meta.venues),
+            "time": [int(t.timestamp()) for t in index],
+            "long_usd": [round(float(sums["long"].get(t, 0.0)), 2) for t in index],
+            "short_usd": [round(float(sums["short"].get(t, 0.0)), 2) for t in index],
+            "largest": [
+                {"ts": _iso(pd.Timestamp(ts)), "side": str(side), "usd": round(float(value), 2), "price": float(p)}
+                for ts, side, value, p in orders.nlargest(largest, "usd")[["ts", "side", "usd", "price"]].itertuples(index=False)
+            ],
+        }
+
+    @app.get(
         "/api/markets/{market_id}/summary", summary="Price, open interest, funding, realized liquidations, the model's score"
     )
     def summary(market_id: str) -> dict[str, Any]:

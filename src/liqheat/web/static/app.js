@@ -255,12 +255,13 @@ async function load({ keepView = false } = {}) {
   saveUrl();
   try {
     const interval = `&interval=${state.interval || autoInterval()}`;
-    const [candles, heat, liqs, summary, clusters] = await Promise.all([
+    const [candles, heat, liqs, summary, clusters, realized] = await Promise.all([
       api(`/api/markets/${state.market}/candles?window=${state.window}${interval}`).then((r) => r.json()),
       heatmapData(),
       api(`/api/markets/${state.market}/liquidations?window=${state.window}&limit=300`).then((r) => r.json()),
       api(`/api/markets/${state.market}/summary`).then((r) => r.json()),
       api(`/api/markets/${state.market}/clusters?top=3`).then((r) => r.json()),
+      api(`/api/markets/${state.market}/liquidations/totals?window=7d&bucket=1d&largest=5`).then((r) => r.json()),
     ]);
     page.dataAt = performance.now();
     page.firstPaintMs = null;
@@ -272,6 +273,7 @@ async function load({ keepView = false } = {}) {
     drawMarkers(liqs);
     drawClusters(clusters.clusters);
     drawSummary(summary);
+    drawRealized(realized);
     page.clusters = clusters.clusters;
     if (visible) chart.timeScale().setVisibleLogicalRange(visible); else chart.timeScale().fitContent();
     if (state.tab === 'map') await loadMap();
@@ -310,6 +312,15 @@ function drawClusters(clusters) {
   }));
   $('clusters').innerHTML = clusters.map((c) => `<li class="${c.side}">${c.side} ${price(c.peak_price)} · ${usd(c.notional_usd)} · `
     + `${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%</li>`).join('');
+}
+
+function drawRealized(r) {
+  page.realized = r;
+  if (!r.time.length) { $('realized').textContent = 'none recorded for this market'; return; }
+  const days = r.time.map((t, i) => `<dt>${utc(t).slice(0, 10)}</dt><dd><span class="long">${usd(r.long_usd[i])}</span> · `
+    + `<span class="short">${usd(r.short_usd[i])}</span></dd>`).join('');
+  const orders = r.largest.map((o) => `<li class="${o.side}">${o.ts.replace('T', ' ').slice(5, 16)} ${o.side} ${usd(o.usd)} @ ${price(o.price)}</li>`).join('');
+  $('realized').innerHTML = `<dl>${days}</dl>${orders ? `<ol>${orders}</ol>` : ''}<small>${r.venues.join(', ')}</small>`;
 }
 
 function drawSummary(s) {
