@@ -57,6 +57,23 @@ def _cached(folder: Path, params: SimParams) -> SimResult | None:
     return SimResult(params, bundle, positions, cascades, bundle.candles["ts"].iloc[0], capacity_hit=False)
 
 
+def market(
+    out: Path, sim_params: SimParams, *, fmt: Format = "parquet", progress: Progress | None = None
+) -> tuple[SimResult, bool]:
+    """The market of these parameters: reused from ``out`` when an earlier run wrote it, otherwise
+    simulated and written there (bundle and ground truth). Returns it and whether it was reused."""
+    sim = _cached(out, sim_params)
+    if sim is not None:
+        return sim, True
+    out.mkdir(parents=True, exist_ok=True)
+    sim = simulate(sim_params, progress=lambda done, total: progress("simulating the market", done / total) if progress else None)
+    if progress:
+        progress("writing the bundle and the ground truth", 0.0)
+    write_bundle(sim.bundle, out / "bundle", fmt=fmt, overwrite=True)
+    write_truth(sim, out / "truth")
+    return sim, False
+
+
 def run(
     out: Path,
     sim_params: SimParams | None = None,
@@ -75,15 +92,8 @@ def run(
         if progress:
             progress(stage, fraction)
 
-    out.mkdir(parents=True, exist_ok=True)
     bundle_dir = out / "bundle"
-    sim = _cached(out, sim_params)
-    reused = sim is not None
-    if sim is None:
-        sim = simulate(sim_params, progress=lambda done, total: tell("simulating the market", done / total))
-        tell("writing the bundle and the ground truth", 0.0)
-        write_bundle(sim.bundle, bundle_dir, fmt=fmt, overwrite=True)
-        write_truth(sim, out / "truth")
+    sim, reused = market(out, sim_params, fmt=fmt, progress=tell)
     tell("replaying the engine", 0.0)
     bundle: Bundle = sim.bundle
     report = score(bundle, predict(bundle, model), params=model.to_dict())

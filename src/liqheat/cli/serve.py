@@ -65,18 +65,14 @@ def add_demo_market(registry: object, out: Path, live: bool = False) -> None:
     that grows (the first 30 days are the same market: same seed, same random stream).
     """
     from liqheat.api.markets import Registry
-    from liqheat.bundle import write_bundle
-    from liqheat.demo import _cached
-    from liqheat.sources.synthetic.market import SimParams, simulate, write_truth
+    from liqheat.demo import market as demo_market
+    from liqheat.sources.synthetic.market import SimParams, simulate
 
     assert isinstance(registry, Registry)
     params = SimParams()
-    sim = _cached(out, params)
-    if sim is None:
-        console.print("simulating the demo market (once; cached in out/demo)…")
-        sim = simulate(params)
-        write_bundle(sim.bundle, out / "bundle", fmt="parquet", overwrite=True)
-        write_truth(sim, out / "truth")
+    sim, reused = demo_market(out, params)
+    if not reused:
+        console.print(f"simulated the demo market (cached in {out} for next time)")
     if not live:
         registry.add(sim.bundle, market_id="demo", kind="synthetic")
         return
