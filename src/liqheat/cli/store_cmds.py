@@ -81,3 +81,103 @@ def export(
     except DomainError as exc:
         fail(str(exc))
     console.print(f"wrote the bundle {written}")
+
+
+VenueOption = Annotated[list[str], typer.Option("--venue", help="Venue (repeatable): binance, bybit, okx, hyperliquid.")]
+
+
+def _sources(venues: list[str], symbol: str) -> list[object]:
+    from liqheat.sources.registry import open_source
+    from liqheat.symbols import resolve
+
+    return [open_source(v, resolve(symbol, v)) for v in venues]
+
+
+@app.command()
+def fetch(
+    venue: VenueOption,
+    symbol: Annotated[str, typer.Option(help="Market, e.g. BTC/USDT:USDT, BTCUSDT, BTCUSD_PERP, BTC-USDT-SWAP.")],
+    since: Annotated[str, typer.Option(help="First time (ISO 8601, UTC).")],
+    until: Annotated[str | None, typer.Option(help="End time, exclusive (default: now).")] = None,
+    timeframe: Annotated[str, typer.Option(help="Candle timeframe, e.g. 1m, 1h.")] = "1m",
+    streams: Annotated[
+        str, typer.Option("--streams", help="Comma list of candles, open_interest, funding.")
+    ] = "candles,open_interest,funding",
+    store_dir: StoreOption = None,
+) -> None:
+    """Backfill a venue's history into the store over REST (resumable: run it again after any failure)."""
+    import pandas as pd
+
+    from liqheat.bundle import parse_time
+    from liqheat.store.collect import fetch_history
+    from liqheat.store.parquet_store import Store
+
+    try:
+        start = parse_time(since, "--since")
+        stop = parse_time(until, "--until") if until else pd.Timestamp.now(tz="UTC").floor("1min")
+        assert start is not None
+        assert stop is not None
+        sources = _sources(venue, symbol)
+        store = Store(store_dir)
+        wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
+        for source in sources:
+            with Progress(console=console, transient=True) as progress:
+                tasks: dict[str, object] = {}
+
+                def tell(label: str, fraction: float, progress: Progress = progress, tasks: dict[str, object] = tasks) -> None:
+                    if label not in tasks:
+                        tasks[label] = progress.add_task(label, total=1.0)
+                    progress.update(tasks[label], completed=fraction)  # type: ignore[arg-type]
+
+                report = fetch_history(store, source, timeframe, start, stop, streams=wanted, progress=tell)  # type: ignore[arg-type]
+            added = ", ".join(f"{n:,} {k}" for k, n in report.added.items()) or "nothing"
+            console.print(f"{report.venue} {report.symbol}: added {added} to {store.root}")
+            for stream, why in report.skipped.items():
+                console.print(f"  [yellow]{stream} skipped:[/] {why}")
+            for a, b in report.gaps[:10]:
+                console.print(f"  [yellow]candle gap:[/] {a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M}")
+            if len(report.gaps) > 10:
+                console.print(f"  [yellow]... {len(report.gaps) - 10} more candle gaps[/]")
+            for line in report.log:
+                console.print(f"  [dim]{line}[/]")
+    except DomainError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def follow(
+    venue: VenueOption,
+    symbol: Annotated[str, typer.Option(help="Market, e.g. BTC/USDT:USDT (resolved per venue).")],
+    timeframe: Annotated[str, typer.Option(help="Candle timeframe, e.g. 1m.")] = "1m",
+    poll: Annotated[float, typer.Option(help="Seconds between open-interest and funding polls.")] = 60.0,
+    store_dir: StoreOption = None,
+) -> None:
+    """Follow markets live into the store: candles and liquidations over websockets, open interest and
+    funding by polling; reconnects with backoff and backfills what a drop missed. Ctrl-C stops."""
+    import asyncio
+
+    from liqheat.store.collect import Follower
+    from liqheat.store.parquet_store import Store
+
+    if poll <= 0:
+        fail(f"--poll must be > 0 seconds, got {poll}")
+    try:
+        sources = _sources(venue, symbol)
+        store = Store(store_dir)
+        with store.writer():
+            followers = [Follower(store, s, timeframe, poll_every=poll) for s in sources]  # type: ignore[arg-type]
+            names = ", ".join(f.label for f in followers)
+            console.print(f"following {names} into {store.root} (Ctrl-C stops)")
+
+            async def main() -> None:
+                await asyncio.gather(*(f.run() for f in followers))
+
+            try:
+                asyncio.run(main())
+            except KeyboardInterrupt:
+                console.print("stopped")
+            for f in followers:
+                for gap in f.state.missed:
+                    console.print(f"[yellow]{f.label}: no liquidations seen {gap['from']} to {gap['to']}[/]")
+    except DomainError as exc:
+        fail(str(exc))

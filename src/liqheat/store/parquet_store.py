@@ -38,6 +38,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "metrics": ("ts",),
     "book_depth": ("ts", "percentage"),
     "liquidations": ("ts", "side", "usd", "price"),
+    "gaps": ("ts", "stream"),
 }
 _SAFE = re.compile(r"^[\w.-]+$")  # Unicode letters too: Binance lists symbols such as 币安人生USDT
 

@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 
 from liqheat.model import DomainError
-from liqheat.sources.binance.ccxt_source import BinanceSource
+from liqheat.sources.ccxt_source import CcxtSource
+from liqheat.sources.registry import open_source
+from liqheat.symbols import resolve
 
 HERE = Path(__file__).resolve().parent
 EXCHANGE_INFO = json.loads((HERE / "exchangeInfo.json").read_text(encoding="utf-8"))
@@ -46,11 +48,11 @@ class Replay:
         raise AssertionError(f"unexpected request {url}")
 
 
-def source(replay: Replay) -> tuple[BinanceSource, list[float]]:
+def source(replay: Replay, symbol: str = "BTC/USDT:USDT") -> tuple[CcxtSource, list[float]]:
     exchange = ccxt.binanceusdm()
     exchange.fetch = replay
     slept: list[float] = []
-    return BinanceSource(exchange, sleep=slept.append), slept
+    return open_source("binance", resolve(symbol, "binance"), exchange, sleep=slept.append), slept
 
 
 def minute(i: int) -> int:
@@ -87,9 +89,9 @@ def test_errors_that_retrying_cannot_fix_are_raised() -> None:
     with pytest.raises(ccxt.AuthenticationError):
         src.fetch_candles("BTC/USDT:USDT", "1m", START, START + pd.Timedelta(minutes=4))
     assert slept == []
-    src, _ = source(Replay({}))
+    src, _ = source(Replay({}), "NOPE/USDT:USDT")
     with pytest.raises(DomainError, match="binance"):
-        src.fetch_candles("NOPE/USDT:USDT", "1m", START, START + pd.Timedelta(minutes=4))
+        src.fetch_candles(None, "1m", START, START + pd.Timedelta(minutes=4))
 
 
 def test_a_page_cut_short_is_continued_from_its_last_row() -> None:
@@ -100,7 +102,7 @@ def test_a_page_cut_short_is_continued_from_its_last_row() -> None:
 
 
 def test_capabilities_are_declared() -> None:
-    caps = BinanceSource.capabilities
-    assert caps["candles"] is True
+    caps = open_source("binance", resolve("BTCUSDT")).capabilities
+    assert "full history" in str(caps["candles"])
     assert "30 days" in str(caps["open_interest_history"])
-    assert "lower bound" in str(caps["liquidations"])
+    assert "lower bound" in str(caps["liquidations_stream"])

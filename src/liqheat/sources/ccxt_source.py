@@ -1,0 +1,409 @@
+"""One source over ccxt for every venue: REST history (candles, open interest, funding, bracket tiers)
+and websocket streams (liquidations, candles), normalised to the project's own frames.
+
+A venue is data (:class:`VenueSpec`, one per sub-package): which ccxt class serves which contract
+kind, what the venue can give, how its liquidation side reads, which unit its open interest and tiers
+are in. Everything venue-specific ends here; the frames that leave carry USD notional and the side of
+the *position* that was liquidated.
+
+Tests replace ccxt's transport (``exchange.fetch`` for REST, the websocket client's frames for
+streams), so the code under test is ccxt's own parsing plus ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import pandas as pd
+
+from liqheat.bundle import parse_duration
+from liqheat.model import ContractKind, DomainError, Market
+
+log = logging.getLogger("liqheat.sources")
+
+RETRYABLE = frozenset({"RateLimitExceeded", "DDoSProtection", "RequestTimeout", "NetworkError", "ExchangeNotAvailable"})
+LIQUIDATION_COLUMNS = ["ts", "side", "usd", "price", "quantity", "contracts", "native", "venue_symbol"]
+
+
+def _liq_side_from_order(raw: dict[str, Any], liq: dict[str, Any]) -> tuple[str, str]:
+    """The forced order's side: a SELL closes a long (Binance ``S``, OKX ``side``)."""
+    native = str(liq.get("side") or "").lower()
+    if native not in ("buy", "sell"):
+        raise DomainError(f"liquidation without a buy/sell side: {raw!r}")
+    return ("long" if native == "sell" else "short"), native
+
+
+def _liq_side_from_position(raw: dict[str, Any], liq: dict[str, Any]) -> tuple[str, str]:
+    """Bybit names the *position*: "Buy" means a long was liquidated (its docs, allLiquidation ``S``)."""
+    native = str(liq.get("side") or "").lower()
+    if native not in ("buy", "sell"):
+        raise DomainError(f"liquidation without a buy/sell side: {raw!r}")
+    return ("long" if native == "buy" else "short"), native
+
+
+@dataclass(frozen=True)
+class VenueSpec:
+    """What a venue is to liqheat; every quirk is a field here, not a branch in the code that reads it."""
+
+    name: str
+    ccxt_ids: dict[ContractKind, str]
+    capabilities: dict[str, object]
+    candle_page: int = 1000
+    oi_page: int = 500
+    oi_period: str = "1h"
+    funding_page: int = 1000
+    # (ccxt open-interest entry, ccxt market) -> (base amount, USD value); None where the venue does not say
+    oi_units: Callable[[dict[str, Any], dict[str, Any]], tuple[float | None, float | None]] | None = None
+    liquidation_side: Callable[[dict[str, Any], dict[str, Any]], tuple[str, str]] = _liq_side_from_order
+    # a ccxt liquidation -> the raw events it stands for (OKX packs several into one, ccxt keeps the first)
+    expand: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
+    tier_unit: dict[ContractKind, str] = field(default_factory=dict)  # "quote", "base" or "contracts"
+    tier_market: dict[ContractKind, str] = field(default_factory=dict)  # the "market" word of a tables/ file
+    liquidations_lower_bound: bool = False
+    max_retries: int = 5
+
+
+def _num(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _ms(ts: pd.Timestamp) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def _frame_ts(ms: pd.Series) -> pd.Series:
+    return pd.to_datetime(ms.astype("int64"), unit="ms", utc=True).astype("datetime64[us, UTC]")
+
+
+class CcxtSource:
+    """A venue market behind the project's source contract (see :mod:`liqheat.sources.template`)."""
+
+    def __init__(
+        self,
+        spec: VenueSpec,
+        market: Market,
+        exchange: Any = None,
+        *,
+        pro: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        if market.kind not in spec.ccxt_ids:
+            kinds = " or ".join(k.value for k in spec.ccxt_ids)
+            raise DomainError(f"{spec.name} lists only {kinds} perpetuals through liqheat, not {market} ({market.kind.value})")
+        self.spec = spec
+        self.market = market
+        self.venue = spec.name
+        self.capabilities = spec.capabilities
+        self.ccxt_id = spec.ccxt_ids[market.kind]
+        self._options = {"enableRateLimit": True, **(options or {})}
+        self._exchange = exchange
+        self._pro = pro
+        self.sleep = sleep
+        self.log: list[str] = []
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def exchange(self) -> Any:
+        if self._exchange is None:
+            import ccxt
+
+            self._exchange = getattr(ccxt, self.ccxt_id)(self._options)
+        return self._exchange
+
+    @property
+    def pro(self) -> Any:
+        if self._pro is None:
+            import ccxt.pro
+
+            self._pro = getattr(ccxt.pro, self.ccxt_id)(self._options)
+        return self._pro
+
+    def _note(self, message: str) -> None:
+        self.log.append(message)
+        log.warning("%s %s: %s", self.venue, self.market, message)
+
+    def _retry_delay(self, what: str, exc: Exception, attempt: int) -> float | None:
+        """The backoff before the next attempt, or None when ``exc`` is not worth retrying."""
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        if not names & RETRYABLE or attempt >= self.spec.max_retries:
+            if "BadSymbol" in names:
+                raise DomainError(f"{self.venue}: {exc}") from None
+            return None
+        delay: float = min(30.0, 0.5 * 2**attempt)
+        self._note(f"{what}: {type(exc).__name__}, retry {attempt + 1} in {delay:g}s")
+        return delay
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn``; rate limits, DDoS protection, timeouts and network errors are retried with backoff."""
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except Exception as exc:  # ccxt raises its own hierarchy; decide by class name
+                delay = self._retry_delay(what, exc, attempt)
+                if delay is None:
+                    raise
+                self.sleep(delay)
+                attempt += 1
+
+    def ccxt_market(self) -> dict[str, Any]:
+        self._call("load_markets", self.exchange.load_markets)
+        try:
+            found: dict[str, Any] = self.exchange.market(self.market.unified)
+        except Exception as exc:
+            if "BadSymbol" in {c.__name__ for c in type(exc).__mro__}:
+                raise DomainError(f"{self.venue} has no market {self.market}") from None
+            raise
+        return found
+
+    def _page(
+        self,
+        what: str,
+        fetch: Callable[[int, int], list[Any]],
+        ts_of: Callable[[Any], int],
+        since: pd.Timestamp,
+        until: pd.Timestamp,
+        limit: int,
+        step_ms: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[Any]:
+        """Follow pages forward from ``since``: rows outside [since, until) are dropped, a short or empty
+        page ends the walk only when it brings nothing new, and the cursor never moves back."""
+        cursor, stop = _ms(since), _ms(until)
+        rows: list[Any] = []
+        while cursor < stop:
+            page = self._call(what, partial(fetch, cursor, limit))
+            if not isinstance(page, list):
+                raise DomainError(f"{self.venue} {what}: expected a list, got {type(page).__name__}")
+            page = [r for r in page if cursor <= ts_of(r) < stop]
+            if not page:
+                break
+            rows.extend(page)
+            last = max(ts_of(r) for r in page)
+            cursor = last + step_ms
+            if progress:
+                progress(min(1.0, (cursor - _ms(since)) / max(1, stop - _ms(since))))
+        return rows
+
+    # -- REST history -----------------------------------------------------------------------------
+
+    def fetch_candles(
+        self,
+        symbol: str | None,
+        timeframe: str,
+        since: pd.Timestamp,
+        until: pd.Timestamp,
+        progress: Callable[[float], None] | None = None,
+    ) -> pd.DataFrame:
+        """Closed candles with ts in [since, until): ts, open, high, low, close, volume."""
+        step = int(parse_duration(timeframe, "timeframe").total_seconds() * 1000)
+        unified = self._unified(symbol)
+        self.ccxt_market()
+        rows = self._page(
+            "fetch_ohlcv",
+            lambda cursor, limit: self.exchange.fetch_ohlcv(unified, timeframe, since=cursor, limit=limit),
+            lambda r: int(r[0]),
+            since,
+            min(until, pd.Timestamp.now(tz="UTC").floor(f"{step}ms")),
+            self.spec.candle_page,
+            step,
+            progress,
+        )
+        frame = pd.DataFrame([r[:6] for r in rows], columns=["ms", "open", "high", "low", "close", "volume"])
+        frame = frame.drop_duplicates("ms", keep="last").sort_values("ms").reset_index(drop=True)
+        frame.insert(0, "ts", _frame_ts(frame.pop("ms")))
+        return frame.astype({c: "float64" for c in ("open", "high", "low", "close", "volume")})
+
+    def fetch_open_interest(
+        self, since: pd.Timestamp, until: pd.Timestamp, progress: Callable[[float], None] | None = None
+    ) -> pd.DataFrame:
+        """Open interest history: ts, oi_base, oi_usd (NaN where the venue gives only the other one)."""
+        if not self.spec.capabilities.get("open_interest_history") or self.spec.oi_units is None:
+            raise DomainError(f"{self.venue} gives no open-interest history; `liqheat follow` records it as it goes")
+        market = self.ccxt_market()
+        step = int(parse_duration(self.spec.oi_period, "oi period").total_seconds() * 1000)
+        unified = self.market.unified
+        period = self.spec.oi_period
+        rows = self._page(
+            "fetch_open_interest_history",
+            lambda cursor, limit: self.exchange.fetch_open_interest_history(unified, period, since=cursor, limit=limit),
+            lambda r: int(r["timestamp"]),
+            since,
+            until,
+            self.spec.oi_page,
+            step,
+            progress,
+        )
+        return self._oi_frame(rows, market)
+
+    def fetch_open_interest_now(self) -> pd.DataFrame:
+        """The current open interest (one row): what ``follow`` records where no history is kept."""
+        market = self.ccxt_market()
+        entry = self._call("fetch_open_interest", partial(self.exchange.fetch_open_interest, self.market.unified))
+        if entry.get("timestamp") is None:
+            entry = {**entry, "timestamp": int(time.time() * 1000)}
+        return self._oi_frame([entry], market)
+
+    def _oi_frame(self, rows: list[dict[str, Any]], market: dict[str, Any]) -> pd.DataFrame:
+        assert self.spec.oi_units is not None
+        out = []
+        for entry in rows:
+            base, usd = self.spec.oi_units(entry, market)
+            if base is None and usd is None:
+                self._note(f"open interest at {entry.get('timestamp')} has no value; skipped")
+                continue
+            out.append((int(entry["timestamp"]), math.nan if base is None else base, math.nan if usd is None else usd))
+        frame = pd.DataFrame(out, columns=["ms", "oi_base", "oi_usd"]).drop_duplicates("ms", keep="last").sort_values("ms")
+        frame.insert(0, "ts", _frame_ts(frame.pop("ms")))
+        return frame.reset_index(drop=True).astype({"oi_base": "float64", "oi_usd": "float64"})
+
+    def fetch_funding(
+        self, since: pd.Timestamp, until: pd.Timestamp, progress: Callable[[float], None] | None = None
+    ) -> pd.DataFrame:
+        """Funding rate history: ts, rate (per funding interval)."""
+        self.ccxt_market()
+        unified = self.market.unified
+        rows = self._page(
+            "fetch_funding_rate_history",
+            lambda cursor, limit: self.exchange.fetch_funding_rate_history(unified, since=cursor, limit=limit),
+            lambda r: int(r["timestamp"]),
+            since,
+            until,
+            self.spec.funding_page,
+            1,
+            progress,
+        )
+        frame = pd.DataFrame([(int(r["timestamp"]), _num(r.get("fundingRate"))) for r in rows], columns=["ms", "rate"])
+        frame = frame.dropna().drop_duplicates("ms", keep="last").sort_values("ms")
+        frame.insert(0, "ts", _frame_ts(frame.pop("ms")))
+        return frame.reset_index(drop=True).astype({"rate": "float64"})
+
+    def fetch_tiers(self) -> dict[str, Any]:
+        """The market's maintenance-margin tiers as a ``margin/tables`` JSON object (see :mod:`liqheat.margin.tables`).
+
+        ccxt gives floor, cap, MMR and max leverage; the maintenance amount ("cum") is rebuilt from
+        continuity, ``cum_k = cum_{k-1} + floor_k × (mmr_k − mmr_{k-1})``, and checked against the
+        venue's own figure where the payload carries one.
+        """
+        market = self.ccxt_market()
+        unit = self.spec.tier_unit.get(self.market.kind)
+        if unit is None:
+            raise DomainError(f"{self.venue} publishes no maintenance tiers through ccxt; its tables ship with liqheat")
+        raw = self._call("fetch_market_leverage_tiers", partial(self.exchange.fetch_market_leverage_tiers, self.market.unified))
+        tiers = sorted(raw, key=lambda t: float(t["minNotional"] or 0))
+        if not tiers:
+            raise DomainError(f"{self.venue} returned no tiers for {self.market}")
+        out: list[dict[str, Any]] = []
+        cum = 0.0
+        for i, t in enumerate(tiers):
+            floor, cap = float(t["minNotional"] or 0), _num(t.get("maxNotional"))
+            mmr, lev = float(t["maintenanceMarginRate"]), float(t["maxLeverage"])
+            if i:
+                cum += floor * (mmr - out[-1]["mmr"])
+            info = t.get("info") or {}
+            given = _num(info.get("cum") if "cum" in info else info.get("mmDeduction"))
+            if given is not None and not math.isclose(given, cum, rel_tol=1e-6, abs_tol=1e-6):
+                self._note(f"tier {i + 1}: venue's maintenance amount {given} differs from continuity {cum}; keeping the venue's")
+                cum = given
+            out.append({"floor": floor, "cap": cap, "max_leverage": lev, "mmr": mmr, "maint_amount": round(cum, 10)})
+        notional_unit = {"quote": self.market.quote, "base": self.market.base, "contracts": "contracts"}[unit]
+        today = datetime.now(UTC).date().isoformat()
+        return {
+            "venue": self.venue,
+            "market": self.spec.tier_market.get(self.market.kind, self.market.kind.value),
+            "symbol": market["id"],
+            "unified": self.market.unified,
+            "contract": self.market.kind.value,
+            "contract_size": float(market.get("contractSize") or 1.0),
+            "notional_unit": notional_unit,
+            "as_of": today,
+            "source": f"ccxt {self.ccxt_id}.fetch_market_leverage_tiers({self.market.unified}) on {today}",
+            "tiers": out,
+        }
+
+    # -- normalisation ----------------------------------------------------------------------------
+
+    def liquidation_rows(self, liquidations: list[dict[str, Any]]) -> pd.DataFrame:
+        """ccxt liquidation structures -> ts, side (the position liquidated), usd, price, quantity (base), contracts."""
+        rows = []
+        for liq in liquidations:
+            events = self.spec.expand(liq) if self.spec.expand else [liq]
+            for event in events:
+                rows.append(self._liquidation_row(liq, event))
+        frame = pd.DataFrame(rows, columns=["ms", *LIQUIDATION_COLUMNS[1:]])
+        frame.insert(0, "ts", _frame_ts(frame.pop("ms")))
+        return frame.astype({"usd": "float64", "price": "float64", "quantity": "float64", "contracts": "float64"})
+
+    def _liquidation_row(self, liq: dict[str, Any], event: dict[str, Any]) -> tuple[Any, ...]:
+        ts, price, contracts = event.get("timestamp"), _num(event.get("price")), _num(event.get("contracts"))
+        if ts is None or price is None or price <= 0 or contracts is None or contracts <= 0:
+            raise DomainError(f"{self.venue}: liquidation without time, price or size: {liq.get('info')!r}")
+        size = _num(event.get("contractSize") or liq.get("contractSize")) or 1.0
+        side, native = self.spec.liquidation_side(liq.get("info") or {}, event)
+        if self.market.kind is ContractKind.LINEAR:
+            quantity = contracts * size
+            usd = quantity * price
+        else:
+            usd = contracts * size
+            quantity = usd / price
+        symbol = str((liq.get("info") or {}).get("s") or (liq.get("info") or {}).get("instId") or liq.get("symbol"))
+        return int(ts), side, usd, price, quantity, contracts, native, symbol
+
+    def _unified(self, symbol: str | None) -> str:
+        if symbol is not None and symbol != self.market.unified:
+            raise DomainError(f"this source serves {self.market}, not {symbol}")
+        return self.market.unified
+
+    # -- websocket streams ------------------------------------------------------------------------
+
+    async def watch_liquidations(self) -> AsyncIterator[pd.DataFrame]:
+        """Each batch of liquidations the venue pushes, normalised; ccxt errors propagate (the caller reconnects)."""
+        if not self.spec.capabilities.get("liquidations_stream"):
+            raise DomainError(f"{self.venue} has no public liquidation stream")
+        pro = self.pro
+        await pro.load_markets()
+        while True:
+            if pro.has.get("watchLiquidationsForSymbols") is True:
+                batch = await pro.watch_liquidations_for_symbols([self.market.unified])
+            else:
+                batch = await pro.watch_liquidations(self.market.unified)
+            batch = [liq for liq in batch if liq.get("symbol") == self.market.unified]
+            if batch:
+                yield self.liquidation_rows(batch)
+
+    async def watch_candles(self, timeframe: str) -> AsyncIterator[pd.DataFrame]:
+        """Candles as the venue updates them; a candle is yielded once, when the next one opens (closed)."""
+        pro = self.pro
+        await pro.load_markets()
+        pending: dict[int, list[Any]] = {}
+        emitted = -1
+        while True:
+            rows = await pro.watch_ohlcv(self.market.unified, timeframe)
+            for r in rows:
+                if int(r[0]) > emitted:
+                    pending[int(r[0])] = list(r[:6])
+            if len(pending) < 2:
+                continue
+            latest = max(pending)
+            closed = sorted(ms for ms in pending if ms < latest)
+            frame = pd.DataFrame([pending.pop(ms) for ms in closed], columns=["ms", "open", "high", "low", "close", "volume"])
+            emitted = closed[-1]
+            frame.insert(0, "ts", _frame_ts(frame.pop("ms")))
+            yield frame.astype({c: "float64" for c in ("open", "high", "low", "close", "volume")})
+
+    async def close(self) -> None:
+        if self._pro is not None:
+            await self._pro.close()
