@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.progress import Progress
@@ -56,31 +56,59 @@ def import_files(
 @app.command()
 def export(
     out: Annotated[Path, typer.Option("--out", help="Bundle folder to write.")],
-    venue: Annotated[str, typer.Option(help="Venue, e.g. binance.")],
-    symbol: Annotated[str, typer.Option(help="Market, e.g. BTCUSDT or BTC/USDT:USDT.")],
+    venue: Annotated[list[str], typer.Option("--venue", help="Venue, or venue:SYMBOL (repeat to aggregate venues).")],
     timeframe: Annotated[str, typer.Option(help="Candle timeframe in the store, e.g. 1m.")],
+    symbol: Annotated[str | None, typer.Option(help="Market, e.g. BTCUSDT or BTC/USDT:USDT (resolved per venue).")] = None,
     since: Annotated[str | None, typer.Option(help="First time (ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(help="End time, exclusive (ISO 8601).")] = None,
+    rate: Annotated[list[str] | None, typer.Option("--rate", help="USD rate of a quote currency, e.g. USDT=0.9995.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "parquet",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing bundle at --out.")] = False,
     store_dir: StoreOption = None,
 ) -> None:
-    """Write a market bundle from the store (candles, open interest, funding and liquidations it holds)."""
+    """Write a market bundle from the store. One venue is written as stored; several are aggregated
+    (one USD grid, summed open interest and liquidations, lagging venues flagged in meta.json)."""
+    from liqheat.bundle import parse_time, write_bundle
+    from liqheat.store.aggregate import aggregate, parse_feeds
     from liqheat.store.export import export_bundle
     from liqheat.store.parquet_store import Store
-    from liqheat.symbols import resolve
 
     if fmt not in ("csv", "parquet"):
         fail(f"--format must be csv or parquet, got {fmt!r}")
+    kind: Literal["csv", "parquet"] = "csv" if fmt == "csv" else "parquet"
     try:
-        market = resolve(symbol, venue)
-        written = export_bundle(
-            Store(store_dir), out, venue=venue, market=market, timeframe=timeframe, since=since, until=until,
-            fmt="csv" if fmt == "csv" else "parquet", overwrite=overwrite,
-        )  # fmt: skip
+        feeds = parse_feeds(venue, symbol)
+        store = Store(store_dir)
+        if len(feeds) == 1:
+            written = export_bundle(
+                store, out, venue=feeds[0].venue, market=feeds[0].market, timeframe=timeframe, since=since, until=until,
+                fmt=kind, overwrite=overwrite,
+            )  # fmt: skip
+        else:
+            rates = parse_rates(rate or [])
+            agg = aggregate(store, feeds, timeframe, parse_time(since, "--since"), parse_time(until, "--until"), rates=rates)
+            written = write_bundle(agg.bundle, out, fmt=kind, overwrite=overwrite)
+            for s in agg.status:
+                console.print(
+                    f"  {s.venue} {s.symbol}: {s.state}" + (f", open-interest share {s.oi_share:.0%}" if s.oi_share else "")
+                )
     except DomainError as exc:
         fail(str(exc))
     console.print(f"wrote the bundle {written}")
+
+
+def parse_rates(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        code, _, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise DomainError(f"--rate {item!r}: expected CODE=NUMBER, e.g. USDT=0.9995") from None
+        if not code.strip() or not (number > 0) or number == float("inf"):
+            raise DomainError(f"--rate {item!r}: expected CODE=NUMBER with a positive number")
+        out[code.strip().upper()] = number
+    return out
 
 
 VenueOption = Annotated[list[str], typer.Option("--venue", help="Venue (repeatable): binance, bybit, okx, hyperliquid.")]
