@@ -139,6 +139,10 @@ def create_app(registry: Registry) -> FastAPI:
     def one(market_id: str) -> dict[str, Any]:
         return market(market_id).describe()
 
+    @app.get("/api/markets/{market_id}/venues", summary="Per-venue open-interest shares over time, and each venue's freshness")
+    def venues(market_id: str, points: Annotated[int, Query(ge=2, le=5000)] = 400) -> dict[str, Any]:
+        return market(market_id).venue_shares(points)
+
     @app.get("/api/markets/{market_id}/candles", summary="Candles over a window, resampled to an interval")
     def candles(
         market_id: str,

@@ -39,6 +39,7 @@ class Market:
     params: ModelParams = field(default_factory=ModelParams)
     kind: str = "bundle"
     version: int = 0
+    venue_oi: pd.DataFrame | None = None  # ts + USD open interest per venue label, for store-backed markets
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def grow(self, bundle: Bundle) -> None:
@@ -111,7 +112,27 @@ class Market:
             "source": meta.source,
             "version": self.version,
             "score": None if report is None else {s.side: _side_score(s) for s in report.sides},
+            "venue_status": meta.extra.get("venue_status", []),
         }
+
+    def venue_shares(self, points: int = 400) -> dict[str, Any]:
+        """Each venue's share of open interest over time (at most ``points`` samples), for the page's
+        per-venue split of a hovered level, and each venue's freshness."""
+        status = self.bundle.meta.extra.get("venue_status", [])
+        frame = self.venue_oi
+        if frame is None or frame.empty:
+            return {"venues": [], "ts": [], "shares": {}, "status": status}
+        cols = [c for c in frame.columns if c != "ts"]
+        values = frame[cols].to_numpy(dtype="float64")
+        total = np.nansum(values, axis=1)
+        keep = total > 0
+        stride = max(1, int(keep.sum()) // points)
+        idx = np.flatnonzero(keep)[::stride]
+        shares = {
+            c: [None if math.isnan(v) else round(float(v), 5) for v in values[idx, i] / total[idx]] for i, c in enumerate(cols)
+        }
+        ts = [int(t.timestamp()) for t in frame["ts"].iloc[idx]]
+        return {"venues": cols, "ts": ts, "shares": shares, "status": status}
 
 
 def _side_score(s: SideScore) -> dict[str, float | None]:
@@ -136,6 +157,7 @@ class Registry:
     def __init__(self) -> None:
         self._markets: dict[str, Market] = {}
         self._watched: dict[str, tuple[Path, tuple[tuple[str, int, int], ...]]] = {}
+        self._stores: dict[str, tuple[Any, list[Any], str, pd.Timestamp | None, tuple[tuple[str, int, int], ...]]] = {}
         self.problems: dict[str, str] = {}
 
     def add(
@@ -170,6 +192,38 @@ class Registry:
                 continue
             self.problems.pop(market_id, None)
             self._markets[market_id].grow(bundle)
+            grown.append(market_id)
+        return grown + self._refresh_stores()
+
+    def add_store(self, store: Any, feeds: list[Any], timeframe: str, since: pd.Timestamp | None = None) -> Market:
+        """A market aggregated from the store (one or several venues); refreshed when a follower writes."""
+        from liqheat.store.aggregate import aggregate
+
+        agg = aggregate(store, feeds, timeframe, since)
+        labels = "-".join(dict.fromkeys(f.venue for f in feeds))
+        market = self.add(agg.bundle, market_id=slug(f"{feeds[0].market.base}-{labels}-{timeframe}"), kind="store")
+        market.venue_oi = agg.venue_oi
+        self._stores[market.id] = (store, list(feeds), timeframe, since, _stamp(store.root))
+        return market
+
+    def _refresh_stores(self) -> list[str]:
+        from liqheat.store.aggregate import aggregate
+
+        grown = []
+        for market_id, (store, feeds, timeframe, since, stamp) in list(self._stores.items()):
+            now = _stamp(store.root)
+            if now == stamp:
+                continue
+            self._stores[market_id] = (store, feeds, timeframe, since, now)
+            try:
+                agg = aggregate(store, feeds, timeframe, since)
+            except DomainError as exc:
+                self.problems[market_id] = str(exc)
+                continue
+            self.problems.pop(market_id, None)
+            market = self._markets[market_id]
+            market.grow(agg.bundle)
+            market.venue_oi = agg.venue_oi
             grown.append(market_id)
         return grown
 

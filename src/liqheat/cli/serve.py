@@ -39,6 +39,16 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also serve the embedded synthetic market.")] = True,
     live: Annotated[bool, typer.Option("--live/--still", help="Let the demo market grow by one minute every second.")] = True,
     out: Annotated[Path, typer.Option(help="Where the demo market is cached.")] = Path("out/demo"),
+    store_dir: Annotated[
+        Path | None, typer.Option("--store", help="Store folder for --venue (default: $LIQHEAT_HOME or ~/.liqheat).")
+    ] = None,
+    venue: Annotated[
+        list[str] | None,
+        typer.Option("--venue", help="Serve the store's market on this venue (venue or venue:SYMBOL; repeat to aggregate)."),
+    ] = None,
+    symbol: Annotated[str | None, typer.Option(help="With --store: the market, resolved per venue.")] = None,
+    timeframe: Annotated[str, typer.Option(help="With --store: the candle timeframe.")] = "1m",
+    since: Annotated[str | None, typer.Option(help="With --store: first time to serve (default: all stored).")] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and the heatmap page at /."""
     from liqheat.api.markets import Registry
@@ -49,6 +59,15 @@ def serve(
     try:
         for folder in bundle or []:
             registry.add_folder(folder)
+        if store_dir is not None or venue:
+            from liqheat.bundle import parse_time
+            from liqheat.store.aggregate import parse_feeds
+            from liqheat.store.parquet_store import Store
+
+            if not venue:
+                fail("--store needs --venue (e.g. --venue binance --venue bybit --symbol BTC/USDT:USDT)")
+            feeds = parse_feeds(venue, symbol)
+            registry.add_store(Store(store_dir), feeds, timeframe, parse_time(since, "--since"))
         if demo:
             add_demo_market(registry, out, live=live)
     except DomainError as exc:

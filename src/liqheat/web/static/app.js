@@ -199,8 +199,11 @@ chart.subscribeCrosshairMove((param) => {
   const p = series.coordinateToPrice(param.point.y);
   const cell = cellAt(param.time, p);
   if (!cell) { tip.hidden = true; return; }
+  const split = venueSplit(param.time);
+  const perVenue = split ? '<br><small>by venue (open-interest share): '
+    + split.map(([name, share]) => `${name} ${usd((cell.long + cell.short) * share)}`).join(' · ') + '</small>' : '';
   tip.innerHTML = `<b>${utc(param.time)}</b><br>price <b>${price(p)}</b><br>`
-    + `<span class="long">longs at risk ${usd(cell.long)}</span><br><span class="short">shorts at risk ${usd(cell.short)}</span>`;
+    + `<span class="long">longs at risk ${usd(cell.long)}</span><br><span class="short">shorts at risk ${usd(cell.short)}</span>${perVenue}`;
   tip.dataset.long = cell.long;
   tip.dataset.short = cell.short;
   tip.hidden = false;
@@ -255,13 +258,14 @@ async function load({ keepView = false } = {}) {
   saveUrl();
   try {
     const interval = `&interval=${state.interval || autoInterval()}`;
-    const [candles, heat, liqs, summary, clusters, realized] = await Promise.all([
+    const [candles, heat, liqs, summary, clusters, realized, venues] = await Promise.all([
       api(`/api/markets/${state.market}/candles?window=${state.window}${interval}`).then((r) => r.json()),
       heatmapData(),
       api(`/api/markets/${state.market}/liquidations?window=${state.window}&limit=300`).then((r) => r.json()),
       api(`/api/markets/${state.market}/summary`).then((r) => r.json()),
       api(`/api/markets/${state.market}/clusters?top=3`).then((r) => r.json()),
       api(`/api/markets/${state.market}/liquidations/totals?window=7d&bucket=1d&largest=5`).then((r) => r.json()),
+      api(`/api/markets/${state.market}/venues`).then((r) => r.json()),
     ]);
     page.dataAt = performance.now();
     page.firstPaintMs = null;
@@ -274,6 +278,7 @@ async function load({ keepView = false } = {}) {
     drawClusters(clusters.clusters);
     drawSummary(summary);
     drawRealized(realized);
+    drawVenues(venues);
     page.clusters = clusters.clusters;
     if (visible) chart.timeScale().setVisibleLogicalRange(visible); else chart.timeScale().fitContent();
     if (state.tab === 'map') await loadMap();
@@ -321,6 +326,31 @@ function drawRealized(r) {
     + `<span class="short">${usd(r.short_usd[i])}</span></dd>`).join('');
   const orders = r.largest.map((o) => `<li class="${o.side}">${o.ts.replace('T', ' ').slice(5, 16)} ${o.side} ${usd(o.usd)} @ ${price(o.price)}</li>`).join('');
   $('realized').innerHTML = `<dl>${days}</dl>${orders ? `<ol>${orders}</ol>` : ''}<small>${r.venues.join(', ')}</small>`;
+}
+
+// Per-venue shares of open interest (store-backed markets): the hover splits a level by them, and the
+// panel says how fresh each venue is, so a lagging venue is visible instead of silently stale.
+function drawVenues(v) {
+  page.venues = v;
+  const panel = $('venues');
+  if (!v.status.length) { panel.textContent = 'one source (a bundle)'; return; }
+  const now = Date.now() / 1000;
+  panel.innerHTML = v.status.map((s) => {
+    const last = s.last_candle ? Date.parse(s.last_candle) / 1000 : null;
+    const age = last === null ? '—' : `${Math.max(0, Math.round((now - last) / 60)).toLocaleString()} min ago`;
+    const share = s.oi_share === null ? '' : ` · ${(s.oi_share * 100).toFixed(0)}% of OI`;
+    const gaps = s.candle_gaps.length + s.stream_gaps.length;
+    return `<li class="venue ${s.state.replace(' ', '-')}" data-venue="${s.venue}"><b>${s.venue}</b> ${s.symbol} · `
+      + `<span class="state">${s.state}</span>${share} · last candle ${age}${gaps ? ` · ${gaps} gap(s)` : ''}</li>`;
+  }).join('');
+}
+
+function venueSplit(time) {
+  const v = page.venues;
+  if (!v || !v.ts.length) return null;
+  let i = 0;
+  while (i + 1 < v.ts.length && v.ts[i + 1] <= time) i++;
+  return v.venues.map((name) => [name.split(':')[0], v.shares[name][i]]).filter(([, s]) => s !== null);
 }
 
 function drawSummary(s) {
