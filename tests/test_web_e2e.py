@@ -286,3 +286,51 @@ def test_the_page_follows_a_market_that_grows(browser: Any) -> None:
     finally:
         context.close()
         srv.should_exit = True
+
+
+def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_path: Path) -> None:
+    """Two venues from the store: the panel says which one lags, and the hover splits a level by venue."""
+    import re
+
+    import uvicorn
+
+    from liqheat.api.app import create_app
+    from liqheat.api.markets import Registry
+    from liqheat.store.aggregate import parse_feeds
+    from liqheat.store.parquet_store import Store
+    from test_api_store import walk, write_venue
+
+    store = Store(tmp_path)
+    frame = walk(3 * 1440)
+    write_venue(store, "binance", frame, 7e9)
+    write_venue(store, "bybit", frame.iloc[:-180], 3e9)
+    registry = Registry()
+    registry.add_store(store, parse_feeds(["binance", "bybit"], "BTCUSDT"), "1m")
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    context = browser.new_context(viewport={"width": 1400, "height": 800})
+    page = context.new_page()
+    try:
+        open_page(page, f"http://127.0.0.1:{port}/?market=btc-binance-bybit-1m&window=2d")
+        assert page.evaluate("document.body.dataset.state") == "ready"
+        items = page.locator("#venues li")
+        assert items.count() == 2
+        assert "fresh" in (items.nth(0).text_content() or "")
+        assert "70% of OI" in (items.nth(0).text_content() or "")
+        assert (items.nth(1).get_attribute("class") or "").split() == ["venue", "lagging"]
+        box = chart_box(page)
+        page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.5)
+        page.wait_for_selector("#tooltip:not([hidden])")
+        text = page.text_content("#tooltip") or ""
+        long_, short = (float(page.get_attribute("#tooltip", k) or "nan") for k in ("data-long", "data-short"))
+        assert long_ + short > 0
+        assert "by venue (open-interest share)" in text
+        parts = dict(re.findall(r"(binance|bybit) \$([\d.,]+[kMB]?)", text))
+        assert set(parts) == {"binance", "bybit"}
+        shot(page, "store-venues")
+    finally:
+        context.close()
+        srv.should_exit = True

@@ -337,7 +337,8 @@ function drawVenues(v) {
   const now = Date.now() / 1000;
   panel.innerHTML = v.status.map((s) => {
     const last = s.last_candle ? Date.parse(s.last_candle) / 1000 : null;
-    const age = last === null ? '—' : `${Math.max(0, Math.round((now - last) / 60)).toLocaleString()} min ago`;
+    const mins = last === null ? null : Math.max(0, Math.round((now - last) / 60));
+    const age = mins === null ? '—' : mins < 120 ? `${mins} min ago` : mins < 2880 ? `${Math.round(mins / 60)} h ago` : utc(last).slice(0, 16);
     const share = s.oi_share === null ? '' : ` · ${(s.oi_share * 100).toFixed(0)}% of OI`;
     const gaps = s.candle_gaps.length + s.stream_gaps.length;
     return `<li class="venue ${s.state.replace(' ', '-')}" data-venue="${s.venue}"><b>${s.venue}</b> ${s.symbol} · `

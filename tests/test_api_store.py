@@ -1,0 +1,95 @@
+"""Markets served from the store (``liqheat serve --venue ...``): aggregated, refreshed as a follower
+writes, with each venue's share and freshness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from liqheat.api.app import create_app
+from liqheat.api.markets import Registry
+from liqheat.store.aggregate import parse_feeds
+from liqheat.store.parquet_store import Series, Store
+
+START = pd.Timestamp("2025-10-01T00:00:00Z")
+
+
+def walk(n: int, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 60000 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    ts = pd.Series(pd.date_range(START, periods=n, freq="1min")).astype("datetime64[us, UTC]")
+    return pd.DataFrame({"ts": ts, "open": np.r_[close[0], close[:-1]], "high": close * 1.001, "low": close * 0.999,
+                         "close": close, "volume": 5.0})  # fmt: skip
+
+
+def write_venue(store: Store, venue: str, frame: pd.DataFrame, oi: float) -> None:
+    with store.writer():
+        store.write(Series("candles", venue, "BTC/USDT:USDT", "1m"), frame)
+        store.write(Series("open_interest", venue, "BTC/USDT:USDT"), pd.DataFrame({"ts": frame["ts"], "oi_usd": oi}))
+        store.advance(venue, "BTC/USDT:USDT", "candles-1m", frame["ts"].iloc[-1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> tuple[TestClient, Registry, Store, pd.DataFrame]:
+    store = Store(tmp_path)
+    frame = walk(3 * 1440)
+    write_venue(store, "binance", frame.iloc[: 2 * 1440], 7e9)
+    write_venue(store, "bybit", frame.iloc[: 2 * 1440 - 120], 3e9)  # two hours behind
+    registry = Registry()
+    registry.add_store(store, parse_feeds(["binance", "bybit"], "BTCUSDT"), "1m")
+    return TestClient(create_app(registry)), registry, store, frame
+
+
+def test_the_store_market_is_listed_with_its_venues(served: tuple[TestClient, Registry, Store, pd.DataFrame]) -> None:
+    client, *_ = served
+    markets = client.get("/api/markets").json()
+    assert [m["id"] for m in markets] == ["btc-binance-bybit-1m"]
+    status = {s["venue"]: s for s in markets[0]["venue_status"]}
+    assert status["binance"]["state"] == "fresh"
+    assert status["bybit"]["state"] == "lagging"
+    assert status["bybit"]["lag_seconds"] == 120 * 60
+    assert markets[0]["venues"] == ["binance", "bybit"]
+    heat = client.get("/api/markets/btc-binance-bybit-1m/heatmap?window=1d").json()
+    assert max(max(row) for row in heat["long"]) > 0
+
+
+def test_venue_shares_follow_open_interest(served: tuple[TestClient, Registry, Store, pd.DataFrame]) -> None:
+    client, *_ = served
+    v = client.get("/api/markets/btc-binance-bybit-1m/venues?points=50").json()
+    assert v["venues"] == ["binance:BTC/USDT:USDT", "bybit:BTC/USDT:USDT"]
+    assert v["shares"]["binance:BTC/USDT:USDT"][0] == pytest.approx(0.7)
+    assert v["shares"]["bybit:BTC/USDT:USDT"][0] == pytest.approx(0.3)
+    assert v["shares"]["bybit:BTC/USDT:USDT"][-1] is None  # stale at the end: not carried forward
+    assert len(v["ts"]) <= 51
+    assert v["ts"] == sorted(v["ts"])
+    bad = client.get("/api/markets/btc-binance-bybit-1m/venues?points=1")
+    assert bad.status_code == 422
+
+
+def test_a_follower_writing_grows_the_market(served: tuple[TestClient, Registry, Store, pd.DataFrame]) -> None:
+    client, registry, store, frame = served
+    before = client.get("/api/markets/btc-binance-bybit-1m").json()
+    write_venue(store, "binance", frame.iloc[2 * 1440 : 2 * 1440 + 60], 7e9)
+    assert registry.refresh() == ["btc-binance-bybit-1m"]
+    after = client.get("/api/markets/btc-binance-bybit-1m").json()
+    assert after["version"] == before["version"] + 1
+    assert pd.Timestamp(after["last"]) - pd.Timestamp(before["last"]) == pd.Timedelta(minutes=60)
+    assert registry.refresh() == []  # nothing new written: nothing rebuilt
+
+
+def test_serve_rejects_a_store_without_venues(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import liqheat.cli.serve  # noqa: F401  (registers the command)
+    from liqheat.cli.app import app
+
+    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path), "--no-demo"])
+    assert result.exit_code == 2
+    assert "--store needs --venue" in result.output
+    empty = CliRunner().invoke(app, ["serve", "--store", str(tmp_path), "--venue", "binance", "--symbol", "BTCUSDT", "--no-demo"])
+    assert empty.exit_code == 2
+    assert "no 1m candles" in empty.output
