@@ -209,3 +209,58 @@ def follow(
                     console.print(f"[yellow]{f.label}: no liquidations seen {gap['from']} to {gap['to']}[/]")
     except DomainError as exc:
         fail(str(exc))
+
+
+tables_app = typer.Typer(
+    help="Maintenance-margin (bracket) tables: list them, refresh them from the venues.", no_args_is_help=True
+)
+app.add_typer(tables_app, name="tables")
+
+
+@tables_app.command("list")
+def tables_list() -> None:
+    """Every table liqheat would use, shipped or refreshed, with its date."""
+    from liqheat.margin.tables import local, local_dir, shipped
+
+    try:
+        refreshed = local()
+    except DomainError as exc:
+        fail(str(exc))
+    for key, vt in sorted({**shipped(), **refreshed}.items()):
+        where = f"refreshed ({local_dir()})" if key in refreshed else "shipped"
+        t = vt.table
+        console.print(f"{t.venue:<12} {t.market.unified:<16} {len(t.brackets):>3} tiers  as of {t.as_of}  {where}")
+
+
+@tables_app.command("refresh")
+def tables_refresh(
+    venue: Annotated[str, typer.Option(help="binance, bybit or okx (Binance needs LIQHEAT_BINANCE_KEY and _SECRET).")],
+    symbol: Annotated[str, typer.Option(help="Market, e.g. BTCUSDT, BTCUSD_PERP, BTC-USDT-SWAP.")],
+) -> None:
+    """Read a market's maintenance tiers from the venue through ccxt and keep them in $LIQHEAT_HOME/tables."""
+    import json
+    import os
+
+    from liqheat.margin.tables import local_dir, parse_table
+    from liqheat.sources.registry import open_source
+    from liqheat.store.parquet_store import _replace_atomically
+    from liqheat.symbols import resolve
+
+    try:
+        options = {}
+        if venue.lower() == "binance":
+            key, secret = os.environ.get("LIQHEAT_BINANCE_KEY"), os.environ.get("LIQHEAT_BINANCE_SECRET")
+            if not key or not secret:
+                fail("Binance serves brackets only to an API key: set LIQHEAT_BINANCE_KEY and LIQHEAT_BINANCE_SECRET (read-only)")
+            options = {"apiKey": key, "secret": secret}
+        source = open_source(venue, resolve(symbol, venue), options=options)
+        data = source.fetch_tiers()
+        vt = parse_table(data, f"{venue} {symbol} tiers")
+        path = local_dir() / f"{data['venue']}-{data['market']}-{data['symbol']}.json"
+        text = json.dumps(data, indent=1)
+        _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    except DomainError as exc:
+        fail(str(exc))
+    console.print(f"wrote {path}: {len(vt.table.brackets)} tiers of {vt.table.market} (as of {vt.table.as_of})")
+    for line in source.log:
+        console.print(f"  [dim]{line}[/]")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -83,9 +84,26 @@ def shipped() -> dict[tuple[str, str], VenueTable]:
     return out
 
 
-def lookup(venue: str, market: Market) -> VenueTable:
-    """The shipped table for ``market`` on ``venue``, or an error listing what exists."""
-    tables = shipped()
+def local_dir() -> Path:
+    """Where ``liqheat tables refresh`` writes tables read from the venues: ``$LIQHEAT_HOME/tables``."""
+    return Path(os.environ.get("LIQHEAT_HOME") or Path.home() / ".liqheat") / "tables"
+
+
+def local() -> dict[tuple[str, str], VenueTable]:
+    """Refreshed tables (newer than the shipped ones, when present), keyed like :func:`shipped`."""
+    out: dict[tuple[str, str], VenueTable] = {}
+    folder = local_dir()
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.json")):
+            vt = load_file(path)
+            out[(vt.table.venue, vt.table.market.unified)] = vt
+    return out
+
+
+def lookup(venue: str, market: Market, *, refreshed: bool = True) -> VenueTable:
+    """The table for ``market`` on ``venue``: a refreshed one if ``refreshed`` and present, else the
+    shipped one, else an error listing what exists."""
+    tables = {**shipped(), **(local() if refreshed else {})}
     found = tables.get((venue, market.unified))
     if found is None:
         have = sorted(sym for (v, sym) in tables if v == venue)

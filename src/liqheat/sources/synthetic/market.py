@@ -178,7 +178,7 @@ def simulate(
     market = Market.parse_unified(params.symbol)
     if market.kind is not ContractKind.LINEAR:
         raise DomainError(f"the simulator trades linear contracts; {market} is inverse")
-    table = lookup(params.venue, market).table
+    table = lookup(params.venue, market, refreshed=False).table
     floors = np.array([b.floor for b in table], dtype=np.float64)
     caps = np.array([b.cap for b in table], dtype=np.float64)
     mmr = np.array([b.mmr for b in table], dtype=np.float64)
