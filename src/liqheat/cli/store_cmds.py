@@ -111,6 +111,13 @@ def parse_rates(items: list[str]) -> dict[str, float]:
     return out
 
 
+def venue_error(exc: Exception) -> str:
+    """One line for an exchange error that survived the retries; other errors are bugs and keep their traceback."""
+    if not any(cls.__module__.startswith("ccxt") for cls in type(exc).__mro__):
+        raise exc
+    return f"the venue answered {type(exc).__name__}: {str(exc)[:300]} (after retrying what can be retried)"
+
+
 VenueOption = Annotated[list[str], typer.Option("--venue", help="Venue (repeatable): binance, bybit, okx, hyperliquid.")]
 
 
@@ -170,6 +177,8 @@ def fetch(
                 console.print(f"  [dim]{line}[/]")
     except DomainError as exc:
         fail(str(exc))
+    except Exception as exc:  # a venue error that retrying did not fix (ccxt's own classes)
+        fail(venue_error(exc))
 
 
 @app.command()
@@ -209,6 +218,8 @@ def follow(
                     console.print(f"[yellow]{f.label}: no liquidations seen {gap['from']} to {gap['to']}[/]")
     except DomainError as exc:
         fail(str(exc))
+    except Exception as exc:  # a venue error that retrying did not fix (ccxt's own classes)
+        fail(venue_error(exc))
 
 
 tables_app = typer.Typer(
@@ -261,6 +272,8 @@ def tables_refresh(
         _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except DomainError as exc:
         fail(str(exc))
+    except Exception as exc:  # a venue error that retrying did not fix (ccxt's own classes)
+        fail(venue_error(exc))
     console.print(f"wrote {path}: {len(vt.table.brackets)} tiers of {vt.table.market} (as of {vt.table.as_of})")
     for line in source.log:
         console.print(f"  [dim]{line}[/]")
