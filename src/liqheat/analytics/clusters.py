@@ -1,10 +1,15 @@
-"""Crowded zones of a liquidation map: contiguous price bands of high notional at risk."""
+"""Crowded zones of a liquidation map: contiguous price bands of high notional at risk, and how
+concentrated the map is (top clusters' share, distance profile, round-number affinity)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
+
+from liqheat.analytics.maps import MarketMap
 
 
 @dataclass(frozen=True)
@@ -16,10 +21,22 @@ class Cluster:
     notional_usd: float
     share: float
     distance_pct: float
+    distance_atr: float | None = None
+    age_hours: float | None = None
+    age_at_least: bool | None = None  # the band is older than the oldest map kept: age is a lower bound
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
 def find_clusters(
-    values: np.ndarray, edges: np.ndarray, price: float, side: str, top: int = 3, smooth_bins: int = 5
+    values: np.ndarray,
+    edges: np.ndarray,
+    price: float,
+    side: str,
+    top: int | None = 3,
+    smooth_bins: int = 5,
+    atr_pct: float | None = None,
 ) -> list[Cluster]:
     """The ``top`` bands of one side's map, largest notional first.
 
@@ -66,6 +83,91 @@ def find_clusters(
                 notional_usd=notional,
                 share=notional / total,
                 distance_pct=(peak_price / price - 1) * 100,
+                distance_atr=(peak_price / price - 1) * 100 / atr_pct if atr_pct else None,
             )
         )
-    return sorted(found, key=lambda c: c.notional_usd, reverse=True)[:top]
+    ranked = sorted(found, key=lambda c: c.notional_usd, reverse=True)
+    return ranked if top is None else ranked[:top]
+
+
+def band_age(m: MarketMap, c: Cluster, keep: float = 0.5) -> float:
+    """Hours the band has held at least ``keep`` of its present notional, looking back through the
+    map's past frames without a break (the oldest frame kept bounds it from below)."""
+    edges = m.edges
+    lo = int(np.searchsorted(edges, c.price_low, side="left"))
+    hi = int(np.searchsorted(edges, c.price_high, side="left"))
+    past = m.past_long if c.side == "long" else m.past_short
+    since = m.ts
+    for ts, frame in zip(m.past_ts, past, strict=True):
+        if frame[lo:hi].sum() < keep * c.notional_usd:
+            break
+        since = ts
+    return (m.ts - since).total_seconds() / 3600
+
+
+def clusters_of(m: MarketMap, top: int | None = 5) -> list[Cluster]:
+    """Both sides' clusters of a map with distance in ATR and age, largest first per side."""
+    long, short = m.at_risk()
+    out = []
+    for side, values in (("long", long), ("short", short)):
+        for c in find_clusters(values, m.edges, m.price, side, top=top, atr_pct=m.atr_pct):
+            age = band_age(m, c)
+            oldest = (m.ts - m.past_ts[-1]).total_seconds() / 3600 if m.past_ts else 0.0
+            out.append(replace(c, age_hours=age, age_at_least=age >= oldest))
+    return out
+
+
+DISTANCE_BUCKETS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, math.inf)
+
+
+def round_step(price: float) -> float:
+    """Round prices: multiples of 5 × 10^(digits − 2), e.g. 5,000 for BTC at 60,000, 500 for ETH at 3,000."""
+    return 5 * 10 ** (math.floor(math.log10(price)) - 1)
+
+
+def concentration(m: MarketMap, clusters: list[Cluster] | None = None, near_pct: float = 0.5) -> dict[str, Any]:
+    """How concentrated the map is.
+
+    - ``top5pct_share``: share of all at-risk notional held by the largest 5 % of clusters (at least one);
+    - ``distance_profile``: share of each side's notional by distance from price (%);
+    - ``round_affinity``: share of notional within ``near_pct`` % of a round price, against the share of
+      the map's price axis (weighted by log-price width where there is notional) that chance gives.
+    """
+    long, short = m.at_risk()
+    total = float(long.sum() + short.sum())
+    found = clusters if clusters is not None else clusters_of(m, top=None)
+    ranked = sorted(found, key=lambda c: c.notional_usd, reverse=True)
+    k = max(1, math.ceil(0.05 * len(ranked))) if ranked else 0
+    top_share = sum(c.notional_usd for c in ranked[:k]) / total if total > 0 else 0.0
+    centers = m.centers
+    distance = np.abs(centers / m.price - 1) * 100
+    profile = {}
+    for side, values in (("long", long), ("short", short)):
+        side_total = float(values.sum())
+        rows = []
+        for lo, hi in zip(DISTANCE_BUCKETS, DISTANCE_BUCKETS[1:], strict=False):
+            inside = (distance >= lo) & (distance < hi)
+            rows.append({"from_pct": lo, "to_pct": None if math.isinf(hi) else hi,
+                         "share": float(values[inside].sum() / side_total) if side_total > 0 else 0.0})  # fmt: skip
+        profile[side] = rows
+    step = round_step(m.price)
+    nearest = np.round(centers / step) * step
+    near = np.abs(centers / np.where(nearest > 0, nearest, np.inf) - 1) * 100 <= near_pct
+    values = long + short
+    observed = float(values[near].sum() / total) if total > 0 else 0.0
+    width = np.log(m.edges[1:] / m.edges[:-1])
+    occupied = values > 0
+    chance = float(width[near & occupied].sum() / width[occupied].sum()) if occupied.any() else 0.0
+    return {
+        "clusters": len(ranked),
+        "top5pct_clusters": k,
+        "top5pct_share": top_share,
+        "distance_profile": profile,
+        "round_affinity": {
+            "round_step": step,
+            "within_pct": near_pct,
+            "observed_share": observed,
+            "chance_share": chance,
+            "ratio": observed / chance if chance > 0 else None,
+        },
+    }

@@ -82,6 +82,10 @@ def _ms(ts: pd.Timestamp) -> int:
     return int(ts.timestamp() * 1000)
 
 
+def _iso(ms: int) -> str:
+    return f"{pd.Timestamp(ms, unit='ms', tz='UTC'):%Y-%m-%d %H:%M:%S}"
+
+
 def _frame_ts(ms: pd.Series) -> pd.Series:
     return pd.to_datetime(ms.astype("int64"), unit="ms", utc=True).astype("datetime64[us, UTC]")
 
@@ -179,16 +183,18 @@ class CcxtSource:
         limit: int,
         step_ms: int,
         progress: Callable[[float], None] | None = None,
+        probe_ms: int | None = None,
     ) -> list[Any]:
-        """Follow pages forward from ``since``: rows outside [since, until) are dropped, a short or empty
-        page ends the walk only when it brings nothing new, and the cursor never moves back."""
+        """Follow pages forward from ``since``: rows outside [since, until) are dropped, a short page is
+        continued from its last row, and the cursor never moves back. An empty page ends the walk only
+        when nothing later exists (see :meth:`_after_empty`): a venue glitch must not leave a silent hole."""
         cursor, stop = _ms(since), _ms(until)
         rows: list[Any] = []
         while cursor < stop:
-            page = self._call(what, partial(fetch, cursor, limit))
-            if not isinstance(page, list):
-                raise DomainError(f"{self.venue} {what}: expected a list, got {type(page).__name__}")
-            page = [r for r in page if cursor <= ts_of(r) < stop]
+            raw = self._fetch_page(what, fetch, cursor, limit)
+            page = [r for r in raw if cursor <= ts_of(r) < stop]
+            if not page and not any(ts_of(r) >= stop for r in raw):  # rows past ``stop``: nothing before it
+                page = self._after_empty(what, fetch, ts_of, cursor, stop, limit, probe_ms or limit * step_ms)
             if not page:
                 break
             rows.extend(page)
@@ -197,6 +203,36 @@ class CcxtSource:
             if progress:
                 progress(min(1.0, (cursor - _ms(since)) / max(1, stop - _ms(since))))
         return rows
+
+    def _fetch_page(self, what: str, fetch: Callable[[int, int], list[Any]], cursor: int, limit: int) -> list[Any]:
+        page = self._call(what, partial(fetch, cursor, limit))
+        if not isinstance(page, list):
+            raise DomainError(f"{self.venue} {what}: expected a list, got {type(page).__name__}")
+        return page
+
+    def _after_empty(
+        self, what: str, fetch: Callable[[int, int], list[Any]], ts_of: Callable[[Any], int], cursor: int, stop: int,
+        limit: int, window: int,
+    ) -> list[Any]:  # fmt: skip
+        """An empty page at ``cursor`` before ``stop``: the end of the venue's data, a stretch it has
+        nothing for, or a glitch. Look one ``window`` further at a time; if something is there, ask
+        ``cursor`` again (a glitch fills in), else go on after the stretch and say it is missing."""
+        probe = cursor + window
+        while probe < stop:
+            raw = self._fetch_page(what, fetch, probe, limit)
+            found = [r for r in raw if probe <= ts_of(r) < stop]
+            if found:
+                again = [r for r in self._fetch_page(what, fetch, cursor, limit) if cursor <= ts_of(r) < stop]
+                if again:
+                    self._note(f"{what}: an empty page at {_iso(cursor)} had rows when asked again")
+                    return again
+                first = min(ts_of(r) for r in found)
+                self._note(f"{what}: no rows from {_iso(cursor)} to {_iso(first)} although later ones exist; left as a gap")
+                return found
+            if any(ts_of(r) >= stop for r in raw):
+                break
+            probe += window
+        return []
 
     # -- REST history -----------------------------------------------------------------------------
 
@@ -285,6 +321,7 @@ class CcxtSource:
             self.spec.funding_page,
             1,
             progress,
+            probe_ms=self.spec.funding_page * 3_600_000,  # funding comes at most hourly: a page spans that much or more
         )
         frame = pd.DataFrame([(int(r["timestamp"]), _num(r.get("fundingRate"))) for r in rows], columns=["ms", "rate"])
         frame = frame.dropna().drop_duplicates("ms", keep="last").sort_values("ms")

@@ -1,0 +1,105 @@
+"""The map a trader reads: notional at risk per price bin at one time, with its recent past.
+
+Every trader analytic (clusters, confluence, cascades, the planner, sentiment) starts from a
+:class:`MarketMap`, built by one causal replay up to the chosen candle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from liqheat.bundle import Bundle
+from liqheat.engine.params import ModelParams
+from liqheat.engine.replay import Engine, MarketView
+from liqheat.model import DomainError
+
+
+@dataclass(frozen=True)
+class MarketMap:
+    """Long and short notional at risk (USD) per price bin after candle ``index`` closed."""
+
+    symbol: str
+    index: int
+    ts: pd.Timestamp  # the close of candle ``index``: the time the map describes
+    price: float
+    edges: np.ndarray
+    long: np.ndarray
+    short: np.ndarray
+    atr_pct: float  # average true range of the last 14 candles, % of price
+    timeframe: pd.Timedelta
+    past_ts: tuple[pd.Timestamp, ...]  # earlier maps, newest first, for the age of a band
+    past_long: np.ndarray  # (len(past_ts), bins)
+    past_short: np.ndarray
+
+    @property
+    def centers(self) -> np.ndarray:
+        return np.sqrt(self.edges[:-1] * self.edges[1:])
+
+    def at_risk(self) -> tuple[np.ndarray, np.ndarray]:
+        """Only what can still liquidate: longs below price, shorts above it."""
+        below = self.centers < self.price
+        return np.where(below, self.long, 0.0), np.where(below, 0.0, self.short)
+
+
+def atr_pct(candles: pd.DataFrame, index: int, window: int = 14) -> float:
+    lo = max(0, index - window + 1)
+    part = candles.iloc[lo : index + 1]
+    prev_close = candles["close"].shift(1).iloc[lo : index + 1].fillna(part["open"])
+    true_range = np.maximum(part["high"] - part["low"], np.maximum((part["high"] - prev_close).abs(), (part["low"] - prev_close).abs()))
+    return float((true_range / part["close"]).mean() * 100)
+
+
+def index_at(bundle: Bundle, at: pd.Timestamp | None) -> int:
+    """The last candle that has closed by ``at`` (the last candle when None)."""
+    ts = bundle.candles["ts"]
+    step = bundle.meta.timeframe_delta
+    if at is None:
+        return len(ts) - 1
+    i = int(ts.searchsorted(at - step, side="right")) - 1
+    if i < 0 or at > ts.iloc[-1] + step:
+        raise DomainError(
+            f"--at {at:%Y-%m-%dT%H:%M:%SZ} is outside the bundle "
+            f"({ts.iloc[0] + step:%Y-%m-%dT%H:%M:%SZ} … {ts.iloc[-1] + step:%Y-%m-%dT%H:%M:%SZ})"
+        )
+    return i
+
+
+def market_map(
+    bundle: Bundle,
+    params: ModelParams | None = None,
+    at: pd.Timestamp | None = None,
+    *,
+    history: pd.Timedelta = pd.Timedelta(days=30),
+    history_points: int = 180,
+    view: MarketView | None = None,
+) -> MarketMap:
+    """Replay up to ``at`` and keep the map there plus ``history_points`` earlier maps over ``history``."""
+    params = params or ModelParams()
+    index = index_at(bundle, at)
+    view = view or MarketView.from_bundle(bundle)
+    step = bundle.meta.timeframe_delta
+    back = max(1, int(history / step))
+    stride = max(1, back // history_points)
+    past = [i for i in range(index - stride, max(-1, index - back - 1), -stride) if i >= 0]
+    engine = Engine.for_view(view, params)
+    frames = np.array([*past[::-1], index], dtype=np.int64)  # the kernel writes frames in time order
+    _, ascending_long, ascending_short = engine.run(view, frame_at=frames, stop=index + 1)
+    long, short = ascending_long[::-1], ascending_short[::-1]
+    ts = bundle.candles["ts"]
+    return MarketMap(
+        symbol=bundle.meta.symbol,
+        index=index,
+        ts=ts.iloc[index] + step,
+        price=float(bundle.candles["close"].iloc[index]),
+        edges=engine.grid.edges(),
+        long=long[0],
+        short=short[0],
+        atr_pct=atr_pct(bundle.candles, index),
+        timeframe=step,
+        past_ts=tuple(ts.iloc[i] + step for i in past),
+        past_long=long[1:],
+        past_short=short[1:],
+    )
