@@ -37,7 +37,9 @@ def main() -> None:
         params = replace(SimParams(), seed=seed, days=args.days, shock_hour=shock_hour, shock_pct=args.shock)
         sim = simulate(params)
         at = sim.start + pd.Timedelta(hours=shock_hour)
-        casc = sim.cascades[(sim.cascades["ts"] >= at - pd.Timedelta(minutes=1)) & (sim.cascades["ts"] <= at + pd.Timedelta(minutes=1))]
+        casc = sim.cascades[
+            (sim.cascades["ts"] >= at - pd.Timedelta(minutes=1)) & (sim.cascades["ts"] <= at + pd.Timedelta(minutes=1))
+        ]
         price = float(sim.bundle.candles["close"].iloc[int(shock_hour * 60) - 1])  # the close before the shock's minute
         post = price * (1 + args.shock / 100)
         if casc.empty:
@@ -54,17 +56,22 @@ def main() -> None:
         long, short = m.at_risk()
         on_est = simulate_cascade(m.centers, long, short, price, args.shock, depth, refill=1.0)
 
-        def beyond(r: object) -> float:
-            return (r.price_after / post - 1) * 100  # type: ignore[attr-defined]
+        def beyond(r: object, post: float = post) -> float:
+            return float((r.price_after / post - 1) * 100)  # type: ignore[attr-defined]
 
-        rows.append((seed, truth_usd, truth_beyond, on_true.liquidated_usd, beyond(on_true), on_est.liquidated_usd, beyond(on_est)))
-    frame = pd.DataFrame(rows, columns=["seed", "sim_usd", "sim_move", "true_map_usd", "true_map_move", "engine_usd", "engine_move"])
+        rows.append(
+            (seed, truth_usd, truth_beyond, on_true.liquidated_usd, beyond(on_true), on_est.liquidated_usd, beyond(on_est))
+        )
+    frame = pd.DataFrame(
+        rows, columns=["seed", "sim_usd", "sim_move", "true_map_usd", "true_map_move", "engine_usd", "engine_move"]
+    )
     pd.set_option("display.width", 160)
     print(frame.round(2).to_string(index=False))
     for name in ("true_map", "engine"):
         err = (frame[f"{name}_move"] - frame["sim_move"]).abs()
         ratio = frame[f"{name}_usd"] / frame["sim_usd"].where(frame["sim_usd"] > 0)
-        print(f"{name}: mean |error| of the move beyond the shock {err.mean():.2f} pp (the simulator's: {frame['sim_move'].mean():.2f} %), "
+        sim_move = frame["sim_move"].mean()
+        print(f"{name}: mean |error| of the move beyond the shock {err.mean():.2f} pp (the simulator's: {sim_move:.2f} %), "
               f"liquidated ÷ sim median {ratio.median():.2f}")  # fmt: skip
 
 

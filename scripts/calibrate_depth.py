@@ -36,8 +36,8 @@ def main() -> None:
     d["x"] = d["percentage"].abs()
     d["side"] = np.where(d["percentage"] < 0, "bid", "ask")
     out: dict[str, object] = {
-        "source": f"Binance USD-M BTCUSDT bookDepth 2025-10-10 ({path.name}, {len(d):,} rows), fitted by scripts/calibrate_depth.py",
-        "model": "cumulative USD notional within x % of mid: linear between the points, growing as x**2 inside 1 % and beyond 5 %",
+        "source": f"Binance USD-M BTCUSDT bookDepth 2025-10-10 ({path.name}, {len(d):,} rows), by scripts/calibrate_depth.py",
+        "model": "cumulative USD within x % of mid: linear between the points, growing as x**2 inside 1 % and beyond 5 %",
         "reference_market": "BTC/USDT:USDT on binance",
     }
     hours = d["ts"].dt.hour + d["ts"].dt.minute / 60

@@ -3,6 +3,7 @@ concentrated the map is (top clusters' share, distance profile, round-number aff
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -102,7 +103,7 @@ def band_age(m: MarketMap, c: Cluster, keep: float = 0.5) -> float:
         if frame[lo:hi].sum() < keep * c.notional_usd:
             break
         since = ts
-    return (m.ts - since).total_seconds() / 3600
+    return float((m.ts - since).total_seconds() / 3600)
 
 
 def clusters_of(m: MarketMap, top: int | None = 5) -> list[Cluster]:
@@ -145,7 +146,7 @@ def concentration(m: MarketMap, clusters: list[Cluster] | None = None, near_pct:
     for side, values in (("long", long), ("short", short)):
         side_total = float(values.sum())
         rows = []
-        for lo, hi in zip(DISTANCE_BUCKETS, DISTANCE_BUCKETS[1:], strict=False):
+        for lo, hi in itertools.pairwise(DISTANCE_BUCKETS):
             inside = (distance >= lo) & (distance < hi)
             rows.append({"from_pct": lo, "to_pct": None if math.isinf(hi) else hi,
                          "share": float(values[inside].sum() / side_total) if side_total > 0 else 0.0})  # fmt: skip

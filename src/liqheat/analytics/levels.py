@@ -137,7 +137,12 @@ class Confluence:
     distance_pct: float  # level to cluster peak
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cluster": self.cluster.to_dict(), "level": self.level.to_dict(), "score": self.score, "distance_pct": self.distance_pct}
+        return {
+            "cluster": self.cluster.to_dict(),
+            "level": self.level.to_dict(),
+            "score": self.score,
+            "distance_pct": self.distance_pct,
+        }
 
 
 def confluence(clusters: list[Cluster], found: list[Level], near_pct: float = 0.5) -> list[Confluence]:

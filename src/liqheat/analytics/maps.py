@@ -16,6 +16,8 @@ from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, MarketView
 from liqheat.model import DomainError
 
+HISTORY = pd.Timedelta(days=30)
+
 
 @dataclass(frozen=True)
 class MarketMap:
@@ -36,7 +38,8 @@ class MarketMap:
 
     @property
     def centers(self) -> np.ndarray:
-        return np.sqrt(self.edges[:-1] * self.edges[1:])
+        centers: np.ndarray = np.sqrt(self.edges[:-1] * self.edges[1:])
+        return centers
 
     def at_risk(self) -> tuple[np.ndarray, np.ndarray]:
         """Only what can still liquidate: longs below price, shorts above it."""
@@ -48,7 +51,9 @@ def atr_pct(candles: pd.DataFrame, index: int, window: int = 14) -> float:
     lo = max(0, index - window + 1)
     part = candles.iloc[lo : index + 1]
     prev_close = candles["close"].shift(1).iloc[lo : index + 1].fillna(part["open"])
-    true_range = np.maximum(part["high"] - part["low"], np.maximum((part["high"] - prev_close).abs(), (part["low"] - prev_close).abs()))
+    true_range = np.maximum(
+        part["high"] - part["low"], np.maximum((part["high"] - prev_close).abs(), (part["low"] - prev_close).abs())
+    )
     return float((true_range / part["close"]).mean() * 100)
 
 
@@ -72,7 +77,7 @@ def market_map(
     params: ModelParams | None = None,
     at: pd.Timestamp | None = None,
     *,
-    history: pd.Timedelta = pd.Timedelta(days=30),
+    history: pd.Timedelta = HISTORY,
     history_points: int = 180,
     view: MarketView | None = None,
 ) -> MarketMap:
