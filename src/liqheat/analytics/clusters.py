@@ -123,7 +123,7 @@ DISTANCE_BUCKETS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, math.inf)
 
 def round_step(price: float) -> float:
     """Round prices: multiples of 5 × 10^(digits − 2), e.g. 5,000 for BTC at 60,000, 500 for ETH at 3,000."""
-    return 5 * 10 ** (math.floor(math.log10(price)) - 1)
+    return float(5 * 10 ** (math.floor(math.log10(price)) - 1))
 
 
 def concentration(m: MarketMap, clusters: list[Cluster] | None = None, near_pct: float = 0.5) -> dict[str, Any]:
