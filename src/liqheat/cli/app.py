@@ -75,7 +75,7 @@ def convert(
 
 
 def main() -> None:
-    from liqheat.cli import calc, demo, model_cmds, serve, store_cmds  # noqa: F401  (registers their commands)
+    from liqheat.cli import calc, demo, model_cmds, serve, store_cmds, trader  # noqa: F401  (registers their commands)
 
     app()
 

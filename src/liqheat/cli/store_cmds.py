@@ -122,10 +122,21 @@ VenueOption = Annotated[list[str], typer.Option("--venue", help="Venue (repeatab
 
 
 def _sources(venues: list[str], symbol: str) -> list[object]:
-    from liqheat.sources.registry import open_source
+    from liqheat.sources.registry import open_source, spec
     from liqheat.symbols import resolve
 
-    return [open_source(v, resolve(symbol, v)) for v in venues]
+    out: list[object] = []
+    for v in venues:
+        try:
+            spec(v)
+        except DomainError as exc:
+            raise DomainError(f"--venue: {exc}") from None
+        try:
+            market = resolve(symbol, v)
+        except DomainError as exc:
+            raise DomainError(f"--symbol: {exc}") from None
+        out.append(open_source(v, market))
+    return out
 
 
 @app.command()
@@ -144,9 +155,13 @@ def fetch(
     import pandas as pd
 
     from liqheat.bundle import parse_time
-    from liqheat.store.collect import fetch_history
+    from liqheat.store.collect import STREAMS, fetch_history
     from liqheat.store.parquet_store import Store
 
+    wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
+    if not wanted or set(wanted) - set(STREAMS):
+        fail(f"--streams must be a comma list of {', '.join(STREAMS)}; got {streams!r}")
+    source: object = None
     try:
         start = parse_time(since, "--since")
         stop = parse_time(until, "--until") if until else pd.Timestamp.now(tz="UTC").floor("1min")
@@ -154,7 +169,6 @@ def fetch(
         assert stop is not None
         sources = _sources(venue, symbol)
         store = Store(store_dir)
-        wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
         for source in sources:
             with Progress(console=console, transient=True) as progress:
                 tasks: dict[str, object] = {}
@@ -178,7 +192,10 @@ def fetch(
     except DomainError as exc:
         fail(str(exc))
     except Exception as exc:  # a venue error that retrying did not fix (ccxt's own classes)
-        fail(venue_error(exc))
+        message = venue_error(exc)
+        for line in getattr(source, "log", []):  # the retries that came before
+            console.print(f"  [dim]{line}[/]")
+        fail(f"{message}; what came before is stored: run the same command again to resume")
 
 
 @app.command()

@@ -1,0 +1,227 @@
+"""Position planner: size a trade from the risk a trader accepts, and place its stop and target against
+the liquidation clusters around the entry.
+
+- Stop: for a long, just below the long-liquidation cluster beneath the entry (a sweep of that band
+  is where forced selling runs out); for a short, just above the short cluster over it. Without such a
+  cluster the stop is 2 ATR away.
+- Size: risk (balance × risk %) ÷ distance to the stop, capped by what the balance can margin at the
+  leverage.
+- The position's own liquidation price is exact (the venue's tiered rule, isolated margin).
+- Target: the nearest cluster in the trade's direction (it attracts price and fills the exit), with
+  the reward/risk ratio.
+- Warnings when the entry, the stop or the own liquidation price sits inside a cluster, or when the
+  position would be liquidated before its stop; and the isolated margin that moves the liquidation
+  price beyond the stop and the cluster.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from liqheat.analytics.clusters import Cluster
+from liqheat.analytics.maps import MarketMap
+from liqheat.margin.calculator import calculate, position_from_inputs
+from liqheat.model import ContractKind, DomainError, MarginMode, Position
+
+STOP_BUFFER_PCT = 0.2
+
+
+def venue_symbol(venue: str, base: str, contract: ContractKind) -> str:
+    """The venue's market for a bundle's coin: the USDT perpetual (USDC on Hyperliquid) or the inverse one."""
+    if contract is ContractKind.INVERSE:
+        return f"{base}/USD:{base}"
+    quote = "USDC" if venue.startswith("hyperliquid") else "USDT"
+    return f"{base}/{quote}:{quote}"
+
+
+def parse_risk(text: str | float) -> float:
+    """``1%`` or ``0.01`` → 0.01."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise DomainError(f"--risk must be a percentage such as 1% or a fraction such as 0.01, got {text!r}") from None
+    if not (0 < value <= 1):
+        raise DomainError(f"--risk must be in (0, 100 %], got {text!r}")
+    return value
+
+
+@dataclass
+class Plan:
+    side: str
+    entry: float
+    leverage: float
+    balance: float
+    risk_usd: float
+    size_base: float
+    notional_usd: float
+    margin_usd: float
+    stop: float
+    stop_reason: str
+    liquidation_price: float
+    take_profit: float | None
+    reward_risk: float | None
+    below: list[Cluster]
+    above: list[Cluster]
+    warnings: list[str] = field(default_factory=list)
+    margin_to_clear: float | None = None
+    venue: str = "binance"
+    symbol: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in ("below", "above")}
+        out["clusters_below"] = [c.to_dict() for c in self.below]
+        out["clusters_above"] = [c.to_dict() for c in self.above]
+        return out
+
+
+def _inside(price: float, clusters: list[Cluster]) -> Cluster | None:
+    return next((c for c in clusters if c.price_low <= price <= c.price_high), None)
+
+
+def _liq(venue: str, symbol: str, side: str, entry: float, leverage: float, size: float, margin: float | None) -> float:
+    position, table = position_from_inputs(venue, symbol, side, entry, leverage, size)
+    if margin is not None:
+        position = Position(position.spec, position.side, position.entry_price, position.contracts, position.leverage,
+                            MarginMode.ISOLATED, margin)  # fmt: skip
+    result = calculate(venue, position, table=table, strict_leverage=False)
+    return result.liquidation_price if result.solution.liquidatable else (0.0 if side == "long" else math.inf)
+
+
+def plan(
+    m: MarketMap,
+    clusters: list[Cluster],
+    *,
+    side: str,
+    entry: float,
+    leverage: float,
+    balance: float,
+    risk: float,
+    venue: str = "binance",
+    contract: ContractKind = ContractKind.LINEAR,
+    min_share: float = 0.03,
+) -> Plan:
+    """``clusters`` smaller than ``min_share`` of their side's notional at risk are not crowded zones and are ignored."""
+    if side not in ("long", "short"):
+        raise DomainError(f"--side must be long or short, got {side!r}")
+    for name, value in (("--entry", entry), ("--leverage", leverage), ("--balance", balance)):
+        if not (math.isfinite(value) and value > 0):
+            raise DomainError(f"{name} must be a finite number > 0, got {value!r}")
+    if leverage < 1:
+        raise DomainError(f"--leverage must be ≥ 1, got {leverage}")
+    symbol = venue_symbol(venue, m.symbol, contract)
+    clusters = [c for c in clusters if c.share >= min_share]
+    # the trade's own side of the map: stops sit beyond the clusters of positions like it
+    below = sorted([c for c in clusters if c.side == "long" and c.peak_price < entry], key=lambda c: -c.peak_price)
+    above = sorted([c for c in clusters if c.side == "short" and c.peak_price > entry], key=lambda c: c.peak_price)
+    atr = m.atr_pct / 100 * entry
+    notes = []
+    if side == "long":
+        guard = below[0] if below else None
+        stop = guard.price_low * (1 - STOP_BUFFER_PCT / 100) if guard else entry - 2 * atr
+        reason = f"{STOP_BUFFER_PCT}% below the long cluster {guard.price_low:,.2f}–{guard.price_high:,.2f}" if guard else "2 ATR"
+        target = above[0].peak_price if above else None
+    else:
+        guard = above[0] if above else None
+        stop = guard.price_high * (1 + STOP_BUFFER_PCT / 100) if guard else entry + 2 * atr
+        reason = (
+            f"{STOP_BUFFER_PCT}% above the short cluster {guard.price_low:,.2f}–{guard.price_high:,.2f}" if guard else "2 ATR"
+        )
+        target = below[0].peak_price if below else None
+    if stop <= 0:
+        raise DomainError(f"the stop ({stop:,.2f}) is not a price: entry {entry:,.2f} is too close to zero")
+    distance = abs(entry - stop)
+    risk_usd = balance * risk
+    size = risk_usd / distance
+    max_size = balance * leverage / entry
+    warnings: list[str] = []
+    if size > max_size:
+        warnings.append(f"the risk allows {size:,.6f} but the balance margins only {max_size:,.6f} at {leverage:g}×: size capped")
+        size = max_size
+    notional = size * entry
+    margin = notional / leverage
+    liq = _liq(venue, symbol, side, entry, leverage, size, None)
+    for label, price in (("entry", entry), ("stop", stop), ("own liquidation price", liq)):
+        c = _inside(price, clusters)
+        if c is not None:
+            warnings.append(f"the {label} {price:,.2f} sits inside a {c.side} cluster {c.price_low:,.2f}–{c.price_high:,.2f}")
+    before_stop = liq >= stop if side == "long" else liq <= stop
+    if before_stop:
+        warnings.append(f"liquidated at {liq:,.2f} before the stop at {stop:,.2f}: lower the leverage or add margin")
+    margin_to_clear = None
+    beyond = stop
+    c_liq = _inside(liq, clusters)
+    if c_liq is not None:
+        beyond = min(beyond, c_liq.price_low) if side == "long" else max(beyond, c_liq.price_high)
+    if before_stop or c_liq is not None:
+        margin_to_clear = _margin_to_clear(venue, symbol, side, entry, leverage, size, margin, beyond, balance)
+        if margin_to_clear is None:
+            warnings.append(f"no isolated margin up to the balance moves the liquidation price beyond {beyond:,.2f}")
+    reward = None if target is None else abs(target - entry) / distance
+    if target is None:
+        notes.append("no cluster in the trade's direction: no target suggested")
+    return Plan(
+        side=side, entry=entry, leverage=leverage, balance=balance, risk_usd=risk_usd, size_base=size, notional_usd=notional,
+        margin_usd=margin, stop=stop, stop_reason=reason, liquidation_price=liq, take_profit=target, reward_risk=reward,
+        below=below[:3], above=above[:3], warnings=warnings, margin_to_clear=margin_to_clear, venue=venue, symbol=symbol,
+        notes=notes,
+    )  # fmt: skip
+
+
+def _margin_to_clear(
+    venue: str, symbol: str, side: str, entry: float, leverage: float, size: float, margin: float, beyond: float, balance: float
+) -> float | None:
+    """The isolated margin (≤ balance) whose liquidation price lies beyond ``beyond`` (bisection: the
+    liquidation price moves monotonically away from entry as margin grows)."""
+
+    def clear(mg: float) -> bool:
+        liq = _liq(venue, symbol, side, entry, leverage, size, mg)
+        return liq < beyond if side == "long" else liq > beyond
+
+    if not clear(balance):
+        return None
+    lo, hi = margin, balance
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if clear(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def sentiment(m: MarketMap, candles: Any, open_interest: Any, funding: Any, window: Any) -> dict[str, Any]:
+    """Long against short notional at risk, and the funding and open-interest change over ``window``."""
+    long, short = m.at_risk()
+    total_long, total_short = float(long.sum()), float(short.sum())
+    end = m.ts
+    start = end - window
+    oi = open_interest[(open_interest["ts"] <= end)]
+    oi_then = oi[oi["ts"] <= start]
+    oi_now_v = float(oi["oi_usd"].iloc[-1]) if len(oi) else math.nan
+    oi_then_v = float(oi_then["oi_usd"].iloc[-1]) if len(oi_then) else (float(oi["oi_usd"].iloc[0]) if len(oi) else math.nan)
+    out: dict[str, Any] = {
+        "at": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "window_hours": window.total_seconds() / 3600,
+        "long_at_risk_usd": total_long,
+        "short_at_risk_usd": total_short,
+        "long_short_ratio": total_long / total_short if total_short > 0 else None,
+        "skew": (total_long - total_short) / (total_long + total_short) if total_long + total_short > 0 else 0.0,
+        "open_interest_usd": oi_now_v,
+        "open_interest_change_pct": (oi_now_v / oi_then_v - 1) * 100 if oi_then_v and oi_then_v > 0 else None,
+        "price_change_pct": None,
+        "funding_mean": None,
+        "funding_last": None,
+    }
+    part = candles[(candles["ts"] < end) & (candles["ts"] >= start)]
+    if len(part):
+        out["price_change_pct"] = (float(part["close"].iloc[-1]) / float(part["open"].iloc[0]) - 1) * 100
+    if funding is not None and len(funding):
+        f = funding[(funding["ts"] <= end) & (funding["ts"] > start)]
+        if len(f):
+            out["funding_mean"] = float(f["rate"].mean())
+            out["funding_last"] = float(f["rate"].iloc[-1])
+    return out

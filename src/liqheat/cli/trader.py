@@ -1,0 +1,352 @@
+"""``liqheat clusters``, ``screen``, ``levels``, ``cascade``, ``plan`` and ``sentiment``: what a trader does with the map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from liqheat.cli.app import BundleArg, app, console, emit_json, fail
+from liqheat.cli.model_cmds import ParamsFile, SetParam, load_params
+from liqheat.model import DomainError
+
+if TYPE_CHECKING:
+    from liqheat.analytics.maps import MarketMap
+    from liqheat.bundle import Bundle
+
+AtOption = Annotated[str | None, typer.Option("--at", help="Time of the map (ISO 8601, UTC); default: after the last candle.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _map(bundle_dir: Path, at: str | None, params_file: Path | None, set_param: list[str] | None) -> tuple[Bundle, MarketMap]:
+    from liqheat.analytics.maps import market_map
+    from liqheat.bundle import parse_time, read_bundle
+
+    bundle = read_bundle(bundle_dir)
+    return bundle, market_map(bundle, load_params(params_file, set_param), parse_time(at, "--at"))
+
+
+def _usd(x: float) -> str:
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"${x / scale:,.2f}{unit}"
+    return f"${x:,.0f}"
+
+
+@app.command()
+def clusters(
+    bundle: BundleArg,
+    at: AtOption = None,
+    top: Annotated[int, typer.Option(min=1, max=100, help="Clusters per side.")] = 5,
+    as_json: JsonOption = False,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """The crowded zones of the map: bands of notional at risk per side, with distance, age and concentration."""
+    from liqheat.analytics.clusters import clusters_of, concentration
+
+    try:
+        _, m = _map(bundle, at, params_file, set_param)
+    except DomainError as exc:
+        fail(str(exc))
+    every = clusters_of(m, top=None)
+    shown = [c for side in ("long", "short") for c in [x for x in every if x.side == side][:top]]
+    stats = concentration(m, every)
+    if as_json:
+        emit_json([c.to_dict() for c in shown])
+        return
+    table = Table(
+        title=f"{m.symbol} at {m.ts:%Y-%m-%d %H:%M} UTC, price {m.price:,.2f}, ATR {m.atr_pct:.2f}%", header_style="bold"
+    )
+    for col in ("side", "from", "to", "peak", "notional", "share", "distance", "ATRs", "age"):
+        table.add_column(col, justify="right")
+    for c in shown:
+        age = f"{'≥' if c.age_at_least else ''}{c.age_hours:,.0f} h" if c.age_hours is not None else "—"
+        atrs = f"{c.distance_atr:+.1f}" if c.distance_atr else "—"
+        table.add_row(c.side, f"{c.price_low:,.2f}", f"{c.price_high:,.2f}", f"{c.peak_price:,.2f}", _usd(c.notional_usd),
+                      f"{c.share:.1%}", f"{c.distance_pct:+.2f}%", atrs, age)  # fmt: skip
+    console.print(table)
+    ra = stats["round_affinity"]
+    ratio = f"{ra['ratio']:.2f}×" if ra["ratio"] is not None else "—"
+    n, k, share = stats["clusters"], stats["top5pct_clusters"], stats["top5pct_share"]
+    console.print(f"top 5 % of {n} clusters ({k}) hold {share:.1%} of the notional at risk")
+    console.print(
+        f"within 0.5 % of round prices (every {ra['round_step']:,.0f}): {ra['observed_share']:.1%} of the notional, "
+        f"{ra['chance_share']:.1%} by chance ({ratio})"
+    )
+
+
+@app.command()
+def levels(
+    bundle: BundleArg,
+    at: AtOption = None,
+    top: Annotated[int, typer.Option(min=1, max=100, help="Levels to show.")] = 10,
+    lookback: Annotated[int, typer.Option(min=10, help="Candles to read levels from.")] = 24 * 30,
+    as_json: JsonOption = False,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """Support and resistance (swing pivots at 3 scales, volume nodes) and their confluence with the clusters."""
+    from liqheat.analytics.clusters import clusters_of
+    from liqheat.analytics.levels import confluence
+    from liqheat.analytics.levels import levels as find_levels
+
+    try:
+        b, m = _map(bundle, at, params_file, set_param)
+    except DomainError as exc:
+        fail(str(exc))
+    found = find_levels(b.candles.iloc[: m.index + 1], m.price, lookback=lookback)
+    meets = confluence(clusters_of(m, top=10), found)
+    if as_json:
+        emit_json(
+            {"price": m.price, "levels": [lv.to_dict() for lv in found[:top]], "confluence": [x.to_dict() for x in meets[:top]]}
+        )
+        return
+    table = Table(
+        title=f"{m.symbol} support and resistance at {m.ts:%Y-%m-%d %H:%M} UTC, price {m.price:,.2f}", header_style="bold"
+    )
+    for col in ("level", "kind", "from", "strength", "touches", "distance"):
+        table.add_column(col, justify="right")
+    for lv in found[:top]:
+        table.add_row(
+            f"{lv.price:,.2f}",
+            lv.kind,
+            lv.source,
+            f"{lv.strength:.2f}",
+            str(lv.touches),
+            f"{(lv.price / m.price - 1) * 100:+.2f}%",
+        )
+    console.print(table)
+    for x in meets[:5]:
+        c = x.cluster
+        band = f"{c.price_low:,.2f}–{c.price_high:,.2f}"
+        console.print(f"confluence {x.score:.3f}: {c.side} cluster {band} ({_usd(c.notional_usd)}) "
+                      f"with {x.level.kind} {x.level.price:,.2f} ({x.level.source})")  # fmt: skip
+
+
+def _percent(text: str, name: str) -> float:
+    raw = text.strip()
+    try:
+        return float(raw[:-1] if raw.endswith("%") else raw)
+    except ValueError:
+        raise DomainError(f"{name} must be a percentage such as -3% or 5, got {text!r}") from None
+
+
+@app.command()
+def cascade(
+    bundle: BundleArg,
+    shock: Annotated[str, typer.Option(help="The push, in %: -3% pushes price down 3 %, through the longs.")],
+    depth_scale: Annotated[float, typer.Option(help="Book depth × this (1 = Binance BTCUSDT on 2025-10-10).")] = 1.0,
+    book: Annotated[str, typer.Option(help="calm (that day's first 20 h) or crash (21:00–21:30, the thinnest).")] = "calm",
+    refill: Annotated[float, typer.Option(help="Share of the book that refills between rounds (0 static … 1 full).")] = 0.5,
+    at: AtOption = None,
+    as_json: JsonOption = False,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """Push price by a shock and follow the liquidation chain through a calibrated order book."""
+    from liqheat.analytics.cascade import calibrated
+    from liqheat.analytics.cascade import cascade as run_cascade
+    from liqheat.analytics.clusters import clusters_of
+
+    try:
+        pct = _percent(shock, "--shock")
+        depth = calibrated(book).scaled(depth_scale)
+        _, m = _map(bundle, at, params_file, set_param)
+        result = run_cascade(m, pct, depth, clusters_of(m, top=20), refill=refill)
+    except DomainError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    console.print(f"{m.symbol} at {m.ts:%Y-%m-%d %H:%M} UTC: {result.price_before:,.2f}, shock {pct:+.2f}%")
+    table = Table(header_style="bold")
+    for col in ("round", "price", "move", "liquidated", "forced so far", "clusters reached"):
+        table.add_column(col, justify="right")
+    for r in result.rounds:
+        names = ", ".join(f"{result.clusters[i].peak_price:,.0f}" for i in r.clusters if i < len(result.clusters))
+        table.add_row(
+            str(r.n), f"{r.price:,.2f}", f"{r.move_pct:+.2f}%", _usd(r.fired_usd), _usd(r.forced_total_usd), names or ""
+        )
+    console.print(table)
+    console.print(
+        f"ends at {result.price_after:,.2f} ({result.move_pct:+.2f}%, {result.move_pct / pct:.2f}× the shock) after "
+        f"{_usd(result.liquidated_usd)} liquidated: {result.stop_reason}"
+    )
+    risk = result.risk
+    console.print(f"cascade risk (liquidated per 1 % ÷ depth per 1 %): down {risk['down']:.4f}, up {risk['up']:.4f}")
+    console.print(f"[dim]depth: {result.depth_source}; refill {refill:g}[/]")
+    if m.symbol != "BTC" and depth_scale == 1.0:
+        console.print(f"[yellow]the book is calibrated on BTC; scale it to {m.symbol}'s with --depth-scale[/]")
+
+
+@app.command(name="plan")
+def plan_cmd(
+    bundle: BundleArg,
+    side: Annotated[str, typer.Option(help="long or short.")],
+    entry: Annotated[float, typer.Option(help="Entry price.")],
+    leverage: Annotated[float, typer.Option(help="Leverage (isolated margin = notional ÷ leverage).")],
+    balance: Annotated[float, typer.Option(help="Account balance in USD.")],
+    risk: Annotated[str, typer.Option(help="Risk per trade: 1% or 0.01 of the balance.")] = "1%",
+    venue: Annotated[
+        str, typer.Option(help="Venue whose liquidation rule applies: binance, bybit, okx, hyperliquid.")
+    ] = "binance",
+    at: AtOption = None,
+    as_json: JsonOption = False,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """Size a trade from its risk; place the stop and target against the clusters; check its own liquidation price."""
+    from liqheat.analytics.clusters import clusters_of
+    from liqheat.analytics.planner import parse_risk, plan
+
+    try:
+        fraction = parse_risk(risk)
+        b, m = _map(bundle, at, params_file, set_param)
+        p = plan(m, clusters_of(m, top=None), side=side.lower(), entry=entry, leverage=leverage, balance=balance, risk=fraction,
+                 venue=venue.lower(), contract=b.meta.contract)  # fmt: skip
+    except DomainError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(p.to_dict())
+        return
+    rows = [
+        ("market", f"{p.symbol} on {p.venue}, price {m.price:,.2f} at {m.ts:%Y-%m-%d %H:%M} UTC"),
+        (
+            "size",
+            f"{p.size_base:,.6f} {m.symbol} = {_usd(p.notional_usd)} notional, {_usd(p.margin_usd)} margin at {p.leverage:g}×",
+        ),
+        ("risk", f"{_usd(p.risk_usd)} to the stop"),
+        ("stop", f"{p.stop:,.2f} ({p.stop_reason})"),
+        ("own liquidation", f"{p.liquidation_price:,.2f} (exact, isolated)"),
+        ("target", "—" if p.take_profit is None else f"{p.take_profit:,.2f}, reward/risk {p.reward_risk:.2f}"),
+    ]
+    if p.margin_to_clear is not None:
+        rows.append(
+            (
+                "margin to clear",
+                f"{_usd(p.margin_to_clear)} of isolated margin puts the liquidation price beyond the stop and cluster",
+            )
+        )
+    for name, value in rows:
+        console.print(f"[bold]{name:>16}[/] {value}")
+    for c in p.below[:2] + p.above[:2]:
+        console.print(
+            f"{'':>16} {c.side} cluster {c.price_low:,.2f}–{c.price_high:,.2f} {_usd(c.notional_usd)} ({c.distance_pct:+.2f}%)"
+        )
+    for w in p.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    for n in p.notes:
+        console.print(f"[dim]{n}[/]")
+
+
+@app.command()
+def sentiment(
+    bundle: BundleArg,
+    window: Annotated[str, typer.Option(help="Window for the funding and open-interest change, e.g. 24h, 7d.")] = "24h",
+    at: AtOption = None,
+    as_json: JsonOption = False,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """Long against short notional at risk, funding, and the open-interest change over a window."""
+    from liqheat.analytics.planner import sentiment as read_sentiment
+    from liqheat.bundle import parse_duration
+
+    try:
+        span = parse_duration(window, "--window")
+        b, m = _map(bundle, at, params_file, set_param)
+        s = read_sentiment(m, b.candles, b.open_interest, b.funding, span)
+    except DomainError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(s)
+        return
+    ratio = "—" if s["long_short_ratio"] is None else f"{s['long_short_ratio']:.2f}"
+    console.print(f"{m.symbol} at {s['at']}: longs at risk {_usd(s['long_at_risk_usd'])}, shorts {_usd(s['short_at_risk_usd'])} "
+                  f"(ratio {ratio}, skew {s['skew']:+.2f})")  # fmt: skip
+    oi = s["open_interest_change_pct"]
+    fm = s["funding_mean"]
+    pc = s["price_change_pct"]
+    console.print(
+        f"over {window}: price {'—' if pc is None else f'{pc:+.2f}%'}, open interest {'—' if oi is None else f'{oi:+.2f}%'}, "
+        f"funding mean {'—' if fm is None else f'{fm * 100:.4f}%'}"
+    )
+
+
+@app.command()
+def screen(
+    bundle: Annotated[list[Path] | None, typer.Argument(help="Bundles to rank (default: none; add --store markets).")] = None,
+    store_dir: Annotated[
+        Path | None, typer.Option("--store", help="Also rank every market the store holds candles and open interest for.")
+    ] = None,
+    timeframe: Annotated[str, typer.Option(help="Candle timeframe of the store's markets.")] = "1h",
+    min_share: Annotated[float, typer.Option(help="A cluster counts as large from this share of its side.")] = 0.1,
+    as_json: JsonOption = False,
+) -> None:
+    """Rank markets by their nearest large cluster: how close the next crowded zone is, in ATRs."""
+    from liqheat.analytics.clusters import clusters_of
+    from liqheat.analytics.maps import market_map
+    from liqheat.bundle import read_bundle
+
+    items: list[tuple[str, Any]] = []
+    try:
+        for folder in bundle or []:
+            items.append((folder.name, read_bundle(folder)))
+        if store_dir is not None:
+            items += _store_markets(store_dir, timeframe)
+    except DomainError as exc:
+        fail(str(exc))
+    if not items:
+        fail("nothing to screen: give bundle folders or --store DIR")
+    rows: list[dict[str, Any]] = []
+    for name, b in items:
+        try:
+            m = market_map(b, history_points=1)
+        except DomainError as exc:
+            console.print(f"[yellow]{name}: skipped ({exc})[/]")
+            continue
+        large = [c for c in clusters_of(m, top=None) if c.share >= min_share]
+        if not large:
+            empty = dict.fromkeys(("side", "peak_price", "distance_pct", "distance_atr"))
+            rows.append(empty | {"market": name, "price": m.price, "notional_usd": 0.0})
+            continue
+        near = min(large, key=lambda c: abs(c.distance_atr or c.distance_pct))
+        rows.append({"market": name, "price": m.price, "side": near.side, "peak_price": near.peak_price, "notional_usd": near.notional_usd,
+                     "distance_pct": near.distance_pct, "distance_atr": near.distance_atr})  # fmt: skip
+    rows.sort(key=lambda r: abs(r["distance_atr"]) if r["distance_atr"] is not None else float("inf"))
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title="nearest large cluster per market", header_style="bold")
+    for col in ("market", "price", "side", "peak", "notional", "distance", "ATRs"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        if r["side"] is None:
+            table.add_row(r["market"], f"{r['price']:,.2f}", "—", "—", "—", "—", "—")
+            continue
+        table.add_row(r["market"], f"{r['price']:,.2f}", r["side"], f"{r['peak_price']:,.2f}", _usd(r["notional_usd"]),
+                      f"{r['distance_pct']:+.2f}%", f"{r['distance_atr']:+.1f}")  # fmt: skip
+    console.print(table)
+
+
+def _store_markets(root: Path, timeframe: str) -> list[tuple[str, Any]]:
+    """Every (venue, symbol) in the store with candles of ``timeframe`` and open interest, as a bundle."""
+    from liqheat.store.aggregate import Feed, aggregate
+    from liqheat.store.parquet_store import Store
+    from liqheat.symbols import resolve
+
+    store = Store(root)
+    out = []
+    candles = store.root / "candles"
+    for folder in sorted(candles.glob(f"venue=*/symbol=*/timeframe={timeframe}")):
+        venue = folder.parent.parent.name.split("=", 1)[1]
+        symbol = folder.parent.name.split("=", 1)[1].replace("-", "/").replace("_", ":")
+        try:
+            feed = Feed(venue, resolve(symbol, venue))
+            out.append((feed.label, aggregate(store, [feed], timeframe).bundle))
+        except DomainError as exc:
+            console.print(f"[yellow]{venue} {symbol}: skipped ({exc})[/]")
+    return out
