@@ -314,8 +314,8 @@ def screen(
             rows.append(empty | {"market": name, "price": m.price, "notional_usd": 0.0})
             continue
         near = min(large, key=lambda c: abs(c.distance_atr or c.distance_pct))
-        rows.append({"market": name, "price": m.price, "side": near.side, "peak_price": near.peak_price, "notional_usd": near.notional_usd,
-                     "distance_pct": near.distance_pct, "distance_atr": near.distance_atr})  # fmt: skip
+        fields = ("side", "peak_price", "notional_usd", "distance_pct", "distance_atr")
+        rows.append({"market": name, "price": m.price} | {f: getattr(near, f) for f in fields})
     rows.sort(key=lambda r: abs(r["distance_atr"]) if r["distance_atr"] is not None else float("inf"))
     if as_json:
         emit_json(rows)
