@@ -80,10 +80,14 @@ def market_map(
     history: pd.Timedelta = HISTORY,
     history_points: int = 180,
     view: MarketView | None = None,
+    index: int | None = None,
 ) -> MarketMap:
-    """Replay up to ``at`` and keep the map there plus ``history_points`` earlier maps over ``history``."""
+    """Replay up to ``at`` (or candle ``index``) and keep the map there plus ``history_points`` earlier maps over ``history``."""
     params = params or ModelParams()
-    index = index_at(bundle, at)
+    if index is None:
+        index = index_at(bundle, at)
+    elif not 0 <= index < len(bundle.candles):
+        raise DomainError(f"candle index {index} is outside the bundle (0 … {len(bundle.candles) - 1})")
     view = view or MarketView.from_bundle(bundle)
     step = bundle.meta.timeframe_delta
     back = max(1, int(history / step))

@@ -21,7 +21,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 
 from liqheat import __version__
-from liqheat.analytics.clusters import Cluster, find_clusters
+from liqheat.analytics.cascade import calibrated
+from liqheat.analytics.cascade import cascade as run_cascade
+from liqheat.analytics.clusters import Cluster, clusters_of, concentration
+from liqheat.analytics.levels import confluence, levels
+from liqheat.analytics.planner import parse_risk
+from liqheat.analytics.planner import plan as make_plan
+from liqheat.analytics.planner import sentiment as read_sentiment
 from liqheat.api.markets import Market, Registry
 from liqheat.bundle import epoch_micros, parse_duration
 from liqheat.engine.output import HeatmapFrame, heatmap_frame
@@ -262,14 +268,84 @@ def create_app(registry: Registry) -> FastAPI:
     ) -> Any:
         m = market(market_id)
         index = m.index_at(_time(at, "at"))
-        engine, long, short = m.engine_at(index)
-        edges = engine.grid.edges()
-        price = float(m.bundle.candles["close"].iloc[index])
-        found = find_clusters(long, edges, price, "long", top=top) + find_clusters(short, edges, price, "short", top=top)
+        mm = m.map_at(index)
+        every = clusters_of(mm, top=None)
+        found = [c for side in ("long", "short") for c in [x for x in every if x.side == side][:top]]
         if format == "csv":
-            table = pd.DataFrame([c.__dict__ for c in found], columns=list(Cluster.__dataclass_fields__))
+            table = pd.DataFrame([c.to_dict() for c in found], columns=list(Cluster.__dataclass_fields__))
             return _csv_response(str(table.to_csv(index=False)), f"liqheat-{m.id}-clusters.csv")
-        return {"market": m.id, "price": price, "clusters": [c.__dict__ for c in found]}
+        return {
+            "market": m.id,
+            "at": _iso(mm.ts),
+            "price": mm.price,
+            "atr_pct": mm.atr_pct,
+            "clusters": [c.to_dict() for c in found],
+            "concentration": concentration(mm, every),
+        }
+
+    @app.get("/api/markets/{market_id}/levels", summary="Support and resistance, and their confluence with the clusters")
+    def sr_levels(
+        market_id: str,
+        at: str | None = None,
+        top: Annotated[int, Query(ge=1, le=100)] = 10,
+        lookback: Annotated[int, Query(ge=10, le=1_000_000)] = 720,
+    ) -> dict[str, Any]:
+        m = market(market_id)
+        index = m.index_at(_time(at, "at"))
+        mm = m.map_at(index)
+        found = levels(m.bundle.candles.iloc[: index + 1], mm.price, lookback=lookback)
+        meets = confluence(clusters_of(mm, top=10), found)
+        return {
+            "market": m.id,
+            "at": _iso(mm.ts),
+            "price": mm.price,
+            "levels": [lv.to_dict() for lv in found[:top]],
+            "confluence": [x.to_dict() for x in meets[:top]],
+        }
+
+    @app.get("/api/markets/{market_id}/cascade", summary="Push price by a shock and follow the liquidation chain")
+    def cascade_route(
+        market_id: str,
+        shock: Annotated[float, Query(gt=-90, lt=900, description="% move, negative = down")],
+        depth_scale: Annotated[float, Query(gt=0, le=1000)] = 1.0,
+        book: Annotated[str, Query(pattern="^(calm|crash)$")] = "calm",
+        refill: Annotated[float, Query(ge=0, le=1)] = 0.5,
+        at: str | None = None,
+    ) -> dict[str, Any]:
+        if shock == 0:
+            raise HTTPException(400, "shock must not be 0")
+        m = market(market_id)
+        index = m.index_at(_time(at, "at"))
+        mm = m.map_at(index)
+        result = run_cascade(mm, shock, calibrated(book).scaled(depth_scale), clusters_of(mm, top=20), refill=refill)
+        return {"market": m.id, "at": _iso(mm.ts), "time": int(mm.ts.timestamp()), **result.to_dict()}
+
+    @app.get("/api/markets/{market_id}/plan", summary="Size a trade from its risk; stop, target and own liquidation price")
+    def plan_route(
+        market_id: str,
+        side: Annotated[str, Query(pattern="^(long|short)$")],
+        entry: Annotated[float, Query(gt=0)],
+        leverage: Annotated[float, Query(ge=1, le=1000)],
+        balance: Annotated[float, Query(gt=0)],
+        risk: str = "1%",
+        venue: Annotated[str, Query(pattern="^(binance|bybit|okx|hyperliquid)$")] = "binance",
+        at: str | None = None,
+    ) -> dict[str, Any]:
+        m = market(market_id)
+        index = m.index_at(_time(at, "at"))
+        mm = m.map_at(index)
+        p = make_plan(mm, clusters_of(mm, top=None), side=side, entry=entry, leverage=leverage, balance=balance,
+                      risk=parse_risk(risk), venue=venue, contract=m.bundle.meta.contract)  # fmt: skip
+        return {"market": m.id, "at": _iso(mm.ts), "price": mm.price, **p.to_dict()}
+
+    @app.get("/api/markets/{market_id}/sentiment", summary="Long vs short at risk, funding and open-interest change")
+    def sentiment_route(market_id: str, window: str = "24h", at: str | None = None) -> dict[str, Any]:
+        m = market(market_id)
+        span = _window(window)
+        index = m.index_at(_time(at, "at"))
+        mm = m.map_at(index)
+        b = m.bundle
+        return {"market": m.id, **read_sentiment(mm, b.candles, b.open_interest, b.funding, span)}
 
     @app.get("/api/markets/{market_id}/liquidations", summary="Realized liquidations over a window")
     def liquidations(

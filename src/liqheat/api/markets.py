@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from liqheat.analytics.fit import predict
+from liqheat.analytics.maps import MarketMap, market_map
 from liqheat.analytics.score import ScoreReport, SideScore, score
 from liqheat.bundle import Bundle, read_bundle
 from liqheat.engine.params import ModelParams
@@ -73,6 +74,17 @@ class Market:
             return score(self.bundle, self.predictions, params=self.params.to_dict())
         except DomainError:
             return None
+
+    def map_at(self, index: int) -> MarketMap:
+        """The trader's map after candle ``index`` (with its history, for cluster ages), kept per version."""
+        key = (self.version, index)
+        cache = self.__dict__.setdefault("_maps", {})
+        if key not in cache:
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[key] = market_map(self.bundle, self.params, index=index, view=self.view)
+        found: MarketMap = cache[key]
+        return found
 
     def engine_at(self, index: int) -> tuple[Engine, np.ndarray, np.ndarray]:
         """The map as candle ``index`` closes: engine (for its grid) and long/short per engine bin."""
