@@ -334,3 +334,46 @@ def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_
     finally:
         context.close()
         srv.should_exit = True
+
+
+def test_trader_panels_levels_planner_and_cascade(page: Any, server: str) -> None:
+    """S/R lines, sentiment, the planner's lines and the cascade path, all from the API's own answers."""
+    import httpx
+
+    open_page(page, f"{server}/?market=synthetic&window=3d")
+    levels = httpx.get(f"{server}/api/markets/synthetic/levels", params={"top": 8}).json()
+    assert page.evaluate("page.levelLines.length") == min(6, len(levels["levels"])) > 0
+    assert page.locator("#levels li").count() == min(6, len(levels["levels"]))
+    assert "longs at risk" in (page.text_content("#sentiment") or "")
+    assert "ATR" in (page.text_content("#clusters") or "")
+    page.uncheck("#sr")
+    assert page.evaluate("page.levelLines.length") == 0
+    page.check("#sr")
+
+    page.fill("#plan input[name=leverage]", "20")
+    page.click("#plan button")
+    page.wait_for_function("page.plan !== null")
+    plan = page.evaluate("page.plan")
+    expected = httpx.get(f"{server}/api/markets/synthetic/plan",
+                         params={"side": "long", "venue": "binance", "entry": plan["entry"], "leverage": 20, "balance": 10000,
+                                 "risk": "1%"}).json()  # fmt: skip
+    assert plan["stop"] == pytest.approx(expected["stop"])
+    assert plan["liquidation_price"] == pytest.approx(expected["liquidation_price"])
+    assert page.evaluate("page.planLines.length") >= 3  # entry, stop, own liquidation (and a target when there is one)
+    assert "size" in (page.text_content("#planout") or "")
+
+    page.fill("#cascade input[name=shock]", "-4")
+    page.click("#cascade button")
+    page.wait_for_function("page.cascade !== null")
+    c = page.evaluate("page.cascade")
+    assert c["shock_pct"] == -4
+    path = page.evaluate("page.cascadeSeries.data().map((p) => p.value)")
+    assert path[0] == pytest.approx(c["price_before"])
+    assert path[-1] == pytest.approx(c["price_after"])
+    assert c["price_after"] <= c["price_before"] * 0.96 + 1e-6
+    assert "liquidated" in (page.text_content("#cascadeout") or "")
+    shot(page, "trader-panels")
+    page.fill("#cascade input[name=shock]", "0")
+    page.click("#cascade button")
+    page.wait_for_function("document.getElementById('cascadeout').textContent.startsWith('Error')")
+    assert "shock must not be 0" in (page.text_content("#cascadeout") or "")

@@ -9,6 +9,7 @@ const params = new URLSearchParams(location.search);
 for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
 const page = {
   heatmap: null, bars: [], candles: [], map: null, summary: null, clusters: [], priceLines: [], markers: null,
+  levelLines: [], planLines: [], levels: null, plan: null, cascade: null,
   dataAt: 0, firstPaintMs: null, drawMs: [],
 };
 // resolution overrides for benchmarks and big screens: ?bins=1000&columns=2000
@@ -258,7 +259,7 @@ async function load({ keepView = false } = {}) {
   saveUrl();
   try {
     const interval = `&interval=${state.interval || autoInterval()}`;
-    const [candles, heat, liqs, summary, clusters, realized, venues] = await Promise.all([
+    const [candles, heat, liqs, summary, clusters, realized, venues, levels, mood] = await Promise.all([
       api(`/api/markets/${state.market}/candles?window=${state.window}${interval}`).then((r) => r.json()),
       heatmapData(),
       api(`/api/markets/${state.market}/liquidations?window=${state.window}&limit=300`).then((r) => r.json()),
@@ -266,6 +267,8 @@ async function load({ keepView = false } = {}) {
       api(`/api/markets/${state.market}/clusters?top=3`).then((r) => r.json()),
       api(`/api/markets/${state.market}/liquidations/totals?window=7d&bucket=1d&largest=5`).then((r) => r.json()),
       api(`/api/markets/${state.market}/venues`).then((r) => r.json()),
+      api(`/api/markets/${state.market}/levels?top=8`).then((r) => r.json()),
+      api(`/api/markets/${state.market}/sentiment?window=24h`).then((r) => r.json()),
     ]);
     page.dataAt = performance.now();
     page.firstPaintMs = null;
@@ -279,6 +282,10 @@ async function load({ keepView = false } = {}) {
     drawSummary(summary);
     drawRealized(realized);
     drawVenues(venues);
+    drawLevels(levels);
+    drawSentiment(mood);
+    clearPlan();
+    clearCascade();
     page.clusters = clusters.clusters;
     if (visible) chart.timeScale().setVisibleLogicalRange(visible); else chart.timeScale().fitContent();
     if (state.tab === 'map') await loadMap();
@@ -316,7 +323,9 @@ function drawClusters(clusters) {
     title: `${c.side} cluster ${usd(c.notional_usd)}`,
   }));
   $('clusters').innerHTML = clusters.map((c) => `<li class="${c.side}">${c.side} ${price(c.peak_price)} · ${usd(c.notional_usd)} · `
-    + `${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%</li>`).join('');
+    + `${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%`
+    + (c.distance_atr === null ? '' : ` (${Math.abs(c.distance_atr).toFixed(1)} ATR)`)
+    + (c.age_hours === null ? '' : ` · ${c.age_at_least ? '≥' : ''}${Math.round(c.age_hours)} h old`) + '</li>').join('');
 }
 
 function drawRealized(r) {
@@ -353,6 +362,95 @@ function venueSplit(time) {
   while (i + 1 < v.ts.length && v.ts[i + 1] <= time) i++;
   return v.venues.map((name) => [name.split(':')[0], v.shares[name][i]]).filter(([, s]) => s !== null);
 }
+
+// Support and resistance as dotted lines (strongest first); a level that meets a cluster is marked.
+function drawLevels(data) {
+  page.levels = data;
+  for (const line of page.levelLines) series.removePriceLine(line);
+  page.levelLines = [];
+  const meets = new Set(data.confluence.map((x) => x.level.price));
+  if ($('sr').checked) {
+    page.levelLines = data.levels.slice(0, 6).map((lv) => series.createPriceLine({
+      price: lv.price, color: meets.has(lv.price) ? '#d2a8ff' : '#8b949e', lineStyle: LWC.LineStyle.Dotted, lineWidth: 1,
+      axisLabelVisible: false, title: `${lv.kind === 'support' ? 'S' : 'R'} ${lv.source}${meets.has(lv.price) ? ' ✦ cluster' : ''}`,
+    }));
+  }
+  $('levels').innerHTML = data.levels.slice(0, 6).map((lv) => `<li class="level ${lv.kind}">${lv.kind} ${price(lv.price)} · ${lv.source} · `
+    + `strength ${lv.strength.toFixed(2)}${meets.has(lv.price) ? ' · <b>meets a cluster</b>' : ''}</li>`).join('');
+}
+
+function drawSentiment(s) {
+  page.sentiment = s;
+  const pct = (x, d = 2) => (x === null || x === undefined ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(d)}%`);
+  const rows = [
+    ['longs at risk', usd(s.long_at_risk_usd)], ['shorts at risk', usd(s.short_at_risk_usd)],
+    ['long ÷ short', s.long_short_ratio === null ? '—' : s.long_short_ratio.toFixed(2)], ['skew', s.skew.toFixed(2)],
+    ['open interest', pct(s.open_interest_change_pct)], ['price', pct(s.price_change_pct)],
+    ['funding (mean)', s.funding_mean === null ? '—' : `${(s.funding_mean * 100).toFixed(4)}%`],
+  ];
+  $('sentiment').innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
+}
+
+function clearPlan() {
+  for (const line of page.planLines) series.removePriceLine(line);
+  page.planLines = [];
+  page.plan = null;
+}
+
+$('plan').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  if (!form.get('entry') && page.summary) form.set('entry', page.summary.price);
+  try {
+    const p = await (await api(`/api/markets/${state.market}/plan?${new URLSearchParams(form)}`)).json();
+    clearPlan();
+    page.plan = p;
+    const line = (value, color, title) => series.createPriceLine({ price: value, color, lineWidth: 2, lineStyle: LWC.LineStyle.Solid,
+      axisLabelVisible: true, title });
+    page.planLines.push(line(p.entry, '#58a6ff', 'entry'), line(p.stop, '#f0883e', 'stop'));
+    if (p.liquidation_price > 0 && Number.isFinite(p.liquidation_price)) page.planLines.push(line(p.liquidation_price, '#ff7b72', 'own liquidation'));
+    if (p.take_profit !== null) page.planLines.push(line(p.take_profit, '#3fb950', 'target'));
+    $('planout').innerHTML = `size <b>${p.size_base.toPrecision(4)}</b> (${usd(p.notional_usd)}, margin ${usd(p.margin_usd)})<br>`
+      + `stop <b>${price(p.stop)}</b> · ${p.stop_reason}<br>own liquidation <b>${price(p.liquidation_price)}</b><br>`
+      + (p.take_profit === null ? 'no target cluster' : `target <b>${price(p.take_profit)}</b> · reward/risk ${p.reward_risk.toFixed(2)}`)
+      + (p.margin_to_clear === null ? '' : `<br>margin to clear: ${usd(p.margin_to_clear)}`)
+      + p.warnings.map((w) => `<div class="warn">⚠ ${w}</div>`).join('');
+  } catch (error) {
+    $('planout').textContent = `Error: ${error.message}`;
+  }
+});
+
+// The simulated cascade is drawn over the heatmap as a path after the last candle: one step per round.
+function clearCascade() {
+  if (page.cascadeSeries) { chart.removeSeries(page.cascadeSeries); page.cascadeSeries = null; }
+  page.cascade = null;
+}
+
+$('cascade').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  try {
+    const c = await (await api(`/api/markets/${state.market}/cascade?${new URLSearchParams(form)}`)).json();
+    clearCascade();
+    page.cascade = c;
+    const bars = page.bars;
+    const step = bars.length > 1 ? bars[bars.length - 1] - bars[bars.length - 2] : 60;
+    const last = bars[bars.length - 1];
+    const points = [{ time: last, value: c.price_before }, ...c.rounds.map((r, i) => ({ time: last + (i + 1) * step, value: r.price }))];
+    points.push({ time: last + (c.rounds.length + 1) * step, value: c.price_after });
+    page.cascadeSeries = chart.addSeries(LWC.LineSeries, { color: '#ffffff', lineWidth: 2, lineStyle: LWC.LineStyle.Dashed,
+      priceLineVisible: false, lastValueVisible: true, title: 'cascade' });
+    page.cascadeSeries.setData(points);
+    $('cascadeout').innerHTML = `ends <b>${price(c.price_after)}</b> (${c.move_pct.toFixed(2)}%, ${c.amplification.toFixed(2)}× the shock)`
+      + ` · ${usd(c.liquidated_usd)} liquidated in ${c.rounds.length} round(s) · ${c.stop_reason}`
+      + `<br>risk index: down ${c.risk.down.toFixed(4)}, up ${c.risk.up.toFixed(4)}`
+      + `<ol>${c.rounds.filter((r) => r.fired_usd > 0).map((r) => `<li>${price(r.price)} · ${usd(r.fired_usd)}</li>`).join('')}</ol>`;
+  } catch (error) {
+    $('cascadeout').textContent = `Error: ${error.message}`;
+  }
+});
+
+$('sr').addEventListener('change', () => { if (page.levels) drawLevels(page.levels); });
 
 function drawSummary(s) {
   page.summary = s;
