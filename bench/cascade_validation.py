@@ -2,7 +2,8 @@
 
 For each seed, the synthetic market is run with a forced shock at a given hour; its kernel records the
 cascade that follows (liquidated USD, price before and after). liqheat's simulator is then run at the
-same moment with the same shock and the market's own impact law (square-root, d1 = its depth), twice:
+same moment with the same shock and the market's own impact law (square-root, d1 = its depth, a full
+book every round: refill 1, on a fine price grid since that law depends on how finely flow is split), twice:
 on the true map (the simulator's open positions: tests the mechanics) and on the engine's estimated
 map (what a user gets). Prints both against the truth.
 
@@ -37,24 +38,22 @@ def main() -> None:
         params = replace(SimParams(), seed=seed, days=args.days, shock_hour=shock_hour, shock_pct=args.shock)
         sim = simulate(params)
         at = sim.start + pd.Timedelta(hours=shock_hour)
-        casc = sim.cascades[
-            (sim.cascades["ts"] >= at - pd.Timedelta(minutes=1)) & (sim.cascades["ts"] <= at + pd.Timedelta(minutes=1))
-        ]
+        casc = sim.cascades[(sim.cascades["ts"] >= at) & (sim.cascades["ts"] < at + pd.Timedelta(seconds=1))]  # the shock's tick
         price = float(sim.bundle.candles["close"].iloc[int(shock_hour * 60) - 1])  # the close before the shock's minute
         post = price * (1 + args.shock / 100)
         if casc.empty:
             truth_usd, truth_beyond = 0.0, 0.0
         else:
-            truth_usd = float(casc["usd"].sum())
-            truth_beyond = (float(casc.iloc[-1]["price_after"]) / float(casc.iloc[0]["price_before"]) - 1) * 100
+            truth_usd = float(casc["usd"].iloc[0])
+            truth_beyond = (float(casc["price_after"].iloc[0]) / float(casc["price_before"].iloc[0]) - 1) * 100
         depth = DepthModel.square_root(params.depth_usd, "the synthetic market's law")
-        edges = np.exp(np.linspace(np.log(price * 0.5), np.log(price * 1.6), 2001))
+        edges = np.exp(np.linspace(np.log(price * 0.5), np.log(price * 1.6), 20001))  # fine: that law depends on granularity
         centers = np.sqrt(edges[:-1] * edges[1:])
         tl, ts_ = true_map(sim, at - pd.Timedelta(seconds=1), edges)
-        on_true = simulate_cascade(centers, tl, ts_, price, args.shock, depth, refill=1.0)
+        on_true = simulate_cascade(centers, tl, ts_, price, args.shock, depth, refill=1.0, max_rounds=5000)
         m = market_map(sim.bundle, at=at, history_points=1)
         long, short = m.at_risk()
-        on_est = simulate_cascade(m.centers, long, short, price, args.shock, depth, refill=1.0)
+        on_est = simulate_cascade(m.centers, long, short, price, args.shock, depth, refill=1.0, max_rounds=5000)
 
         def beyond(r: object, post: float = post) -> float:
             return float((r.price_after / post - 1) * 100)  # type: ignore[attr-defined]

@@ -124,7 +124,7 @@ class CascadeResult:
     clusters: list[Cluster]
     stop_reason: str
     depth_source: str
-    refill: float = 0.5
+    refill: float = 0.0
     risk: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,16 +153,17 @@ def simulate_cascade(
     depth: DepthModel,
     clusters: list[Cluster] | None = None,
     *,
-    refill: float = 0.5,
-    max_rounds: int = 100,
+    refill: float = 0.0,
+    max_rounds: int = 1000,
     tolerance_usd: float = 1.0,
 ) -> CascadeResult:
     """Follow the chain from ``price`` after a ``shock_pct`` move (negative: down, through the longs).
 
-    ``refill`` is how much of the book comes back between rounds: 0 walks one static book (the total
-    forced flow Q moves price by depth⁻¹(Q)), 1 meets a full book every round (each round's flow q
-    moves it by depth⁻¹(q), the synthetic market's law). Real books refill partly; 0.5 is an
-    assumption, not a calibration.
+    ``refill`` is how much of the book comes back between rounds: 0 (the default) walks one static
+    book, so the total forced flow Q moves price by depth⁻¹(Q) however the flow is split into rounds;
+    1 meets a full book every round (each round's flow q moves it by depth⁻¹(q), the synthetic
+    market's law), which makes the result depend on how finely the flow is split. On 2025-10-10 the
+    bid side thinned instead of refilling, so the static book is the default.
     """
     if not (math.isfinite(shock_pct) and -90 < shock_pct < 900 and shock_pct != 0):
         raise DomainError(f"--shock must be a non-zero % in (-90, 900), got {shock_pct!r}")
@@ -235,7 +236,7 @@ def cascade_risk(m: MarketMap, depth: DepthModel) -> dict[str, float]:
 
 
 def cascade(
-    m: MarketMap, shock_pct: float, depth: DepthModel, clusters: list[Cluster] | None = None, refill: float = 0.5
+    m: MarketMap, shock_pct: float, depth: DepthModel, clusters: list[Cluster] | None = None, refill: float = 0.0
 ) -> CascadeResult:
     long, short = m.at_risk()
     result = simulate_cascade(m.centers, long, short, m.price, shock_pct, depth, clusters, refill=refill)

@@ -309,7 +309,7 @@ def create_app(registry: Registry) -> FastAPI:
         shock: Annotated[float, Query(gt=-90, lt=900, description="% move, negative = down")],
         depth_scale: Annotated[float, Query(gt=0, le=1000)] = 1.0,
         book: Annotated[str, Query(pattern="^(calm|crash)$")] = "calm",
-        refill: Annotated[float, Query(ge=0, le=1)] = 0.5,
+        refill: Annotated[float, Query(ge=0, le=1)] = 0.0,
         at: str | None = None,
     ) -> dict[str, Any]:
         if shock == 0:

@@ -140,7 +140,7 @@ def cascade(
     shock: Annotated[str, typer.Option(help="The push, in %: -3% pushes price down 3 %, through the longs.")],
     depth_scale: Annotated[float, typer.Option(help="Book depth × this (1 = Binance BTCUSDT on 2025-10-10).")] = 1.0,
     book: Annotated[str, typer.Option(help="calm (that day's first 20 h) or crash (21:00–21:30, the thinnest).")] = "calm",
-    refill: Annotated[float, typer.Option(help="Share of the book that refills between rounds (0 static … 1 full).")] = 0.5,
+    refill: Annotated[float, typer.Option(help="Share of the book that refills between rounds (0 static … 1 full).")] = 0.0,
     at: AtOption = None,
     as_json: JsonOption = False,
     params_file: ParamsFile = None,
