@@ -227,7 +227,8 @@ def plan_cmd(
         rows.append(
             (
                 "margin to clear",
-                f"{_usd(p.margin_to_clear)} of isolated margin puts the liquidation price beyond the stop and cluster",
+                f"{_usd(p.margin_to_clear)} isolated margin ({_usd(p.margin_to_clear - p.margin_usd)} more) puts the "
+                "liquidation price beyond the stop and the cluster",
             )
         )
     for name, value in rows:
@@ -272,7 +273,7 @@ def sentiment(
     pc = s["price_change_pct"]
     console.print(
         f"over {window}: price {'—' if pc is None else f'{pc:+.2f}%'}, open interest {'—' if oi is None else f'{oi:+.2f}%'}, "
-        f"funding mean {'—' if fm is None else f'{fm * 100:.4f}%'}"
+        f"funding mean {'—' if fm is None else f'{fm * 100:.5f}%'} per interval"
     )
 
 
