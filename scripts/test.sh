@@ -13,6 +13,6 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "setup: /usr/bin/chromium is missing and this is not root: browser tests will be skipped (apt-get install chromium)" >&2
   fi
 fi
-echo "== ruff" && .venv/bin/ruff check src tests bench
+echo "== ruff" && .venv/bin/ruff check src tests bench scripts
 echo "== mypy" && .venv/bin/mypy
 echo "== pytest" && .venv/bin/python -m pytest "$@"
