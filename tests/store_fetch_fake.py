@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlparse
 
 import ccxt
@@ -55,6 +55,7 @@ SPEC: VenueSpec = dataclasses.replace(
     oi_page=200,
     funding_page=4,
 )
+KILL_SPEC: VenueSpec = dataclasses.replace(SPEC, candle_page=600, oi_page=100)  # more, smaller chunks to kill
 PAGES_PER_CHUNK = 3  # candle chunks of 1,500 minutes, open-interest chunks of 3,000 minutes
 
 
@@ -112,10 +113,19 @@ def make_market(
     missing = {m for a, b in kline_holes for m in range(a, b)}
     klines = [
         [
-            start + i * MINUTE_MS, f"{open_[i]:.1f}", f"{high[i]:.1f}", f"{low[i]:.1f}", f"{close[i]:.1f}", f"{volume[i]:.3f}",
-            start + (i + 1) * MINUTE_MS - 1, f"{volume[i] * close[i]:.5f}", int(trades[i]), f"{taker[i]:.3f}",
-            f"{taker[i] * close[i]:.5f}", "0",
-        ]  # fmt: skip
+            start + i * MINUTE_MS,
+            f"{open_[i]:.1f}",
+            f"{high[i]:.1f}",
+            f"{low[i]:.1f}",
+            f"{close[i]:.1f}",
+            f"{volume[i]:.3f}",
+            start + (i + 1) * MINUTE_MS - 1,
+            f"{volume[i] * close[i]:.5f}",
+            int(trades[i]),
+            f"{taker[i]:.3f}",
+            f"{taker[i] * close[i]:.5f}",
+            "0",
+        ]
         for i in range(n)
         if i not in missing
     ]
@@ -146,7 +156,8 @@ def make_market(
 
 @dataclass
 class Fault:
-    """What request number ``at`` (1-based, per endpoint, retries included) and the ``times - 1`` after it get.
+    """What request number ``at`` (1-based, per endpoint, retries included) and the ``times - 1`` after it get
+    (or, with ``start``, every request for that startTime).
 
     kind: "429", "418", "401" (an HTTP error with Binance's body), "timeout", "network" (requests errors),
     "ratelimit" (ccxt's RateLimitExceeded raised as is), "boom" (a RuntimeError: not a venue error),
@@ -159,6 +170,7 @@ class Fault:
     kind: str
     times: int = 1
     keep: int = 0
+    start: int | None = None  # instead of ``at``/``times``: every request with this startTime (ms), however often
 
 
 ERROR_BODIES = {
@@ -172,7 +184,7 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 418: "I'm a teapo
 class FakeBinance:
     """Stands in for ``exchange.session`` (a requests.Session): serves the market, injects the faults."""
 
-    ENDPOINTS = {
+    ENDPOINTS: ClassVar[dict[str, str]] = {
         "/fapi/v1/klines": "klines",
         "/futures/data/openInterestHist": "openInterestHist",
         "/fapi/v1/fundingRate": "fundingRate",
@@ -203,7 +215,7 @@ class FakeBinance:
             return self._respond(url, 400, {"code": -1121, "msg": "Invalid symbol."})
         self.counts[endpoint] = n = self.counts.get(endpoint, 0) + 1
         self.requests.append((endpoint, params))
-        fault = next((f for f in self.faults if f.endpoint == endpoint and f.at <= n < f.at + f.times), None)
+        fault = next((f for f in self.faults if f.endpoint == endpoint and self._hits(f, n, params)), None)
         if fault is not None:
             self.faulted.append((endpoint, n, fault.kind))
             self._raise(fault, url)
@@ -211,6 +223,12 @@ class FakeBinance:
         if fault is not None:
             rows = self._spoil(fault, endpoint, rows, params)
         return self._respond(url, 200, rows)
+
+    @staticmethod
+    def _hits(fault: Fault, n: int, params: dict[str, int]) -> bool:
+        if fault.start is not None:
+            return params.get("startTime") == fault.start
+        return fault.at <= n < fault.at + fault.times
 
     def _table(self, endpoint: str) -> tuple[list[Any], Callable[[Any], int], int, int]:
         """The endpoint's rows, their timestamp, and its default and largest ``limit``."""
@@ -232,7 +250,7 @@ class FakeBinance:
         if fault.kind == "network":
             raise requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected('closed without response'))")
         if fault.kind == "ratelimit":
-            raise ccxt.RateLimitExceeded("binanceusdm {\"code\":-1003,\"msg\":\"Too many requests\"}")
+            raise ccxt.RateLimitExceeded('binanceusdm {"code":-1003,"msg":"Too many requests"}')
         if fault.kind == "boom":
             raise RuntimeError("the fake transport broke on purpose")
 
@@ -303,10 +321,11 @@ def snapshot(store: Store) -> dict[str, Any]:
 
 
 def run_fetch(root: str, *, slow: float = 0.0, announce: bool = False) -> None:
-    """The clean fetch of the whole market into ``root`` (what the kill-and-resume subprocesses run).
+    """The clean fetch of the whole market into ``root`` in chunks of one page (what the kill-and-resume
+    subprocesses run, and the reference they are compared with).
 
-    ``slow`` seconds are slept inside each write, after its first month file is replaced, to widen the
-    windows a kill can fall into; ``announce`` prints one line per write so the parent can time kills.
+    ``slow`` seconds are slept before each write and again between it and the cursor that covers it, to
+    widen the windows a kill can fall into; ``announce`` prints a line per write so the parent can time kills.
     """
     from liqheat.store.collect import fetch_history
 
@@ -322,7 +341,7 @@ def run_fetch(root: str, *, slow: float = 0.0, announce: bool = False) -> None:
             return added
 
         Store.write = write  # type: ignore[method-assign]
-    source, _ = open_fake(FakeBinance(make_market()))
+    source, _ = open_fake(FakeBinance(make_market()), KILL_SPEC)
     if announce:
         print("ready", flush=True)
     fetch_history(Store(root), source, "1m", START, END, pages_per_chunk=1)

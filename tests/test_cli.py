@@ -36,10 +36,31 @@ def text(s: str) -> str:
     return " ".join(_ANSI.sub("", s).split())
 
 
-def calc(venue: str = "binance", symbol: str = "BTCUSDT", side: str = "long", entry: object = 60_000, leverage: float = 20,
-         size: float = 1, extra: tuple[object, ...] = ()) -> Result:
-    return run("calc", "--venue", venue, "--symbol", symbol, "--side", side, "--entry", entry, "--leverage", leverage,
-               "--size", size, *extra)
+def calc(
+    venue: str = "binance",
+    symbol: str = "BTCUSDT",
+    side: str = "long",
+    entry: object = 60_000,
+    leverage: float = 20,
+    size: float = 1,
+    extra: tuple[object, ...] = (),
+) -> Result:
+    return run(
+        "calc",
+        "--venue",
+        venue,
+        "--symbol",
+        symbol,
+        "--side",
+        side,
+        "--entry",
+        entry,
+        "--leverage",
+        leverage,
+        "--size",
+        size,
+        *extra,
+    )
 
 
 def calc_json(*args: Any, extra: tuple[object, ...] = (), **kwargs: Any) -> dict[str, Any]:
@@ -186,8 +207,14 @@ def test_okx_size_is_base_units_converted_to_contracts() -> None:
 
 def test_table_file_replaces_the_shipped_table(tmp_path: Path) -> None:
     custom = {
-        "venue": "binance", "symbol": "BTCUSDT", "unified": "BTC/USDT:USDT", "contract": "linear", "contract_size": 1,
-        "notional_unit": "USDT", "source": "unit test", "as_of": "2025-01-01",
+        "venue": "binance",
+        "symbol": "BTCUSDT",
+        "unified": "BTC/USDT:USDT",
+        "contract": "linear",
+        "contract_size": 1,
+        "notional_unit": "USDT",
+        "source": "unit test",
+        "as_of": "2025-01-01",
         "tiers": [{"floor": 0, "cap": None, "max_leverage": 50, "mmr": 0.01, "maint_amount": 0}],
     }
     path = tmp_path / "table.json"
@@ -218,8 +245,10 @@ def test_table_file_replaces_the_shipped_table(tmp_path: Path) -> None:
         (("okx", "BTC-USDT-SWAP", "long", 60_000, 20, 100), ("exceeds the largest okx tier", "1,000 contracts")),
         (("binance", "BTCUSDT", "long", 60_000, 20, 1, "--margin-mode", "cross"), ("--margin-mode cross needs --balance",)),
         (("binance", "BTCUSDT", "long", 60_000, 20, 1, "--balance", 5_000), ("--balance is for cross margin",)),
-        (("binance", "BTCUSDT", "long", 60_000, 20, 1, "--margin-mode", "cross", "--balance", 5_000, "--margin", 100),
-         ("--margin is for isolated",)),
+        (
+            ("binance", "BTCUSDT", "long", 60_000, 20, 1, "--margin-mode", "cross", "--balance", 5_000, "--margin", 100),
+            ("--margin is for isolated",),
+        ),
         (("binance", "BTCUSDT", "long", 60_000, 20, 1, "--margin-mode", "hedge"), ("margin mode must be isolated or cross",)),
         (("bybit", "BTCUSDT", "long", 60_000, 20, 1, "--fee-rate", 0.2), ("fee rate must be",)),
         (("binance", "BTCUSDT", "long", 60_000, 20, 1, "--margin", 1), ("below maintenance margin already at its entry",)),
@@ -419,8 +448,23 @@ def test_convert_shared_bundle_to_parquet(tmp_path: Path) -> None:
 def test_console_script_runs_as_a_real_process() -> None:
     script = Path(sys.executable).parent / "liqheat"
     assert script.is_file(), f"console script missing: {script}"
-    args = [str(script), "calc", "--venue", "binance", "--symbol", "BTCUSDT", "--side", "long", "--entry", "60000",
-            "--leverage", "20", "--size", "1", "--json"]
+    args = [
+        str(script),
+        "calc",
+        "--venue",
+        "binance",
+        "--symbol",
+        "BTCUSDT",
+        "--side",
+        "long",
+        "--entry",
+        "60000",
+        "--leverage",
+        "20",
+        "--size",
+        "1",
+        "--json",
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
@@ -432,6 +476,7 @@ def test_console_script_runs_as_a_real_process() -> None:
 
 
 # ------------------------------------------------------------------------------------ user text is not markup
+
 
 def test_error_message_keeps_square_brackets_in_a_path(tmp_path: Path) -> None:
     missing = tmp_path / "[old]" / "bundle"

@@ -235,7 +235,11 @@ def test_the_calculator_panel(page: Any, server: str) -> None:
     [
         ("png", "liqheat-synthetic-24h.png", b"\x89PNG\r\n\x1a\n"),
         ("csv", "liqheat-synthetic-24h.csv", b"ts,price_low,price_high,long_usd,short_usd\n"),
-        ("clusters", "liqheat-synthetic-clusters.csv", b"side,price_low,price_high,peak_price,notional_usd,share,distance_pct\n"),
+        (
+            "clusters",
+            "liqheat-synthetic-clusters.csv",
+            b"side,price_low,price_high,peak_price,notional_usd,share,distance_pct,distance_atr,age_hours,age_at_least\n",
+        ),
         ("html", "liqheat-synthetic-24h.html", b"<!doctype html>"),
     ],
 )

@@ -59,6 +59,9 @@ class VenueSpec:
     oi_page: int = 500
     oi_period: str = "1h"
     funding_page: int = 1000
+    # the native "older than" cursor of a venue whose funding page, given only a lower bound, holds the newest
+    # rows (OKX ``after``): funding is then walked backwards from ``until``
+    funding_older_than: str | None = None
     # (ccxt open-interest entry, ccxt market) -> (base amount, USD value); None where the venue does not say
     oi_units: Callable[[dict[str, Any], dict[str, Any]], tuple[float | None, float | None]] | None = None
     liquidation_side: Callable[[dict[str, Any], dict[str, Any]], tuple[str, str]] = _liq_side_from_order
@@ -66,6 +69,7 @@ class VenueSpec:
     expand: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
     tier_unit: dict[ContractKind, str] = field(default_factory=dict)  # "quote", "base" or "contracts"
     tier_market: dict[ContractKind, str] = field(default_factory=dict)  # the "market" word of a tables/ file
+    tier_deduction: bool = True  # False where a tier's rate applies to the whole position (OKX): no amount to rebuild
     liquidations_lower_bound: bool = False
     max_retries: int = 5
 
@@ -145,6 +149,8 @@ class CcxtSource:
         if not names & RETRYABLE or attempt >= self.spec.max_retries:
             if "BadSymbol" in names:
                 raise DomainError(f"{self.venue}: {exc}") from None
+            if names & RETRYABLE:
+                self._note(f"{what}: {type(exc).__name__} again after {attempt} retries; giving up")
             return None
         delay: float = min(30.0, 0.5 * 2**attempt)
         self._note(f"{what}: {type(exc).__name__}, retry {attempt + 1} in {delay:g}s")
@@ -202,6 +208,30 @@ class CcxtSource:
             cursor = last + step_ms
             if progress:
                 progress(min(1.0, (cursor - _ms(since)) / max(1, stop - _ms(since))))
+        return rows
+
+    def _page_back(
+        self,
+        what: str,
+        fetch: Callable[[int, int], list[Any]],
+        ts_of: Callable[[Any], int],
+        since: pd.Timestamp,
+        until: pd.Timestamp,
+        limit: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[Any]:
+        """Follow pages backwards from ``until``, each the newest rows older than the cursor; rows before
+        ``since`` are dropped, and a page with nothing older than the cursor ends the walk."""
+        start, cursor = _ms(since), _ms(until)
+        rows: list[Any] = []
+        while cursor > start:
+            page = [r for r in self._fetch_page(what, fetch, cursor, limit) if ts_of(r) < cursor]
+            if not page:
+                break
+            rows.extend(r for r in page if ts_of(r) >= start)
+            cursor = min(ts_of(r) for r in page)
+            if progress:
+                progress(min(1.0, (_ms(until) - cursor) / max(1, _ms(until) - start)))
         return rows
 
     def _fetch_page(self, what: str, fetch: Callable[[int, int], list[Any]], cursor: int, limit: int) -> list[Any]:
@@ -285,12 +315,13 @@ class CcxtSource:
         )
         return self._oi_frame(rows, market)
 
-    def fetch_open_interest_now(self) -> pd.DataFrame:
-        """The current open interest (one row): what ``follow`` records where no history is kept."""
+    def fetch_open_interest_now(self, now: pd.Timestamp | None = None) -> pd.DataFrame:
+        """The current open interest (one row): what ``follow`` records where no history is kept. A venue
+        that does not stamp it (Hyperliquid) gets ``now``, the caller's clock (the wall clock by default)."""
         market = self.ccxt_market()
         entry = self._call("fetch_open_interest", partial(self.exchange.fetch_open_interest, self.market.unified))
         if entry.get("timestamp") is None:
-            entry = {**entry, "timestamp": int(time.time() * 1000)}
+            entry = {**entry, "timestamp": _ms(now) if now is not None else int(time.time() * 1000)}
         return self._oi_frame([entry], market)
 
     def _oi_frame(self, rows: list[dict[str, Any]], market: dict[str, Any]) -> pd.DataFrame:
@@ -312,17 +343,29 @@ class CcxtSource:
         """Funding rate history: ts, rate (per funding interval)."""
         self.ccxt_market()
         unified = self.market.unified
-        rows = self._page(
-            "fetch_funding_rate_history",
-            lambda cursor, limit: self.exchange.fetch_funding_rate_history(unified, since=cursor, limit=limit),
-            lambda r: int(r["timestamp"]),
-            since,
-            until,
-            self.spec.funding_page,
-            1,
-            progress,
-            probe_ms=self.spec.funding_page * 3_600_000,  # funding comes at most hourly: a page spans that much or more
-        )
+        older_than = self.spec.funding_older_than
+        if older_than:
+            rows = self._page_back(
+                "fetch_funding_rate_history",
+                lambda cursor, limit: self.exchange.fetch_funding_rate_history(unified, limit=limit, params={older_than: cursor}),
+                lambda r: int(r["timestamp"]),
+                since,
+                until,
+                self.spec.funding_page,
+                progress,
+            )
+        else:
+            rows = self._page(
+                "fetch_funding_rate_history",
+                lambda cursor, limit: self.exchange.fetch_funding_rate_history(unified, since=cursor, limit=limit),
+                lambda r: int(r["timestamp"]),
+                since,
+                until,
+                self.spec.funding_page,
+                1,
+                progress,
+                probe_ms=self.spec.funding_page * 3_600_000,  # funding comes at most hourly: a page spans that much or more
+            )
         frame = pd.DataFrame([(int(r["timestamp"]), _num(r.get("fundingRate"))) for r in rows], columns=["ms", "rate"])
         frame = frame.dropna().drop_duplicates("ms", keep="last").sort_values("ms")
         frame.insert(0, "ts", _frame_ts(frame.pop("ms")))
@@ -333,7 +376,9 @@ class CcxtSource:
 
         ccxt gives floor, cap, MMR and max leverage; the maintenance amount ("cum") is rebuilt from
         continuity, ``cum_k = cum_{k-1} + floor_k × (mmr_k − mmr_{k-1})``, and checked against the
-        venue's own figure where the payload carries one.
+        venue's own figure where the payload carries one; it stays 0 where the tier's rate applies to the
+        whole position (``tier_deduction`` False: OKX). A tier starts where the one below ends (OKX's
+        ``minSz`` is the previous ``maxSz`` plus one lot).
         """
         market = self.ccxt_market()
         unit = self.spec.tier_unit.get(self.market.kind)
@@ -347,8 +392,10 @@ class CcxtSource:
         cum = 0.0
         for i, t in enumerate(tiers):
             floor, cap = float(t["minNotional"] or 0), _num(t.get("maxNotional"))
+            if i and out[-1]["cap"] is not None and out[-1]["cap"] < floor:
+                floor = out[-1]["cap"]
             mmr, lev = float(t["maintenanceMarginRate"]), float(t["maxLeverage"])
-            if i:
+            if i and self.spec.tier_deduction:
                 cum += floor * (mmr - out[-1]["mmr"])
             info = t.get("info") or {}
             given = _num(info.get("cum") if "cum" in info else info.get("mmDeduction"))
@@ -388,7 +435,7 @@ class CcxtSource:
         ts, price, contracts = event.get("timestamp"), _num(event.get("price")), _num(event.get("contracts"))
         if ts is None or price is None or price <= 0 or contracts is None or contracts <= 0:
             raise DomainError(f"{self.venue}: liquidation without time, price or size: {liq.get('info')!r}")
-        size = _num(event.get("contractSize") or liq.get("contractSize")) or 1.0
+        size = _num(event.get("contractSize") or liq.get("contractSize")) or self._contract_size()
         side, native = self.spec.liquidation_side(liq.get("info") or {}, event)
         if self.market.kind is ContractKind.LINEAR:
             quantity = contracts * size
@@ -399,6 +446,17 @@ class CcxtSource:
         symbol = str((liq.get("info") or {}).get("s") or (liq.get("info") or {}).get("instId") or liq.get("symbol"))
         return int(ts), side, usd, price, quantity, contracts, native, symbol
 
+    def _contract_size(self) -> float:
+        """The market's contract size as ccxt loaded it. ccxt's websocket liquidations leave theirs empty
+        (``safe_liquidation`` is called without the market), and 1 would be 100 times off for Binance
+        COIN-M (100 USD) or OKX BTC-USDT-SWAP (0.01 BTC)."""
+        for exchange in (self._pro, self._exchange):
+            market = (getattr(exchange, "markets", None) or {}).get(self.market.unified) or {}
+            size = _num(market.get("contractSize"))
+            if size:
+                return size
+        raise DomainError(f"{self.venue}: no contract size known for {self.market} (its markets are not loaded)")
+
     def _unified(self, symbol: str | None) -> str:
         if symbol is not None and symbol != self.market.unified:
             raise DomainError(f"this source serves {self.market}, not {symbol}")
@@ -407,17 +465,28 @@ class CcxtSource:
     # -- websocket streams ------------------------------------------------------------------------
 
     async def watch_liquidations(self) -> AsyncIterator[pd.DataFrame]:
-        """Each batch of liquidations the venue pushes, normalised; ccxt errors propagate (the caller reconnects)."""
+        """Each batch of liquidations the venue pushes, normalised; ccxt errors propagate (the caller reconnects).
+
+        A watch returns the one liquidation that woke it, but a message can carry several (Bybit's
+        allLiquidation lists them) and more can arrive before the next watch is set (aiohttp hands
+        ccxt a burst at once): ccxt resolves only the first and keeps every one in its cache, which
+        counts what is new for the symbol since the last look. The batch is taken from there.
+        """
         if not self.spec.capabilities.get("liquidations_stream"):
             raise DomainError(f"{self.venue} has no public liquidation stream")
         pro = self.pro
         await pro.load_markets()
+        symbol = self.market.unified
         while True:
             if pro.has.get("watchLiquidationsForSymbols") is True:
-                batch = await pro.watch_liquidations_for_symbols([self.market.unified])
+                batch = await pro.watch_liquidations_for_symbols([symbol])
             else:
-                batch = await pro.watch_liquidations(self.market.unified)
-            batch = [liq for liq in batch if liq.get("symbol") == self.market.unified]
+                batch = await pro.watch_liquidations(symbol)
+            cache: Any = getattr(pro, "liquidations", None)
+            if hasattr(cache, "getLimit"):
+                new = cache.getLimit(symbol, None) or 0
+                batch = [liq for liq in cache if liq.get("symbol") == symbol][-new:] if new else []
+            batch = [liq for liq in batch if liq.get("symbol") == symbol]
             if batch:
                 yield self.liquidation_rows(batch)
 

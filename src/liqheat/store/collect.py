@@ -96,6 +96,7 @@ def fetch_history(
     step = parse_duration(timeframe, "--timeframe")
     venue, symbol = source.venue, source.market.unified
     report = FetchReport(venue, symbol)
+    notes: list[str] = []  # what was left out here, beside what the source logged
     with store.writer():
         if "candles" in streams:
             series = Series("candles", venue, symbol, timeframe)
@@ -120,7 +121,13 @@ def fetch_history(
 
                 def oi_window(a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
                     frame = source.fetch_open_interest(a, b)
-                    return complete_open_interest(frame, store.read(candles, a - step * 2, b))
+                    priced = complete_open_interest(frame, store.read(candles, a - step * 2, b))
+                    if len(priced) < len(frame):
+                        notes.append(
+                            f"open interest: {len(frame) - len(priced)} sample(s) in {a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M} "
+                            f"have no {timeframe} candle to price them; left out"
+                        )
+                    return priced
 
                 report.added["open_interest"] = _backfill(
                     store, Series("open_interest", venue, symbol), "open_interest", oi_floor, until, width, oi_window,
@@ -131,7 +138,7 @@ def fetch_history(
                 store, Series("funding", venue, symbol), "funding", since, until, pd.Timedelta(days=90),
                 lambda a, b: source.fetch_funding(a, b), "funding", progress,
             )  # fmt: skip
-    report.log = list(source.log)
+    report.log = [*source.log, *notes]
     return report
 
 
@@ -304,7 +311,7 @@ class Follower:
             start = cursor if cursor is not None else self.now() - pd.Timedelta(hours=1)
             frame = self.source.fetch_open_interest(start, self.now())
         else:
-            frame = self.source.fetch_open_interest_now()
+            frame = self.source.fetch_open_interest_now(self.now())
         candles = self.store.read(Series("candles", self.venue, self.symbol, self.timeframe), self.now() - pd.Timedelta(hours=2))
         frame = complete_open_interest(frame, candles)
         if frame.empty:
@@ -340,19 +347,24 @@ class Follower:
     async def run(self, *, max_batches: int | None = None, max_polls: int | None = None) -> FollowState:
         """Backfill candles, then run the streams and the poller until cancelled (or the limits, for tests)."""
         self.backfill_candles()
-        tasks = [
+        jobs = [
             self._stream("candles", lambda: self.source.watch_candles(self.timeframe), self._write_candles,
                          self._candles_reconnected, max_batches),
             self._poll(max_polls),
         ]  # fmt: skip
         if self.source.capabilities.get("liquidations_stream"):
-            tasks.append(
+            jobs.append(
                 self._stream("liquidations", self.source.watch_liquidations, self._write_liquidations,
                              self._liquidations_reconnected, max_batches)
             )  # fmt: skip
+        tasks = [asyncio.ensure_future(job) for job in jobs]
         try:
             await asyncio.gather(*tasks)
         finally:
+            # one job failing (or the run being cancelled) stops the others: none keeps writing behind the caller
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self.source.close()
         return self.state

@@ -57,9 +57,11 @@ SPEC = VenueSpec(
     oi_page=100,
     oi_period="5m",
     funding_page=100,
+    funding_older_than="after",  # a lone `before` returns the newest rows
     oi_units=_oi_units,
     liquidation_side=_side,
     expand=_expand,
     tier_unit={ContractKind.LINEAR: "contracts", ContractKind.INVERSE: "contracts"},
     tier_market={ContractKind.LINEAR: "swap", ContractKind.INVERSE: "swap"},
+    tier_deduction=False,
 )
