@@ -348,6 +348,28 @@ def test_a_run_stopped_by_an_error_midway_resumes_to_the_clean_result(
     assert_same(rerun.store, clean)
 
 
+def test_a_rerun_with_an_earlier_since_fills_the_older_stretch_newest_first(tmp_path: Path, clean: dict[str, Any]) -> None:
+    """The cursor says "complete up to here" only from the first stored row on: widening ``--since`` on a
+    rerun must fetch what lies before that row, not skip it. The older stretch is fetched newest window
+    first, so a run stopped there still leaves one unbroken stretch, and its rerun finishes the job."""
+    half = minutes(36 * 60)
+    fake = FakeBinance(MARKET)
+    source, _ = open_fake(fake)
+    fetch_history(Store(tmp_path), source, "1m", half, END, pages_per_chunk=PAGES_PER_CHUNK)
+    late = snapshot(Store(tmp_path))
+    assert late["candles"]["ts"].iloc[0] == half
+    stopped = run(tmp_path, (Fault("klines", 3, "boom"),), raises=True)  # the second (older) window's first page
+    assert isinstance(stopped.error, RuntimeError)
+    kept = stored(stopped.store, "candles")
+    assert (kept["ts"].diff().iloc[1:] == pd.Timedelta(minutes=1)).all()  # no hole between the new rows and the old
+    assert kept["ts"].iloc[0] == minutes(1500)
+    assert stopped.starts("klines") == [1500, 2000, 0]  # windows of 1,500 minutes, newest first
+    rerun = run(tmp_path)
+    assert rerun.report is not None
+    assert rerun.report.added["candles"] == 1500
+    assert_same(rerun.store, clean)
+
+
 SCRIPT = """
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -393,30 +415,32 @@ def test_killed_at_random_points_and_resumed_it_ends_equal_to_an_uninterrupted_r
 # ---------------------------------------------------------------------- open interest and candle gaps
 
 
-def test_open_interest_in_coins_only_is_priced_at_the_candle_close_at_or_before(caplog: pytest.LogCaptureFixture) -> None:
+def test_open_interest_in_coins_only_is_priced_at_the_last_closed_candle(caplog: pytest.LogCaptureFixture) -> None:
+    """A sample at t is priced at the close of the last candle closed by t: the candle opening at t closes in
+    t's future, and using it would let the price of the next minute leak into the open interest."""
     t = pd.Timestamp("2025-10-10T00:00:00Z")
+    step = pd.Timedelta(minutes=1)
     candles = pd.DataFrame({"ts": [t + pd.Timedelta(minutes=i) for i in range(3)], "close": [100.0, 101.0, 102.0]})
     oi = pd.DataFrame(
         {
             "ts": [
-                t - pd.Timedelta(minutes=1),
                 t,
                 t + pd.Timedelta(seconds=90),
                 t + pd.Timedelta(minutes=2),
                 t + pd.Timedelta(minutes=5),
             ],
-            "oi_base": [5.0, 10.0, 20.0, float("nan"), 30.0],
-            "oi_usd": [float("nan"), float("nan"), float("nan"), 204.0, float("nan")],
+            "oi_base": [10.0, 20.0, float("nan"), 30.0],
+            "oi_usd": [float("nan"), float("nan"), 202.0, float("nan")],
         }
     )
     with caplog.at_level(logging.WARNING, logger="liqheat.collect"):
-        out = complete_open_interest(oi, candles)
-    assert out["ts"].tolist() == oi["ts"].tolist()[1:]  # the sample before any candle is left out
-    assert out["oi_usd"].tolist() == [1000.0, 2020.0, 204.0, 3060.0]
-    assert out["oi_base"].tolist() == [10.0, 20.0, 2.0, 30.0]
+        out = complete_open_interest(oi, candles, step)
+    assert out["ts"].tolist() == oi["ts"].tolist()[1:]  # at t no candle has closed yet: left out
+    assert out["oi_usd"].tolist() == [2000.0, 202.0, 3060.0]  # closes at t+1m (100), t+2m (101), t+3m (102)
+    assert out["oi_base"].tolist() == [20.0, 2.0, 30.0]
     assert caplog.messages == ["1 open-interest sample(s) have no candle to price them; left out"]
     both = oi.iloc[1:].assign(oi_usd=1.0, oi_base=1.0)
-    assert complete_open_interest(both, candles.iloc[:0]) is both  # nothing to fill: left as it is
+    assert complete_open_interest(both, candles.iloc[:0], step) is both  # nothing to fill: left as it is
 
 
 def test_open_interest_in_coins_only_is_completed_through_fetch(tmp_path: Path) -> None:
@@ -425,18 +449,18 @@ def test_open_interest_in_coins_only_is_completed_through_fetch(tmp_path: Path) 
     market = make_market(kline_holes=[(0, 30)])
     done = run(tmp_path, market=market, spec=coins_only)
     assert done.report is not None
-    closes = {int(r[0]): float(r[4]) for r in market.klines}
+    closes = {int(r[0]) + 60_000: float(r[4]) for r in market.klines}  # the price known when each candle closes
     priced = [r for r in market.open_interest if r["timestamp"] in closes]
     oi = stored(done.store, "open_interest")
-    assert len(priced) == 864 - 6
+    assert len(priced) == 864 - 7
     assert oi["ts"].tolist() == [pd.Timestamp(r["timestamp"], unit="ms", tz="UTC") for r in priced]
     assert oi["oi_base"].tolist() == [float(r["sumOpenInterest"]) for r in priced]
     assert oi["oi_usd"].tolist() == [float(r["sumOpenInterest"]) * closes[r["timestamp"]] for r in priced]
     assert done.report.log == [
-        "open interest: 6 sample(s) in 2025-10-10 00:00 to 2025-10-12 02:00 have no 1m candle to price them; left out"
+        "open interest: 7 sample(s) in 2025-10-10 00:00 to 2025-10-12 02:00 have no 1m candle to price them; left out"
     ]
     assert done.report.gaps == [(START, minutes(30))]
-    assert done.report.added == {"candles": 4290, "open_interest": 858, "funding": 9}
+    assert done.report.added == {"candles": 4290, "open_interest": 857, "funding": 9}
 
 
 def test_candle_gaps_are_the_missing_stretches_of_the_range() -> None:

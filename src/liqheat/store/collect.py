@@ -32,9 +32,10 @@ def candle_stream(timeframe: str) -> str:
     return f"candles-{timeframe}"
 
 
-def complete_open_interest(oi: pd.DataFrame, candles: pd.DataFrame) -> pd.DataFrame:
-    """Fill the unit a venue leaves out (Bybit linear gives coins only) at the close of the candle at or
-    before each sample; rows with no such candle keep NaN and are dropped with a log line."""
+def complete_open_interest(oi: pd.DataFrame, candles: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
+    """Fill the unit a venue leaves out (Bybit linear gives coins only) at the last price known at each
+    sample: the close of the last candle (of length ``step``) that had closed by then, never one still
+    open (whose close lies in the sample's future). Rows with no such candle are dropped with a log line."""
     if oi.empty:
         return oi
     need = oi["oi_usd"].isna() | oi["oi_base"].isna()
@@ -45,6 +46,7 @@ def complete_open_interest(oi: pd.DataFrame, candles: pd.DataFrame) -> pd.DataFr
         closes = pd.Series(math.nan, index=out.index)
     else:
         ref = candles[["ts", "close"]].sort_values("ts")
+        ref["ts"] = ref["ts"] + step
         closes = pd.merge_asof(out[["ts"]], ref, on="ts", direction="backward")["close"]
         closes.index = out.index
     out["oi_usd"] = out["oi_usd"].fillna(out["oi_base"] * closes)
@@ -121,7 +123,7 @@ def fetch_history(
 
                 def oi_window(a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
                     frame = source.fetch_open_interest(a, b)
-                    priced = complete_open_interest(frame, store.read(candles, a - step * 2, b))
+                    priced = complete_open_interest(frame, store.read(candles, a - step * 2, b), step)
                     if len(priced) < len(frame):
                         notes.append(
                             f"open interest: {len(frame) - len(priced)} sample(s) in {a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M} "
@@ -153,10 +155,20 @@ def _backfill(
     label: str,
     progress: Progress | None,
 ) -> int:
-    """Fetch window by window from the cursor (if it lies inside the range) and write each before the next."""
+    """Fetch window by window from the cursor (if it lies inside the range) and write each before the next.
+
+    Everything between the first stored row and the cursor is complete (the cursor only moves after a
+    window is written), so a rerun starts at the cursor; a rerun whose ``since`` reaches back before the
+    first stored row fetches that older stretch first, newest window first, so that what is stored stays
+    one unbroken stretch even if the run is killed there.
+    """
     cursor = store.cursor(series.venue, series.symbol, stream)
-    start = cursor if cursor is not None and since <= cursor < until else since
-    windows = _windows(start, until, width)
+    if cursor is not None and since <= cursor < until:
+        first = store.first(series)
+        older = _windows(since, min(first, cursor), width)[::-1] if first is not None and since < first else []
+        windows = [*older, *_windows(cursor, until, width)]
+    else:
+        windows = _windows(since, until, width)
     added = 0
     for i, (a, b) in enumerate(windows, start=1):
         frame = fetch(a, b)
@@ -313,7 +325,7 @@ class Follower:
         else:
             frame = self.source.fetch_open_interest_now(self.now())
         candles = self.store.read(Series("candles", self.venue, self.symbol, self.timeframe), self.now() - pd.Timedelta(hours=2))
-        frame = complete_open_interest(frame, candles)
+        frame = complete_open_interest(frame, candles, self.step)
         if frame.empty:
             return 0
         added = self.store.write(Series("open_interest", self.venue, self.symbol), frame)

@@ -27,6 +27,7 @@ from typing import IO
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from liqheat.model import DomainError
@@ -153,6 +154,15 @@ class Store:
         frame: pd.DataFrame = result.to_pandas()
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
         return frame
+
+    def first(self, series: Series) -> pd.Timestamp | None:
+        """The earliest stored time of a series (from its earliest month file), or None when it is empty."""
+        files = sorted(series.folder(self.root).glob("month=*/data.parquet"))
+        for path in files:
+            column = pq.read_table(path, columns=["ts"]).column("ts")
+            if len(column):
+                return pd.Timestamp(pc.min(column).as_py()).tz_convert("UTC")
+        return None
 
     def cursors(self) -> dict[str, str]:
         path = self.root / "cursors.json"
