@@ -30,7 +30,7 @@ SPEC = VenueSpec(
         "liquidations_history": "none through the API (record the stream, or import recordings)",
         "candles_stream": True,
     },
-    candle_page=1500,
+    candle_page=1000,  # the API allows 1,500 but ccxt caps a klines request at 1,000
     oi_page=500,
     oi_period="5m",
     funding_page=1000,
