@@ -67,6 +67,26 @@ def test_force_order_quirks() -> None:
 
 
 @needs_raw
+def test_force_order_usdc_and_quarterly_symbols_are_their_own_markets() -> None:
+    """The recorders strip only ``USDT``: ``ETHUSDC`` is the USDC-margined perpetual and ``BTC_250627`` the
+    June quarterly, not two USDT perpetuals with odd names."""
+    path = STREAM / "neoparth_forceorder_2025-06-23_a.csv"
+    raw = [line.split(",")[0] for line in path.read_text(encoding="utf-8").splitlines()]
+    frame = read_force_orders(path)
+    names = dict(zip(frame["native"], frame["symbol"], strict=False))
+    quarterly = {n for n in raw if n.startswith("BTC_")}
+    usdc = {n for n in raw if n.endswith("USDC")}
+    assert quarterly
+    assert usdc
+    for name in quarterly:
+        coin, expiry = name.split("_")
+        assert names[f"{coin}USDT_{expiry}"] == f"{coin}/USDT:USDT-{expiry}"
+    for name in usdc:
+        assert names[name] == f"{name.removesuffix('USDC')}/USDC:USDC"
+    assert not any(s.endswith("USDC/USDT:USDT") or "_" in s.split("/")[0] for s in frame["symbol"])
+
+
+@needs_raw
 @pytest.mark.parametrize("name", sorted(BIG_TRADES))
 def test_big_trade_recordings(name: str) -> None:
     frame = read_big_trades(STREAM / name)

@@ -2,7 +2,8 @@
 
 What the recordings hold (see ../shared/data/raw/binance-forceorder-stream/PROVENANCE.md):
 - No header. Twelve fields are the event's ``o`` object, and some recorders append a thirteenth.
-- The symbol has its ``USDT`` suffix stripped.
+- The symbol has its ``USDT`` suffix stripped (``BTC`` is BTCUSDT); USDC-margined symbols keep theirs
+  (``BTCUSDC``), and quarterly contracts read ``BTC_250627``.
 - A first line may carry a junk prefix, and rows may be written twice.
 - ``average_price`` can be the text ``None``.
 
@@ -35,6 +36,21 @@ def _base(field: str) -> str:
         match = _SYMBOL_TAIL.search(text)
         return match.group(1) if match else ""
     return text
+
+
+_DELIVERY = re.compile(r"^([A-Z0-9]+)_(\d{6})$")
+
+
+def _market(base: str) -> tuple[str, str]:
+    """(unified, native) of a recorded symbol. Only ``USDT`` was stripped, so ``BTCUSDC`` is Binance's
+    USDC-margined perpetual and ``BTC_250627`` the quarterly BTCUSDT_250627; everything else is a USDT
+    perpetual."""
+    if (delivery := _DELIVERY.match(base)) is not None:
+        coin, expiry = delivery.groups()
+        return f"{coin}/USDT:USDT-{expiry}", f"{coin}USDT_{expiry}"
+    if base.endswith("USDC") and len(base) > 4:
+        return f"{base[:-4]}/USDC:USDC", base
+    return f"{base}/USDT:USDT", f"{base}USDT"
 
 
 def _float(text: str, path: Path, line: int, column: str) -> float:
@@ -85,7 +101,8 @@ def read_force_orders(path: str | Path) -> pd.DataFrame:
         filled = _float(key[9], p, number, "order_filled_accumulated_quantity")
         ms = int(_float(key[10], p, number, "order_trade_time"))
         fill_price = average if math.isfinite(average) and average > 0 else price
-        rows.append((ms, f"{base}/USDT:USDT", f"{base}USDT", side, quantity, price, average, filled, filled * fill_price, key[7]))
+        unified, native = _market(base)
+        rows.append((ms, unified, native, side, quantity, price, average, filled, filled * fill_price, key[7]))
     columns = ["ms", "symbol", "native", "side", "quantity", "price", "average_price", "filled", "usd", "status"]
     frame = pd.DataFrame(rows, columns=columns)
     frame.insert(0, "ts", pd.to_datetime(frame.pop("ms").astype(np.int64), unit="ms", utc=True).astype("datetime64[us, UTC]"))
