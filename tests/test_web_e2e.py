@@ -296,18 +296,28 @@ def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_
     """Two venues from the store: the panel says which one lags, and the hover splits a level by venue."""
     import re
 
+    import pandas as pd
     import uvicorn
 
     from liqheat.api.app import create_app
     from liqheat.api.markets import Registry
     from liqheat.store.aggregate import parse_feeds
-    from liqheat.store.parquet_store import Store
+    from liqheat.store.parquet_store import Series, Store
     from test_api_store import walk, write_venue
 
     store = Store(tmp_path)
     frame = walk(3 * 1440)
     write_venue(store, "binance", frame, 7e9)
     write_venue(store, "bybit", frame.iloc[:-180], 3e9)
+    last = frame["ts"].iloc[-1]
+    with store.writer():
+        for venue, symbol, usd in (
+            ("binance", "BTC/USDT:USDT", 5e5),
+            ("binance", "ETH/USDT:USDT", 2e5),
+            ("bybit", "BTC/USDT:USDT", 3e5),
+        ):
+            liq = pd.DataFrame({"ts": [last - pd.Timedelta(hours=2)], "side": ["long"], "usd": [usd], "price": [60_000.0]})
+            store.write(Series("liquidations", venue, symbol), liq.astype({"ts": "datetime64[us, UTC]"}))
     registry = Registry()
     registry.add_store(store, parse_feeds(["binance", "bybit"], "BTCUSDT"), "1m")
     port = _free_port()
@@ -320,6 +330,7 @@ def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_
     try:
         open_page(page, f"http://127.0.0.1:{port}/?market=btc-binance-bybit-1m&window=2d")
         assert page.evaluate("document.body.dataset.state") == "ready"
+        assert page.input_value("#window") == "2d"  # a window from the link, not in the list, is shown as it is
         items = page.locator("#venues li")
         assert items.count() == 2
         assert "fresh" in (items.nth(0).text_content() or "")
@@ -334,6 +345,13 @@ def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_
         assert "by venue (open-interest share)" in text
         parts = dict(re.findall(r"(binance|bybit) \$([\d.,]+[kMB]?)", text))
         assert set(parts) == {"binance", "bybit"}
+        page.wait_for_selector("#storeliq:not([hidden]) table")
+        panel = page.text_content("#storeliqout") or ""
+        assert "binance ≥" in panel  # a lower bound, and labelled so
+        assert "top of 3 markets" in panel  # venue × symbol
+        assert "ETH/USDT" in panel
+        assert "BTC/USDT long $500.0k @ 60,000" in panel
+        assert "undefined" not in (page.text_content("aside") or "")  # three liquidations are too few to score
         shot(page, "store-venues")
     finally:
         context.close()

@@ -410,6 +410,34 @@ def create_app(registry: Registry) -> FastAPI:
             ],
         }
 
+    @app.get("/api/liquidations", summary="Realized liquidations in the store: per hour or day by venue, side and symbol")
+    def store_liquidations(
+        window: str = "7d",
+        end: str | None = None,
+        bucket: Annotated[str, Query(pattern="^(1h|1d)$")] = "1d",
+        venue: Annotated[list[str] | None, Query()] = None,
+        symbol: Annotated[list[str] | None, Query()] = None,
+        top: Annotated[int, Query(ge=1, le=500)] = 20,
+        largest: Annotated[int, Query(ge=0, le=100)] = 10,
+    ) -> dict[str, Any]:
+        from liqheat.store.realized import realized
+        from liqheat.symbols import resolve
+
+        if registry.store is None:
+            raise HTTPException(
+                404, "this server has no store: start it with --store DIR (or --venue) to see realized liquidations"
+            )
+        span = _window(window)
+        requested = _time(end, "end")
+        try:
+            markets = [resolve(s, venue[0] if venue and len(venue) == 1 else None).unified for s in symbol or []]
+            found = realized(
+                registry.store, bucket=bucket, window=span, until=requested, venues=venue, symbols=markets, largest=largest
+            )
+        except DomainError as exc:
+            raise HTTPException(404 if "no liquidations" in str(exc) else 400, str(exc)) from None
+        return found.to_dict(top=top)
+
     @app.get(
         "/api/markets/{market_id}/summary", summary="Price, open interest, funding, realized liquidations, the model's score"
     )

@@ -171,6 +171,7 @@ class Registry:
         self._watched: dict[str, tuple[Path, tuple[tuple[str, int, int], ...]]] = {}
         self._stores: dict[str, tuple[Any, list[Any], str, pd.Timestamp | None, tuple[tuple[str, int, int], ...]]] = {}
         self.problems: dict[str, str] = {}
+        self.store: Any = None  # the store behind ``/api/liquidations`` (``serve --store``)
 
     def add(
         self, bundle: Bundle, *, market_id: str | None = None, kind: str = "bundle", params: ModelParams | None = None
@@ -211,6 +212,7 @@ class Registry:
         """A market aggregated from the store (one or several venues); refreshed when a follower writes."""
         from liqheat.store.aggregate import aggregate
 
+        self.store = store
         agg = aggregate(store, feeds, timeframe, since)
         labels = "-".join(dict.fromkeys(f.venue for f in feeds))
         market = self.add(agg.bundle, market_id=slug(f"{feeds[0].market.base}-{labels}-{timeframe}"), kind="store")

@@ -40,7 +40,11 @@ def serve(
     live: Annotated[bool, typer.Option("--live/--still", help="Let the demo market grow by one minute every second.")] = True,
     out: Annotated[Path, typer.Option(help="Where the demo market is cached.")] = Path("out/demo"),
     store_dir: Annotated[
-        Path | None, typer.Option("--store", help="Store folder for --venue (default: $LIQHEAT_HOME or ~/.liqheat).")
+        Path | None,
+        typer.Option(
+            "--store",
+            help="Store folder: its realized liquidations, and the market of --venue (default: $LIQHEAT_HOME or ~/.liqheat).",
+        ),
     ] = None,
     venue: Annotated[
         list[str] | None,
@@ -64,15 +68,19 @@ def serve(
             from liqheat.store.aggregate import parse_feeds
             from liqheat.store.parquet_store import Store
 
-            if not venue:
-                fail("--store needs --venue (e.g. --venue binance --venue bybit --symbol BTC/USDT:USDT)")
-            feeds = parse_feeds(venue, symbol)
-            registry.add_store(Store(store_dir), feeds, timeframe, parse_time(since, "--since"))
+            store = Store(store_dir)
+            if not store.root.is_dir():
+                fail(f"--store {store.root}: no such folder (fetch, follow or import into it first)")
+            registry.store = store
+            if venue:
+                registry.add_store(store, parse_feeds(venue, symbol), timeframe, parse_time(since, "--since"))
         if demo:
             add_demo_market(registry, out, live=live)
     except DomainError as exc:
         fail(str(exc))
     if not len(registry):
+        if registry.store is not None:
+            fail("--store needs --venue to serve a market (e.g. --venue binance --symbol BTC/USDT:USDT), or leave --demo on")
         fail("nothing to serve: give --bundle DIR or leave --demo on")
     serve_registry(registry, host, port)
 

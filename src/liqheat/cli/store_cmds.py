@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.progress import Progress
@@ -294,3 +294,70 @@ def tables_refresh(
     console.print(f"wrote {path}: {len(vt.table.brackets)} tiers of {vt.table.market} (as of {vt.table.as_of})")
     for line in source.log:
         console.print(f"  [dim]{line}[/]")
+
+
+@app.command()
+def liquidations(
+    window: Annotated[str, typer.Option(help="How far back from --until, e.g. 24h, 7d, 30d.")] = "7d",
+    until: Annotated[str | None, typer.Option(help="End, exclusive (ISO 8601); default: after the newest liquidation.")] = None,
+    bucket: Annotated[str, typer.Option(help="1h or 1d.")] = "1d",
+    venue: Annotated[list[str] | None, typer.Option("--venue", help="Only this venue (repeatable).")] = None,
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", help="Only this market, e.g. BTC/USDT:USDT (repeatable).")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, max=1000, help="Symbols to list.")] = 15,
+    largest: Annotated[int, typer.Option(min=0, max=1000, help="Largest orders to list.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    store_dir: StoreOption = None,
+) -> None:
+    """Realized liquidations in the store: totals per hour or day by venue, side and symbol, and the largest orders."""
+    from rich.table import Table
+
+    from liqheat.bundle import parse_duration, parse_time
+    from liqheat.cli.app import emit_json
+    from liqheat.cli.trader import _usd
+    from liqheat.store.parquet_store import Store
+    from liqheat.store.realized import realized
+    from liqheat.symbols import resolve
+
+    try:
+        span = parse_duration(window, "--window")
+        end = parse_time(until, "--until")
+        markets = [resolve(s, venue[0] if venue and len(venue) == 1 else None).unified for s in symbol or []]
+        found = realized(Store(store_dir), bucket=bucket, window=span, until=end, venues=venue, symbols=markets, largest=largest)
+    except DomainError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(found.to_dict(top=top))
+        return
+    bound = f" (lower bound: {', '.join(found.lower_bound)})" if found.lower_bound else ""
+    title = f"realized liquidations {found.since:%Y-%m-%d %H:%M} to {found.until:%Y-%m-%d %H:%M} UTC{bound}"
+
+    def table(frame: Any, keys: list[str], heading: str) -> None:
+        out = Table(title=heading, header_style="bold")
+        for key in [*keys, "long", "short", "total", "orders"]:
+            out.add_column(key, justify="left" if key in keys else "right")
+        for rec in frame.to_dict("records"):
+            cells = [f"{rec[k]:%Y-%m-%d %H:%M}" if k == "bucket" else str(rec[k]) for k in keys]
+            out.add_row(*cells, _usd(rec["long_usd"]), _usd(rec["short_usd"]), _usd(rec["total_usd"]), f"{rec['orders']:,}")
+        console.print(out)
+
+    table(found.by("bucket", "venue"), ["bucket", "venue"], title)
+    table(found.by("venue", "symbol").head(top), ["venue", "symbol"], f"top {top} symbols")
+    if len(found.largest):
+        orders = Table(title=f"largest {len(found.largest)} orders", header_style="bold")
+        for col in ("time", "venue", "symbol", "side", "usd", "price"):
+            orders.add_column(col, justify="right" if col in ("usd", "price") else "left")
+        for rec in found.largest.to_dict("records"):
+            orders.add_row(
+                f"{rec['ts']:%Y-%m-%d %H:%M:%S}",
+                rec["venue"],
+                rec["symbol"],
+                rec["side"],
+                _usd(rec["usd"]),
+                f"{rec['price']:,.6g}",
+            )
+        console.print(orders)
+    for gap in found.gaps:
+        seen = f"{gap['from']:%Y-%m-%d %H:%M} to {gap['to']:%Y-%m-%d %H:%M}"
+        console.print(f"[yellow]{gap['venue']} {gap['symbol']}: no liquidations seen {seen} ({gap['reason']})")

@@ -337,6 +337,36 @@ function drawRealized(r) {
   $('realized').innerHTML = `<dl>${days}</dl>${orders ? `<ol>${orders}</ol>` : ''}<small>${r.venues.join(', ')}</small>`;
 }
 
+// Realized liquidations across the whole store (every venue and symbol imported or followed), beside the
+// market's own: shown only when the server has a store (`serve --store`).
+async function loadStoreLiquidations() {
+  const form = $('storeliqform');
+  const query = `window=${form.window.value}&bucket=${form.bucket.value}&top=10&largest=5`;
+  const response = await fetch(`/api/liquidations?${query}`);
+  if (response.status === 404) { $('storeliq').hidden = true; return; }
+  $('storeliq').hidden = false;
+  if (!response.ok) { $('storeliqout').textContent = (await response.json()).detail; return; }
+  drawStoreLiquidations(await response.json());
+}
+
+function drawStoreLiquidations(r) {
+  page.storeLiquidations = r;
+  const row = (label, x) => `<tr><td>${label}</td><td class="long">${usd(x.long_usd)}</td><td class="short">${usd(x.short_usd)}</td>`
+    + `<td>${x.orders.toLocaleString()}</td></tr>`;
+  const head = (label) => `<tr><th>${label}</th><th>long</th><th>short</th><th>orders</th></tr>`;
+  const bound = (v) => (r.lower_bound.includes(v) ? ' ≥' : '');
+  const venues = r.venues.map((v) => row(`${v.venue}${bound(v.venue)}`, v)).join('');
+  const times = r.series.slice(-8).map((x) => row(`${utc(Date.parse(x.bucket) / 1000).slice(5, r.bucket === '1h' ? 16 : 10)} ${x.venue}`, x)).join('');
+  const symbols = r.symbols.map((x) => row(`${x.symbol.split(':')[0]}${r.venues.length > 1 ? ` · ${x.venue}` : ''}`, x)).join('');
+  const orders = r.largest.map((o) => `<li class="${o.side}">${o.ts.replace('T', ' ').slice(5, 16)} ${o.symbol.split(':')[0]} `
+    + `${o.side} ${usd(o.usd)} @ ${price(o.price)}</li>`).join('');
+  const gaps = r.gaps.map((g) => `<li class="gap">${g.venue} ${g.symbol.split(':')[0]}: nothing seen ${g.from.slice(5, 16)} to ${g.to.slice(5, 16)}</li>`).join('');
+  $('storeliqout').innerHTML = `<table>${head('venue')}${venues}${head(r.bucket === '1h' ? 'hour' : 'day')}${times}`
+    + `${head(`top of ${r.symbols_total} markets`)}${symbols}</table>`
+    + (orders ? `<ol>${orders}</ol>` : '') + (gaps ? `<ul>${gaps}</ul>` : '')
+    + (r.lower_bound.length ? `<small>≥ ${r.lower_bound.join(', ')}: a throttled stream, a lower bound</small>` : '');
+}
+
 // Per-venue shares of open interest (store-backed markets): the hover splits a level by them, and the
 // panel says how fresh each venue is, so a lagging venue is visible instead of silently stale.
 function drawVenues(v) {
@@ -454,7 +484,11 @@ $('sr').addEventListener('change', () => { if (page.levels) drawLevels(page.leve
 
 function drawSummary(s) {
   page.summary = s;
-  const score = s.score ? ['long', 'short'].map((side) => `${side} ${s.score[side].model?.toFixed(3)} vs ${s.score[side].yardstick?.toFixed(3)}`).join(' · ') : 'no realized liquidations';
+  const rho = (x) => (x === null || x === undefined ? '—' : x.toFixed(3));
+  const scored = s.score && ['long', 'short'].some((side) => s.score[side]?.model !== null && s.score[side]?.model !== undefined);
+  const score = !s.score ? 'no realized liquidations'
+    : !scored ? 'too few realized liquidations to score'
+      : ['long', 'short'].map((side) => `${side} ${rho(s.score[side]?.model)} vs ${rho(s.score[side]?.yardstick)}`).join(' · ');
   const rows = [
     ['price', price(s.price)], ['24h', `${s.change_24h_pct >= 0 ? '+' : ''}${s.change_24h_pct.toFixed(2)}%`],
     ['open interest', usd(s.open_interest_usd)], ['funding', s.funding_rate === null ? '—' : `${(s.funding_rate * 100).toFixed(4)}%`],
@@ -611,6 +645,7 @@ function listen() {
     const info = JSON.parse(event.data);
     page.version = info.version;
     if (info.market === state.market && document.body.dataset.state !== 'loading') load({ keepView: true });
+    if (!$('storeliq').hidden) loadStoreLiquidations().catch(showError);
   });
 }
 
@@ -621,9 +656,12 @@ async function start() {
     if (!markets.length) throw new Error('this server has no market: start it with --bundle DIR');
     $('market').innerHTML = markets.map((m) => `<option value="${m.id}">${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}</option>`).join('');
     if (!markets.some((m) => m.id === state.market)) state.market = markets[0].id;
+    if (![...$('window').options].some((o) => o.value === state.window)) $('window').add(new Option(state.window, state.window));
     for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale']) $(key).value = state[key];
     showTab(state.tab === 'map' ? 'map' : 'heatmap');
     await load();
+    $('storeliqform').addEventListener('change', () => loadStoreLiquidations().catch(showError));
+    await loadStoreLiquidations();
     listen();
   } catch (error) {
     showError(error);
