@@ -66,7 +66,10 @@ def parse_duration(text: str, what: str = "duration") -> pd.Timedelta:
     match = _DURATION.match(str(text).strip())
     if not match:
         raise DomainError(f"{what} must look like 1m, 5m, 1h, 8h or 1d, got {text!r}")
-    return pd.Timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        return pd.Timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    except (OverflowError, ValueError):  # more than a Timedelta holds (about 292,000 years)
+        raise DomainError(f"{what} {text!r} is too long") from None
 
 
 def _parse_utc(text: str, what: str) -> pd.Timestamp:
@@ -87,6 +90,8 @@ def parse_time(text: str | None, what: str) -> pd.Timestamp | None:
         ts = pd.Timestamp(text)
     except ValueError:
         raise DomainError(f"{what} is not a time: {text!r} (use ISO 8601, e.g. 2026-01-20T00:00:00Z)") from None
+    if pd.isna(ts) or not 1 <= ts.year <= 9999:  # NaT, or a year no message (strftime) can show
+        raise DomainError(f"{what} is not a time: {text!r} (use ISO 8601, e.g. 2026-01-20T00:00:00Z)")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

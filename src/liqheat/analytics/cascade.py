@@ -80,8 +80,8 @@ class DepthModel:
     @classmethod
     def square_root(cls, d1_usd: float, source: str = "square-root law") -> DepthModel:
         """Depth d1 · x² at every distance: Δ = 1 % · √(Q / d1), the synthetic market's own impact law."""
-        curve = DepthCurve((1.0, 2.0), (d1_usd, 4 * d1_usd))
-        return cls(curve, DepthCurve((1.0, 2.0), (d1_usd, 4 * d1_usd)), f"{source}, d1 = ${d1_usd:,.0f}")
+        curve = DepthCurve((1.0,), (d1_usd,))  # one point: x² on both sides of it (two would interpolate linearly between)
+        return cls(curve, DepthCurve((1.0,), (d1_usd,)), f"{source}, d1 = ${d1_usd:,.0f}")
 
 
 @cache

@@ -253,11 +253,15 @@ def sentiment(
     set_param: SetParam = None,
 ) -> None:
     """Long against short notional at risk, funding, and the open-interest change over a window."""
+    import pandas as pd
+
     from liqheat.analytics.planner import sentiment as read_sentiment
     from liqheat.bundle import parse_duration
 
     try:
         span = parse_duration(window, "--window")
+        if span > pd.Timedelta(days=3660):  # as the API: a longer window overflows the time arithmetic
+            raise DomainError(f"--window {window} is longer than 10 years")
         b, m = _map(bundle, at, params_file, set_param)
         s = read_sentiment(m, b.candles, b.open_interest, b.funding, span)
     except DomainError as exc:

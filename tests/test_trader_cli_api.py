@@ -1,0 +1,943 @@
+"""The trader commands and endpoints end to end: ``liqheat clusters``, ``levels``, ``cascade``, ``plan``,
+``sentiment`` and ``screen`` (in-process, typer's CliRunner) and the matching API routes (FastAPI's TestClient).
+
+Most tests run on the synthetic demo market (three days of 1-minute candles, simulated once per module and
+written as a bundle); the CLI is checked against the engine called directly, and the API against the CLI for the
+same inputs. A few tests run on the real shared bundles and are skipped when ../shared is absent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
+
+import liqheat.cli.trader  # noqa: F401  (registers the trader commands on the app)
+from liqheat.analytics.cascade import calibrated
+from liqheat.analytics.cascade import cascade as run_cascade
+from liqheat.analytics.clusters import clusters_of, concentration
+from liqheat.analytics.levels import confluence, levels
+from liqheat.analytics.maps import MarketMap, market_map
+from liqheat.analytics.planner import plan as make_plan
+from liqheat.analytics.planner import sentiment as read_sentiment
+from liqheat.api.app import create_app
+from liqheat.api.markets import Registry
+from liqheat.bundle import Bundle, read_bundle, write_bundle
+from liqheat.cli.app import app
+from liqheat.margin.calculator import calculate, position_from_inputs
+from liqheat.sources.synthetic.market import SimParams, simulate
+
+BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
+REAL_NAMES = ("btc-agg-1h-dec-feb", "btc-hyperliquid-1h-2025", "eth-hyperliquid-1h-2025", "sol-hyperliquid-1h-2025")
+
+
+def _real(name: str) -> Any:
+    folder = BUNDLES / name
+    return pytest.param(
+        name, id=name, marks=pytest.mark.skipif(not (folder / "meta.json").is_file(), reason=f"shared bundle {folder} is absent")
+    )
+
+
+REAL_PARAMS = [_real(n) for n in REAL_NAMES]
+needs_shared = pytest.mark.skipif(
+    not all((BUNDLES / n / "meta.json").is_file() for n in REAL_NAMES), reason=f"shared bundles in {BUNDLES} are absent"
+)
+
+runner = CliRunner()
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+PLAN_KEYS = ("--leverage", "10", "--balance", "10000")
+
+
+def run(*args: object) -> Result:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def text(s: str) -> str:
+    """Output without colour codes and table rules, with every run of whitespace (rich's wrapping) made one space."""
+    return " ".join(_ANSI.sub("", s).replace("│", " ").split())
+
+
+def cli_json(*args: object) -> Any:
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    return json.loads(result.stdout)  # the whole of stdout is one JSON document
+
+
+def plain(data: Any) -> Any:
+    """What a result looks like after a JSON round trip (tuples → lists, keys → strings)."""
+    return json.loads(json.dumps(data, allow_nan=False))
+
+
+def iso(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def implied_price(cluster: dict[str, Any]) -> float:
+    """The map's price, from a cluster's peak and its distance from price."""
+    return float(cluster["peak_price"] / (1 + cluster["distance_pct"] / 100))
+
+
+def shown(m: MarketMap, top: int = 5) -> list[dict[str, Any]]:
+    """What ``liqheat clusters`` shows: the ``top`` largest clusters of each side, longs first."""
+    every = clusters_of(m, top=None)
+    return plain([c.to_dict() for side in ("long", "short") for c in [x for x in every if x.side == side][:top]])
+
+
+def binance_tier1_liq(side: str, entry: float, leverage: float) -> float:
+    """Binance USD-M isolated, tier 1 (MMR 0.4 %, no maintenance amount): LP = EP (1 ∓ 1/L) / (1 ∓ MMR)."""
+    if side == "long":
+        return entry * (1 - 1 / leverage) / (1 - 0.004)
+    return entry * (1 + 1 / leverage) / (1 + 0.004)
+
+
+def library_liq(venue: str, symbol: str, side: str, entry: float, leverage: float, size: float) -> float:
+    position, table = position_from_inputs(venue, symbol, side, entry, leverage, size)
+    return float(calculate(venue, position, table=table, strict_leverage=False).liquidation_price)
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+
+
+def _write_sim(root: Path, name: str, params: SimParams) -> Path:
+    folder = root / name
+    write_bundle(simulate(params).bundle, folder, fmt="parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic demo market: three days of 1-minute BTC candles (seed 7), as a bundle folder."""
+    return _write_sim(tmp_path_factory.mktemp("trader"), "demo", SimParams(days=3, seed=7))
+
+
+@pytest.fixture(scope="module")
+def other_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second, different market for ``screen``: two days from another seed and price."""
+    return _write_sim(tmp_path_factory.mktemp("trader-other"), "other", SimParams(days=2, seed=11, start_price=3_000.0))
+
+
+@pytest.fixture(scope="module")
+def demo(demo_dir: Path) -> Bundle:
+    return read_bundle(demo_dir)
+
+
+@pytest.fixture(scope="module")
+def demo_map(demo: Bundle) -> MarketMap:
+    """The map after the last candle (what every command shows without --at)."""
+    return market_map(demo)
+
+
+@pytest.fixture(scope="module")
+def client(demo_dir: Path) -> TestClient:
+    reg = Registry()
+    market = reg.add_folder(demo_dir)
+    assert market.id == "demo"
+    return TestClient(create_app(reg))
+
+
+@pytest.fixture(scope="module")
+def real_client() -> TestClient:
+    if not (BUNDLES / REAL_NAMES[0] / "meta.json").is_file():
+        pytest.skip(f"shared bundle {BUNDLES / REAL_NAMES[0]} is absent")
+    reg = Registry()
+    reg.add_folder(BUNDLES / REAL_NAMES[0])
+    return TestClient(create_app(reg))
+
+
+def api(client: TestClient, route: str, status: int = 200, market: str = "demo", **params: Any) -> Any:
+    response = client.get(f"/api/markets/{market}/{route}", params=params)
+    assert response.status_code == status, (route, params, response.status_code, response.text[:500])
+    return response.json()
+
+
+def api_error(client: TestClient, route: str, status: int, **params: Any) -> str:
+    """The ``detail`` of an expected 4xx; for 422 the validation messages joined as ``query.<name>: msg``."""
+    detail = api(client, route, status, **params)["detail"]
+    if status == 422:
+        assert isinstance(detail, list)
+        assert detail
+        return " | ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
+    assert isinstance(detail, str)
+    return detail
+
+
+def without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in keys}
+
+
+# ------------------------------------------------------------------------------------------ clusters
+
+
+def test_trader_commands_are_registered() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("clusters", "levels", "cascade", "plan", "sentiment", "screen"):
+        assert re.search(rf"│ {command}\s", result.stdout), command
+
+
+def test_clusters_json_is_the_engine_map(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
+    data = cli_json("clusters", demo_dir)
+    assert data == shown(demo_map)
+    price = demo_map.price
+    assert price == float(demo.candles["close"].iloc[-1])
+    long_risk, short_risk = demo_map.at_risk()
+    centers = demo_map.centers
+    by_side: dict[str, list[dict[str, Any]]] = {"long": [], "short": []}
+    for c in data:
+        for key in ("side", "price_low", "price_high", "peak_price", "notional_usd", "share", "distance_pct"):
+            assert c[key] is not None, key
+        by_side[c["side"]].append(c)
+        assert c["price_low"] < c["peak_price"] < c["price_high"]
+        assert c["distance_pct"] == pytest.approx((c["peak_price"] / price - 1) * 100, rel=1e-12)
+        if c["side"] == "long":  # longs liquidate below price, shorts above
+            assert c["price_high"] <= price * (1 + 1e-12)
+            assert c["distance_pct"] < 0
+        else:
+            assert c["price_low"] >= price * (1 - 1e-12)
+            assert c["distance_pct"] > 0
+        # the notional is the at-risk map summed over the band, and the share is of that side's total
+        values = long_risk if c["side"] == "long" else short_risk
+        inside = (centers > c["price_low"]) & (centers < c["price_high"])
+        assert c["notional_usd"] == pytest.approx(float(values[inside].sum()), rel=1e-9)
+        assert c["share"] == pytest.approx(c["notional_usd"] / float(values.sum()), rel=1e-9)
+    for side, found in by_side.items():
+        assert len(found) == 5, side
+        notional = [c["notional_usd"] for c in found]
+        assert notional == sorted(notional, reverse=True)
+        assert 0 < sum(c["share"] for c in found) <= 1 + 1e-9
+        bands = sorted((c["price_low"], c["price_high"]) for c in found)
+        assert all(a[1] <= b[0] * (1 + 1e-12) for a, b in itertools.pairwise(bands)), "bands do not overlap"
+    # every cluster of a side together holds at most all of that side
+    every = clusters_of(demo_map, top=None)
+    for side in ("long", "short"):
+        assert 0.5 < sum(c.share for c in every if c.side == side) <= 1 + 1e-9
+
+
+def test_clusters_top_keeps_the_largest(demo_dir: Path) -> None:
+    five = cli_json("clusters", demo_dir)
+    two = cli_json("clusters", demo_dir, "--top", "2")
+    for side in ("long", "short"):
+        assert [c for c in two if c["side"] == side] == [c for c in five if c["side"] == side][:2]
+    assert len(two) == 4
+
+
+def test_clusters_at_defaults_to_after_the_last_candle(demo_dir: Path, demo: Bundle) -> None:
+    ts, close, step = demo.candles["ts"], demo.candles["close"], demo.meta.timeframe_delta
+    default = cli_json("clusters", demo_dir)
+    assert implied_price(default[0]) == pytest.approx(close.iloc[-1], rel=1e-9)
+    # --at is the time of the map: the default is the last candle's close (its open + the timeframe) ...
+    assert cli_json("clusters", demo_dir, "--at", iso(ts.iloc[-1] + step)) == default
+    # ... so the last candle's open time is the map before that candle, one candle earlier
+    at_open = cli_json("clusters", demo_dir, "--at", iso(ts.iloc[-1]))
+    assert implied_price(at_open[0]) == pytest.approx(close.iloc[-2], rel=1e-9)
+    assert at_open != default
+
+
+def test_clusters_at_changes_the_answer(demo_dir: Path, demo: Bundle) -> None:
+    ts, step = demo.candles["ts"], demo.meta.timeframe_delta
+    k = 2000
+    when = ts.iloc[k] + step + pd.Timedelta(seconds=30)  # mid-candle: the map after candle k closed
+    data = cli_json("clusters", demo_dir, "--at", when.isoformat())
+    assert data == shown(market_map(demo, at=when))
+    assert implied_price(data[0]) == pytest.approx(demo.candles["close"].iloc[k], rel=1e-9)
+    assert data != cli_json("clusters", demo_dir)
+    # a time with an offset is converted to UTC
+    shifted = (ts.iloc[k] + step).tz_convert("Etc/GMT-5").isoformat()
+    assert "+05:00" in shifted
+    assert cli_json("clusters", demo_dir, "--at", shifted) == data
+
+
+def test_clusters_table(demo_dir: Path, demo_map: MarketMap) -> None:
+    result = run("clusters", demo_dir)
+    assert result.exit_code == 0, result.output
+    out = text(result.stdout)
+    assert f"BTC at {demo_map.ts:%Y-%m-%d %H:%M} UTC, price {demo_map.price:,.2f}" in out
+    every = clusters_of(demo_map, top=None)
+    stats = concentration(demo_map, every)
+    assert stats["clusters"] == len(every)
+    n, k, share = stats["clusters"], stats["top5pct_clusters"], stats["top5pct_share"]
+    assert f"top 5 % of {n} clusters ({k}) hold {share:.1%} of the notional at risk" in out
+    assert 0 < share <= 1
+    largest_long = max((c for c in every if c.side == "long"), key=lambda c: c.notional_usd)
+    assert f"{largest_long.distance_pct:+.2f}%" in out
+    assert f"every {stats['round_affinity']['round_step']:,.0f}" in out
+
+
+# ------------------------------------------------------------------------------------------ levels
+
+
+def test_levels_json(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
+    data = cli_json("levels", demo_dir)
+    price = demo_map.price
+    assert data["price"] == price
+    found = levels(demo.candles, price, lookback=24 * 30)
+    assert data["levels"] == plain([lv.to_dict() for lv in found[:10]])
+    assert data["confluence"] == plain([x.to_dict() for x in confluence(clusters_of(demo_map, top=10), found)[:10]])
+    assert len(data["levels"]) == 10
+    strengths = [lv["strength"] for lv in data["levels"]]
+    assert strengths == sorted(strengths, reverse=True)
+    for lv in data["levels"]:
+        assert 0 < lv["strength"] <= 1
+        assert lv["source"] in ("pivot", "volume")
+        assert lv["kind"] == ("support" if lv["price"] < price else "resistance")
+    for x in data["confluence"]:
+        c, lv = x["cluster"], x["level"]
+        assert lv["kind"] == ("support" if c["side"] == "long" else "resistance")
+        dist = (lv["price"] / c["peak_price"] - 1) * 100
+        assert x["distance_pct"] == pytest.approx(dist)
+        assert c["price_low"] <= lv["price"] <= c["price_high"] or abs(dist) <= 0.5
+        closeness = 1.0 if abs(dist) <= 0.5 else 0.5 / abs(dist)
+        assert x["score"] == pytest.approx(c["share"] * lv["strength"] * closeness)
+    scores = [x["score"] for x in data["confluence"]]
+    assert scores == sorted(scores, reverse=True)
+    three = cli_json("levels", demo_dir, "--top", "3", "--lookback", "100")
+    assert three["levels"] == plain([lv.to_dict() for lv in levels(demo.candles, price, lookback=100)[:3]])
+
+
+def test_levels_table(demo_dir: Path, demo_map: MarketMap) -> None:
+    result = run("levels", demo_dir, "--top", "4")
+    assert result.exit_code == 0, result.output
+    out = text(result.stdout)
+    assert f"support and resistance at {demo_map.ts:%Y-%m-%d %H:%M} UTC, price {demo_map.price:,.2f}" in out
+    for lv in cli_json("levels", demo_dir, "--top", "4")["levels"]:
+        assert f"{lv['price']:,.2f} {lv['kind']} {lv['source']} {lv['strength']:.2f}" in out
+
+
+# ------------------------------------------------------------------------------------------ cascade
+
+
+def test_cascade_json_is_the_engine_result(demo_dir: Path, demo_map: MarketMap) -> None:
+    data = cli_json("cascade", demo_dir, "--shock", "-3%")
+    expected = run_cascade(demo_map, -3.0, calibrated("calm").scaled(1.0), clusters_of(demo_map, top=20))
+    assert data == plain(expected.to_dict())
+    assert data["price_before"] == demo_map.price
+    assert data["shock_pct"] == -3.0
+    assert data["amplification"] == pytest.approx(data["move_pct"] / -3.0)
+    # "5", "+5%" and "5%" are the same shock
+    assert cli_json("cascade", demo_dir, "--shock", "5") == cli_json("cascade", demo_dir, "--shock", "+5%")
+
+
+@pytest.mark.parametrize("shock", ["-3%", "-1.5", "3%", "6%"])
+def test_cascade_shock_sign_decides_the_side_that_fires(demo_dir: Path, demo_map: MarketMap, shock: str) -> None:
+    data = cli_json("cascade", demo_dir, "--shock", shock)
+    pct = float(shock.rstrip("%"))
+    price, after = data["price_before"], data["price_after"]
+    long_risk, short_risk = demo_map.at_risk()
+    centers = demo_map.centers
+    if pct < 0:  # down: only longs below price fire, and price ends at least the shock lower
+        assert after <= price * (1 + pct / 100) * (1 + 1e-12)
+        fired = float(long_risk[(centers >= after) & (centers < price)].sum())
+        side = "long"
+        prices = [r["price"] for r in data["rounds"]]
+        assert prices == sorted(prices, reverse=True)
+    else:
+        assert after >= price * (1 + pct / 100) * (1 - 1e-12)
+        fired = float(short_risk[(centers <= after) & (centers > price)].sum())
+        side = "short"
+        prices = [r["price"] for r in data["rounds"]]
+        assert prices == sorted(prices)
+    assert data["move_pct"] == pytest.approx((after / price - 1) * 100)
+    assert abs(data["move_pct"]) >= abs(pct) - 1e-9
+    assert data["liquidated_usd"] > 0
+    # everything between price and where it stopped fired (the last round's leftover is below the $1 tolerance)
+    assert data["liquidated_usd"] == pytest.approx(fired, abs=1.0, rel=1e-9)
+    assert all(c["side"] == side for c in data["clusters_fired"])
+    assert data["rounds"][-1]["forced_total_usd"] == pytest.approx(data["liquidated_usd"])
+    assert sum(r["fired_usd"] for r in data["rounds"]) == pytest.approx(data["liquidated_usd"])
+
+
+@pytest.mark.parametrize("shock", ["-3%", "3%"])
+def test_thinner_book_liquidates_more_and_moves_further(demo_dir: Path, shock: str) -> None:
+    runs = [cli_json("cascade", demo_dir, "--shock", shock, "--depth-scale", s) for s in ("2", "1", "0.5", "0.1", "0.01")]
+    liquidated = [r["liquidated_usd"] for r in runs]
+    moves = [abs(r["move_pct"]) for r in runs]
+    assert all(b >= a * (1 - 1e-12) for a, b in itertools.pairwise(liquidated)), liquidated
+    assert all(b >= a * (1 - 1e-12) for a, b in itertools.pairwise(moves)), moves
+    # the thinnest book really amplifies: more liquidated, a longer move, more rounds
+    assert liquidated[-1] > liquidated[1]
+    assert moves[-1] > moves[1] + 0.1
+    assert len(runs[-1]["rounds"]) > len(runs[1]["rounds"])
+    assert runs[2]["depth_source"].endswith("calm × 0.5")
+    # the cascade-risk index scales inversely with the depth
+    assert runs[2]["risk"]["down"] == pytest.approx(2 * runs[1]["risk"]["down"])
+    assert runs[2]["risk"]["bid_depth_1pct_usd"] == pytest.approx(0.5 * runs[1]["risk"]["bid_depth_1pct_usd"])
+
+
+def test_cascade_table(demo_dir: Path, demo_map: MarketMap) -> None:
+    result = run("cascade", demo_dir, "--shock", "3%", "--depth-scale", "0.5")
+    assert result.exit_code == 0, result.output
+    out = text(result.stdout)
+    data = cli_json("cascade", demo_dir, "--shock", "3%", "--depth-scale", "0.5")
+    assert f"{demo_map.price:,.2f}, shock +3.00%" in out
+    assert f"ends at {data['price_after']:,.2f} ({data['move_pct']:+.2f}%" in out
+    assert f"down {data['risk']['down']:.4f}, up {data['risk']['up']:.4f}" in out
+    assert "calm × 0.5; refill 0" in out
+    assert "scale it to" not in out  # the BTC warning is only for other coins at scale 1
+
+
+# ------------------------------------------------------------------------------------------ plan
+
+
+def plan_json(demo_dir: Path, side: str, entry: float, *extra: object) -> dict[str, Any]:
+    data = cli_json("plan", demo_dir, "--side", side, "--entry", entry, *PLAN_KEYS, *extra)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_plan_long(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
+    entry = round(demo_map.price)
+    p = plan_json(demo_dir, "long", entry, "--risk", "1%")
+    expected = make_plan(demo_map, clusters_of(demo_map, top=None), side="long", entry=entry, leverage=10, balance=10_000,
+                         risk=0.01, venue="binance", contract=demo.meta.contract)  # fmt: skip
+    assert p == plain(expected.to_dict())
+    assert p["symbol"] == "BTC/USDT:USDT"
+    assert p["risk_usd"] == pytest.approx(100.0)
+    assert not any("capped" in w for w in p["warnings"])
+    # size × distance to the stop = balance × risk
+    assert p["size_base"] * (entry - p["stop"]) == pytest.approx(10_000 * 0.01, rel=1e-9)
+    assert p["notional_usd"] == pytest.approx(p["size_base"] * entry)
+    assert p["margin_usd"] == pytest.approx(p["notional_usd"] / 10)
+    # the stop: just below the nearest crowded long band beneath the entry
+    below = p["clusters_below"]
+    assert below
+    assert all(c["side"] == "long" and c["peak_price"] < entry and c["share"] >= 0.03 for c in below)
+    assert [c["peak_price"] for c in below] == sorted((c["peak_price"] for c in below), reverse=True)
+    assert p["stop"] < below[0]["price_low"] < entry
+    assert p["stop"] == pytest.approx(below[0]["price_low"] * (1 - 0.2 / 100))
+    # the target: the nearest short cluster above, with its reward/risk
+    above = p["clusters_above"]
+    assert above
+    assert p["take_profit"] == above[0]["peak_price"] > entry
+    assert p["reward_risk"] == pytest.approx((p["take_profit"] - entry) / (entry - p["stop"]))
+    # own liquidation price: exact (Binance tier 1) and where 10× puts it
+    liq = p["liquidation_price"]
+    assert liq == pytest.approx(binance_tier1_liq("long", entry, 10), rel=1e-9)
+    assert liq == pytest.approx(library_liq("binance", p["symbol"], "long", entry, 10, p["size_base"]), rel=1e-12)
+    assert entry * (1 - 1 / 10) < liq < entry
+
+
+def test_plan_short(demo_dir: Path, demo_map: MarketMap) -> None:
+    entry = round(demo_map.price)
+    p = plan_json(demo_dir, "short", entry)
+    above = p["clusters_above"]
+    assert above
+    assert all(c["side"] == "short" and c["peak_price"] > entry for c in above)
+    assert p["stop"] > above[0]["price_high"] > entry
+    assert p["stop"] == pytest.approx(above[0]["price_high"] * (1 + 0.2 / 100))
+    assert p["size_base"] * (p["stop"] - entry) == pytest.approx(100.0, rel=1e-9)
+    assert p["take_profit"] == p["clusters_below"][0]["peak_price"] < entry
+    assert p["reward_risk"] == pytest.approx((entry - p["take_profit"]) / (p["stop"] - entry))
+    liq = p["liquidation_price"]
+    assert liq == pytest.approx(binance_tier1_liq("short", entry, 10), rel=1e-9)
+    assert entry < liq < entry * (1 + 1 / 10)
+
+
+def test_plan_risk_is_a_percentage_or_a_fraction(demo_dir: Path, demo_map: MarketMap) -> None:
+    entry = round(demo_map.price)
+    default = plan_json(demo_dir, "long", entry)
+    assert plan_json(demo_dir, "long", entry, "--risk", "0.01") == default
+    assert plan_json(demo_dir, "long", entry, "--risk", " 1% ") == default
+    double = plan_json(demo_dir, "long", entry, "--risk", "2%")
+    assert double["risk_usd"] == pytest.approx(200.0)
+    assert double["size_base"] == pytest.approx(2 * default["size_base"])
+    assert double["stop"] == default["stop"]  # the stop comes from the map, not from the risk
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit", "okx", "hyperliquid"])
+def test_plan_venue_sets_the_liquidation_rule(demo_dir: Path, demo_map: MarketMap, venue: str) -> None:
+    entry = round(demo_map.price)
+    for side in ("long", "short"):
+        p = plan_json(demo_dir, side, entry, "--venue", venue)
+        assert p["venue"] == venue
+        assert p["symbol"] == ("BTC/USDC:USDC" if venue == "hyperliquid" else "BTC/USDT:USDT")
+        liq = p["liquidation_price"]
+        assert math.isfinite(liq)
+        assert liq == pytest.approx(library_liq(venue, p["symbol"], side, entry, 10, p["size_base"]), rel=1e-12)
+        if side == "long":
+            assert entry * 0.9 < liq < entry
+        else:
+            assert entry < liq < entry * 1.1
+
+
+def test_plan_leverage_moves_only_the_liquidation_price(demo_dir: Path, demo_map: MarketMap) -> None:
+    entry = round(demo_map.price)
+    plans = [cli_json("plan", demo_dir, "--side", "long", "--entry", entry, "--leverage", lev, "--balance", 10_000)
+             for lev in (2, 5, 10, 25)]  # fmt: skip
+    liqs = [p["liquidation_price"] for p in plans]
+    assert liqs == sorted(liqs)  # more leverage, closer to the entry
+    assert liqs[-1] < entry
+    for p, lev in zip(plans, (2, 5, 10, 25), strict=True):
+        assert p["size_base"] == pytest.approx(plans[0]["size_base"])  # sized by risk, not by leverage
+        assert p["margin_usd"] == pytest.approx(p["notional_usd"] / lev)
+        assert p["liquidation_price"] == pytest.approx(binance_tier1_liq("long", entry, lev), rel=1e-9)
+
+
+def test_plan_size_is_capped_by_the_balance(demo_dir: Path, demo_map: MarketMap) -> None:
+    entry = round(demo_map.price)
+    p = cli_json("plan", demo_dir, "--side", "long", "--entry", entry, "--leverage", 1, "--balance", 10_000, "--risk", "100%")
+    assert any("size capped" in w for w in p["warnings"])
+    assert p["notional_usd"] == pytest.approx(10_000.0)
+    assert p["size_base"] * (entry - p["stop"]) < p["risk_usd"]
+    assert p["liquidation_price"] == 0.0  # a 1× linear long cannot be liquidated
+
+
+def test_plan_margin_to_clear_moves_the_liquidation_beyond_the_cluster(demo_dir: Path, demo_map: MarketMap) -> None:
+    entry = round(demo_map.price)
+    p = plan_json(demo_dir, "long", entry)
+    inside = [
+        c for c in clusters_of(demo_map, top=None) if c.share >= 0.03 and c.price_low <= p["liquidation_price"] <= c.price_high
+    ]
+    assert inside, "on this map the 10× long's own liquidation price sits in a long cluster"
+    assert any(w.startswith("the own liquidation price") for w in p["warnings"])
+    beyond = min(p["stop"], inside[0].price_low)
+    assert p["margin_to_clear"] is not None
+    assert p["margin_usd"] < p["margin_to_clear"] <= 10_000
+    # isolated margin = notional ÷ leverage: the same position margined that much liquidates beyond the cluster
+    lev = p["notional_usd"] / p["margin_to_clear"]
+    cleared = library_liq("binance", p["symbol"], "long", entry, lev, p["size_base"])
+    assert cleared < beyond
+    assert cleared == pytest.approx(beyond, rel=1e-6)  # and no more margin than that (bisection)
+
+
+def test_plan_table(demo_dir: Path, demo_map: MarketMap) -> None:
+    entry = round(demo_map.price)
+    result = run("plan", demo_dir, "--side", "long", "--entry", entry, *PLAN_KEYS)
+    assert result.exit_code == 0, result.output
+    out = text(result.stdout)
+    p = plan_json(demo_dir, "long", entry)
+    assert f"BTC/USDT:USDT on binance, price {demo_map.price:,.2f}" in out
+    assert f"stop {p['stop']:,.2f} ({p['stop_reason']})" in out
+    assert f"own liquidation {p['liquidation_price']:,.2f} (exact, isolated)" in out
+    assert f"reward/risk {p['reward_risk']:.2f}" in out
+    assert out.count("warning:") == len(p["warnings"])
+
+
+# ------------------------------------------------------------------------------------------ sentiment
+
+
+def test_sentiment_json(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
+    data = cli_json("sentiment", demo_dir)
+    long_risk, short_risk = demo_map.at_risk()
+    lo, sh = float(long_risk.sum()), float(short_risk.sum())
+    assert data["at"] == iso(demo_map.ts)
+    assert data["window_hours"] == 24.0
+    assert data["long_at_risk_usd"] == pytest.approx(lo)
+    assert data["short_at_risk_usd"] == pytest.approx(sh)
+    assert lo > 0
+    assert sh > 0
+    assert data["long_short_ratio"] == pytest.approx(lo / sh)
+    assert data["skew"] == pytest.approx((lo - sh) / (lo + sh))
+    oi = demo.open_interest
+    now = oi[oi["ts"] <= demo_map.ts]["oi_usd"].iloc[-1]
+    then = oi[oi["ts"] <= demo_map.ts - pd.Timedelta(hours=24)]["oi_usd"].iloc[-1]
+    assert data["open_interest_usd"] == pytest.approx(now)
+    assert data["open_interest_change_pct"] == pytest.approx((now / then - 1) * 100)
+    c = demo.candles
+    day = c[c["ts"] >= demo_map.ts - pd.Timedelta(hours=24)]
+    assert data["price_change_pct"] == pytest.approx((day["close"].iloc[-1] / day["open"].iloc[0] - 1) * 100)
+    f = demo.funding
+    assert f is not None
+    rates = f[(f["ts"] > demo_map.ts - pd.Timedelta(hours=24)) & (f["ts"] <= demo_map.ts)]["rate"]
+    assert len(rates) >= 20
+    assert data["funding_mean"] == pytest.approx(rates.mean())
+    assert data["funding_last"] == pytest.approx(rates.iloc[-1])
+    week = cli_json("sentiment", demo_dir, "--window", "2d")
+    assert week["window_hours"] == 48.0
+    assert week["long_at_risk_usd"] == data["long_at_risk_usd"]  # the map does not depend on the window
+    assert week["open_interest_change_pct"] != data["open_interest_change_pct"]
+    assert week == plain(read_sentiment(demo_map, c, oi, f, pd.Timedelta(days=2)))
+
+
+def test_sentiment_table(demo_dir: Path) -> None:
+    result = run("sentiment", demo_dir)
+    assert result.exit_code == 0, result.output
+    out = text(result.stdout)
+    data = cli_json("sentiment", demo_dir)
+    assert f"(ratio {data['long_short_ratio']:.2f}, skew {data['skew']:+.2f})" in out
+    assert f"open interest {data['open_interest_change_pct']:+.2f}%" in out
+
+
+# ------------------------------------------------------------------------------------------ screen
+
+
+def nearest_large(folder: Path, min_share: float = 0.1) -> dict[str, Any]:
+    m = market_map(read_bundle(folder), history_points=1)
+    large = [c for c in clusters_of(m, top=None) if c.share >= min_share]
+    if not large:
+        empty = dict.fromkeys(("side", "peak_price", "distance_pct", "distance_atr"))
+        return {"market": folder.name, "price": m.price, "notional_usd": 0.0, **empty}
+    near = min(large, key=lambda c: abs(c.distance_atr or c.distance_pct))
+    return {"market": folder.name, "price": m.price, "side": near.side, "peak_price": near.peak_price,
+            "notional_usd": near.notional_usd, "distance_pct": near.distance_pct, "distance_atr": near.distance_atr}  # fmt: skip
+
+
+def test_screen_ranks_markets_by_their_nearest_large_cluster(demo_dir: Path, other_dir: Path) -> None:
+    rows = cli_json("screen", demo_dir, other_dir)
+    expected = [nearest_large(demo_dir), nearest_large(other_dir)]
+    assert all(r["side"] is not None for r in expected), "both markets have a cluster holding ≥ 10 % of its side"
+    assert rows == plain(sorted(expected, key=lambda r: abs(r["distance_atr"])))
+    assert {r["market"] for r in rows} == {"demo", "other"}
+    assert abs(rows[0]["distance_atr"]) <= abs(rows[1]["distance_atr"])
+    assert rows[0]["distance_atr"] != rows[1]["distance_atr"]
+    for r in rows:
+        assert (r["side"] == "long") == (r["peak_price"] < r["price"])
+        assert r["notional_usd"] > 0
+    assert cli_json("screen", other_dir, demo_dir) == rows  # ranked, not in the order given
+    # a stricter idea of "large" never finds a nearer cluster; none at all leaves the market unranked, last
+    strict = {r["market"]: r for r in cli_json("screen", demo_dir, other_dir, "--min-share", "0.15")}
+    for r in rows:
+        further = strict[r["market"]]["distance_atr"]
+        assert further is None or abs(further) >= abs(r["distance_atr"])
+    empty = cli_json("screen", demo_dir, "--min-share", "1.01")
+    assert empty == [{"market": "demo", "price": rows[[r["market"] for r in rows].index("demo")]["price"], "side": None,
+                      "peak_price": None, "distance_pct": None, "distance_atr": None, "notional_usd": 0.0}]  # fmt: skip
+
+
+def test_screen_table(demo_dir: Path, other_dir: Path) -> None:
+    result = run("screen", demo_dir, other_dir)
+    assert result.exit_code == 0, result.output
+    out = text(result.stdout)
+    assert "nearest large cluster per market" in out
+    rows = cli_json("screen", demo_dir, other_dir)
+    first, second = (f"{r['market']} {r['price']:,.2f} {r['side']} {r['peak_price']:,.2f}" for r in rows)
+    assert first in out
+    assert second in out
+    assert out.index(first) < out.index(second)
+
+
+# ------------------------------------------------------------------------------------------ bad input (CLI)
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> None:
+    """Exit 2, nothing on stdout, and one line on stderr naming what is wrong (no traceback)."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert result.stdout == ""
+    message = _ANSI.sub("", result.stderr).strip()
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith("error: ")
+    assert "Traceback" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+PLAN_ARGS = ("--side", "long", "--entry", "63000", *PLAN_KEYS)
+BAD_INPUTS = [
+    (("cascade", "--shock", "abc"), ("--shock must be a percentage", "'abc'")),
+    (("cascade", "--shock", "%"), ("--shock must be a percentage",)),
+    (("cascade", "--shock", "0"), ("--shock must be a non-zero %",)),
+    (("cascade", "--shock", "-95%"), ("--shock", "(-90, 900)", "-95.0")),
+    (("cascade", "--shock", "inf"), ("--shock",)),
+    (("cascade", "--shock", "nan"), ("--shock",)),
+    (("cascade", "--shock", "-3%", "--depth-scale", "0"), ("--depth-scale must be a finite number > 0",)),
+    (("cascade", "--shock", "-3%", "--depth-scale", "-1"), ("--depth-scale",)),
+    (("cascade", "--shock", "-3%", "--book", "wild"), ("--book must be calm or crash", "'wild'")),
+    (("cascade", "--shock", "-3%", "--refill", "2"), ("--refill must be in [0, 1]",)),
+    (("plan", *PLAN_ARGS, "--risk", "abc"), ("--risk must be a percentage", "'abc'")),
+    (("plan", *PLAN_ARGS, "--risk", "0"), ("--risk must be in (0, 100 %]",)),
+    (("plan", *PLAN_ARGS, "--risk", "150%"), ("--risk must be in (0, 100 %]", "'150%'")),
+    (("plan", *PLAN_ARGS, "--risk", "-1%"), ("--risk",)),
+    (("plan", *PLAN_ARGS, "--risk", "nan"), ("--risk",)),
+    (("plan", "--side", "sideways", "--entry", "63000", *PLAN_KEYS), ("--side must be long or short", "'sideways'")),
+    (("plan", "--side", "long", "--entry", "-5", *PLAN_KEYS), ("--entry must be a finite number > 0",)),
+    (("plan", "--side", "long", "--entry", "nan", *PLAN_KEYS), ("--entry",)),
+    (("plan", "--side", "long", "--entry", "63000", "--leverage", "0.5", "--balance", "1"), ("--leverage must be ≥ 1",)),
+    (("plan", "--side", "long", "--entry", "63000", "--leverage", "inf", "--balance", "1"), ("--leverage",)),
+    (("plan", "--side", "long", "--entry", "63000", "--leverage", "10", "--balance", "0"), ("--balance must be a finite",)),
+    (("plan", *PLAN_ARGS, "--venue", "kraken"), ("unknown venue 'kraken'",)),
+    (("sentiment", "--window", "3x"), ("--window must look like",)),
+    (("sentiment", "--window", "3661d"), ("--window 3661d is longer than 10 years",)),  # as the API
+    (("sentiment", "--window", "99999999999999d"), ("--window", "longer than 10 years")),  # was an overflow traceback
+    (("sentiment", "--window", "9" * 22 + "d"), ("--window", "is too long")),  # was an OutOfBoundsTimedelta traceback
+    (("clusters", "--at", "not-a-time"), ("--at is not a time: 'not-a-time'",)),
+    (("clusters", "--at", "NaT"), ("--at is not a time: 'NaT'",)),  # was silently the last candle
+    (("clusters", "--at", "-1"), ("--at is not a time: '-1'",)),  # was a strftime traceback
+]
+WITH_AT = [
+    ("clusters",),
+    ("levels",),
+    ("cascade", "--shock", "-3%"),
+    ("plan", *PLAN_ARGS),
+    ("sentiment",),
+]
+
+
+@pytest.mark.parametrize(("args", "fragments"), BAD_INPUTS, ids=[" ".join(a)[:60] for a, _ in BAD_INPUTS])
+def test_bad_input_is_a_one_line_usage_error(demo_dir: Path, args: tuple[str, ...], fragments: tuple[str, ...]) -> None:
+    command, *rest = args
+    assert_one_line_error(run(command, demo_dir, *rest), *fragments)
+
+
+@pytest.mark.parametrize("command", WITH_AT, ids=lambda c: c[0])
+@pytest.mark.parametrize("when", ["2030-01-01T00:00:00Z", "2020-06-01", "2026-01-01T00:00:00Z"])
+def test_at_outside_the_bundle_is_a_usage_error(demo_dir: Path, command: tuple[str, ...], when: str) -> None:
+    # the first map is after the first candle closes (00:01); the last after the last one (2026-01-04 00:00)
+    result = run(command[0], demo_dir, *command[1:], "--at", when)
+    assert_one_line_error(result, "--at", "is outside the bundle", "(2026-01-01T00:01:00Z … 2026-01-04T00:00:00Z)")
+
+
+@pytest.mark.parametrize("command", [*WITH_AT, ("screen",)], ids=lambda c: c[0])
+def test_missing_bundle_folder_is_a_usage_error(tmp_path: Path, command: tuple[str, ...]) -> None:
+    missing = tmp_path / "no-such-bundle"
+    result = run(command[0], missing, *command[1:])
+    assert_one_line_error(result, str(missing), "not a folder")
+
+
+def test_a_folder_that_is_not_a_bundle_is_a_usage_error(tmp_path: Path) -> None:
+    assert_one_line_error(run("clusters", tmp_path), "meta.json: missing")
+
+
+def test_screen_with_nothing_to_rank() -> None:
+    assert_one_line_error(run("screen"), "nothing to screen")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("clusters",), "Missing argument 'bundle'"),
+        (("cascade", "{demo}"), "Missing option '--shock'"),
+        (("plan", "{demo}", "--entry", "1", *PLAN_KEYS), "Missing option '--side'"),
+        (("plan", "{demo}", "--side", "long", "--entry", "x", *PLAN_KEYS), "Invalid value for '--entry'"),
+        (("cascade", "{demo}", "--shock", "-3%", "--depth-scale", "thin"), "Invalid value for '--depth-scale'"),
+        (("clusters", "{demo}", "--top", "0"), "Invalid value for '--top'"),
+        (("levels", "{demo}", "--lookback", "5"), "Invalid value for '--lookback'"),
+    ],
+)
+def test_missing_or_malformed_options_are_usage_errors(demo_dir: Path, args: tuple[str, ...], fragment: str) -> None:
+    result = run(*(a.replace("{demo}", str(demo_dir)) for a in args))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert fragment in text(result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------------------ API
+
+
+def test_api_clusters_are_the_cli_clusters(client: TestClient, demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
+    data = api(client, "clusters")
+    assert data["market"] == "demo"
+    assert data["at"] == iso(demo_map.ts)
+    assert data["price"] == demo_map.price
+    assert data["atr_pct"] == pytest.approx(demo_map.atr_pct)
+    assert data["clusters"] == cli_json("clusters", demo_dir)
+    assert data["concentration"] == plain(concentration(demo_map, clusters_of(demo_map, top=None)))
+    assert api(client, "clusters", top=2)["clusters"] == cli_json("clusters", demo_dir, "--top", "2")
+    # with a time: the CLI at the map time the API answers for gives the same clusters
+    when = iso(demo.candles["ts"].iloc[1500])
+    earlier = api(client, "clusters", at=when)
+    assert earlier["price"] != data["price"]
+    assert earlier["clusters"] == cli_json("clusters", demo_dir, "--at", earlier["at"])
+    assert implied_price(earlier["clusters"][0]) == pytest.approx(earlier["price"], rel=1e-9)
+
+
+def test_api_levels_are_the_cli_levels(client: TestClient, demo_dir: Path) -> None:
+    data = api(client, "levels")
+    assert without(data, "market", "at") == cli_json("levels", demo_dir)
+    assert len(data["levels"]) == 10
+    small = api(client, "levels", top=3, lookback=100)
+    assert without(small, "market", "at") == cli_json("levels", demo_dir, "--top", "3", "--lookback", "100")
+
+
+@pytest.mark.parametrize(("shock", "scale", "book"), [(-3.0, 1.0, "calm"), (3.0, 0.5, "calm"), (-2.0, 0.05, "crash")])
+def test_api_cascade_is_the_cli_cascade(client: TestClient, demo_dir: Path, shock: float, scale: float, book: str) -> None:
+    data = api(client, "cascade", shock=shock, depth_scale=scale, book=book)
+    assert data["market"] == "demo"
+    assert data["time"] == int(pd.Timestamp(data["at"]).timestamp())
+    cli = cli_json("cascade", demo_dir, "--shock", f"{shock:+g}%", "--depth-scale", scale, "--book", book)
+    assert without(data, "market", "at", "time") == cli
+    assert data["shock_pct"] == shock
+    assert (data["price_after"] < data["price_before"]) == (shock < 0)
+
+
+@pytest.mark.parametrize(
+    ("side", "venue"), [("long", "binance"), ("short", "binance"), ("long", "okx"), ("short", "hyperliquid")]
+)
+def test_api_plan_is_the_cli_plan(client: TestClient, demo_dir: Path, demo_map: MarketMap, side: str, venue: str) -> None:
+    entry = round(demo_map.price)
+    data = api(client, "plan", side=side, entry=entry, leverage=10, balance=10_000, risk="1%", venue=venue)
+    assert data["market"] == "demo"
+    assert data["price"] == demo_map.price
+    assert without(data, "market", "at", "price") == plan_json(demo_dir, side, entry, "--venue", venue)
+    assert data["size_base"] * abs(entry - data["stop"]) == pytest.approx(100.0, rel=1e-9)
+    assert (data["stop"] < entry) == (side == "long")
+    # the default risk is 1 %
+    assert api(client, "plan", side=side, entry=entry, leverage=10, balance=10_000, venue=venue) == data
+
+
+@pytest.mark.parametrize("window", ["24h", "2d"])
+def test_api_sentiment_is_the_cli_sentiment(client: TestClient, demo_dir: Path, window: str) -> None:
+    data = api(client, "sentiment", window=window)
+    assert data["market"] == "demo"
+    assert without(data, "market") == cli_json("sentiment", demo_dir, "--window", window)
+    assert data["window_hours"] == {"24h": 24.0, "2d": 48.0}[window]
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "field"),
+    [
+        ("plan", {"side": "sideways"}, "side"),
+        ("plan", {"side": "LONG"}, "side"),
+        ("plan", {"entry": -1}, "entry"),
+        ("plan", {"entry": 0}, "entry"),
+        ("plan", {"entry": "x"}, "entry"),
+        ("plan", {"leverage": 0.5}, "leverage"),
+        ("plan", {"leverage": 5000}, "leverage"),
+        ("plan", {"balance": 0}, "balance"),
+        ("plan", {"venue": "kraken"}, "venue"),
+        ("plan", {"side": None}, "side"),
+        ("cascade", {"shock": -95}, "shock"),
+        ("cascade", {"shock": 900}, "shock"),
+        ("cascade", {"shock": "-3%"}, "shock"),
+        ("cascade", {"shock": None}, "shock"),
+        ("cascade", {"depth_scale": 0}, "depth_scale"),
+        ("cascade", {"book": "wild"}, "book"),
+        ("cascade", {"refill": 2}, "refill"),
+        ("clusters", {"top": 0}, "top"),
+        ("levels", {"top": 0}, "top"),
+        ("levels", {"lookback": 5}, "lookback"),
+    ],
+)
+def test_api_bad_parameters_are_422_naming_them(client: TestClient, route: str, params: dict[str, Any], field: str) -> None:
+    base: dict[str, Any] = {
+        "plan": {"side": "long", "entry": 63_000, "leverage": 10, "balance": 10_000},
+        "cascade": {"shock": -3},
+    }.get(route, {})
+    query = {k: v for k, v in (base | params).items() if v is not None}
+    detail = api_error(client, route, 422, **query)
+    assert f"query.{field}:" in detail
+    assert all(f"query.{other}:" not in detail for other in base if other != field)
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "fragment"),
+    [
+        ("plan", {"risk": "abc"}, "--risk must be a percentage"),
+        ("plan", {"risk": "0"}, "--risk must be in (0, 100 %]"),
+        ("plan", {"risk": "150%"}, "--risk must be in (0, 100 %]"),
+        ("cascade", {"shock": 0}, "shock must not be 0"),
+        ("sentiment", {"window": "3x"}, "window must be one of"),
+        ("sentiment", {"window": "99999999999999d"}, "window"),
+        ("clusters", {"at": "not-a-time"}, "at is not an ISO 8601 time: 'not-a-time'"),
+        ("plan", {"at": "NaT"}, "at is not an ISO 8601 time"),
+    ],
+)
+def test_api_bad_values_are_400_naming_them(client: TestClient, route: str, params: dict[str, Any], fragment: str) -> None:
+    base: dict[str, Any] = {
+        "plan": {"side": "long", "entry": 63_000, "leverage": 10, "balance": 10_000},
+        "cascade": {"shock": -3},
+    }.get(route, {})
+    assert fragment in api_error(client, route, 400, **(base | params))
+
+
+TRADER_ROUTES = [
+    ("clusters", {}),
+    ("levels", {}),
+    ("cascade", {"shock": -3}),
+    ("plan", {"side": "long", "entry": 63_000, "leverage": 10, "balance": 10_000}),
+    ("sentiment", {}),
+]
+
+
+@pytest.mark.parametrize(("route", "params"), TRADER_ROUTES, ids=[r for r, _ in TRADER_ROUTES])
+@pytest.mark.parametrize("when", ["2030-01-01T00:00:00Z", "2025-12-31T23:00:00Z"])
+def test_api_at_outside_the_data_is_400(client: TestClient, route: str, params: dict[str, Any], when: str) -> None:
+    detail = api_error(client, route, 400, **params, at=when)
+    assert "is outside demo (2026-01-01T00:00:00Z … 2026-01-03T23:59:00Z)" in detail
+    assert when in detail
+
+
+@pytest.mark.parametrize(("route", "params"), TRADER_ROUTES, ids=[r for r, _ in TRADER_ROUTES])
+def test_api_unknown_market_is_404(client: TestClient, route: str, params: dict[str, Any]) -> None:
+    detail = api_error(client, route, 404, market="nowhere", **params)
+    assert detail == "unknown market 'nowhere' (known: demo)"
+
+
+# ------------------------------------------------------------------------------------------ real shared bundles
+
+
+@pytest.mark.parametrize("name", REAL_PARAMS)
+def test_real_bundle_every_command(name: str) -> None:
+    folder = BUNDLES / name
+    clusters = cli_json("clusters", folder)
+    price = implied_price(clusters[0])
+    bundle = read_bundle(folder)
+    assert price == pytest.approx(float(bundle.candles["close"].iloc[-1]), rel=1e-9)
+    sides = {c["side"] for c in clusters}
+    assert sides == {"long", "short"}, "clusters on both sides of price"
+    for c in clusters:
+        assert (c["peak_price"] < price) == (c["side"] == "long")
+        assert 0 < c["share"] <= 1
+        assert c["notional_usd"] > 0
+        assert abs(c["distance_pct"]) < 90
+    for side in ("long", "short"):
+        assert sum(c["share"] for c in clusters if c["side"] == side) <= 1 + 1e-9
+
+    entry = float(f"{price:.4g}")
+    for side in ("long", "short"):
+        p = plan_json(folder, side, entry)
+        liq = p["liquidation_price"]
+        assert math.isfinite(liq)
+        assert p["size_base"] > 0
+        assert p["size_base"] * abs(entry - p["stop"]) == pytest.approx(100.0, rel=1e-9)
+        if side == "long":
+            assert entry * 0.9 < liq < entry
+            assert 0 < p["stop"] < entry
+        else:
+            assert entry < liq < entry * 1.1
+            assert p["stop"] > entry
+
+    down = cli_json("cascade", folder, "--shock", "-3%")
+    assert down["price_after"] <= down["price_before"] * 0.97 * (1 + 1e-12)
+    assert down["liquidated_usd"] >= 0
+    assert all(c["side"] == "long" for c in down["clusters_fired"])
+    thin = cli_json("cascade", folder, "--shock", "-3%", "--depth-scale", "0.1")
+    assert thin["liquidated_usd"] >= down["liquidated_usd"]
+    assert thin["price_after"] <= down["price_after"]
+
+    s = cli_json("sentiment", folder)
+    assert s["long_at_risk_usd"] > 0
+    assert s["short_at_risk_usd"] > 0
+    assert 0 < s["long_short_ratio"] < 100
+    assert -1 < s["skew"] < 1
+    assert s["open_interest_usd"] > 0
+
+    lv = cli_json("levels", folder, "--top", "100")
+    kinds = {x["kind"] for x in lv["levels"]}
+    assert kinds == {"support", "resistance"}
+    assert all((x["price"] < lv["price"]) == (x["kind"] == "support") for x in lv["levels"])
+
+
+@needs_shared
+def test_real_screen_ranks_the_shared_markets() -> None:
+    rows = cli_json("screen", *(BUNDLES / n for n in REAL_NAMES))
+    assert sorted(r["market"] for r in rows) == sorted(REAL_NAMES)
+    distances = [abs(r["distance_atr"]) for r in rows]
+    assert distances == sorted(distances)
+    for r in rows:
+        assert r["side"] in ("long", "short")
+        assert (r["peak_price"] < r["price"]) == (r["side"] == "long")
+        assert r["notional_usd"] > 0
+
+
+def test_real_api_matches_the_cli(real_client: TestClient) -> None:
+    folder = BUNDLES / REAL_NAMES[0]
+    market = REAL_NAMES[0]
+    data = api(real_client, "clusters", market=market)
+    assert data["clusters"] == cli_json("clusters", folder)
+    entry = float(f"{data['price']:.4g}")
+    p = api(real_client, "plan", market=market, side="long", entry=entry, leverage=10, balance=10_000)
+    assert without(p, "market", "at", "price") == plan_json(folder, "long", entry)
+    assert math.isfinite(p["liquidation_price"])
+    s = api(real_client, "sentiment", market=market)
+    assert without(s, "market") == cli_json("sentiment", folder)
+    c = api(real_client, "cascade", market=market, shock=-3)
+    assert without(c, "market", "at", "time") == cli_json("cascade", folder, "--shock", "-3%")
