@@ -630,7 +630,8 @@ def check_clusters(data: dict[str, Any], top: int) -> dict[str, list[dict[str, A
     for c in data["clusters"]:
         by_side[c["side"]].append(c)
         keys = {"side", "price_low", "price_high", "peak_price", "notional_usd", "share", "distance_pct"}
-        assert set(c) == keys | {"distance_atr", "age_hours", "age_at_least"}
+        assert set(c) == keys | {"distance_atr", "age_hours", "age_at_least", "side_share"}
+        assert c["share"] < c["side_share"] <= 1  # of all notional at risk, and of its own side
         assert c["distance_atr"] == pytest.approx(c["distance_pct"] / data["atr_pct"])
         assert c["age_hours"] >= 0
         assert c["price_low"] <= c["peak_price"] <= c["price_high"]
@@ -647,9 +648,10 @@ def check_clusters(data: dict[str, Any], top: int) -> dict[str, list[dict[str, A
         assert 1 <= len(found) <= top
         notional = [c["notional_usd"] for c in found]
         assert notional == sorted(notional, reverse=True)
-        assert sum(c["share"] for c in found) <= 1 + 1e-9
+        assert sum(c["side_share"] for c in found) <= 1 + 1e-9
         bands = sorted((c["price_low"], c["price_high"]) for c in found)
         assert all(a[1] <= b[0] * (1 + 1e-12) for a, b in itertools.pairwise(bands)), "bands do not overlap"
+    assert sum(c["share"] for c in data["clusters"]) <= 1 + 1e-9
     return by_side
 
 

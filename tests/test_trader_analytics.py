@@ -111,7 +111,8 @@ def test_find_clusters_gives_each_block_its_exact_band_peak_notional_share_and_d
         assert c.price_low == EDGES[lo]
         assert c.price_high == EDGES[lo + width]
         assert c.peak_price == pytest.approx(CENTERS[mid], rel=1e-12)
-        assert c.share == pytest.approx(total / (a_total + b_total))
+        assert c.share == pytest.approx(total / (a_total + b_total))  # no total given: of this side
+        assert c.side_share == pytest.approx(total / (a_total + b_total))
         assert c.distance_pct == pytest.approx((CENTERS[mid] / PRICE - 1) * 100)
         assert c.distance_atr == pytest.approx((CENTERS[mid] / PRICE - 1) * 100 / 1.25)
         assert c.age_hours is None
@@ -120,6 +121,7 @@ def test_find_clusters_gives_each_block_its_exact_band_peak_notional_share_and_d
     assert small.distance_pct == pytest.approx(-5.3, abs=0.1)
     assert find_clusters(a + b, EDGES, PRICE, "long", top=1) == [find_clusters(a + b, EDGES, PRICE, "long")[0]]
     assert find_clusters(a + b, EDGES, PRICE, "long")[0].distance_atr is None  # no ATR given
+    assert find_clusters(a + b, EDGES, PRICE, "long", total_usd=4 * a_total)[0].share == pytest.approx(0.25)
     assert find_clusters(a + b, EDGES, PRICE, "short") == []  # nothing above the price
 
 
@@ -140,8 +142,12 @@ def test_clusters_of_reads_both_sides_with_distance_in_atr_and_age_from_the_past
     assert [x.side for x in (ca, cb, cc)] == ["long", "long", "short"]
     assert (ca.price_low, ca.price_high) == (EDGES[a_lo], EDGES[a_lo + 11])
     assert (cc.price_low, cc.price_high) == (EDGES[c_lo], EDGES[c_lo + 11])
-    assert ca.share == pytest.approx(a_total / (a_total + b_total))
-    assert cc.share == pytest.approx(1.0)
+    everything = a_total + b_total + c_total
+    assert ca.share == pytest.approx(a_total / everything)  # of all notional at risk, both sides
+    assert cc.share == pytest.approx(c_total / everything)
+    assert ca.side_share == pytest.approx(a_total / (a_total + b_total))  # of its own side
+    assert cc.side_share == pytest.approx(1.0)
+    assert sum(x.share for x in found) == pytest.approx(1.0)
     assert cc.notional_usd == pytest.approx(c_total)
     for x, mid in ((ca, a_mid), (cb, b_mid), (cc, c_mid)):
         assert x.distance_atr == pytest.approx((CENTERS[mid] / PRICE - 1) * 100 / 0.8)

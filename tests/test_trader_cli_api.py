@@ -204,22 +204,23 @@ def test_clusters_json_is_the_engine_map(demo_dir: Path, demo: Bundle, demo_map:
         else:
             assert c["price_low"] >= price * (1 - 1e-12)
             assert c["distance_pct"] > 0
-        # the notional is the at-risk map summed over the band, and the share is of that side's total
+        # the notional is the at-risk map summed over the band; share is of all notional at risk, side_share of its side
         values = long_risk if c["side"] == "long" else short_risk
         inside = (centers > c["price_low"]) & (centers < c["price_high"])
         assert c["notional_usd"] == pytest.approx(float(values[inside].sum()), rel=1e-9)
-        assert c["share"] == pytest.approx(c["notional_usd"] / float(values.sum()), rel=1e-9)
+        assert c["side_share"] == pytest.approx(c["notional_usd"] / float(values.sum()), rel=1e-9)
+        assert c["share"] == pytest.approx(c["notional_usd"] / float(long_risk.sum() + short_risk.sum()), rel=1e-9)
     for side, found in by_side.items():
         assert len(found) == 5, side
         notional = [c["notional_usd"] for c in found]
         assert notional == sorted(notional, reverse=True)
-        assert 0 < sum(c["share"] for c in found) <= 1 + 1e-9
+        assert 0 < sum(c["side_share"] for c in found) <= 1 + 1e-9
         bands = sorted((c["price_low"], c["price_high"]) for c in found)
         assert all(a[1] <= b[0] * (1 + 1e-12) for a, b in itertools.pairwise(bands)), "bands do not overlap"
     # every cluster of a side together holds at most all of that side
     every = clusters_of(demo_map, top=None)
     for side in ("long", "short"):
-        assert 0.5 < sum(c.share for c in every if c.side == side) <= 1 + 1e-9
+        assert 0.5 < sum(c.side_share or 0.0 for c in every if c.side == side) <= 1 + 1e-9
 
 
 def test_clusters_top_keeps_the_largest(demo_dir: Path) -> None:
@@ -296,7 +297,7 @@ def test_levels_json(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
         assert x["distance_pct"] == pytest.approx(dist)
         assert c["price_low"] <= lv["price"] <= c["price_high"] or abs(dist) <= 0.5
         closeness = 1.0 if abs(dist) <= 0.5 else 0.5 / abs(dist)
-        assert x["score"] == pytest.approx(c["share"] * lv["strength"] * closeness)
+        assert x["score"] == pytest.approx(c["side_share"] * lv["strength"] * closeness)
     scores = [x["score"] for x in data["confluence"]]
     assert scores == sorted(scores, reverse=True)
     three = cli_json("levels", demo_dir, "--top", "3", "--lookback", "100")
@@ -409,7 +410,7 @@ def test_plan_long(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
     # the stop: just below the nearest crowded long band beneath the entry
     below = p["clusters_below"]
     assert below
-    assert all(c["side"] == "long" and c["peak_price"] < entry and c["share"] >= 0.03 for c in below)
+    assert all(c["side"] == "long" and c["peak_price"] < entry and c["side_share"] >= 0.03 for c in below)
     assert [c["peak_price"] for c in below] == sorted((c["peak_price"] for c in below), reverse=True)
     assert p["stop"] < below[0]["price_low"] < entry
     assert p["stop"] == pytest.approx(below[0]["price_low"] * (1 - 0.2 / 100))
@@ -571,7 +572,7 @@ def test_sentiment_table(demo_dir: Path) -> None:
 
 def nearest_large(folder: Path, min_share: float = 0.1) -> dict[str, Any]:
     m = market_map(read_bundle(folder), history_points=1)
-    large = [c for c in clusters_of(m, top=None) if c.share >= min_share]
+    large = [c for c in clusters_of(m, top=None) if (c.side_share or 0.0) >= min_share]
     if not large:
         empty = dict.fromkeys(("side", "peak_price", "distance_pct", "distance_atr"))
         return {"market": folder.name, "price": m.price, "notional_usd": 0.0, **empty}
@@ -879,7 +880,8 @@ def test_real_bundle_every_command(name: str) -> None:
         assert c["notional_usd"] > 0
         assert abs(c["distance_pct"]) < 90
     for side in ("long", "short"):
-        assert sum(c["share"] for c in clusters if c["side"] == side) <= 1 + 1e-9
+        assert sum(c["side_share"] for c in clusters if c["side"] == side) <= 1 + 1e-9
+    assert sum(c["share"] for c in clusters) <= 1 + 1e-9
 
     entry = float(f"{price:.4g}")
     for side in ("long", "short"):

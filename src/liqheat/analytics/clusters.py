@@ -20,11 +20,12 @@ class Cluster:
     price_high: float
     peak_price: float
     notional_usd: float
-    share: float
+    share: float  # of all notional at risk, both sides
     distance_pct: float
     distance_atr: float | None = None
     age_hours: float | None = None
     age_at_least: bool | None = None  # the band is older than the oldest map kept: age is a lower bound
+    side_share: float | None = None  # of its own side's notional at risk
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
@@ -38,11 +39,14 @@ def find_clusters(
     top: int | None = 3,
     smooth_bins: int = 5,
     atr_pct: float | None = None,
+    total_usd: float | None = None,
 ) -> list[Cluster]:
     """The ``top`` bands of one side's map, largest notional first.
 
     The map is smoothed over ``smooth_bins`` bins. A band is a local peak and the bins around it
     that stay above half of it. Longs are only looked for below ``price``, shorts above it.
+    ``share`` is of ``total_usd`` (all notional at risk; this side's when not given), ``side_share``
+    of this side's.
     """
     centers = np.sqrt(edges[:-1] * edges[1:])
     mask = centers < price if side == "long" else centers > price
@@ -82,9 +86,10 @@ def find_clusters(
                 price_high=float(edges[hi + 1]),
                 peak_price=peak_price,
                 notional_usd=notional,
-                share=notional / total,
+                share=notional / (total_usd if total_usd else total),
                 distance_pct=(peak_price / price - 1) * 100,
                 distance_atr=(peak_price / price - 1) * 100 / atr_pct if atr_pct else None,
+                side_share=notional / total,
             )
         )
     ranked = sorted(found, key=lambda c: c.notional_usd, reverse=True)
@@ -109,9 +114,10 @@ def band_age(m: MarketMap, c: Cluster, keep: float = 0.5) -> float:
 def clusters_of(m: MarketMap, top: int | None = 5) -> list[Cluster]:
     """Both sides' clusters of a map with distance in ATR and age, largest first per side."""
     long, short = m.at_risk()
+    total = float(long.sum() + short.sum())  # the denominator of concentration() too
     out = []
     for side, values in (("long", long), ("short", short)):
-        for c in find_clusters(values, m.edges, m.price, side, top=top, atr_pct=m.atr_pct):
+        for c in find_clusters(values, m.edges, m.price, side, top=top, atr_pct=m.atr_pct, total_usd=total):
             age = band_age(m, c)
             oldest = (m.ts - m.past_ts[-1]).total_seconds() / 3600 if m.past_ts else 0.0
             out.append(replace(c, age_hours=age, age_at_least=age >= oldest))

@@ -150,6 +150,7 @@ def confluence(clusters: list[Cluster], found: list[Level], near_pct: float = 0.
     out = []
     for c in clusters:
         want = "support" if c.side == "long" else "resistance"
+        weight = c.side_share if c.side_share is not None else c.share  # of its side: a side's crowding, not the other's
         for lv in found:
             if lv.kind != want:
                 continue
@@ -157,5 +158,12 @@ def confluence(clusters: list[Cluster], found: list[Level], near_pct: float = 0.
             dist = (lv.price / c.peak_price - 1) * 100
             if inside or abs(dist) <= near_pct:
                 closeness = 1.0 if abs(dist) <= near_pct else near_pct / abs(dist)
-                out.append(Confluence(cluster=c, level=lv, score=c.share * lv.strength * closeness, distance_pct=dist))
+                out.append(
+                    Confluence(
+                        cluster=c,
+                        level=lv,
+                        score=weight * lv.strength * closeness,
+                        distance_pct=dist,
+                    )
+                )
     return sorted(out, key=lambda x: x.score, reverse=True)

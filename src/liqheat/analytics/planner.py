@@ -113,7 +113,7 @@ def plan(
     if leverage < 1:
         raise DomainError(f"--leverage must be ≥ 1, got {leverage}")
     symbol = venue_symbol(venue, m.symbol, contract)
-    clusters = [c for c in clusters if c.share >= min_share]
+    clusters = [c for c in clusters if (c.side_share if c.side_share is not None else c.share) >= min_share]
     # the trade's own side of the map: stops sit beyond the clusters of positions like it
     below = sorted([c for c in clusters if c.side == "long" and c.peak_price < entry], key=lambda c: -c.peak_price)
     above = sorted([c for c in clusters if c.side == "short" and c.peak_price > entry], key=lambda c: c.peak_price)

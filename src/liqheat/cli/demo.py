@@ -94,7 +94,7 @@ def demo(
         )
     console.print(table)
     clusters = Table(title=f"Largest clusters now (price {report.last_price:,.0f})", header_style="bold")
-    for column in ("side", "peak", "band", "notional", "share", "distance"):
+    for column in ("side", "peak", "band", "notional", "of side", "distance"):
         clusters.add_column(column, justify="left" if column == "side" else "right")
     for c in report.clusters:
         clusters.add_row(

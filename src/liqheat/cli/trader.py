@@ -60,13 +60,13 @@ def clusters(
     table = Table(
         title=f"{m.symbol} at {m.ts:%Y-%m-%d %H:%M} UTC, price {m.price:,.2f}, ATR {m.atr_pct:.2f}%", header_style="bold"
     )
-    for col in ("side", "from", "to", "peak", "notional", "share", "distance", "ATRs", "age"):
+    for col in ("side", "from", "to", "peak", "notional", "share (of side)", "distance", "ATRs", "age"):
         table.add_column(col, justify="right")
     for c in shown:
         age = f"{'≥' if c.age_at_least else ''}{c.age_hours:,.0f} h" if c.age_hours is not None else "—"
         atrs = f"{c.distance_atr:+.1f}" if c.distance_atr else "—"
         table.add_row(c.side, f"{c.price_low:,.2f}", f"{c.price_high:,.2f}", f"{c.peak_price:,.2f}", _usd(c.notional_usd),
-                      f"{c.share:.1%}", f"{c.distance_pct:+.2f}%", atrs, age)  # fmt: skip
+                      f"{c.share:.1%} ({c.side_share or 0.0:.1%})", f"{c.distance_pct:+.2f}%", atrs, age)  # fmt: skip
     console.print(table)
     ra = stats["round_affinity"]
     ratio = f"{ra['ratio']:.2f}×" if ra["ratio"] is not None else "—"
@@ -313,7 +313,7 @@ def screen(
         except DomainError as exc:
             console.print(f"[yellow]{name}: skipped ({exc})[/]")
             continue
-        large = [c for c in clusters_of(m, top=None) if c.share >= min_share]
+        large = [c for c in clusters_of(m, top=None) if (c.side_share or 0.0) >= min_share]
         if not large:
             empty = dict.fromkeys(("side", "peak_price", "distance_pct", "distance_atr"))
             rows.append(empty | {"market": name, "price": m.price, "notional_usd": 0.0})
