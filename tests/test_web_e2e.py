@@ -238,7 +238,7 @@ def test_the_calculator_panel(page: Any, server: str) -> None:
         (
             "clusters",
             "liqheat-synthetic-clusters.csv",
-            b"side,price_low,price_high,peak_price,notional_usd,share,distance_pct,distance_atr,age_hours,age_at_least\n",
+            b"side,price_low,price_high,peak_price,notional_usd,share,distance_pct,distance_atr,age_hours,age_at_least,side_share\n",
         ),
         ("html", "liqheat-synthetic-24h.html", b"<!doctype html>"),
     ],
