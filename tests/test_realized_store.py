@@ -215,6 +215,7 @@ def test_cli_errors_exit_2_with_one_line(store: Store, tmp_path: Path) -> None:
     for args, words in [
         (["--store", str(tmp_path)], "no liquidations in the store"),
         (["--store", str(store.root), "--window", "soon"], "--window"),
+        (["--store", str(store.root), "--window", "99999999999999d"], "is too long (at most 100 years)"),
         (["--store", str(store.root), "--until", "later"], "--until"),
         (["--store", str(store.root), "--bucket", "1w"], "bucket must be one of"),
     ]:

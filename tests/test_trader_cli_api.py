@@ -656,7 +656,8 @@ BAD_INPUTS = [
     (("plan", *PLAN_ARGS, "--venue", "kraken"), ("unknown venue 'kraken'",)),
     (("sentiment", "--window", "3x"), ("--window must look like",)),
     (("sentiment", "--window", "3661d"), ("--window 3661d is longer than 10 years",)),  # as the API
-    (("sentiment", "--window", "99999999999999d"), ("--window", "longer than 10 years")),  # was an overflow traceback
+    (("sentiment", "--window", "99999999999999d"), ("--window", "is too long (at most 100 years)")),  # was a traceback
+    (("heatmap", "--window", "99999999999999d", "--out", "never.png"), ("--window", "is too long")),  # was a traceback
     (("sentiment", "--window", "9" * 22 + "d"), ("--window", "is too long")),  # was an OutOfBoundsTimedelta traceback
     (("clusters", "--at", "not-a-time"), ("--at is not a time: 'not-a-time'",)),
     (("clusters", "--at", "NaT"), ("--at is not a time: 'NaT'",)),  # was silently the last candle

@@ -66,10 +66,10 @@ def parse_duration(text: str, what: str = "duration") -> pd.Timedelta:
     match = _DURATION.match(str(text).strip())
     if not match:
         raise DomainError(f"{what} must look like 1m, 5m, 1h, 8h or 1d, got {text!r}")
-    try:
-        return pd.Timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-    except (OverflowError, ValueError):  # more than a Timedelta holds (about 292,000 years)
-        raise DomainError(f"{what} {text!r} is too long") from None
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > 100 * 366 * 86_400:  # beyond any market's data, and soon beyond what time arithmetic holds
+        raise DomainError(f"{what} {text!r} is too long (at most 100 years)")
+    return pd.Timedelta(seconds=seconds)
 
 
 def _parse_utc(text: str, what: str) -> pd.Timestamp:
