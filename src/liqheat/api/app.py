@@ -47,12 +47,9 @@ def _window(text: str) -> pd.Timedelta:
     value = "365d" if text == "1y" else text
     try:
         span = parse_duration(value, "window")
-    except DomainError as exc:
+    except (DomainError, OverflowError, ValueError) as exc:
         if "too long" in str(exc):
             raise HTTPException(400, f"window {text} is longer than 10 years") from None
-        choices = ", ".join(WINDOWS)
-        raise HTTPException(400, f"window must be one of {choices} (or a duration like 6h, 2d), got {text!r}") from None
-    except (OverflowError, ValueError):
         choices = ", ".join(WINDOWS)
         raise HTTPException(400, f"window must be one of {choices} (or a duration like 6h, 2d), got {text!r}") from None
     if span > pd.Timedelta(days=3660):

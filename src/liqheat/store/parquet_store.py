@@ -48,8 +48,13 @@ def default_root() -> Path:
     return Path(os.environ.get("LIQHEAT_HOME") or Path.home() / ".liqheat")
 
 
+def folder_value(value: str) -> str:
+    """How a venue or symbol is spelled in a folder name (``BTC/USDT:USDT`` → ``BTC-USDT_USDT``)."""
+    return value.replace("/", "-").replace(":", "_")
+
+
 def _part(name: str, value: str) -> str:
-    clean = value.replace("/", "-").replace(":", "_")
+    clean = folder_value(value)
     if not _SAFE.match(clean) or clean in (".", ".."):
         raise DomainError(f"{name} {value!r} cannot name a store folder (letters, digits, . _ - only)")
     return f"{name}={clean}"

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from liqheat.model import DomainError
-from liqheat.store.parquet_store import Store
+from liqheat.store.parquet_store import Store, folder_value
 
 WEEK = pd.Timedelta(days=7)
 BUCKETS = {"1h": "1 hour", "1d": "1 day"}
@@ -135,7 +135,7 @@ def realized(
             where.append(f"venue IN ({', '.join('?' for _ in venues)})")
             params.extend(v.lower() for v in venues)
         if symbols:
-            folders = [s.replace("/", "-").replace(":", "_") for s in symbols]
+            folders = [folder_value(s) for s in symbols]
             where.append(f"symbol IN ({', '.join('?' for _ in folders)})")
             params.extend(folders)
         filters = " AND ".join(where)
@@ -166,6 +166,7 @@ def realized(
             .to_arrow_table()
             .to_pandas()
         )
+        gaps = _gaps(con, store, since, until, venues, symbols)
     for frame in (totals, top):
         frame["symbol"] = frame["symbol"].map(folder_symbol)
         for column in ("bucket", "ts"):
@@ -179,7 +180,7 @@ def realized(
         totals=totals,
         largest=top,
         lower_bound=sorted(seen & lower_bound_venues()),
-        gaps=_gaps(store, since, until, venues, symbols),
+        gaps=gaps,
     )
 
 
@@ -189,25 +190,26 @@ def _what(venues: list[str] | None, symbols: list[str] | None) -> str:
 
 
 def _gaps(
-    store: Store, since: pd.Timestamp, until: pd.Timestamp, venues: list[str] | None, symbols: list[str] | None
+    con: Any,
+    store: Store,
+    since: pd.Timestamp,
+    until: pd.Timestamp,
+    venues: list[str] | None,
+    symbols: list[str] | None,
 ) -> list[dict[str, Any]]:
-    """Stretches a follower's liquidation stream was down, overlapping [since, until)."""
-    import duckdb
-
+    """Stretches a follower's liquidation stream was down, overlapping [since, until), on ``realized``'s connection."""
     files = _files(store, "gaps")
     if not files:
         return []
-    with duckdb.connect() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        frame = (
-            con.sql(
-                "SELECT ts, until, venue, symbol, reason FROM read_parquet(?, hive_partitioning = true, union_by_name = true) "
-                "WHERE stream = 'liquidations' AND ts < ? AND until > ? ORDER BY ts",
-                params=[files, until.to_pydatetime(), since.to_pydatetime()],
-            )
-            .to_arrow_table()
-            .to_pandas()
+    frame = (
+        con.sql(
+            "SELECT ts, until, venue, symbol, reason FROM read_parquet(?, hive_partitioning = true, union_by_name = true) "
+            "WHERE stream = 'liquidations' AND ts < ? AND until > ? ORDER BY ts",
+            params=[files, until.to_pydatetime(), since.to_pydatetime()],
         )
+        .to_arrow_table()
+        .to_pandas()
+    )
     out = []
     for rec in frame.to_dict("records"):
         symbol = folder_symbol(str(rec["symbol"]))
