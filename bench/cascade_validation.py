@@ -22,7 +22,7 @@ import pandas as pd
 
 from liqheat.analytics.cascade import DepthModel, simulate_cascade
 from liqheat.analytics.maps import market_map
-from liqheat.sources.synthetic.market import SimParams, simulate, true_map
+from liqheat.evaluation.synthetic.market import SimParams, simulate, true_map
 
 
 def main() -> None:

@@ -30,12 +30,12 @@ import pandas as pd
 from classic import classic_replay
 from foundation import machine, synthetic
 
-from liqheat.analytics.fit import predict
-from liqheat.analytics.score import score
 from liqheat.bundle import Bundle, read_bundle, write_bundle
-from liqheat.engine.output import write_predictions
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, Grid, MarketView, drivers, liquidation_offsets
+from liqheat.evaluation.fit import predict
+from liqheat.evaluation.score import score
+from liqheat.render.files import write_predictions
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "bundles"
@@ -233,7 +233,7 @@ def liqheat_command() -> list[str]:
     exe = Path(sys.executable).parent / "liqheat"
     if exe.is_file():
         return [str(exe)]
-    return [sys.executable, "-c", "import sys; from liqheat.cli.app import main; sys.argv[0] = 'liqheat'; main()"]
+    return [sys.executable, "-c", "import sys; from liqheat.cli.main import main; sys.argv[0] = 'liqheat'; main()"]
 
 
 def bench_process(bundle: Bundle, params: ModelParams, n_bins: int, classic_rate: float) -> None:

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from liqheat.bundle import Bundle, BundleMeta, read_bundle, write_bundle
-from liqheat.margin.calculator import calculate, position_from_inputs
 from liqheat.model import ContractKind
+from liqheat.venues.calc import calculate, position_from_inputs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
 

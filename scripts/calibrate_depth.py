@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from liqheat.sources.binance_archive.importer import read_book_depth
+from liqheat.venues.binance.archive import read_book_depth
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO.parent / "shared" / "data" / "raw" / "binance-vision-2025-10-10" / "BTCUSDT-bookDepth-2025-10-10.csv"

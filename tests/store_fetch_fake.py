@@ -30,10 +30,11 @@ import requests
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 
-from liqheat.sources import binance
-from liqheat.sources.ccxt_source import CcxtSource, VenueSpec
+from liqheat.sources.ccxt import CcxtSource
 from liqheat.store.parquet_store import Series, Store
 from liqheat.symbols import resolve
+from liqheat.venues.binance import feed as binance
+from liqheat.venues.spec import VenueSpec
 
 HERE = Path(__file__).resolve().parent
 EXCHANGE_INFO = json.loads((HERE / "sources" / "binance" / "exchangeInfo.json").read_text(encoding="utf-8"))
@@ -50,7 +51,9 @@ SYMBOL = "BTC/USDT:USDT"
 # market spans several pages and several chunks: 9 kline pages, 5 open-interest pages, 3 funding pages.
 SPEC: VenueSpec = dataclasses.replace(
     binance.SPEC,
-    capabilities={**binance.SPEC.capabilities, "open_interest_history": "5m steps (the fake keeps it all)"},
+    capabilities=dataclasses.replace(
+        binance.SPEC.capabilities, open_interest_history="5m steps (the fake keeps it all)", oi_history_days=None
+    ),
     candle_page=500,
     oi_page=200,
     funding_page=4,

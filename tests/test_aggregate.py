@@ -117,7 +117,7 @@ def test_bad_inputs_name_the_parameter(tmp_path: Path) -> None:
 
 def test_export_aggregates_several_venues(tmp_path: Path) -> None:
     import liqheat.cli.store_cmds  # noqa: F401  (registers the commands)
-    from liqheat.cli.app import app
+    from liqheat.cli.main import app
 
     store = Store(tmp_path / "store")
     fill(store, "binance", "BTC/USDT:USDT", 120, 100.0, 6e9)

@@ -28,8 +28,8 @@ from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
 from liqheat.bundle import Bundle, BundleMeta, read_bundle, write_bundle
 from liqheat.engine.params import ModelParams
-from liqheat.margin.calculator import calculate, position_from_inputs
 from liqheat.model import ContractKind
+from liqheat.venues.calc import calculate, position_from_inputs
 
 BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
 REAL = BUNDLES / "btc-agg-1h-dec-feb"

@@ -85,7 +85,7 @@ def test_serve_rejects_a_store_without_venues(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     import liqheat.cli.serve  # noqa: F401  (registers the command)
-    from liqheat.cli.app import app
+    from liqheat.cli.main import app
 
     result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path), "--no-demo"])
     assert result.exit_code == 2

@@ -16,8 +16,8 @@ from typer.testing import CliRunner, Result
 # importing these registers the calc and demo commands on the app
 import liqheat.cli.calc
 import liqheat.cli.demo  # noqa: F401
-from liqheat.cli.app import app
-from liqheat.margin.calculator import calculate, position_from_inputs
+from liqheat.cli.main import app
+from liqheat.venues.calc import calculate, position_from_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BUNDLE = REPO.parent / "shared" / "data" / "bundles" / "btc-agg-1h-dec-feb"
@@ -279,7 +279,7 @@ def test_calc_table_file_not_a_table(tmp_path: Path, content: str, fragment: str
 
 
 def test_calc_table_file_for_another_market(tmp_path: Path) -> None:
-    shipped = REPO / "src" / "liqheat" / "margin" / "tables" / "binance-usdm-ETHUSDT.json"
+    shipped = REPO / "src" / "liqheat" / "venues" / "binance" / "tables" / "binance-usdm-ETHUSDT.json"
     assert_usage_error(calc(extra=("--table", shipped)), "table file is for ETH/USDT:USDT, not BTC/USDT:USDT")
 
 

@@ -22,11 +22,11 @@ import liqheat.cli.calc
 import liqheat.cli.demo
 import liqheat.cli.model_cmds  # noqa: F401
 from helpers import hourly_random_walk
-from liqheat.analytics.fit import predict
-from liqheat.analytics.score import score
 from liqheat.bundle import Bundle, BundleMeta, read_bundle, write_bundle
-from liqheat.cli.app import app
+from liqheat.cli.main import app
 from liqheat.engine.params import ModelParams
+from liqheat.evaluation.fit import predict
+from liqheat.evaluation.score import score
 from liqheat.model import ContractKind
 
 BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
@@ -271,7 +271,7 @@ def test_score_window(synthetic: Path) -> None:
     data = score_json(synthetic, "--from", "2026-01-10T00:00:00Z", "--until", "2026-01-12")
     assert data["long"]["buckets"] == data["short"]["buckets"] == 48
     assert data["window"] == {"from": "2026-01-10T00:00:00Z", "until": "2026-01-12T00:00:00Z"}
-    assert_usage_error(run("score", synthetic, "--from", "yesterday-ish"), "--from is not a time")
+    assert_usage_error(run("score", synthetic, "--from", "yesterday-ish"), "--from is not an ISO 8601 time")
 
 
 @needs_shared
@@ -355,7 +355,7 @@ def test_heatmap_options(synthetic: Path, tmp_path: Path) -> None:
         (("--window", "3x"), ("--window must look like",)),
         (("--end", "2020-01-01T00:00:00Z"), ("before the bundle's first candle",)),
         (("--end", "2030-01-01T00:00:00Z"), ("after the bundle's last candle",)),
-        (("--end", "not-a-time"), ("--end is not a time",)),
+        (("--end", "not-a-time"), ("--end is not an ISO 8601 time",)),
         (("--bins", "3"), ("--bins",)),
         (("--side", "up"), ("--side must be",)),
     ],

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liqheat.analytics.fit import predict
 from liqheat.bundle import Bundle, BundleMeta, read_bundle
-from liqheat.engine.output import heatmap_frame
+from liqheat.engine.frames import heatmap_frame
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, Grid, MarketView, drivers, liquidation_offsets, relative_activity
+from liqheat.evaluation.fit import predict
 from liqheat.model import ContractKind
 
 BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"

@@ -23,9 +23,11 @@ import ccxt
 import pandas as pd
 import pytest
 
-from liqheat.sources.ccxt_source import CcxtSource, VenueSpec, _num
+from liqheat.sources.ccxt import CcxtSource
 from liqheat.store.collect import FetchReport, candle_gaps, complete_open_interest, fetch_history
 from liqheat.store.parquet_store import Store
+from liqheat.venues.spec import VenueSpec
+from liqheat.venues.spec import num as _num
 from store_fetch_fake import (
     COLUMNS,
     END,
@@ -482,13 +484,14 @@ def test_candle_gaps_are_the_missing_stretches_of_the_range() -> None:
 def cli(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """``liqheat fetch`` with every venue behind the fake (the real Binance spec); set ``market``/``faults`` first."""
     from liqheat.sources import registry
+    from liqheat.venues import registry as venue_registry
 
     state: dict[str, Any] = {"market": MARKET, "faults": (), "fakes": []}
 
     def open_source(venue: str, market: Any, exchange: Any = None, **kwargs: Any) -> CcxtSource:
         fake = FakeBinance(state["market"], state["faults"])
         state["fakes"].append(fake)
-        source, _ = open_fake(fake, registry.spec(venue))
+        source, _ = open_fake(fake, venue_registry.spec(venue))
         return source
 
     monkeypatch.setattr(registry, "open_source", open_source)
@@ -499,7 +502,7 @@ def invoke(args: list[str]) -> Any:
     from typer.testing import CliRunner
 
     import liqheat.cli.store_cmds  # noqa: F401  (registers the commands)
-    from liqheat.cli.app import app
+    from liqheat.cli.main import app
 
     return CliRunner().invoke(app, args)
 
@@ -551,8 +554,8 @@ def test_fetch_command_out_of_retries_says_so_in_one_line_and_a_rerun_completes(
     [
         ({"venue": "nope"}, "--venue: unknown venue 'nope' (known: binance, bybit, okx, hyperliquid)"),
         ({"symbol": "???"}, "--symbol: cannot read symbol '???'"),
-        ({"since": "yesterday"}, "--since is not a time: 'yesterday'"),
-        ({"until": "2025-13-01"}, "--until is not a time: '2025-13-01'"),
+        ({"since": "yesterday"}, "--since is not an ISO 8601 time: 'yesterday'"),
+        ({"until": "2025-13-01"}, "--until is not an ISO 8601 time: '2025-13-01'"),
         (
             {"until": "2025-10-09T00:00:00Z"},
             "--until (2025-10-09 00:00:00+00:00) must be after --since (2025-10-10 00:00:00+00:00)",

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from liqheat.bundle import BundleError
-from liqheat.sources.binance_archive.importer import read_agg_trades, read_book_depth, read_klines, read_metrics
-from liqheat.sources.binance_forceorder.importer import read_big_trades, read_force_orders
+from liqheat.venues.binance.archive import read_agg_trades, read_book_depth, read_klines, read_metrics
+from liqheat.venues.binance.forceorder import read_big_trades, read_force_orders
 
 RAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw"
 STREAM = RAW / "binance-forceorder-stream"

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from liqheat.margin.calculator import calculate, position_from_inputs
-from liqheat.margin.examples import EXAMPLES, Example
-from liqheat.margin.tables import shipped
 from liqheat.model import DomainError, Side
+from liqheat.venues.calc import calculate, position_from_inputs
+from liqheat.venues.examples import EXAMPLES, Example
+from liqheat.venues.tables import shipped
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{e.venue}:{e.published}")

@@ -9,11 +9,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from liqheat.margin.calculator import Result, calculate
+from liqheat.margin.calculator import Result
 from liqheat.margin.solver import MarginRule, TierBy, ValueAt, equity, solve
-from liqheat.margin.tables import VenueTable, shipped
-from liqheat.margin.venues import venue
+from liqheat.margin.tables import VenueTable
 from liqheat.model import Bracket, BracketTable, ContractKind, ContractSpec, MarginMode, Market, Position, Side
+from liqheat.venues.calc import calculate
+from liqheat.venues.registry import rules as venue
+from liqheat.venues.tables import shipped
 
 CASES = [
     ("binance", ("binance", "BTC/USDT:USDT")),

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import liqheat.cli.store_cmds  # noqa: F401  (registers the command)
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
-from liqheat.cli.app import app
+from liqheat.cli.main import app
 from liqheat.model import DomainError
 from liqheat.store.parquet_store import Series, Store
 from liqheat.store.realized import folder_symbol, realized

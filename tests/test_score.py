@@ -1,4 +1,4 @@
-"""Scoring (``liqheat.analytics.score``) exactly as ../shared/data/README.md defines it, and the model's
+"""Scoring (``liqheat.evaluation.score``) exactly as ../shared/data/README.md defines it, and the model's
 headline result against the level-free yardstick."""
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liqheat.analytics.fit import predict
-from liqheat.analytics.score import ScoreReport, level_free_models, score, spearman
-from liqheat.bundle import Bundle, BundleMeta, parse_duration, read_bundle
+from liqheat.bundle import Bundle, BundleMeta, read_bundle
 from liqheat.engine.params import ModelParams
+from liqheat.evaluation.fit import predict
+from liqheat.evaluation.score import ScoreReport, level_free_models, score, spearman
 from liqheat.model import ContractKind, DomainError
+from liqheat.timeutil import parse_duration
 
 BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
 

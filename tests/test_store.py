@@ -148,7 +148,7 @@ def test_import_and_export_commands(tmp_path: Path) -> None:
 
     import liqheat.cli.store_cmds  # noqa: F401  (registers the commands)
     from liqheat.bundle import read_bundle
-    from liqheat.cli.app import app
+    from liqheat.cli.main import app
 
     runner = CliRunner()
     store = tmp_path / "store"

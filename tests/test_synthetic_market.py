@@ -17,11 +17,11 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from liqheat.bundle import Bundle, read_bundle, write_bundle
-from liqheat.margin.calculator import calculate
-from liqheat.margin.tables import lookup
+from liqheat.evaluation.synthetic import kernel
+from liqheat.evaluation.synthetic.market import TRUTH_COLUMNS, SimParams, SimResult, simulate, write_truth
 from liqheat.model import ContractKind, DomainError, MarginMode, Market, Position, Side
-from liqheat.sources.synthetic import kernel
-from liqheat.sources.synthetic.market import TRUTH_COLUMNS, SimParams, SimResult, simulate, write_truth
+from liqheat.venues.calc import calculate
+from liqheat.venues.tables import lookup
 
 MARKET = Market.parse_unified("BTC/USDT:USDT")
 VT = lookup("binance", MARKET)

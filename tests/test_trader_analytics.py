@@ -21,8 +21,8 @@ from liqheat.analytics.clusters import Cluster, clusters_of, concentration, find
 from liqheat.analytics.levels import Level, confluence, levels, pivot_levels, volume_nodes
 from liqheat.analytics.maps import MarketMap, atr_pct
 from liqheat.analytics.planner import STOP_BUFFER_PCT, parse_risk, plan, sentiment
-from liqheat.margin.calculator import calculate, position_from_inputs
 from liqheat.model import DomainError
+from liqheat.venues.calc import calculate, position_from_inputs
 
 W = 0.001  # log width of a bin
 T = pd.Timestamp("2026-01-05T12:00:00Z")

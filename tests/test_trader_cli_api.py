@@ -31,9 +31,9 @@ from liqheat.analytics.planner import sentiment as read_sentiment
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
 from liqheat.bundle import Bundle, read_bundle, write_bundle
-from liqheat.cli.app import app
-from liqheat.margin.calculator import calculate, position_from_inputs
-from liqheat.sources.synthetic.market import SimParams, simulate
+from liqheat.cli.main import app
+from liqheat.evaluation.synthetic.market import SimParams, simulate
+from liqheat.venues.calc import calculate, position_from_inputs
 
 BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
 REAL_NAMES = ("btc-agg-1h-dec-feb", "btc-hyperliquid-1h-2025", "eth-hyperliquid-1h-2025", "sol-hyperliquid-1h-2025")
@@ -659,9 +659,9 @@ BAD_INPUTS = [
     (("sentiment", "--window", "99999999999999d"), ("--window", "is too long (at most 100 years)")),  # was a traceback
     (("heatmap", "--window", "99999999999999d", "--out", "never.png"), ("--window", "is too long")),  # was a traceback
     (("sentiment", "--window", "9" * 22 + "d"), ("--window", "is too long")),  # was an OutOfBoundsTimedelta traceback
-    (("clusters", "--at", "not-a-time"), ("--at is not a time: 'not-a-time'",)),
-    (("clusters", "--at", "NaT"), ("--at is not a time: 'NaT'",)),  # was silently the last candle
-    (("clusters", "--at", "-1"), ("--at is not a time: '-1'",)),  # was a strftime traceback
+    (("clusters", "--at", "not-a-time"), ("--at is not an ISO 8601 time: 'not-a-time'",)),
+    (("clusters", "--at", "NaT"), ("--at is not an ISO 8601 time: 'NaT'",)),  # was silently the last candle
+    (("clusters", "--at", "-1"), ("--at '-1' is outside any market's data",)),  # was a strftime traceback
 ]
 WITH_AT = [
     ("clusters",),

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
-from liqheat import demo
 from liqheat.analytics.clusters import find_clusters
-from liqheat.analytics.truth import NAIVE_REACH_LONG, NAIVE_REACH_SHORT, MapDistance, compare, emd_pct, naive_map
+from liqheat.demo import job as demo
 from liqheat.engine.params import ModelParams
-from liqheat.sources.synthetic.market import SimParams, SimResult, simulate, true_map
+from liqheat.evaluation.synthetic.market import SimParams, SimResult, simulate, true_map
+from liqheat.evaluation.truth import NAIVE_REACH_LONG, NAIVE_REACH_SHORT, MapDistance, compare, emd_pct, naive_map
 
 W = 0.001  # log bin width (0.1 %)
 PRICE = 60_000.0

@@ -41,7 +41,7 @@ def server() -> Iterator[str]:
 
     from liqheat.api.app import create_app
     from liqheat.api.markets import Registry
-    from liqheat.sources.synthetic.market import SimParams, simulate
+    from liqheat.evaluation.synthetic.market import SimParams, simulate
 
     registry = Registry()
     if (SHARED / "meta.json").is_file():
@@ -263,9 +263,9 @@ def test_the_page_follows_a_market_that_grows(browser: Any) -> None:
     import uvicorn
 
     from liqheat.api.app import create_app
-    from liqheat.api.live import Feeder, published
     from liqheat.api.markets import Registry
-    from liqheat.sources.synthetic.market import SimParams, simulate
+    from liqheat.demo.live import Feeder, published
+    from liqheat.evaluation.synthetic.market import SimParams, simulate
 
     full = simulate(SimParams(days=2, seed=5)).bundle
     registry = Registry()

@@ -1,5 +1,5 @@
 """``python -m liqheat``: the same command line as the ``liqheat`` script."""
 
-from liqheat.cli.app import main
+from liqheat.cli.main import main
 
 main()

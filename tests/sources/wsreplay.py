@@ -37,9 +37,10 @@ import ccxt.pro
 import pandas as pd
 from aiohttp import WSMessage, WSMsgType
 
-from liqheat.sources.ccxt_source import CcxtSource
-from liqheat.sources.registry import open_source, spec
+from liqheat.sources.ccxt import CcxtSource
+from liqheat.sources.registry import open_source
 from liqheat.symbols import resolve
+from liqheat.venues.registry import spec
 
 T = TypeVar("T")
 

@@ -22,8 +22,9 @@ from typing import Any
 
 from liqheat.analytics.clusters import Cluster
 from liqheat.analytics.maps import MarketMap
-from liqheat.margin.calculator import calculate, position_from_inputs
 from liqheat.model import ContractKind, DomainError, MarginMode, Position
+from liqheat.venues.calc import calculate, position_from_inputs
+from liqheat.venues.registry import linear_quote
 
 STOP_BUFFER_PCT = 0.2
 
@@ -32,7 +33,7 @@ def venue_symbol(venue: str, base: str, contract: ContractKind) -> str:
     """The venue's market for a bundle's coin: the USDT perpetual (USDC on Hyperliquid) or the inverse one."""
     if contract is ContractKind.INVERSE:
         return f"{base}/USD:{base}"
-    quote = "USDC" if venue.startswith("hyperliquid") else "USDT"
+    quote = linear_quote(venue)
     return f"{base}/{quote}:{quote}"
 
 

@@ -29,9 +29,9 @@ from liqheat.analytics.planner import parse_risk
 from liqheat.analytics.planner import plan as make_plan
 from liqheat.analytics.planner import sentiment as read_sentiment
 from liqheat.api.markets import Market, Registry
-from liqheat.bundle import epoch_micros, parse_duration
-from liqheat.engine.output import HeatmapFrame, heatmap_frame
+from liqheat.engine.frames import HeatmapFrame, heatmap_frame
 from liqheat.model import DomainError
+from liqheat.timeutil import epoch_micros, parse_duration
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 WINDOWS = ("4h", "12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y")
@@ -476,7 +476,7 @@ def create_app(registry: Registry) -> FastAPI:
         margin_mode: Annotated[str, Query(pattern="^(isolated|cross)$")] = "isolated",
         balance: float | None = None,
     ) -> dict[str, Any]:
-        from liqheat.margin.calculator import calculate, position_from_inputs
+        from liqheat.venues.calc import calculate, position_from_inputs
 
         if margin_mode == "cross" and balance is None:
             raise HTTPException(400, "cross margin needs balance (the account's wallet balance)")

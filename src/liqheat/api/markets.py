@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liqheat.analytics.fit import predict
 from liqheat.analytics.maps import MarketMap, market_map
-from liqheat.analytics.score import ScoreReport, SideScore, score
 from liqheat.bundle import Bundle, read_bundle
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, MarketView
 from liqheat.engine.timeline import Timeline
+from liqheat.evaluation.fit import predict
+from liqheat.evaluation.score import ScoreReport, SideScore, score
 from liqheat.model import DomainError
 
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -10,11 +10,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from liqheat.cli.app import app, console, emit_json, fail
-from liqheat.margin.calculator import Result, calculate, position_from_inputs
+from liqheat.cli.common import app, console, emit_json, fail
+from liqheat.margin.calculator import Result
 from liqheat.margin.tables import load_file
-from liqheat.margin.venues import VENUES
 from liqheat.model import DomainError
+from liqheat.venues.calc import calculate, position_from_inputs
+from liqheat.venues.registry import RULES as VENUES
 
 
 def _num(value: float, digits: int = 2) -> str:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from liqheat.cli.app import app, console, fail
+from liqheat.cli.common import app, console, fail
 from liqheat.model import DomainError
 
 
@@ -34,12 +34,12 @@ def demo(
     ] = None,
 ) -> None:
     """Simulate a market whose positions are known, draw its heatmap and show how good the map is."""
-    from liqheat import demo as pipeline
     from liqheat.bundle import read_bundle
     from liqheat.cli.model_cmds import print_score, verdict
     from liqheat.cli.summary import bundle_summary, print_bundle_summary
-    from liqheat.margin.examples import EXAMPLES
-    from liqheat.sources.synthetic.market import SimParams
+    from liqheat.demo import job as pipeline
+    from liqheat.evaluation.synthetic.market import SimParams
+    from liqheat.venues.examples import EXAMPLES
 
     if fmt not in ("parquet", "csv"):
         fail(f"--format must be parquet or csv, got {fmt!r}")

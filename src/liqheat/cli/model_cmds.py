@@ -11,14 +11,14 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from liqheat.cli.app import BundleArg, app, console, emit_json, fail
+from liqheat.cli.common import BundleArg, app, console, emit_json, fail
 from liqheat.engine.params import ModelParams
 from liqheat.model import DomainError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from liqheat.analytics.score import ScoreReport
+    from liqheat.evaluation.score import ScoreReport
 
 ParamsFile = Annotated[Path | None, typer.Option("--params", help="A JSON file of model parameters (see liqheat fit --out).")]
 SetParam = Annotated[
@@ -44,7 +44,7 @@ def load_params(path: Path | None, overrides: list[str] | None) -> ModelParams:
 
 
 def _ts(text: str | None, what: str) -> pd.Timestamp | None:
-    from liqheat.bundle import parse_time
+    from liqheat.timeutil import parse_time
 
     return parse_time(text, what)
 
@@ -57,9 +57,9 @@ def replay(
     set_param: SetParam = None,
 ) -> None:
     """Replay a bundle causally and write each candle's predicted liquidations."""
-    from liqheat.analytics.fit import predict
     from liqheat.bundle import read_bundle
-    from liqheat.engine.output import write_predictions
+    from liqheat.evaluation.fit import predict
+    from liqheat.render.files import write_predictions
 
     try:
         params = load_params(params_file, set_param)
@@ -120,9 +120,9 @@ def score(
     set_param: SetParam = None,
 ) -> None:
     """Spearman rank correlation of the model with realized liquidations, beside the yardstick."""
-    from liqheat.analytics.fit import predict
-    from liqheat.analytics.score import score as score_bundle
     from liqheat.bundle import read_bundle
+    from liqheat.evaluation.fit import predict
+    from liqheat.evaluation.score import score as score_bundle
 
     try:
         params = load_params(params_file, set_param)
@@ -150,9 +150,9 @@ def fit(
     set_param: SetParam = None,
 ) -> None:
     """Fit parameters on the first half of each bundle's scored window, check on the second half."""
-    from liqheat.analytics.fit import DEFAULT_GRID, Split
-    from liqheat.analytics.fit import fit as fit_params
     from liqheat.bundle import read_bundle
+    from liqheat.evaluation.fit import DEFAULT_GRID, Split
+    from liqheat.evaluation.fit import fit as fit_params
 
     try:
         start = load_params(params_file, set_param)
@@ -192,8 +192,13 @@ def heatmap(
 ) -> None:
     """The liquidation heatmap over a window: PNG (candles over the map), JSON or Parquet matrix."""
     from liqheat.bundle import read_bundle
-    from liqheat.engine.output import heatmap_frame, write_heatmap
+    from liqheat.engine.frames import heatmap_frame
+    from liqheat.render.files import HEATMAP_SUFFIXES, SIDES, write_heatmap
 
+    if side not in SIDES:
+        fail(f"--side must be {', '.join(SIDES[:-1])} or {SIDES[-1]}, got {side!r}")
+    if out.suffix.lower() not in HEATMAP_SUFFIXES:
+        fail(f"--out must end in {', '.join(HEATMAP_SUFFIXES[:-1])} or {HEATMAP_SUFFIXES[-1]}, got {out.name!r}")
     try:
         params = load_params(params_file, set_param)
         loaded = read_bundle(bundle)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from liqheat.cli.app import app, console, fail
+from liqheat.cli.common import app, console, fail
 from liqheat.model import DomainError
 
 
@@ -64,9 +64,9 @@ def serve(
         for folder in bundle or []:
             registry.add_folder(folder)
         if store_dir is not None or venue:
-            from liqheat.bundle import parse_time
             from liqheat.store.aggregate import parse_feeds
             from liqheat.store.parquet_store import Store
+            from liqheat.timeutil import parse_time
 
             store = Store(store_dir)
             if not store.root.is_dir():
@@ -92,8 +92,8 @@ def add_demo_market(registry: object, out: Path, live: bool = False) -> None:
     that grows (the first 30 days are the same market: same seed, same random stream).
     """
     from liqheat.api.markets import Registry
-    from liqheat.demo import market as demo_market
-    from liqheat.sources.synthetic.market import SimParams, simulate
+    from liqheat.demo.job import market as demo_market
+    from liqheat.evaluation.synthetic.market import SimParams, simulate
 
     assert isinstance(registry, Registry)
     params = SimParams()
@@ -105,7 +105,7 @@ def add_demo_market(registry: object, out: Path, live: bool = False) -> None:
         return
     from dataclasses import replace
 
-    from liqheat.api.live import Feeder, published
+    from liqheat.demo.live import Feeder, published
 
     ahead = simulate(replace(params, days=params.days + 1))
     start = len(sim.bundle.candles)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.progress import Progress
 
-from liqheat.cli.app import app, console, fail
+from liqheat.cli.common import app, console, fail
 from liqheat.model import DomainError
 
 StoreOption = Annotated[Path | None, typer.Option("--store", help="Store folder (default: $LIQHEAT_HOME or ~/.liqheat).")]
@@ -68,10 +68,11 @@ def export(
 ) -> None:
     """Write a market bundle from the store. One venue is written as stored; several are aggregated
     (one USD grid, summed open interest and liquidations, lagging venues flagged in meta.json)."""
-    from liqheat.bundle import parse_time, write_bundle
+    from liqheat.bundle import write_bundle
     from liqheat.store.aggregate import aggregate, parse_feeds
     from liqheat.store.export import export_bundle
     from liqheat.store.parquet_store import Store
+    from liqheat.timeutil import parse_time
 
     if fmt not in ("csv", "parquet"):
         fail(f"--format must be csv or parquet, got {fmt!r}")
@@ -122,8 +123,9 @@ VenueOption = Annotated[list[str], typer.Option("--venue", help="Venue (repeatab
 
 
 def _sources(venues: list[str], symbol: str) -> list[object]:
-    from liqheat.sources.registry import open_source, spec
+    from liqheat.sources.registry import open_source
     from liqheat.symbols import resolve
+    from liqheat.venues.registry import spec
 
     out: list[object] = []
     for v in venues:
@@ -154,9 +156,9 @@ def fetch(
     """Backfill a venue's history into the store over REST (resumable: run it again after any failure)."""
     import pandas as pd
 
-    from liqheat.bundle import parse_time
     from liqheat.store.collect import STREAMS, fetch_history
     from liqheat.store.parquet_store import Store
+    from liqheat.timeutil import parse_time
 
     wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
     if not wanted or set(wanted) - set(STREAMS):
@@ -248,7 +250,7 @@ app.add_typer(tables_app, name="tables")
 @tables_app.command("list")
 def tables_list() -> None:
     """Every table liqheat would use, shipped or refreshed, with its date."""
-    from liqheat.margin.tables import local, local_dir, shipped
+    from liqheat.venues.tables import local, local_dir, shipped
 
     try:
         refreshed = local()
@@ -269,24 +271,28 @@ def tables_refresh(
     import json
     import os
 
-    from liqheat.margin.tables import local_dir, parse_table
+    from liqheat.fsutil import atomic_write
+    from liqheat.margin.tables import parse_table
     from liqheat.sources.registry import open_source
-    from liqheat.store.parquet_store import _replace_atomically
     from liqheat.symbols import resolve
+    from liqheat.venues.registry import spec
+    from liqheat.venues.tables import local_dir
 
     try:
         options = {}
-        if venue.lower() == "binance":
-            key, secret = os.environ.get("LIQHEAT_BINANCE_KEY"), os.environ.get("LIQHEAT_BINANCE_SECRET")
+        feed = spec(venue)
+        if feed.tiers_need_key:
+            env = f"LIQHEAT_{feed.name.upper()}"
+            key, secret = os.environ.get(f"{env}_KEY"), os.environ.get(f"{env}_SECRET")
             if not key or not secret:
-                fail("Binance serves brackets only to an API key: set LIQHEAT_BINANCE_KEY and LIQHEAT_BINANCE_SECRET (read-only)")
+                fail(f"{feed.name.capitalize()} serves brackets only to an API key: set {env}_KEY and {env}_SECRET (read-only)")
             options = {"apiKey": key, "secret": secret}
         source = open_source(venue, resolve(symbol, venue), options=options)
         data = source.fetch_tiers()
         vt = parse_table(data, f"{venue} {symbol} tiers")
         path = local_dir() / f"{data['venue']}-{data['market']}-{data['symbol']}.json"
         text = json.dumps(data, indent=1)
-        _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except DomainError as exc:
         fail(str(exc))
     except Exception as exc:  # a venue error that retrying did not fix (ccxt's own classes)
@@ -313,12 +319,12 @@ def liquidations(
     """Realized liquidations in the store: totals per hour or day by venue, side and symbol, and the largest orders."""
     from rich.table import Table
 
-    from liqheat.bundle import parse_duration, parse_time
-    from liqheat.cli.app import emit_json
+    from liqheat.cli.common import emit_json
     from liqheat.cli.trader import _usd
     from liqheat.store.parquet_store import Store
     from liqheat.store.realized import realized
     from liqheat.symbols import resolve
+    from liqheat.timeutil import parse_duration, parse_time
 
     try:
         span = parse_duration(window, "--window")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from liqheat.cli.app import BundleArg, app, console, emit_json, fail
+from liqheat.cli.common import BundleArg, app, console, emit_json, fail
 from liqheat.cli.model_cmds import ParamsFile, SetParam, load_params
 from liqheat.model import DomainError
 
@@ -22,7 +22,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def _map(bundle_dir: Path, at: str | None, params_file: Path | None, set_param: list[str] | None) -> tuple[Bundle, MarketMap]:
     from liqheat.analytics.maps import market_map
-    from liqheat.bundle import parse_time, read_bundle
+    from liqheat.bundle import read_bundle
+    from liqheat.timeutil import parse_time
 
     bundle = read_bundle(bundle_dir)
     return bundle, market_map(bundle, load_params(params_file, set_param), parse_time(at, "--at"))
@@ -256,7 +257,7 @@ def sentiment(
     import pandas as pd
 
     from liqheat.analytics.planner import sentiment as read_sentiment
-    from liqheat.bundle import parse_duration
+    from liqheat.timeutil import parse_duration
 
     try:
         span = parse_duration(window, "--window")

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from liqheat.bundle import Bundle, epoch_micros
+from liqheat.bundle import Bundle
 from liqheat.engine import kernel
 from liqheat.engine.params import ModelParams
-from liqheat.margin.calculator import calculate
-from liqheat.margin.tables import shipped
-from liqheat.margin.venues import venue as venue_rules
 from liqheat.model import ContractSpec, DomainError, Market, Position, Side
+from liqheat.timeutil import epoch_micros
+from liqheat.venues.calc import calculate
+from liqheat.venues.registry import rules as venue_rules
+from liqheat.venues.tables import shipped
 
 _LN2 = math.log(2.0)
 

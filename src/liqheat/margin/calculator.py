@@ -1,6 +1,8 @@
-"""Exact liquidation prices per venue: the function behind ``liqheat calc`` and the web calculator.
+"""Exact liquidation prices under a venue's rules: the function behind ``liqheat calc`` and the web calculator.
 
-Venues trigger liquidation on their *mark* price, not on the last trade; every result says so.
+Venue-free: the rules (:class:`~liqheat.margin.rules.Venue`) and the bracket table come in as values;
+:mod:`liqheat.venues.calc` looks them up by name. Venues trigger liquidation on their *mark* price,
+not on the last trade; every result says so.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from liqheat.margin.rules import FractionalReduction, KindRules, TierReduction, Venue
 from liqheat.margin.solver import Solution, TierBy, equity, solve
-from liqheat.margin.tables import VenueTable, lookup
-from liqheat.margin.venues import FractionalReduction, KindRules, TierReduction, Venue, venue
-from liqheat.model import Bracket, BracketTable, ContractKind, DomainError, MarginMode, Market, Position, Side
-from liqheat.symbols import resolve
+from liqheat.margin.tables import VenueTable
+from liqheat.model import Bracket, BracketTable, ContractKind, DomainError, MarginMode, Position, Side
 
 MAX_STEPS = 200
 STALE_DAYS = 365
@@ -178,29 +179,28 @@ def _steps(
 
 
 def calculate(
-    venue_id: str,
+    v: Venue,
     position: Position,
     *,
-    table: VenueTable | None = None,
+    table: VenueTable,
     fee_rate: float | None = None,
     other_maintenance: float = 0.0,
     other_upnl: float = 0.0,
     strict_leverage: bool = True,
 ) -> Result:
-    """The liquidation price of ``position`` on ``venue_id``.
+    """The liquidation price of ``position`` under venue rules ``v`` and bracket table ``table``.
 
     ``position.margin`` is the isolated margin (default: initial margin) or, in cross mode, the
     wallet balance. ``other_maintenance``/``other_upnl`` are the maintenance margin and unrealised
     PnL of the account's other cross positions (Binance's TMM1 and UPNL1), 0 for a one-position account.
     """
-    v = venue(venue_id)
     spec_market = position.spec.market
     rules = v.rules_for(spec_market.kind)
-    vt = table or lookup(v.tables_from, spec_market)
+    vt = table
     fee = v.default_taker_fee if fee_rate is None else fee_rate
     if not (0 <= fee < 0.05):
         raise DomainError(f"fee rate must be a fraction in [0, 0.05), got {fee}")
-    rule = replace(rules.rule, extra_rate=fee) if v.id == "okx" else rules.rule
+    rule = replace(rules.rule, extra_rate=fee) if v.fee_in_maintenance else rules.rule
     notes: list[str] = [f"Triggered by the {v.trigger}, not the last trade: a candle wick past this price need not liquidate."]
 
     entry_key = _key_at(position, rule.tier_by, position.entry_price)
@@ -243,11 +243,8 @@ def calculate(
     steps = _steps(v, rules, vt.table, position, solution, collateral)
     if v.steps is not None and len(steps) > 1:
         notes.append(v.steps.description)
-    elif v.id == "binance" and solution.liquidatable:
-        notes.append(
-            "Binance may first reduce a position partially with one IOC order; it publishes no size for that step, "
-            "so the whole position is shown at the liquidation price."
-        )
+    elif v.unpublished_steps_note and solution.liquidatable:
+        notes.append(v.unpublished_steps_note)
     notes.extend(v.notes)
     if position.margin_mode is MarginMode.CROSS:
         notes.append("Cross margin: exact for an account holding this one position; funding and other positions move it.")
@@ -260,7 +257,7 @@ def calculate(
         table=vt.table,
         solution=solution,
         collateral=collateral,
-        fee_rate=fee if v.id in ("okx", "bybit") else 0.0,
+        fee_rate=fee if v.fee_matters else 0.0,
         steps=steps,
         notes=tuple(notes),
         formula_source=rules.formula_source,
@@ -272,45 +269,3 @@ def _age_days(as_of: str) -> int | None:
         return (date.today() - date.fromisoformat(as_of[:10])).days
     except ValueError:
         return None
-
-
-def position_from_inputs(
-    venue_id: str,
-    symbol: str,
-    side: str,
-    entry: float,
-    leverage: float,
-    size: float,
-    *,
-    margin_mode: str = "isolated",
-    balance: float | None = None,
-    table: VenueTable | None = None,
-) -> tuple[Position, VenueTable]:
-    """Build a position from what a user types. ``size`` is base units (linear) or contracts (inverse)."""
-    v = venue(venue_id)
-    market: Market = resolve(symbol, v.id.split("-")[0])
-    v.rules_for(market.kind)
-    vt = table or lookup(v.tables_from, market)
-    if vt.spec.market != market:
-        raise DomainError(f"table file is for {vt.spec.market}, not {market}")
-    try:
-        side_value = Side(side.lower())
-    except ValueError:
-        raise DomainError(f"side must be long or short, got {side!r}") from None
-    try:
-        mode = MarginMode(margin_mode.lower())
-    except ValueError:
-        raise DomainError(f"margin mode must be isolated or cross, got {margin_mode!r}") from None
-    if not (math.isfinite(size) and size > 0):
-        raise DomainError(f"size must be a number > 0, got {size}")
-    contracts = size / vt.spec.contract_size if market.kind is ContractKind.LINEAR else size
-    position = Position(
-        spec=vt.spec,
-        side=side_value,
-        entry_price=entry,
-        contracts=contracts,
-        leverage=leverage,
-        margin_mode=mode,
-        margin=balance,
-    )
-    return position, vt

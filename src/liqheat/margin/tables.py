@@ -1,4 +1,5 @@
-"""Maintenance-margin tables shipped as data files (``tables/*.json``), each with its source and date.
+"""Maintenance-margin tables as data files, each with its source and date (shipped ones live in
+``venues/<venue>/tables/``; :mod:`liqheat.venues.tables` finds them).
 
 One file per venue and market. The shape is the one ccxt's ``fetch_leverage_tiers`` can refresh:
 ``{"venue", "market", "symbol", "unified", "contract", "contract_size", "notional_unit", "source",
@@ -9,10 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -70,43 +68,3 @@ def load_file(path: str | Path) -> VenueTable:
         return parse_table(json.loads(path.read_text(encoding="utf-8")), str(path))
     except (OSError, json.JSONDecodeError) as exc:
         raise DomainError(f"{path}: cannot read bracket table ({exc})") from None
-
-
-@cache
-def shipped() -> dict[tuple[str, str], VenueTable]:
-    """Every table shipped with the package, keyed by (venue, unified symbol)."""
-    out: dict[tuple[str, str], VenueTable] = {}
-    folder = resources.files("liqheat.margin") / "tables"
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            vt = parse_table(json.loads(entry.read_text(encoding="utf-8")), f"liqheat/margin/tables/{entry.name}")
-            out[(vt.table.venue, vt.table.market.unified)] = vt
-    return out
-
-
-def local_dir() -> Path:
-    """Where ``liqheat tables refresh`` writes tables read from the venues: ``$LIQHEAT_HOME/tables``."""
-    return Path(os.environ.get("LIQHEAT_HOME") or Path.home() / ".liqheat") / "tables"
-
-
-def local() -> dict[tuple[str, str], VenueTable]:
-    """Refreshed tables (newer than the shipped ones, when present), keyed like :func:`shipped`."""
-    out: dict[tuple[str, str], VenueTable] = {}
-    folder = local_dir()
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.json")):
-            vt = load_file(path)
-            out[(vt.table.venue, vt.table.market.unified)] = vt
-    return out
-
-
-def lookup(venue: str, market: Market, *, refreshed: bool = True) -> VenueTable:
-    """The table for ``market`` on ``venue``: a refreshed one if ``refreshed`` and present, else the
-    shipped one, else an error listing what exists."""
-    tables = {**shipped(), **(local() if refreshed else {})}
-    found = tables.get((venue, market.unified))
-    if found is None:
-        have = sorted(sym for (v, sym) in tables if v == venue)
-        listing = ", ".join(have) if have else "none"
-        raise DomainError(f"no {venue} bracket table for {market} (shipped: {listing}); pass a table file with --table FILE")
-    return found

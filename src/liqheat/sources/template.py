@@ -11,10 +11,12 @@ from typing import Protocol
 
 import pandas as pd
 
+from liqheat.venues.spec import Capabilities
+
 
 class Source(Protocol):
     venue: str
-    capabilities: dict[str, object]
+    capabilities: Capabilities
 
     def fetch_candles(self, symbol: str, timeframe: str, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
         """Closed candles with ts in [since, until): ts, open, high, low, close, volume."""

@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liqheat.bundle import Bundle, BundleMeta, parse_duration
+from liqheat.bundle import Bundle, BundleMeta
 from liqheat.model import DomainError, Market
 from liqheat.store.parquet_store import Series, Store
+from liqheat.timeutil import parse_duration
+from liqheat.venues.registry import spec
 
 USD_RATES: dict[str, float] = {"USD": 1.0, "USDT": 1.0, "USDC": 1.0, "FDUSD": 1.0, "BUSD": 1.0}
 
@@ -318,6 +320,6 @@ def _notes(feeds: Sequence[Feed], scaled: int, status: list[VenueStatus]) -> str
     for s in status:
         if s.state != "fresh":
             parts.append(f"{s.venue}: {s.state}.")
-    if any(f.venue == "binance" for f in feeds):
-        parts.append("Binance liquidations come from a throttled stream: a lower bound.")
+    for name in sorted({f.venue for f in feeds if spec(f.venue).liquidations_lower_bound}):
+        parts.append(f"{name.capitalize()} liquidations come from a throttled stream: a lower bound.")
     return " ".join(parts)

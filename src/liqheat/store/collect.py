@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from liqheat.bundle import parse_duration
 from liqheat.model import DomainError
-from liqheat.sources.ccxt_source import RETRYABLE, CcxtSource
+from liqheat.sources.ccxt import RETRYABLE, CcxtSource
 from liqheat.store.parquet_store import Series, Store
+from liqheat.timeutil import parse_duration
 
 log = logging.getLogger("liqheat.collect")
 Progress = Callable[[str, float], None]
@@ -108,17 +108,17 @@ def fetch_history(
             )  # fmt: skip
             report.gaps = candle_gaps(store.read(series, since, until), step, since, until)
         if "open_interest" in streams:
-            if not source.capabilities.get("open_interest_history"):
-                report.skipped["open_interest"] = str(source.capabilities.get("open_interest_now") or "no history at this venue")
+            caps = source.capabilities
+            if caps.open_interest_history is None:
+                report.skipped["open_interest"] = caps.open_interest_now or "no history at this venue"
             else:
                 width = parse_duration(source.spec.oi_period, "oi period") * source.spec.oi_page * pages_per_chunk
                 oi_floor = since
-                if "30 days" in str(source.capabilities["open_interest_history"]):
-                    oi_floor = max(since, pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=30) + pd.Timedelta(minutes=10))
+                if caps.oi_history_days is not None:
+                    reach = pd.Timedelta(days=caps.oi_history_days) - pd.Timedelta(minutes=10)
+                    oi_floor = max(since, pd.Timestamp.now(tz="UTC") - reach)
                     if oi_floor > since:
-                        report.skipped["open_interest"] = (
-                            f"before {oi_floor:%Y-%m-%d %H:%M}: {source.capabilities['open_interest_history']}"
-                        )
+                        report.skipped["open_interest"] = f"before {oi_floor:%Y-%m-%d %H:%M}: {caps.open_interest_history}"
                 candles = Series("candles", venue, symbol, timeframe)
 
                 def oi_window(a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
@@ -318,7 +318,7 @@ class Follower:
         self.state.note(f"{self.label} liquidations: nothing seen from {since:%H:%M:%S} to {now:%H:%M:%S} (socket down)")
 
     def poll_open_interest(self) -> int:
-        if self.source.capabilities.get("open_interest_history"):
+        if self.source.capabilities.open_interest_history is not None:
             cursor = self.store.cursor(self.venue, self.symbol, "open_interest")
             start = cursor if cursor is not None else self.now() - pd.Timedelta(hours=1)
             frame = self.source.fetch_open_interest(start, self.now())
@@ -364,7 +364,7 @@ class Follower:
                          self._candles_reconnected, max_batches),
             self._poll(max_polls),
         ]  # fmt: skip
-        if self.source.capabilities.get("liquidations_stream"):
+        if self.source.capabilities.liquidations_stream is not None:
             jobs.append(
                 self._stream("liquidations", self.source.watch_liquidations, self._write_liquidations,
                              self._liquidations_reconnected, max_batches)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from liqheat.bundle import Bundle, BundleMeta, Format, parse_duration, parse_time, write_bundle
+from liqheat.bundle import Bundle, BundleMeta, Format, write_bundle
 from liqheat.model import DomainError, Market
 from liqheat.store.parquet_store import Series, Store
+from liqheat.timeutil import parse_duration, parse_time
 
 
 def export_bundle(

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from liqheat.model import DomainError
-from liqheat.sources.binance_archive.importer import read_book_depth, read_klines, read_metrics
-from liqheat.sources.binance_forceorder.importer import read_force_orders
 from liqheat.store.parquet_store import Series, Store
+from liqheat.venues.binance.archive import read_book_depth, read_klines, read_metrics
+from liqheat.venues.binance.forceorder import read_force_orders
 
 Progress = Callable[[int, int], None]
 

@@ -18,10 +18,10 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from liqheat.fsutil import atomic_write
 from liqheat.model import DomainError
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -58,20 +59,6 @@ def _part(name: str, value: str) -> str:
     if not _SAFE.match(clean) or clean in (".", ".."):
         raise DomainError(f"{name} {value!r} cannot name a store folder (letters, digits, . _ - only)")
     return f"{name}={clean}"
-
-
-def _replace_atomically(path: Path, write: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))  # type: ignore[operator]
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -131,7 +118,7 @@ class Store:
             merged = merged.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
             added += len(merged) - (0 if old is None else len(old))
             table = pa.Table.from_pandas(merged, preserve_index=False)
-            _replace_atomically(path, lambda tmp, t=table: pq.write_table(t, tmp, compression="zstd"))
+            atomic_write(path, partial(pq.write_table, table, compression="zstd"))
         return added
 
     def read(self, series: Series, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -194,4 +181,4 @@ class Store:
             return
         data[key] = ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         text = json.dumps(data, indent=1, sort_keys=True)
-        _replace_atomically(self.root / "cursors.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write(self.root / "cursors.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

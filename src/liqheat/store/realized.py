@@ -31,9 +31,9 @@ def folder_symbol(value: str) -> str:
 
 def lower_bound_venues() -> set[str]:
     """Venues whose liquidations come from a stream that drops some (Binance: one per symbol per second)."""
-    from liqheat.sources.registry import VENUES, spec
+    from liqheat.venues.registry import FEEDS
 
-    return {name for name in VENUES if spec(name).liquidations_lower_bound}
+    return {name for name, feed in FEEDS.items() if feed.liquidations_lower_bound}
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from liqheat.model import DomainError
-from liqheat.sources.ccxt_source import CcxtSource
+from liqheat.sources.ccxt import CcxtSource
 from liqheat.sources.registry import open_source
 from liqheat.symbols import resolve
 
@@ -103,6 +103,7 @@ def test_a_page_cut_short_is_continued_from_its_last_row() -> None:
 
 def test_capabilities_are_declared() -> None:
     caps = open_source("binance", resolve("BTCUSDT")).capabilities
-    assert "full history" in str(caps["candles"])
-    assert "30 days" in str(caps["open_interest_history"])
-    assert "lower bound" in str(caps["liquidations_stream"])
+    assert "full history" in caps.candles
+    assert caps.oi_history_days == 30
+    assert caps.liquidations_stream is not None
+    assert "lower bound" in caps.liquidations_stream

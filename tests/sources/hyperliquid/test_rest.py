@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 
 from liqheat.model import DomainError
-from liqheat.sources import hyperliquid
-from liqheat.sources.ccxt_source import CcxtSource
+from liqheat.sources.ccxt import CcxtSource
 from liqheat.sources.registry import open_source
 from liqheat.symbols import resolve
+from liqheat.venues.hyperliquid import feed as hyperliquid
 
 HERE = Path(__file__).resolve().parent
 START = pd.Timestamp("2025-10-10T00:00:00Z")

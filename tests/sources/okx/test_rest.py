@@ -26,11 +26,12 @@ import ccxt
 import pandas as pd
 import pytest
 
-from liqheat.margin.tables import lookup, parse_table
-from liqheat.sources import okx
-from liqheat.sources.ccxt_source import CcxtSource
+from liqheat.margin.tables import parse_table
+from liqheat.sources.ccxt import CcxtSource
 from liqheat.sources.registry import open_source
 from liqheat.symbols import resolve
+from liqheat.venues.okx import feed as okx
+from liqheat.venues.tables import lookup
 
 HERE = Path(__file__).resolve().parent
 START = pd.Timestamp("2025-10-10T00:00:00Z")

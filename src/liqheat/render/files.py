@@ -1,0 +1,140 @@
+"""What the engine's results become as files: prediction CSVs and heatmaps (PNG, JSON, Parquet).
+
+matplotlib lives here, not in the engine; every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from liqheat.bundle import iso_utc_text
+from liqheat.engine.frames import HeatmapFrame
+from liqheat.fsutil import atomic_write
+from liqheat.model import DomainError
+from liqheat.timeutil import iso
+
+SIDES = ("both", "long", "short")
+HEATMAP_SUFFIXES = (".png", ".json", ".parquet")
+
+
+def write_predictions(frame: pd.DataFrame, path: Path) -> None:
+    """``ts,long_usd,short_usd``: ts the candle's open in ISO 8601 UTC."""
+    table = pa.table(
+        {
+            "ts": iso_utc_text(frame["ts"]),
+            "long_usd": pa.array(frame["long_usd"].to_numpy(np.float64)),
+            "short_usd": pa.array(frame["short_usd"].to_numpy(np.float64)),
+        }
+    )
+    options = pa_csv.WriteOptions(quoting_header="none", quoting_style="none")
+    atomic_write(path, lambda tmp: pa_csv.write_csv(table, tmp, write_options=options))
+
+
+def side_values(frame: HeatmapFrame, side: str) -> np.ndarray:
+    if side == "long":
+        return frame.long
+    if side == "short":
+        return frame.short
+    if side == "both":
+        return np.asarray(frame.long + frame.short)
+    raise DomainError(f"side must be both, long or short, got {side!r}")
+
+
+def write_heatmap(frame: HeatmapFrame, path: Path, side: str = "both") -> None:
+    suffix = path.suffix.lower()
+    values = side_values(frame, side)
+    if suffix == ".json":
+        data = {
+            "market": frame.market,
+            "timeframe": frame.timeframe,
+            "unit": "USD notional at risk at the candle's open",
+            "side": side,
+            "times": [iso(t) for t in frame.times],
+            "price_edges": [round(float(p), 8) for p in frame.price_edges],
+            "long": np.round(frame.long, 2).tolist() if side in ("both", "long") else None,
+            "short": np.round(frame.short, 2).tolist() if side in ("both", "short") else None,
+            "params": frame.params.to_dict(),
+        }
+        atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data), encoding="utf-8"))
+    elif suffix == ".parquet":
+        n_t, n_p = frame.long.shape
+        table = pa.table(
+            {
+                "ts": pa.array(np.repeat(frame.times.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[us]"), n_p)).cast(
+                    pa.timestamp("us", tz="UTC")
+                ),
+                "price_low": np.tile(frame.price_edges[:-1], n_t),
+                "price_high": np.tile(frame.price_edges[1:], n_t),
+                "long_usd": frame.long.reshape(-1),
+                "short_usd": frame.short.reshape(-1),
+            }
+        ).replace_schema_metadata({"liqheat.params": frame.params.to_json(), "liqheat.market": frame.market})
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    elif suffix == ".png":
+        atomic_write(path, lambda tmp: _png(frame, values, side, tmp))
+    else:
+        raise DomainError(f"the heatmap file must end in .png, .json or .parquet, got {path.name!r}")
+
+
+def _png(frame: HeatmapFrame, values: np.ndarray, side: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import PowerNorm
+
+    times = frame.times.tz_convert("UTC").tz_localize(None)
+    step = (times[1] - times[0]) if len(times) > 1 else pd.Timedelta(frame.timeframe)
+    t_edges = mdates.date2num(np.append(times.to_numpy(), (times[-1] + step).to_datetime64()))
+    fig, ax = plt.subplots(figsize=(13, 6.5), dpi=110, facecolor="#0d1117")
+    ax.set_facecolor("#0d1117")
+    positive = values[values > 0]
+    if positive.size:
+        vmax = float(np.quantile(positive, 0.995))
+        norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax)
+        mesh = ax.pcolormesh(
+            t_edges, frame.price_edges, np.where(values > 0, values, np.nan).T, cmap="inferno", norm=norm, shading="flat"
+        )
+        bar = fig.colorbar(mesh, ax=ax, pad=0.01)
+        bar.set_label("notional at risk (USD)", color="#c9d1d9")
+        bar.ax.tick_params(colors="#c9d1d9")
+    c = frame.candles
+    x = mdates.date2num(c["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy())
+    up = (c["close"] >= c["open"]).to_numpy()
+    width = float(np.median(np.diff(x))) * 0.7 if len(x) > 1 else 0.02
+    for mask, colour in ((up, "#3fb950"), (~up, "#f85149")):
+        ax.vlines(x[mask], c["low"].to_numpy()[mask], c["high"].to_numpy()[mask], color=colour, linewidth=0.6)
+        ax.bar(
+            x[mask],
+            (c["close"] - c["open"]).to_numpy()[mask],
+            bottom=c["open"].to_numpy()[mask],
+            width=width,
+            color=colour,
+            linewidth=0,
+        )
+    ax.set_ylim(frame.price_edges[0], frame.price_edges[-1])
+    ax.set_xlim(t_edges[0], t_edges[-1])
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.tick_params(colors="#c9d1d9")
+    for spine in ax.spines.values():
+        spine.set_color("#30363d")
+    label = {"both": "long + short", "long": "long", "short": "short"}[side]
+    ax.set_title(
+        f"liqheat · {frame.market} · {frame.timeframe} candles · {label} liquidation levels "
+        "(longs liquidate below price, shorts above)",
+        color="#c9d1d9",
+        fontsize=10,
+    )
+    ax.set_ylabel("price", color="#c9d1d9")
+    fig.tight_layout()
+    fig.savefig(path, format="png", facecolor=fig.get_facecolor())
+    plt.close(fig)

@@ -1,0 +1,98 @@
+"""Times and durations: one set of rules for bundles, the CLI and the API.
+
+Every parser names what it parses (``what``) in its error, so the CLI can say ``--at`` and the API
+``at`` with the same message. All times are UTC; a time without a zone is read as UTC.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from liqheat.model import DomainError
+
+_DURATION = re.compile(r"^([1-9][0-9]*)(s|m|h|d|w)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_UTC_SUFFIX = re.compile(r"(Z|[+-]00:?00)$")
+FIRST_YEAR, LAST_YEAR = 1970, 2200  # beyond these no market has data, and strftime/arithmetic may not hold
+MAX_WINDOW = pd.Timedelta(days=3660)
+WINDOWS = ("4h", "12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y")
+
+
+def parse_duration(text: str, what: str = "duration") -> pd.Timedelta:
+    """``"5m"``, ``"1h"``, ``"8h"``, ``"1d"`` → a Timedelta; anything else is an error naming ``what``."""
+    match = _DURATION.match(str(text).strip())
+    if not match:
+        raise DomainError(f"{what} must look like 1m, 5m, 1h, 8h or 1d, got {text!r}")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > 100 * 366 * 86_400:  # beyond any market's data, and soon beyond what time arithmetic holds
+        raise DomainError(f"{what} {text!r} is too long (at most 100 years)")
+    return pd.Timedelta(seconds=seconds)
+
+
+def parse_window(text: str, what: str = "window") -> pd.Timedelta:
+    """A look-back window: a duration (``6h``, ``7d``) or ``1y``, at most 10 years."""
+    value = "365d" if str(text).strip() == "1y" else str(text)
+    try:
+        span = parse_duration(value, what)
+    except DomainError as exc:
+        if "too long" in str(exc):
+            raise DomainError(f"{what} {text} is longer than 10 years") from None
+        choices = ", ".join(WINDOWS)
+        raise DomainError(f"{what} must be one of {choices} (or a duration like 6h, 2d), got {text!r}") from None
+    if span > MAX_WINDOW:
+        raise DomainError(f"{what} {text} is longer than 10 years")
+    return span
+
+
+def parse_utc(text: str, what: str) -> pd.Timestamp:
+    """A time that must carry its UTC zone (``Z`` or ``+00:00``), as bundle files do."""
+    value = str(text).strip()
+    if not _UTC_SUFFIX.search(value):
+        raise DomainError(f"{what} must be ISO 8601 UTC ending in Z, got {text!r}")
+    try:
+        return pd.Timestamp(value).tz_convert("UTC")
+    except ValueError:
+        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}") from None
+
+
+def parse_time(text: str | None, what: str) -> pd.Timestamp | None:
+    """A time a user typed (ISO 8601; no zone means UTC), or None for None or ""."""
+    if text is None or text == "":
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}") from None
+    if pd.isna(ts):
+        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}")
+    if not FIRST_YEAR <= ts.year <= LAST_YEAR:
+        raise DomainError(f"{what} {text!r} is outside any market's data (years {FIRST_YEAR}-{LAST_YEAR})")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def iso(ts: pd.Timestamp) -> str:
+    """``2026-01-05T14:00:00Z``: the form every face prints and every API answer carries."""
+    t = pd.Timestamp(ts)
+    return (t.tz_convert("UTC") if t.tzinfo is not None else t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_exact(ts: pd.Timestamp) -> str:
+    """ISO 8601 UTC ending in Z, with as many fractional digits as the time has."""
+    return ts.tz_convert("UTC").tz_localize(None).isoformat() + "Z"
+
+
+def format_delta(delta: pd.Timedelta) -> str:
+    """``1h``, ``5m``, ``2d``: the largest whole unit."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def epoch_micros(ts: pd.Series) -> np.ndarray:
+    """Microseconds since the epoch of a UTC ``ts`` column."""
+    return np.asarray(ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64))

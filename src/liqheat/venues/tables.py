@@ -1,0 +1,56 @@
+"""Where bracket tables come from: those shipped in each ``venues/<venue>/tables/`` and those
+``liqheat tables refresh`` wrote to ``$LIQHEAT_HOME/tables`` (preferred when present)."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+from liqheat.margin.tables import VenueTable, load_file, parse_table
+from liqheat.model import DomainError, Market
+from liqheat.venues.registry import table_folders
+
+
+@cache
+def shipped() -> dict[tuple[str, str], VenueTable]:
+    """Every table shipped with the package, keyed by (venue, unified symbol)."""
+    out: dict[tuple[str, str], VenueTable] = {}
+    for package, folder in table_folders():
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".json"):
+                origin = f"liqheat/venues/{package}/tables/{entry.name}"
+                vt = parse_table(json.loads(entry.read_text(encoding="utf-8")), origin)
+                out[(vt.table.venue, vt.table.market.unified)] = vt
+    return out
+
+
+def local_dir() -> Path:
+    """Where ``liqheat tables refresh`` writes tables read from the venues: ``$LIQHEAT_HOME/tables``."""
+    return Path(os.environ.get("LIQHEAT_HOME") or Path.home() / ".liqheat") / "tables"
+
+
+def local() -> dict[tuple[str, str], VenueTable]:
+    """Refreshed tables (newer than the shipped ones, when present), keyed like :func:`shipped`."""
+    out: dict[tuple[str, str], VenueTable] = {}
+    folder = local_dir()
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.json")):
+            vt = load_file(path)
+            out[(vt.table.venue, vt.table.market.unified)] = vt
+    return out
+
+
+def lookup(venue: str, market: Market, *, refreshed: bool = True) -> VenueTable:
+    """The table for ``market`` on ``venue``: a refreshed one if ``refreshed`` and present, else the
+    shipped one, else an error listing what exists."""
+    tables = {**shipped(), **(local() if refreshed else {})}
+    found = tables.get((venue, market.unified))
+    if found is None:
+        have = sorted(sym for (v, sym) in tables if v == venue)
+        listing = ", ".join(have) if have else "none"
+        raise DomainError(f"no {venue} bracket table for {market} (shipped: {listing}); pass a table file with --table FILE")
+    return found
