@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from liqheat.cli.common import app, console, emit_json, fail
-from liqheat.margin.calculator import Result
-from liqheat.margin.tables import load_file
 from liqheat.model import DomainError
-from liqheat.venues.calc import calculate, position_from_inputs
 from liqheat.venues.registry import RULES as VENUES
+
+if TYPE_CHECKING:
+    from liqheat.margin.calculator import Result
 
 
 def _num(value: float, digits: int = 2) -> str:
@@ -29,6 +27,9 @@ def _price_digits(price: float) -> int:
 
 
 def print_result(result: Result) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     d = result.to_dict()
     digits = _price_digits(result.position.entry_price)
     settle = d["settle_currency"]
@@ -107,6 +108,9 @@ def calc(
         fail("--margin is for isolated positions; in cross mode give --balance")
     if mode == "isolated" and balance is not None:
         fail("--balance is for cross margin; for isolated positions give --margin")
+    from liqheat.margin.tables import load_file
+    from liqheat.venues.calc import calculate, position_from_inputs
+
     try:
         table = load_file(table_file) if table_file else None
         position, vt = position_from_inputs(

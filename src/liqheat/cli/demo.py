@@ -6,9 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from liqheat.cli.common import app, console, fail
 from liqheat.model import DomainError
@@ -34,6 +31,10 @@ def demo(
     ] = None,
 ) -> None:
     """Simulate a market whose positions are known, draw its heatmap and show how good the map is."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
     from liqheat.bundle import read_bundle
     from liqheat.cli.model_cmds import print_score, verdict
     from liqheat.cli.summary import bundle_summary, print_bundle_summary

@@ -7,17 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.progress import Progress
-from rich.table import Table
 
 from liqheat.cli.common import BundleArg, app, console, emit_json, fail
-from liqheat.engine.params import ModelParams
 from liqheat.model import DomainError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from liqheat.engine.params import ModelParams
     from liqheat.evaluation.score import ScoreReport
 
 ParamsFile = Annotated[Path | None, typer.Option("--params", help="A JSON file of model parameters (see liqheat fit --out).")]
@@ -28,6 +25,8 @@ SetParam = Annotated[
 
 
 def load_params(path: Path | None, overrides: list[str] | None) -> ModelParams:
+    from liqheat.engine.params import ModelParams
+
     params = ModelParams()
     if path is not None:
         try:
@@ -76,6 +75,8 @@ def _fmt(x: object) -> str:
 
 
 def print_score(report_dict: dict[str, object], title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title, header_style="bold", show_edge=False)
     for column in ("side", "liqheat", "naive", "excursion", "yardstick", "margin", "buckets", "predicted/realized"):
         table.add_column(column, justify="left" if column == "side" else "right")
@@ -120,6 +121,8 @@ def score(
     set_param: SetParam = None,
 ) -> None:
     """Spearman rank correlation of the model with realized liquidations, beside the yardstick."""
+    from rich.markup import escape
+
     from liqheat.bundle import read_bundle
     from liqheat.evaluation.fit import predict
     from liqheat.evaluation.score import score as score_bundle
@@ -150,6 +153,9 @@ def fit(
     set_param: SetParam = None,
 ) -> None:
     """Fit parameters on the first half of each bundle's scored window, check on the second half."""
+    from rich.markup import escape
+    from rich.progress import Progress
+
     from liqheat.bundle import read_bundle
     from liqheat.evaluation.fit import DEFAULT_GRID, Split
     from liqheat.evaluation.fit import fit as fit_params

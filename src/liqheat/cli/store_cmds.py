@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.progress import Progress
 
 from liqheat.cli.common import app, console, fail
 from liqheat.model import DomainError
@@ -23,6 +22,8 @@ def import_files(
     store_dir: StoreOption = None,
 ) -> None:
     """Import native files into the store (idempotent and resumable: run it again after any failure)."""
+    from rich.progress import Progress
+
     from liqheat.store.ingest import ingest_archive, ingest_force_orders
     from liqheat.store.parquet_store import Store
     from liqheat.symbols import resolve
@@ -155,6 +156,7 @@ def fetch(
 ) -> None:
     """Backfill a venue's history into the store over REST (resumable: run it again after any failure)."""
     import pandas as pd
+    from rich.progress import Progress
 
     from liqheat.store.collect import STREAMS, fetch_history
     from liqheat.store.parquet_store import Store

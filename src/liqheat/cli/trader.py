@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from liqheat.cli.common import BundleArg, app, console, emit_json, fail
 from liqheat.cli.model_cmds import ParamsFile, SetParam, load_params
@@ -46,6 +45,8 @@ def clusters(
     set_param: SetParam = None,
 ) -> None:
     """The crowded zones of the map: bands of notional at risk per side, with distance, age and concentration."""
+    from rich.table import Table
+
     from liqheat.analytics.clusters import clusters_of, concentration
 
     try:
@@ -90,6 +91,8 @@ def levels(
     set_param: SetParam = None,
 ) -> None:
     """Support and resistance (swing pivots at 3 scales, volume nodes) and their confluence with the clusters."""
+    from rich.table import Table
+
     from liqheat.analytics.clusters import clusters_of
     from liqheat.analytics.levels import confluence
     from liqheat.analytics.levels import levels as find_levels
@@ -148,6 +151,8 @@ def cascade(
     set_param: SetParam = None,
 ) -> None:
     """Push price by a shock and follow the liquidation chain through a calibrated order book."""
+    from rich.table import Table
+
     from liqheat.analytics.cascade import calibrated
     from liqheat.analytics.cascade import cascade as run_cascade
     from liqheat.analytics.clusters import clusters_of
@@ -293,6 +298,8 @@ def screen(
     as_json: JsonOption = False,
 ) -> None:
     """Rank markets by their nearest large cluster: how close the next crowded zone is, in ATRs."""
+    from rich.table import Table
+
     from liqheat.analytics.clusters import clusters_of
     from liqheat.analytics.maps import market_map
     from liqheat.bundle import read_bundle
