@@ -16,6 +16,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
   echo "$want" > "$stamp"
 fi
+# The engine kernel compiled ahead of time (numba.pycc) from its source, so no command pays numba's start-up.
+if ! .venv/bin/python -c 'import sys; from liqheat.engine.compiled import load; sys.exit(load()[0] != "aot")' 2>/dev/null; then
+  echo "setup: compiling the engine kernel ahead of time (about 15 s)" >&2
+  .venv/bin/python -W ignore -m liqheat.engine.aot >/dev/null
+fi
 # Front-end assets for the page (Lightweight Charts from the npm registry; node_modules is never committed).
 if command -v npm >/dev/null 2>&1; then
   lock=node_modules/.liqheat-lock

@@ -22,8 +22,9 @@ import math
 import numpy as np
 from numba import njit
 
-RENORM_BELOW = 1e-150
-LEDGER_SIZE = 5
+from liqheat.engine.layout import LEDGER_SIZE, RENORM_BELOW
+
+__all__ = ["LEDGER_SIZE", "RENORM_BELOW", "replay", "snapshot", "step"]
 
 
 @njit(cache=True, nogil=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqheat.bundle import Bundle
-from liqheat.engine import kernel
+from liqheat.engine import compiled as kernel
 from liqheat.engine.params import ModelParams
 from liqheat.model import ContractSpec, DomainError, Market, Position, Side
 from liqheat.timeutil import epoch_micros
