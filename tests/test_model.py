@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from liqheat.model import (
     Bracket,
     BracketTable,
-    Candle,
     ContractKind,
     ContractSpec,
     DomainError,
-    Funding,
-    Liquidation,
     MarginMode,
     Market,
-    OpenInterest,
     Position,
     Side,
 )
 
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
 LINEAR = Market("BTC", "USDT", "USDT")
 INVERSE = Market("BTC", "USD", "BTC")
-NAIVE = datetime(2025, 1, 1)
-PLUS_TWO = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=2)))
-MINUS_FIVE = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=-5)))
 
 
 def tiers(*rows: tuple[float, float, float, float, float]) -> tuple[Bracket, ...]:
@@ -131,81 +121,6 @@ def test_spec_rejects_bad_contract_size(size: float) -> None:
 
 
 # ------------------------------------------------------------------------------------ time series
-
-
-def test_valid_candle() -> None:
-    candle = Candle(T0, open=100, high=110, low=90, close=105, volume=3.0, taker_buy_volume=1.0)
-    assert candle.high == 110
-    # a doji with open = high = low = close is valid
-    Candle(T0, 100, 100, 100, 100)
-
-
-@pytest.mark.parametrize(
-    ("ohlc", "match"),
-    [
-        ((100, 90, 110, 100), "high 90 < low 110"),
-        ((120, 110, 90, 100), "open 120 outside"),
-        ((80, 110, 90, 100), "open 80 outside"),
-        ((100, 110, 90, 111), "close 111 outside"),
-        ((100, 110, 0, 100), "low"),
-        ((100, math.nan, 90, 100), "high"),
-        ((-1, 110, 90, 100), "open"),
-    ],
-)
-def test_candle_validation(ohlc: tuple[float, float, float, float], match: str) -> None:
-    with pytest.raises(DomainError, match=match):
-        Candle(T0, *ohlc)
-
-
-@pytest.mark.parametrize(("volume", "taker"), [(-1.0, None), (math.nan, None), (None, -0.5), (None, math.inf)])
-def test_candle_rejects_bad_volume(volume: float | None, taker: float | None) -> None:
-    with pytest.raises(DomainError, match="volume"):
-        Candle(T0, 100, 110, 90, 100, volume=volume, taker_buy_volume=taker)
-
-
-@pytest.mark.parametrize("ts", [NAIVE, PLUS_TWO, MINUS_FIVE], ids=["naive", "+02:00", "-05:00"])
-@pytest.mark.parametrize(
-    ("make", "what"),
-    [
-        (lambda ts: Candle(ts, 100, 110, 90, 100), "candle ts"),
-        (lambda ts: OpenInterest(ts, 1e9), "open interest ts"),
-        (lambda ts: Funding(ts, 0.0001), "funding ts"),
-        (lambda ts: Liquidation(ts, Side.LONG, 1000.0), "liquidation ts"),
-    ],
-    ids=["candle", "open_interest", "funding", "liquidation"],
-)
-def test_timestamps_must_be_utc(make: Callable[[datetime], object], what: str, ts: datetime) -> None:
-    with pytest.raises(DomainError, match=f"{what} must be a UTC timestamp"):
-        make(ts)
-
-
-def test_utc_offsets_written_differently_are_accepted() -> None:
-    Candle(datetime(2025, 1, 1, tzinfo=timezone(timedelta(0))), 100, 110, 90, 100)
-    OpenInterest(T0, 0.0)
-
-
-@pytest.mark.parametrize("oi", [-1.0, math.nan, math.inf])
-def test_open_interest_must_be_non_negative_and_finite(oi: float) -> None:
-    with pytest.raises(DomainError, match="open interest must be"):
-        OpenInterest(T0, oi)
-
-
-def test_funding_may_be_negative_but_not_nan() -> None:
-    assert Funding(T0, -0.0003).rate == -0.0003
-    for rate in (math.nan, math.inf, -math.inf):
-        with pytest.raises(DomainError, match="funding rate must be finite"):
-            Funding(T0, rate)
-
-
-def test_liquidation_validation() -> None:
-    assert Liquidation(T0, Side.SHORT, 0.0).price is None  # a zero per-bar total is fine
-    assert Liquidation(T0, Side.LONG, 5_000.0, price=60_000.0).price == 60_000.0
-    with pytest.raises(DomainError, match="liquidation notional"):
-        Liquidation(T0, Side.LONG, -1.0)
-    with pytest.raises(DomainError, match="liquidation notional"):
-        Liquidation(T0, Side.LONG, math.nan)
-    with pytest.raises(DomainError, match="liquidation price"):
-        Liquidation(T0, Side.LONG, 1.0, price=0.0)
 
 
 # ------------------------------------------------------------------------------------ Position
@@ -372,10 +287,6 @@ def test_flat_mmr_and_leverage_across_tiers_are_allowed() -> None:
     [
         (LINEAR, "base", "ETH"),
         (ContractSpec(LINEAR, 0.01), "contract_size", 1.0),
-        (Candle(T0, 100, 110, 90, 100), "close", 200.0),
-        (OpenInterest(T0, 1.0), "oi_usd", 2.0),
-        (Funding(T0, 0.0001), "rate", 0.0),
-        (Liquidation(T0, Side.LONG, 1.0), "usd", 2.0),
         (Position(ContractSpec(LINEAR), Side.LONG, 60_000, 1, 20), "leverage", 100.0),
         (Bracket(1, 0, 100, 10, 0.01), "mmr", 0.5),
         (table(*THREE_TIERS), "brackets", ()),

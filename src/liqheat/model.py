@@ -1,5 +1,8 @@
 """Domain types shared by every layer: immutable, typed, venue-free.
 
+Market data flows as columnar frames (a bundle's tables, the store's series), not as per-row records;
+the records here are what the margin math and the analytics take: markets, contracts, positions, tiers.
+
 Venue spellings and quirks end at the source that reads them; from here on a market is a
 :class:`Market` (ccxt's unified symbol) and a side always means *which position*.
 """
@@ -9,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -48,13 +50,6 @@ def _require(condition: bool, message: str) -> None:
 
 def _finite_positive(name: str, value: float) -> None:
     _require(math.isfinite(value) and value > 0, f"{name} must be a finite number > 0, got {value!r}")
-
-
-def _utc(name: str, ts: datetime) -> None:
-    _require(
-        ts.tzinfo is not None and ts.utcoffset() == timedelta(0),
-        f"{name} must be a UTC timestamp, got {ts.isoformat()}",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,71 +127,6 @@ class ContractSpec:
         if self.kind is ContractKind.LINEAR:
             return contracts * self.contract_size
         return contracts * self.contract_size / price
-
-
-@dataclass(frozen=True, slots=True)
-class Candle:
-    """OHLC of the period [ts, ts + timeframe); ``ts`` is the open, UTC."""
-
-    ts: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float | None = None
-    taker_buy_volume: float | None = None
-
-    def __post_init__(self) -> None:
-        _utc("candle ts", self.ts)
-        for name in ("open", "high", "low", "close"):
-            _finite_positive(f"candle {name}", getattr(self, name))
-        _require(self.low <= self.high, f"candle high {self.high} < low {self.low}")
-        for name in ("open", "close"):
-            value = getattr(self, name)
-            _require(self.low <= value <= self.high, f"candle {name} {value} outside [low {self.low}, high {self.high}]")
-        for name in ("volume", "taker_buy_volume"):
-            value = getattr(self, name)
-            _require(value is None or (math.isfinite(value) and value >= 0), f"candle {name} must be ≥ 0, got {value}")
-
-
-@dataclass(frozen=True, slots=True)
-class OpenInterest:
-    """Open interest in the quote currency, sampled at ``ts`` (stamped at the end of its bar)."""
-
-    ts: datetime
-    oi_usd: float
-
-    def __post_init__(self) -> None:
-        _utc("open interest ts", self.ts)
-        _require(math.isfinite(self.oi_usd) and self.oi_usd >= 0, f"open interest must be ≥ 0, got {self.oi_usd}")
-
-
-@dataclass(frozen=True, slots=True)
-class Funding:
-    """Funding rate per funding period, as a plain fraction (0.0001 = 0.01 %)."""
-
-    ts: datetime
-    rate: float
-
-    def __post_init__(self) -> None:
-        _utc("funding ts", self.ts)
-        _require(math.isfinite(self.rate), f"funding rate must be finite, got {self.rate}")
-
-
-@dataclass(frozen=True, slots=True)
-class Liquidation:
-    """A liquidation: one order (``price`` set) or a per-bar total (``price`` None)."""
-
-    ts: datetime
-    side: Side
-    usd: float
-    price: float | None = None
-
-    def __post_init__(self) -> None:
-        _utc("liquidation ts", self.ts)
-        _require(math.isfinite(self.usd) and self.usd >= 0, f"liquidation notional must be ≥ 0, got {self.usd}")
-        if self.price is not None:
-            _finite_positive("liquidation price", self.price)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,12 +22,6 @@ from typing import Any
 import ccxt
 import pandas as pd
 import pytest
-
-from liqheat.sources.ccxt import CcxtSource
-from liqheat.store.collect import FetchReport, candle_gaps, complete_open_interest, fetch_history
-from liqheat.store.parquet_store import Store
-from liqheat.venues.spec import VenueSpec
-from liqheat.venues.spec import num as _num
 from store_fetch_fake import (
     COLUMNS,
     END,
@@ -44,6 +38,12 @@ from store_fetch_fake import (
     snapshot,
     stored,
 )
+
+from liqheat.sources.ccxt import CcxtSource
+from liqheat.store.collect import FetchReport, candle_gaps, complete_open_interest, fetch_history
+from liqheat.store.parquet_store import Store
+from liqheat.venues.spec import VenueSpec
+from liqheat.venues.spec import num as _num
 
 HERE = Path(__file__).resolve().parent
 MARKET = make_market()

@@ -29,7 +29,7 @@ from liqheat.evaluation.fit import predict
 from liqheat.evaluation.score import score
 from liqheat.model import ContractKind
 
-BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
+BUNDLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bundles"
 REAL = BUNDLES / "btc-agg-1h-dec-feb"
 needs_shared = pytest.mark.skipif(not (REAL / "meta.json").is_file(), reason=f"shared bundle {REAL} is absent")
 

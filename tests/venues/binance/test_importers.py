@@ -14,7 +14,7 @@ from liqheat.bundle import BundleError
 from liqheat.venues.binance.archive import read_agg_trades, read_book_depth, read_klines, read_metrics
 from liqheat.venues.binance.forceorder import read_big_trades, read_force_orders
 
-RAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw"
+RAW = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "raw"
 STREAM = RAW / "binance-forceorder-stream"
 VISION = RAW / "binance-vision-2025-10-10"
 needs_raw = pytest.mark.skipif(not STREAM.is_dir() or not VISION.is_dir(), reason=f"shared raw data {RAW} is absent")

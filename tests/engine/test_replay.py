@@ -20,7 +20,7 @@ from liqheat.engine.replay import Engine, Grid, MarketView, drivers, liquidation
 from liqheat.evaluation.fit import predict
 from liqheat.model import ContractKind
 
-BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
+BUNDLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bundles"
 SHARED_NAMES = ("btc-agg-1h-dec-feb", "btc-hyperliquid-1h-2025", "eth-hyperliquid-1h-2025", "sol-hyperliquid-1h-2025")
 
 _cache: dict[str, Bundle] = {}

@@ -18,7 +18,7 @@ import pytest
 from liqheat.bundle import Bundle, BundleError, read_bundle, with_tables, write_bundle
 
 TABLES = ("candles", "open_interest", "funding", "liquidations")
-SHARED_BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
+SHARED_BUNDLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bundles"
 _FOUND = sorted(p for p in SHARED_BUNDLES.iterdir() if p.is_dir()) if SHARED_BUNDLES.is_dir() else []
 _SKIP_SHARED = pytest.mark.skip(reason=f"shared market bundles not found at {SHARED_BUNDLES} (../shared/data/bundles)")
 SHARED_PARAMS = [pytest.param(p, id=p.name, marks=pytest.mark.shared) for p in _FOUND] or [

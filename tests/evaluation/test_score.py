@@ -17,7 +17,7 @@ from liqheat.evaluation.score import ScoreReport, level_free_models, score, spea
 from liqheat.model import ContractKind, DomainError
 from liqheat.timeutil import parse_duration
 
-BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
+BUNDLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bundles"
 
 # README: naive long / short, excursion long / short
 README_FIGURES = {

@@ -18,7 +18,7 @@ from liqheat.model import DomainError
 from liqheat.store.ingest import ingest_force_orders
 from liqheat.store.parquet_store import Series, Store
 
-RAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw" / "binance-forceorder-stream"
+RAW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "raw" / "binance-forceorder-stream"
 FILES = sorted(RAW.glob("*forceorder*.csv")) if RAW.is_dir() else []
 needs_raw = pytest.mark.skipif(not FILES, reason=f"shared raw data {RAW} is absent")
 

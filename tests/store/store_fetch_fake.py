@@ -37,7 +37,7 @@ from liqheat.venues.binance import feed as binance
 from liqheat.venues.spec import VenueSpec
 
 HERE = Path(__file__).resolve().parent
-EXCHANGE_INFO = json.loads((HERE / "sources" / "binance" / "exchangeInfo.json").read_text(encoding="utf-8"))
+EXCHANGE_INFO = json.loads((HERE.parent / "venues" / "binance" / "exchangeInfo.json").read_text(encoding="utf-8"))
 START = pd.Timestamp("2025-10-10T00:00:00Z")  # exchangeInfo's serverTime
 DAYS = 3
 END = START + pd.Timedelta(days=DAYS)

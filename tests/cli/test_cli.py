@@ -19,7 +19,7 @@ import liqheat.cli.demo  # noqa: F401
 from liqheat.cli.main import app
 from liqheat.venues.calc import calculate, position_from_inputs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED_BUNDLE = REPO.parent / "shared" / "data" / "bundles" / "btc-agg-1h-dec-feb"
 needs_shared = pytest.mark.skipif(not (SHARED_BUNDLE / "meta.json").is_file(), reason=f"shared bundle {SHARED_BUNDLE} is absent")
 
