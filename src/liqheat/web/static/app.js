@@ -48,6 +48,23 @@ async function api(path) {
   }
   return response;
 }
+// Every text from the API or the link goes into the page as a text node, never as markup: a bundle's
+// symbol or venue names are whatever its meta.json says (issue #11).
+// Children are strings (text), nodes, nested arrays of them, or null/false (left out).
+const nodes = (children) => children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false);
+// h('li', { className: 'long' }, 'text', child, [more]) → <li class="long">text…</li>
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (key === 'dataset') Object.assign(el.dataset, value); else el[key] = value;
+  }
+  el.append(...nodes(children));
+  return el;
+}
+const fill = (el, ...children) => el.replaceChildren(...nodes(children));
+// [[term, value], …] → dt/dd pairs
+const terms = (rows) => rows.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)]);
+
 function showError(error) {
   const el = $('error');
   el.textContent = `Error: ${error.message}`;
@@ -201,10 +218,11 @@ chart.subscribeCrosshairMove((param) => {
   const cell = cellAt(param.time, p);
   if (!cell) { tip.hidden = true; return; }
   const split = venueSplit(param.time);
-  const perVenue = split ? '<br><small>by venue (open-interest share): '
-    + split.map(([name, share]) => `${name} ${usd((cell.long + cell.short) * share)}`).join(' · ') + '</small>' : '';
-  tip.innerHTML = `<b>${utc(param.time)}</b><br>price <b>${price(p)}</b><br>`
-    + `<span class="long">longs at risk ${usd(cell.long)}</span><br><span class="short">shorts at risk ${usd(cell.short)}</span>${perVenue}`;
+  const perVenue = split ? [h('br'), h('small', null, 'by venue (open-interest share): '
+    + split.map(([name, share]) => `${name} ${usd((cell.long + cell.short) * share)}`).join(' · '))] : [];
+  fill(tip, h('b', null, utc(param.time)), h('br'), 'price ', h('b', null, price(p)), h('br'),
+    h('span', { className: 'long' }, `longs at risk ${usd(cell.long)}`), h('br'),
+    h('span', { className: 'short' }, `shorts at risk ${usd(cell.short)}`), ...perVenue);
   tip.dataset.long = cell.long;
   tip.dataset.short = cell.short;
   tip.hidden = false;
@@ -322,19 +340,19 @@ function drawClusters(clusters) {
     axisLabelVisible: true,
     title: `${c.side} cluster ${usd(c.notional_usd)}`,
   }));
-  $('clusters').innerHTML = clusters.map((c) => `<li class="${c.side}">${c.side} ${price(c.peak_price)} · ${usd(c.notional_usd)} · `
+  fill($('clusters'), clusters.map((c) => h('li', { className: c.side }, `${c.side} ${price(c.peak_price)} · ${usd(c.notional_usd)} · `
     + `${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%`
     + (c.distance_atr === null ? '' : ` (${Math.abs(c.distance_atr).toFixed(1)} ATR)`)
-    + (c.age_hours === null ? '' : ` · ${c.age_at_least ? '≥' : ''}${Math.round(c.age_hours)} h old`) + '</li>').join('');
+    + (c.age_hours === null ? '' : ` · ${c.age_at_least ? '≥' : ''}${Math.round(c.age_hours)} h old`))));
 }
 
 function drawRealized(r) {
   page.realized = r;
   if (!r.time.length) { $('realized').textContent = 'none recorded for this market'; return; }
-  const days = r.time.map((t, i) => `<dt>${utc(t).slice(0, 10)}</dt><dd><span class="long">${usd(r.long_usd[i])}</span> · `
-    + `<span class="short">${usd(r.short_usd[i])}</span></dd>`).join('');
-  const orders = r.largest.map((o) => `<li class="${o.side}">${o.ts.replace('T', ' ').slice(5, 16)} ${o.side} ${usd(o.usd)} @ ${price(o.price)}</li>`).join('');
-  $('realized').innerHTML = `<dl>${days}</dl>${orders ? `<ol>${orders}</ol>` : ''}<small>${r.venues.join(', ')}</small>`;
+  const days = r.time.flatMap((t, i) => [h('dt', null, utc(t).slice(0, 10)),
+    h('dd', null, h('span', { className: 'long' }, usd(r.long_usd[i])), ' · ', h('span', { className: 'short' }, usd(r.short_usd[i])))]);
+  const orders = r.largest.map((o) => h('li', { className: o.side }, `${o.ts.replace('T', ' ').slice(5, 16)} ${o.side} ${usd(o.usd)} @ ${price(o.price)}`));
+  fill($('realized'), h('dl', null, days), orders.length ? h('ol', null, orders) : null, h('small', null, r.venues.join(', ')));
 }
 
 // Realized liquidations across the whole store (every venue and symbol imported or followed), beside the
@@ -351,20 +369,21 @@ async function loadStoreLiquidations() {
 
 function drawStoreLiquidations(r) {
   page.storeLiquidations = r;
-  const row = (label, x) => `<tr><td>${label}</td><td class="long">${usd(x.long_usd)}</td><td class="short">${usd(x.short_usd)}</td>`
-    + `<td>${x.orders.toLocaleString()}</td></tr>`;
-  const head = (label) => `<tr><th>${label}</th><th>long</th><th>short</th><th>orders</th></tr>`;
+  const row = (label, x) => h('tr', null, h('td', null, label), h('td', { className: 'long' }, usd(x.long_usd)),
+    h('td', { className: 'short' }, usd(x.short_usd)), h('td', null, x.orders.toLocaleString()));
+  const head = (label) => h('tr', null, [label, 'long', 'short', 'orders'].map((k) => h('th', null, k)));
   const bound = (v) => (r.lower_bound.includes(v) ? ' ≥' : '');
-  const venues = r.venues.map((v) => row(`${v.venue}${bound(v.venue)}`, v)).join('');
-  const times = r.series.slice(-8).map((x) => row(`${utc(Date.parse(x.bucket) / 1000).slice(5, r.bucket === '1h' ? 16 : 10)} ${x.venue}`, x)).join('');
-  const symbols = r.symbols.map((x) => row(`${x.symbol.split(':')[0]}${r.venues.length > 1 ? ` · ${x.venue}` : ''}`, x)).join('');
-  const orders = r.largest.map((o) => `<li class="${o.side}">${o.ts.replace('T', ' ').slice(5, 16)} ${o.symbol.split(':')[0]} `
-    + `${o.side} ${usd(o.usd)} @ ${price(o.price)}</li>`).join('');
-  const gaps = r.gaps.map((g) => `<li class="gap">${g.venue} ${g.symbol.split(':')[0]}: nothing seen ${g.from.slice(5, 16)} to ${g.to.slice(5, 16)}</li>`).join('');
-  $('storeliqout').innerHTML = `<table>${head('venue')}${venues}${head(r.bucket === '1h' ? 'hour' : 'day')}${times}`
-    + `${head(`top of ${r.symbols_total} markets`)}${symbols}</table>`
-    + (orders ? `<ol>${orders}</ol>` : '') + (gaps ? `<ul>${gaps}</ul>` : '')
-    + (r.lower_bound.length ? `<small>≥ ${r.lower_bound.join(', ')}: a throttled stream, a lower bound</small>` : '');
+  const venues = r.venues.map((v) => row(`${v.venue}${bound(v.venue)}`, v));
+  const times = r.series.slice(-8).map((x) => row(`${utc(Date.parse(x.bucket) / 1000).slice(5, r.bucket === '1h' ? 16 : 10)} ${x.venue}`, x));
+  const symbols = r.symbols.map((x) => row(`${x.symbol.split(':')[0]}${r.venues.length > 1 ? ` · ${x.venue}` : ''}`, x));
+  const orders = r.largest.map((o) => h('li', { className: o.side }, `${o.ts.replace('T', ' ').slice(5, 16)} ${o.symbol.split(':')[0]} `
+    + `${o.side} ${usd(o.usd)} @ ${price(o.price)}`));
+  const gaps = r.gaps.map((g) => h('li', { className: 'gap' },
+    `${g.venue} ${g.symbol.split(':')[0]}: nothing seen ${g.from.slice(5, 16)} to ${g.to.slice(5, 16)}`));
+  const table = h('table', null, h('tbody', null, head('venue'), venues, head(r.bucket === '1h' ? 'hour' : 'day'), times,
+    head(`top of ${r.symbols_total} markets`), symbols));
+  fill($('storeliqout'), table, orders.length ? h('ol', null, orders) : null, gaps.length ? h('ul', null, gaps) : null,
+    r.lower_bound.length ? h('small', null, `≥ ${r.lower_bound.join(', ')}: a throttled stream, a lower bound`) : null);
 }
 
 // Per-venue shares of open interest (store-backed markets): the hover splits a level by them, and the
@@ -374,15 +393,15 @@ function drawVenues(v) {
   const panel = $('venues');
   if (!v.status.length) { panel.textContent = 'one source (a bundle)'; return; }
   const now = Date.now() / 1000;
-  panel.innerHTML = v.status.map((s) => {
+  fill(panel, v.status.map((s) => {
     const last = s.last_candle ? Date.parse(s.last_candle) / 1000 : null;
     const mins = last === null ? null : Math.max(0, Math.round((now - last) / 60));
     const age = mins === null ? '—' : mins < 120 ? `${mins} min ago` : mins < 2880 ? `${Math.round(mins / 60)} h ago` : utc(last).slice(0, 16);
     const share = s.oi_share === null ? '' : ` · ${(s.oi_share * 100).toFixed(0)}% of OI`;
     const gaps = s.candle_gaps.length + s.stream_gaps.length;
-    return `<li class="venue ${s.state.replace(' ', '-')}" data-venue="${s.venue}"><b>${s.venue}</b> ${s.symbol} · `
-      + `<span class="state">${s.state}</span>${share} · last candle ${age}${gaps ? ` · ${gaps} gap(s)` : ''}</li>`;
-  }).join('');
+    return h('li', { className: `venue ${s.state.replace(' ', '-')}`, dataset: { venue: s.venue } }, h('b', null, s.venue), ` ${s.symbol} · `,
+      h('span', { className: 'state' }, s.state), `${share} · last candle ${age}${gaps ? ` · ${gaps} gap(s)` : ''}`);
+  }));
 }
 
 function venueSplit(time) {
@@ -405,8 +424,9 @@ function drawLevels(data) {
       axisLabelVisible: false, title: `${lv.kind === 'support' ? 'S' : 'R'} ${lv.source}${meets.has(lv.price) ? ' ✦ cluster' : ''}`,
     }));
   }
-  $('levels').innerHTML = data.levels.slice(0, 6).map((lv) => `<li class="level ${lv.kind}">${lv.kind} ${price(lv.price)} · ${lv.source} · `
-    + `strength ${lv.strength.toFixed(2)}${meets.has(lv.price) ? ' · <b>meets a cluster</b>' : ''}</li>`).join('');
+  fill($('levels'), data.levels.slice(0, 6).map((lv) => h('li', { className: `level ${lv.kind}` },
+    `${lv.kind} ${price(lv.price)} · ${lv.source} · strength ${lv.strength.toFixed(2)}`,
+    meets.has(lv.price) ? [' · ', h('b', null, 'meets a cluster')] : null)));
 }
 
 function drawSentiment(s) {
@@ -418,7 +438,7 @@ function drawSentiment(s) {
     ['open interest', pct(s.open_interest_change_pct)], ['price', pct(s.price_change_pct)],
     ['funding (mean)', s.funding_mean === null ? '—' : `${(s.funding_mean * 100).toFixed(4)}%`],
   ];
-  $('sentiment').innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
+  fill($('sentiment'), terms(rows));
 }
 
 function clearPlan() {
@@ -440,11 +460,11 @@ $('plan').addEventListener('submit', async (event) => {
     page.planLines.push(line(p.entry, '#58a6ff', 'entry'), line(p.stop, '#f0883e', 'stop'));
     if (p.liquidation_price > 0 && Number.isFinite(p.liquidation_price)) page.planLines.push(line(p.liquidation_price, '#ff7b72', 'own liquidation'));
     if (p.take_profit !== null) page.planLines.push(line(p.take_profit, '#3fb950', 'target'));
-    $('planout').innerHTML = `size <b>${p.size_base.toPrecision(4)}</b> (${usd(p.notional_usd)}, margin ${usd(p.margin_usd)})<br>`
-      + `stop <b>${price(p.stop)}</b> · ${p.stop_reason}<br>own liquidation <b>${price(p.liquidation_price)}</b><br>`
-      + (p.take_profit === null ? 'no target cluster' : `target <b>${price(p.take_profit)}</b> · reward/risk ${p.reward_risk.toFixed(2)}`)
-      + (p.margin_to_clear === null ? '' : `<br>margin to clear: ${usd(p.margin_to_clear)}`)
-      + p.warnings.map((w) => `<div class="warn">⚠ ${w}</div>`).join('');
+    fill($('planout'), 'size ', h('b', null, p.size_base.toPrecision(4)), ` (${usd(p.notional_usd)}, margin ${usd(p.margin_usd)})`, h('br'),
+      'stop ', h('b', null, price(p.stop)), ` · ${p.stop_reason}`, h('br'), 'own liquidation ', h('b', null, price(p.liquidation_price)), h('br'),
+      p.take_profit === null ? 'no target cluster' : ['target ', h('b', null, price(p.take_profit)), ` · reward/risk ${p.reward_risk.toFixed(2)}`],
+      p.margin_to_clear === null ? null : [h('br'), `margin to clear: ${usd(p.margin_to_clear)}`],
+      p.warnings.map((w) => h('div', { className: 'warn' }, `⚠ ${w}`)));
   } catch (error) {
     $('planout').textContent = `Error: ${error.message}`;
   }
@@ -471,10 +491,10 @@ $('cascade').addEventListener('submit', async (event) => {
     page.cascadeSeries = chart.addSeries(LWC.LineSeries, { color: '#ffffff', lineWidth: 2, lineStyle: LWC.LineStyle.Dashed,
       priceLineVisible: false, lastValueVisible: true, title: 'cascade' });
     page.cascadeSeries.setData(points);
-    $('cascadeout').innerHTML = `ends <b>${price(c.price_after)}</b> (${c.move_pct.toFixed(2)}%, ${c.amplification.toFixed(2)}× the shock)`
-      + ` · ${usd(c.liquidated_usd)} liquidated in ${c.rounds.length} round(s) · ${c.stop_reason}`
-      + `<br>risk index: down ${c.risk.down.toFixed(4)}, up ${c.risk.up.toFixed(4)}`
-      + `<ol>${c.rounds.filter((r) => r.fired_usd > 0).map((r) => `<li>${price(r.price)} · ${usd(r.fired_usd)}</li>`).join('')}</ol>`;
+    fill($('cascadeout'), 'ends ', h('b', null, price(c.price_after)),
+      ` (${c.move_pct.toFixed(2)}%, ${c.amplification.toFixed(2)}× the shock) · ${usd(c.liquidated_usd)} liquidated in ${c.rounds.length} round(s) · ${c.stop_reason}`,
+      h('br'), `risk index: down ${c.risk.down.toFixed(4)}, up ${c.risk.up.toFixed(4)}`,
+      h('ol', null, c.rounds.filter((r) => r.fired_usd > 0).map((r) => h('li', null, `${price(r.price)} · ${usd(r.fired_usd)}`))));
   } catch (error) {
     $('cascadeout').textContent = `Error: ${error.message}`;
   }
@@ -496,7 +516,7 @@ function drawSummary(s) {
     ['score (Spearman)', score], ['venues', s.venues.join(', ')], ['data up to', `${s.last.replace('T', ' ').slice(0, 16)} UTC`],
     ['open interest as of', `${s.open_interest_as_of.replace('T', ' ').slice(0, 16)} UTC`],
   ];
-  $('summary').innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
+  fill($('summary'), terms(rows));
 }
 
 // ---------------------------------------------------------------------------------------- liquidation map view
@@ -558,8 +578,8 @@ async function loadMap() {
   ctx.fillText(`bars: notional per price (max ${usd(barMax)})`, pad.l, pad.t);
   ctx.textAlign = 'right';
   ctx.fillText(`cumulative (max ${usd(cumMax)})`, W - pad.r, pad.t);
-  $('maplegend').innerHTML = '<span class="long">longs liquidate below price</span> · <span class="short">shorts above</span>'
-    + ` · map at ${m.at.replace('T', ' ').slice(0, 16)} UTC`;
+  fill($('maplegend'), h('span', { className: 'long' }, 'longs liquidate below price'), ' · ',
+    h('span', { className: 'short' }, 'shorts above'), ` · map at ${m.at.replace('T', ' ').slice(0, 16)} UTC`);
 }
 
 // ---------------------------------------------------------------------------------------- controls
@@ -590,8 +610,8 @@ $('calc').addEventListener('submit', async (event) => {
   if (!form.get('entry') && page.summary) form.set('entry', page.summary.price);
   try {
     const r = await (await api(`/api/calc?${new URLSearchParams(form)}`)).json();
-    $('calcout').innerHTML = `liquidation <b class="${r.side}">${price(r.liquidation_price)}</b> (${r.distance_pct?.toFixed(2)}%)<br>`
-      + `tier ${r.bracket.tier} · MMR ${(r.bracket.mmr * 100).toFixed(2)}% · triggered by the mark price`;
+    fill($('calcout'), 'liquidation ', h('b', { className: r.side }, price(r.liquidation_price)), ` (${r.distance_pct?.toFixed(2)}%)`, h('br'),
+      `tier ${r.bracket.tier} · MMR ${(r.bracket.mmr * 100).toFixed(2)}% · triggered by the mark price`);
   } catch (error) {
     $('calcout').textContent = `Error: ${error.message}`;
   }
@@ -610,6 +630,9 @@ function viewCanvas() {
   return state.tab === 'map' ? $('mapcanvas') : chart.takeScreenshot();
 }
 
+const EXPORT_STYLE = `body{background:#0d1117;color:#c9d1d9;font:13px system-ui;margin:16px}img{max-width:100%;border:1px solid #30363d}
+dl{display:grid;grid-template-columns:auto 1fr;gap:2px 12px;max-width:520px}dt{color:#8b949e}.long{color:#f85149}.short{color:#3fb950}`;
+
 function exportView(kind) {
   const name = `liqheat-${state.market}-${state.window}`;
   const [lo, hi] = state.lev.split('-');
@@ -618,15 +641,22 @@ function exportView(kind) {
   if (kind === 'csv') download(matrix, `${name}.csv`);
   if (kind === 'clusters') download(`/api/markets/${state.market}/clusters?top=10&format=csv`, `${name}-clusters.csv`);
   if (kind === 'html') {
-    // one file that opens without a server: the picture, what it shows, where it came from
-    const html = `<!doctype html><html><head><meta charset="utf-8"><title>${name}</title>
-<style>body{background:#0d1117;color:#c9d1d9;font:13px system-ui;margin:16px}img{max-width:100%;border:1px solid #30363d}
-dl{display:grid;grid-template-columns:auto 1fr;gap:2px 12px;max-width:520px}dt{color:#8b949e}.long{color:#f85149}.short{color:#3fb950}</style></head>
-<body><h1>liqheat · ${state.market} · ${state.window} · ${state.side}</h1>
-<p>Estimated liquidation levels: longs liquidate below price, shorts above. View: ${location.href}</p>
-<img alt="heatmap" src="${viewCanvas().toDataURL('image/png')}"><h2>Market</h2><dl>${$('summary').innerHTML}</dl>
-<h2>Largest clusters</h2><ol>${$('clusters').innerHTML}</ol>
-<p>Charts: TradingView Lightweight Charts. Exported ${new Date().toISOString()}.</p></body></html>`;
+    // one file that opens without a server: the picture, what it shows, where it came from; built as a
+    // document and serialized, so the market's text (and the link's window) arrive escaped
+    const doc = document.implementation.createHTMLDocument(name);
+    const copy = (id) => [...$(id).childNodes].map((node) => doc.importNode(node, true));
+    const meta = doc.createElement('meta');
+    meta.setAttribute('charset', 'utf-8');
+    const picture = doc.createElement('img');  // made in the inert document: the page does not load it
+    Object.assign(picture, { alt: 'heatmap', src: viewCanvas().toDataURL('image/png') });
+    doc.head.prepend(meta);
+    doc.head.append(h('style', null, EXPORT_STYLE));
+    doc.body.append(h('h1', null, `liqheat · ${state.market} · ${state.window} · ${state.side}`),
+      h('p', null, `Estimated liquidation levels: longs liquidate below price, shorts above. View: ${location.href}`),
+      picture, h('h2', null, 'Market'), h('dl', null, copy('summary')),
+      h('h2', null, 'Largest clusters'), h('ol', null, copy('clusters')),
+      h('p', null, `Charts: TradingView Lightweight Charts. Exported ${new Date().toISOString()}.`));
+    const html = `<!doctype html>${doc.documentElement.outerHTML}`;
     download(URL.createObjectURL(new Blob([html], { type: 'text/html' })), `${name}.html`);
   }
 }
@@ -654,7 +684,7 @@ async function start() {
     const markets = await (await api('/api/markets')).json();
     page.markets = markets;
     if (!markets.length) throw new Error('this server has no market: start it with --bundle DIR');
-    $('market').innerHTML = markets.map((m) => `<option value="${m.id}">${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}</option>`).join('');
+    fill($('market'), markets.map((m) => new Option(`${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}`, m.id)));
     if (!markets.some((m) => m.id === state.market)) state.market = markets[0].id;
     if (![...$('window').options].some((o) => o.value === state.window)) $('window').add(new Option(state.window, state.window));
     for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale']) $(key).value = state[key];
