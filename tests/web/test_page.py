@@ -6,110 +6,13 @@ Screenshots are saved under artifacts/web/ (kept out of git) for a person to loo
 from __future__ import annotations
 
 import hashlib
-import io
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data" / "bundles" / "btc-agg-1h-dec-feb"
-ARTIFACTS = REPO / "artifacts" / "web"
-NODE = REPO / "node_modules" / "lightweight-charts"
-
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"),
-    pytest.mark.skipif(not NODE.is_dir(), reason="npm packages are not installed (bash scripts/setup.sh)"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    import uvicorn
-
-    from liqheat.api.app import create_app
-    from liqheat.api.markets import Registry
-    from liqheat.evaluation.synthetic.market import SimParams, simulate
-
-    registry = Registry()
-    if (SHARED / "meta.json").is_file():
-        registry.add_folder(SHARED)
-    registry.add(simulate(SimParams(days=4, seed=3)).bundle, market_id="synthetic", kind="synthetic")
-    port = _free_port()
-    config = uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the test server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 800})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    yield pg
-    context.close()
-
-
-def open_page(page: Any, url: str) -> None:
-    page.goto(url)
-    page.wait_for_function("['ready', 'error'].includes(document.body.dataset.state)", timeout=60_000)
-
-
-def shot(page: Any, name: str) -> np.ndarray:
-    from PIL import Image
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    png = page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int32)
-
-
-def chart_box(page: Any) -> dict[str, float]:
-    box: dict[str, float] = page.locator("#chart").bounding_box()
-    return box
-
-
-def coloured_share(pixels: np.ndarray, box: dict[str, float]) -> float:
-    """Share of the plot area (price scale excluded) that is not the dark background."""
-    x0, y0 = int(box["x"]), int(box["y"])
-    area = pixels[y0 + 5 : y0 + int(box["height"]) - 40, x0 + 5 : x0 + int(box["width"]) - 90]
-    background = np.array([13, 17, 23])
-    return float((np.abs(area - background).sum(axis=2) > 40).mean())
+from web.browser import SHARED, chart_box, coloured_share, open_page, serve, shot
 
 
 def test_page_loads_a_shared_bundle_and_the_heatmap_is_not_blank(page: Any, server: str) -> None:
@@ -260,9 +163,6 @@ def test_exports_of_the_current_view(page: Any, server: str, kind: str, filename
 
 def test_the_page_follows_a_market_that_grows(browser: Any) -> None:
     """A live feed publishes candles; the page refreshes on the server's event, without a reload."""
-    import uvicorn
-
-    from liqheat.api.app import create_app
     from liqheat.api.markets import Registry
     from liqheat.demo.live import Feeder, published
     from liqheat.evaluation.synthetic.market import SimParams, simulate
@@ -271,25 +171,20 @@ def test_the_page_follows_a_market_that_grows(browser: Any) -> None:
     registry = Registry()
     start = 1440
     market = registry.add(published(full, start), market_id="live")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=srv.run, daemon=True).start()
-    while not srv.started:
-        time.sleep(0.05)
-    context = browser.new_context(viewport={"width": 1200, "height": 700})
-    page = context.new_page()
-    try:
-        open_page(page, f"http://127.0.0.1:{port}/?market=live&window=24h&interval=1m")
-        before = page.evaluate("page.bars[page.bars.length - 1]")
-        page.evaluate("window.__marker = 'same document'")
-        feeder = Feeder(market, full, start, every=0.2).start()
-        page.wait_for_function(f"page.bars[page.bars.length - 1] >= {before} + 180", timeout=30_000)
-        feeder.stop()
-        assert page.evaluate("window.__marker") == "same document"  # updated in place, not reloaded
-        assert market.version >= 3
-    finally:
-        context.close()
-        srv.should_exit = True
+    with serve(registry) as base:
+        context = browser.new_context(viewport={"width": 1200, "height": 700})
+        page = context.new_page()
+        try:
+            open_page(page, f"{base}/?market=live&window=24h&interval=1m")
+            before = page.evaluate("page.bars[page.bars.length - 1]")
+            page.evaluate("window.__marker = 'same document'")
+            feeder = Feeder(market, full, start, every=0.2).start()
+            page.wait_for_function(f"page.bars[page.bars.length - 1] >= {before} + 180", timeout=30_000)
+            feeder.stop()
+            assert page.evaluate("window.__marker") == "same document"  # updated in place, not reloaded
+            assert market.version >= 3
+        finally:
+            context.close()
 
 
 def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_path: Path) -> None:
@@ -297,9 +192,7 @@ def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_
     import re
 
     import pandas as pd
-    import uvicorn
 
-    from liqheat.api.app import create_app
     from liqheat.api.markets import Registry
     from liqheat.store.aggregate import parse_feeds
     from liqheat.store.parquet_store import Series, Store
@@ -320,42 +213,37 @@ def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_
             store.write(Series("liquidations", venue, symbol), liq.astype({"ts": "datetime64[us, UTC]"}))
     registry = Registry()
     registry.add_store(store, parse_feeds(["binance", "bybit"], "BTCUSDT"), "1m")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=srv.run, daemon=True).start()
-    while not srv.started:
-        time.sleep(0.05)
-    context = browser.new_context(viewport={"width": 1400, "height": 800})
-    page = context.new_page()
-    try:
-        open_page(page, f"http://127.0.0.1:{port}/?market=btc-binance-bybit-1m&window=2d")
-        assert page.evaluate("document.body.dataset.state") == "ready"
-        assert page.input_value("#window") == "2d"  # a window from the link, not in the list, is shown as it is
-        items = page.locator("#venues li")
-        assert items.count() == 2
-        assert "fresh" in (items.nth(0).text_content() or "")
-        assert "70% of OI" in (items.nth(0).text_content() or "")
-        assert (items.nth(1).get_attribute("class") or "").split() == ["venue", "lagging"]
-        box = chart_box(page)
-        page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.5)
-        page.wait_for_selector("#tooltip:not([hidden])")
-        text = page.text_content("#tooltip") or ""
-        long_, short = (float(page.get_attribute("#tooltip", k) or "nan") for k in ("data-long", "data-short"))
-        assert long_ + short > 0
-        assert "by venue (open-interest share)" in text
-        parts = dict(re.findall(r"(binance|bybit) \$([\d.,]+[kMB]?)", text))
-        assert set(parts) == {"binance", "bybit"}
-        page.wait_for_selector("#storeliq:not([hidden]) table")
-        panel = page.text_content("#storeliqout") or ""
-        assert "binance ≥" in panel  # a lower bound, and labelled so
-        assert "top of 3 markets" in panel  # venue × symbol
-        assert "ETH/USDT" in panel
-        assert "BTC/USDT long $500.0k @ 60,000" in panel
-        assert "undefined" not in (page.text_content("aside") or "")  # three liquidations are too few to score
-        shot(page, "store-venues")
-    finally:
-        context.close()
-        srv.should_exit = True
+    with serve(registry) as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 800})
+        page = context.new_page()
+        try:
+            open_page(page, f"{base}/?market=btc-binance-bybit-1m&window=2d")
+            assert page.evaluate("document.body.dataset.state") == "ready"
+            assert page.input_value("#window") == "2d"  # a window from the link, not in the list, is shown as it is
+            items = page.locator("#venues li")
+            assert items.count() == 2
+            assert "fresh" in (items.nth(0).text_content() or "")
+            assert "70% of OI" in (items.nth(0).text_content() or "")
+            assert (items.nth(1).get_attribute("class") or "").split() == ["venue", "lagging"]
+            box = chart_box(page)
+            page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.5)
+            page.wait_for_selector("#tooltip:not([hidden])")
+            text = page.text_content("#tooltip") or ""
+            long_, short = (float(page.get_attribute("#tooltip", k) or "nan") for k in ("data-long", "data-short"))
+            assert long_ + short > 0
+            assert "by venue (open-interest share)" in text
+            parts = dict(re.findall(r"(binance|bybit) \$([\d.,]+[kMB]?)", text))
+            assert set(parts) == {"binance", "bybit"}
+            page.wait_for_selector("#storeliq:not([hidden]) table")
+            panel = page.text_content("#storeliqout") or ""
+            assert "binance ≥" in panel  # a lower bound, and labelled so
+            assert "top of 3 markets" in panel  # venue × symbol
+            assert "ETH/USDT" in panel
+            assert "BTC/USDT long $500.0k @ 60,000" in panel
+            assert "undefined" not in (page.text_content("aside") or "")  # three liquidations are too few to score
+            shot(page, "store-venues")
+        finally:
+            context.close()
 
 
 def test_trader_panels_levels_planner_and_cascade(page: Any, server: str) -> None:

@@ -1,0 +1,44 @@
+// The API's client: the one place that builds its URLs (a market id is a path segment, values go
+// through URLSearchParams, so both arrive encoded) and turns an error answer into a readable message.
+
+function url(path, query) {
+  const q = query ? new URLSearchParams(query).toString() : '';
+  return q ? `${path}?${q}` : path;
+}
+const market = (id, route, query) => url(`/api/markets/${encodeURIComponent(id)}/${route}`, query);
+
+// An error carries the server's own words: FastAPI's {detail: "…"} or its list of validation errors,
+// else the status line; `status` lets a caller tell "not there" (404) from a failure.
+async function get(href) {
+  const response = await fetch(href);
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      message = typeof body.detail === 'string' ? body.detail : body.detail.map((d) => `${d.loc.slice(-1)[0]}: ${d.msg}`).join('; ');
+    } catch (e) { /* not JSON: keep the status line */ }
+    throw Object.assign(new Error(message), { status: response.status });
+  }
+  return response;
+}
+const json = async (href) => (await get(href)).json();
+
+export const markets = () => json('/api/markets');
+export const candles = (id, query) => json(market(id, 'candles', query));
+export const heatmap = async (id, query) => (await get(market(id, 'heatmap', query))).arrayBuffer();
+export const liquidations = (id, query) => json(market(id, 'liquidations', query));
+export const liquidationTotals = (id, query) => json(market(id, 'liquidations/totals', query));
+export const summary = (id) => json(market(id, 'summary'));
+export const clusters = (id, query) => json(market(id, 'clusters', query));
+export const venues = (id) => json(market(id, 'venues'));
+export const levels = (id, query) => json(market(id, 'levels', query));
+export const sentiment = (id, query) => json(market(id, 'sentiment', query));
+export const liquidationMap = (id, query) => json(market(id, 'map', query));
+export const plan = (id, query) => json(market(id, 'plan', query));
+export const cascade = (id, query) => json(market(id, 'cascade', query));
+export const calc = (query) => json(url('/api/calc', query));
+export const storeLiquidations = (query) => json(url('/api/liquidations', query));
+export const EVENTS = '/api/events';
+// addresses the page downloads from, rather than fetches
+export const heatmapCsvUrl = (id, query) => market(id, 'heatmap', { ...query, format: 'csv' });
+export const clustersCsvUrl = (id) => market(id, 'clusters', { top: 10, format: 'csv' });

@@ -1,0 +1,194 @@
+// liqheat page, the entry module: the view's state (kept in the URL), the chart with the heatmap beneath its
+// candles (heatmap.js), loading a market into the panels, and the controls. Lightweight Charts is a classic
+// script that index.html loads before the modules; they read its global.
+
+import * as api from './api.js';
+import { exportView } from './export.js';
+import { $, fill, price } from './format.js';
+import { clearCascade, clearPlan, wireForms } from './forms.js';
+import { barIndex, decodeQ16, HeatmapPrimitive, paint, xOf } from './heatmap.js';
+import { loadMap } from './mapview.js';
+import {
+  drawClusters, drawLevels, drawMarkers, drawRealized, drawSentiment, drawSummary, drawTooltip, drawVenues, loadStoreLiquidations,
+} from './panels.js';
+
+const LWC = window.LightweightCharts;
+const state = { market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'relative', tab: 'heatmap' };
+const params = new URLSearchParams(location.search);
+for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
+const page = {
+  heatmap: null, bars: [], candles: [], map: null, summary: null, clusters: [], priceLines: [], markers: null,
+  levelLines: [], planLines: [], levels: null, plan: null, cascade: null,
+  dataAt: 0, firstPaintMs: null, drawMs: [],
+};
+// resolution overrides for benchmarks and big screens: ?bins=1000&columns=2000
+const detail = { bins: Number(params.get('bins') || 300), columns: params.get('columns') ? Number(params.get('columns')) : null };
+window.liqheat = page;
+
+function saveUrl() {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(state)) if (v) p.set(k, v);
+  history.replaceState(null, '', `?${p}`);
+}
+
+function showError(error) {
+  const el = $('error');
+  el.textContent = `Error: ${error.message}`;
+  el.hidden = false;
+  document.body.dataset.state = 'error';
+}
+
+// ---------------------------------------------------------------------------------------- chart
+
+const chart = LWC.createChart($('chart'), {
+  autoSize: true,
+  layout: { background: { type: 'solid', color: '#0d1117' }, textColor: '#c9d1d9', attributionLogo: true },
+  grid: { vertLines: { color: '#161b22' }, horzLines: { color: '#161b22' } },
+  timeScale: { timeVisible: true, secondsVisible: false, borderColor: '#30363d' },
+  rightPriceScale: { borderColor: '#30363d' },
+  localization: { priceFormatter: price },
+});
+const series = chart.addSeries(LWC.CandlestickSeries, {
+  upColor: '#3fb950', downColor: '#f85149', wickUpColor: '#3fb950', wickDownColor: '#f85149', borderVisible: false,
+});
+const heatmapPrimitive = new HeatmapPrimitive(chart, series, page);
+series.attachPrimitive(heatmapPrimitive);
+
+// what the other modules draw with
+const app = { state, page, chart, series };
+// The tests and bench/web.py evaluate these by name, as they could when the page was one classic script.
+Object.assign(window, { page, chart, series, xOf, barIndex: (t) => barIndex(page.bars, t) });
+
+chart.subscribeCrosshairMove((param) => drawTooltip(app, param));
+
+// ---------------------------------------------------------------------------------------- data
+
+async function heatmapData() {
+  const [lo, hi] = state.lev.split('-');
+  const columns = detail.columns ?? Math.min(2000, Math.max(200, Math.round($('chart').clientWidth)));
+  return decodeQ16(await api.heatmap(state.market, {
+    window: state.window, side: state.side, lev_min: lo, lev_max: hi, bins: detail.bins, columns, format: 'q16',
+  }));
+}
+
+const SECONDS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '4h': 14400, '1d': 86400 };
+const WINDOW_SECONDS = { '4h': 14400, '12h': 43200, '24h': 86400, '3d': 259200, '7d': 604800, '30d': 2592000, '90d': 7776000, '180d': 15552000, '1y': 31536000 };
+function autoInterval() {
+  // the finest interval that keeps the window to about 3,000 candles, never finer than the market's
+  const market = page.markets?.find((m) => m.id === state.market);
+  const m = /^(\d+)([smhdw])$/.exec(market?.timeframe ?? '1m');
+  const native = m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]] : 60;
+  const span = WINDOW_SECONDS[state.window] ?? 604800;
+  let pick = null;
+  for (const [name, seconds] of Object.entries(SECONDS)) {
+    if (seconds >= native && seconds % native === 0) {
+      pick = name;
+      if (span / seconds <= 3000) return name;
+    }
+  }
+  return pick ?? market?.timeframe ?? '1d';
+}
+
+async function load({ keepView = false } = {}) {
+  $('error').hidden = true;
+  document.body.dataset.state = 'loading';
+  const visible = keepView ? chart.timeScale().getVisibleLogicalRange() : null;
+  saveUrl();
+  try {
+    const id = state.market;
+    const [candles, heat, liqs, summary, clusters, realized, venues, levels, mood] = await Promise.all([
+      api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
+      heatmapData(),
+      api.liquidations(id, { window: state.window, limit: 300 }),
+      api.summary(id),
+      api.clusters(id, { top: 3 }),
+      api.liquidationTotals(id, { window: '7d', bucket: '1d', largest: 5 }),
+      api.venues(id),
+      api.levels(id, { top: 8 }),
+      api.sentiment(id, { window: '24h' }),
+    ]);
+    page.dataAt = performance.now();
+    page.firstPaintMs = null;
+    page.bars = candles.time;
+    page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
+    series.setData(page.candles);
+    page.heatmap = heat;
+    heatmapPrimitive.set(paint(heat, state.scale));
+    drawMarkers(app, liqs);
+    drawClusters(app, clusters.clusters);
+    drawSummary(app, summary);
+    drawRealized(app, realized);
+    drawVenues(app, venues);
+    drawLevels(app, levels);
+    drawSentiment(app, mood);
+    clearPlan(app);
+    clearCascade(app);
+    page.clusters = clusters.clusters;
+    if (visible) chart.timeScale().setVisibleLogicalRange(visible); else chart.timeScale().fitContent();
+    if (state.tab === 'map') await loadMap(app);
+    document.body.dataset.state = 'ready';
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// ---------------------------------------------------------------------------------------- controls
+
+function showTab(tab) {
+  state.tab = tab;
+  $('view-heatmap').hidden = tab !== 'heatmap';
+  $('view-map').hidden = tab !== 'map';
+  $('tab-heatmap').classList.toggle('on', tab === 'heatmap');
+  $('tab-map').classList.toggle('on', tab === 'map');
+  saveUrl();
+  if (tab === 'map') loadMap(app).catch(showError);
+}
+
+wireForms(app);
+$('sr').addEventListener('change', () => { if (page.levels) drawLevels(app, page.levels); });
+for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale']) {
+  $(key).addEventListener('change', () => {
+    state[key] = $(key).value;
+    if (key === 'scale' && page.heatmap) { saveUrl(); heatmapPrimitive.set(paint(page.heatmap, state.scale)); return; }
+    load();
+  });
+}
+$('tab-heatmap').addEventListener('click', () => showTab('heatmap'));
+$('tab-map').addEventListener('click', () => showTab('map'));
+$('export').addEventListener('change', (event) => {
+  const kind = event.target.value;
+  event.target.value = '';
+  if (kind) exportView(app, kind);
+});
+
+function listen() {
+  // the server says when a market grew (a live venue, a followed store, the demo running on)
+  if (!window.EventSource) return;
+  const source = new EventSource(api.EVENTS);
+  source.addEventListener('grew', (event) => {
+    const info = JSON.parse(event.data);
+    page.version = info.version;
+    if (info.market === state.market && document.body.dataset.state !== 'loading') load({ keepView: true });
+    if (!$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
+  });
+}
+
+async function start() {
+  try {
+    const markets = await api.markets();
+    page.markets = markets;
+    if (!markets.length) throw new Error('this server has no market: start it with --bundle DIR');
+    fill($('market'), markets.map((m) => new Option(`${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}`, m.id)));
+    if (!markets.some((m) => m.id === state.market)) state.market = markets[0].id;
+    if (![...$('window').options].some((o) => o.value === state.window)) $('window').add(new Option(state.window, state.window));
+    for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale']) $(key).value = state[key];
+    showTab(state.tab === 'map' ? 'map' : 'heatmap');
+    await load();
+    $('storeliqform').addEventListener('change', () => loadStoreLiquidations(app).catch(showError));
+    await loadStoreLiquidations(app);
+    listen();
+  } catch (error) {
+    showError(error);
+  }
+}
+start();

@@ -1,0 +1,183 @@
+// What the API says about the market, drawn in the side panels (market, sentiment, venues, clusters,
+// support and resistance, realized liquidations, the store's liquidations), in the hover, and as the
+// lines and markers those panels put on the chart. `app` is { state, page, chart, series } from main.js.
+
+import * as api from './api.js';
+import { $, fill, h, price, terms, usd, utc } from './format.js';
+import { barIndex, cellAt } from './heatmap.js';
+
+const LWC = window.LightweightCharts;
+
+// Realized liquidation orders as circles on the candles: longs below, shorts above, sized by notional.
+export function drawMarkers({ page, series }, liqs) {
+  if (page.markers) page.markers.setMarkers([]);
+  if (!liqs.time.length) return;
+  const biggest = Math.max(...liqs.usd);
+  const markers = liqs.time.map((t, i) => {
+    const index = Math.max(0, Math.floor(barIndex(page.bars, t) ?? 0));
+    return {
+      time: page.bars[Math.min(index, page.bars.length - 1)],
+      position: liqs.side[i] === 'long' ? 'belowBar' : 'aboveBar',
+      color: liqs.side[i] === 'long' ? '#f85149' : '#3fb950',
+      shape: 'circle',
+      size: 0.4 + 1.6 * Math.sqrt(liqs.usd[i] / biggest),
+    };
+  }).sort((a, b) => a.time - b.time);
+  page.markers = LWC.createSeriesMarkers(series, markers);
+}
+
+export function drawClusters({ page, series }, clusters) {
+  for (const line of page.priceLines) series.removePriceLine(line);
+  page.priceLines = clusters.slice(0, 6).map((c) => series.createPriceLine({
+    price: c.peak_price,
+    color: c.side === 'long' ? '#f85149' : '#3fb950',
+    lineStyle: LWC.LineStyle.Dashed,
+    lineWidth: 1,
+    axisLabelVisible: true,
+    title: `${c.side} cluster ${usd(c.notional_usd)}`,
+  }));
+  fill($('clusters'), clusters.map((c) => h('li', { className: c.side }, `${c.side} ${price(c.peak_price)} · ${usd(c.notional_usd)} · `
+    + `${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%`
+    + (c.distance_atr === null ? '' : ` (${Math.abs(c.distance_atr).toFixed(1)} ATR)`)
+    + (c.age_hours === null ? '' : ` · ${c.age_at_least ? '≥' : ''}${Math.round(c.age_hours)} h old`))));
+}
+
+export function drawRealized({ page }, r) {
+  page.realized = r;
+  if (!r.time.length) { $('realized').textContent = 'none recorded for this market'; return; }
+  const days = r.time.flatMap((t, i) => [h('dt', null, utc(t).slice(0, 10)),
+    h('dd', null, h('span', { className: 'long' }, usd(r.long_usd[i])), ' · ', h('span', { className: 'short' }, usd(r.short_usd[i])))]);
+  const orders = r.largest.map((o) => h('li', { className: o.side }, `${o.ts.replace('T', ' ').slice(5, 16)} ${o.side} ${usd(o.usd)} @ ${price(o.price)}`));
+  fill($('realized'), h('dl', null, days), orders.length ? h('ol', null, orders) : null, h('small', null, r.venues.join(', ')));
+}
+
+// Realized liquidations across the whole store (every venue and symbol imported or followed), beside the
+// market's own: shown only when the server has a store (`serve --store`).
+export async function loadStoreLiquidations(app) {
+  const form = $('storeliqform');
+  let answer;
+  try {
+    answer = await api.storeLiquidations({ window: form.window.value, bucket: form.bucket.value, top: 10, largest: 5 });
+  } catch (error) {
+    if (error.status === 404) { $('storeliq').hidden = true; return; }
+    if (error.status === undefined) throw error; // no answer at all: the caller shows it
+    $('storeliq').hidden = false;
+    $('storeliqout').textContent = error.message;
+    return;
+  }
+  $('storeliq').hidden = false;
+  drawStoreLiquidations(app, answer);
+}
+
+function drawStoreLiquidations({ page }, r) {
+  page.storeLiquidations = r;
+  const row = (label, x) => h('tr', null, h('td', null, label), h('td', { className: 'long' }, usd(x.long_usd)),
+    h('td', { className: 'short' }, usd(x.short_usd)), h('td', null, x.orders.toLocaleString()));
+  const head = (label) => h('tr', null, [label, 'long', 'short', 'orders'].map((k) => h('th', null, k)));
+  const bound = (v) => (r.lower_bound.includes(v) ? ' ≥' : '');
+  const venues = r.venues.map((v) => row(`${v.venue}${bound(v.venue)}`, v));
+  const times = r.series.slice(-8).map((x) => row(`${utc(Date.parse(x.bucket) / 1000).slice(5, r.bucket === '1h' ? 16 : 10)} ${x.venue}`, x));
+  const symbols = r.symbols.map((x) => row(`${x.symbol.split(':')[0]}${r.venues.length > 1 ? ` · ${x.venue}` : ''}`, x));
+  const orders = r.largest.map((o) => h('li', { className: o.side }, `${o.ts.replace('T', ' ').slice(5, 16)} ${o.symbol.split(':')[0]} `
+    + `${o.side} ${usd(o.usd)} @ ${price(o.price)}`));
+  const gaps = r.gaps.map((g) => h('li', { className: 'gap' },
+    `${g.venue} ${g.symbol.split(':')[0]}: nothing seen ${g.from.slice(5, 16)} to ${g.to.slice(5, 16)}`));
+  // the tbody is what the HTML parser adds to a table written as markup; kept so the DOM is the same
+  const table = h('table', null, h('tbody', null, head('venue'), venues, head(r.bucket === '1h' ? 'hour' : 'day'), times,
+    head(`top of ${r.symbols_total} markets`), symbols));
+  fill($('storeliqout'), table, orders.length ? h('ol', null, orders) : null, gaps.length ? h('ul', null, gaps) : null,
+    r.lower_bound.length ? h('small', null, `≥ ${r.lower_bound.join(', ')}: a throttled stream, a lower bound`) : null);
+}
+
+// Per-venue shares of open interest (store-backed markets): the hover splits a level by them, and the
+// panel says how fresh each venue is, so a lagging venue is visible instead of silently stale.
+export function drawVenues({ page }, v) {
+  page.venues = v;
+  const panel = $('venues');
+  if (!v.status.length) { panel.textContent = 'one source (a bundle)'; return; }
+  const now = Date.now() / 1000;
+  fill(panel, v.status.map((s) => {
+    const last = s.last_candle ? Date.parse(s.last_candle) / 1000 : null;
+    const mins = last === null ? null : Math.max(0, Math.round((now - last) / 60));
+    const age = mins === null ? '—' : mins < 120 ? `${mins} min ago` : mins < 2880 ? `${Math.round(mins / 60)} h ago` : utc(last).slice(0, 16);
+    const share = s.oi_share === null ? '' : ` · ${(s.oi_share * 100).toFixed(0)}% of OI`;
+    const gaps = s.candle_gaps.length + s.stream_gaps.length;
+    return h('li', { className: `venue ${s.state.replace(' ', '-')}`, dataset: { venue: s.venue } }, h('b', null, s.venue), ` ${s.symbol} · `,
+      h('span', { className: 'state' }, s.state), `${share} · last candle ${age}${gaps ? ` · ${gaps} gap(s)` : ''}`);
+  }));
+}
+
+function venueSplit(page, time) {
+  const v = page.venues;
+  if (!v || !v.ts.length) return null;
+  let i = 0;
+  while (i + 1 < v.ts.length && v.ts[i + 1] <= time) i++;
+  return v.venues.map((name) => [name.split(':')[0], v.shares[name][i]]).filter(([, s]) => s !== null);
+}
+
+// The hover: the heatmap cell under the cursor (and its split by venue), from the chart's crosshair.
+export function drawTooltip({ page, series }, param) {
+  const tip = $('tooltip');
+  if (!param.point || param.time === undefined) { tip.hidden = true; return; }
+  const p = series.coordinateToPrice(param.point.y);
+  const cell = cellAt(page.heatmap, param.time, p);
+  if (!cell) { tip.hidden = true; return; }
+  const split = venueSplit(page, param.time);
+  const perVenue = split ? [h('br'), h('small', null, 'by venue (open-interest share): '
+    + split.map(([name, share]) => `${name} ${usd((cell.long + cell.short) * share)}`).join(' · '))] : [];
+  fill(tip, h('b', null, utc(param.time)), h('br'), 'price ', h('b', null, price(p)), h('br'),
+    h('span', { className: 'long' }, `longs at risk ${usd(cell.long)}`), h('br'),
+    h('span', { className: 'short' }, `shorts at risk ${usd(cell.short)}`), perVenue);
+  tip.dataset.long = cell.long;
+  tip.dataset.short = cell.short;
+  tip.hidden = false;
+  tip.style.left = `${Math.min(param.point.x + 16, $('chart').clientWidth - 190)}px`;
+  tip.style.top = `${Math.max(param.point.y - 40, 4)}px`;
+}
+
+// Support and resistance as dotted lines (strongest first); a level that meets a cluster is marked.
+export function drawLevels({ page, series }, data) {
+  page.levels = data;
+  for (const line of page.levelLines) series.removePriceLine(line);
+  page.levelLines = [];
+  const meets = new Set(data.confluence.map((x) => x.level.price));
+  if ($('sr').checked) {
+    page.levelLines = data.levels.slice(0, 6).map((lv) => series.createPriceLine({
+      price: lv.price, color: meets.has(lv.price) ? '#d2a8ff' : '#8b949e', lineStyle: LWC.LineStyle.Dotted, lineWidth: 1,
+      axisLabelVisible: false, title: `${lv.kind === 'support' ? 'S' : 'R'} ${lv.source}${meets.has(lv.price) ? ' ✦ cluster' : ''}`,
+    }));
+  }
+  fill($('levels'), data.levels.slice(0, 6).map((lv) => h('li', { className: `level ${lv.kind}` },
+    `${lv.kind} ${price(lv.price)} · ${lv.source} · strength ${lv.strength.toFixed(2)}`,
+    meets.has(lv.price) ? [' · ', h('b', null, 'meets a cluster')] : null)));
+}
+
+export function drawSentiment({ page }, s) {
+  page.sentiment = s;
+  const pct = (x, d = 2) => (x === null || x === undefined ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(d)}%`);
+  const rows = [
+    ['longs at risk', usd(s.long_at_risk_usd)], ['shorts at risk', usd(s.short_at_risk_usd)],
+    ['long ÷ short', s.long_short_ratio === null ? '—' : s.long_short_ratio.toFixed(2)], ['skew', s.skew.toFixed(2)],
+    ['open interest', pct(s.open_interest_change_pct)], ['price', pct(s.price_change_pct)],
+    ['funding (mean)', s.funding_mean === null ? '—' : `${(s.funding_mean * 100).toFixed(4)}%`],
+  ];
+  fill($('sentiment'), terms(rows));
+}
+
+// The market panel: price, change, open interest, funding, realized liquidations, the model's score, freshness.
+export function drawSummary({ page }, s) {
+  page.summary = s;
+  const rho = (x) => (x === null || x === undefined ? '—' : x.toFixed(3));
+  const scored = s.score && ['long', 'short'].some((side) => s.score[side]?.model !== null && s.score[side]?.model !== undefined);
+  const score = !s.score ? 'no realized liquidations'
+    : !scored ? 'too few realized liquidations to score'
+      : ['long', 'short'].map((side) => `${side} ${rho(s.score[side]?.model)} vs ${rho(s.score[side]?.yardstick)}`).join(' · ');
+  const rows = [
+    ['price', price(s.price)], ['24h', `${s.change_24h_pct >= 0 ? '+' : ''}${s.change_24h_pct.toFixed(2)}%`],
+    ['open interest', usd(s.open_interest_usd)], ['funding', s.funding_rate === null ? '—' : `${(s.funding_rate * 100).toFixed(4)}%`],
+    ['liquidated 24h', s.liquidations_24h ? `${usd(s.liquidations_24h.long)} L · ${usd(s.liquidations_24h.short)} S` : '—'],
+    ['score (Spearman)', score], ['venues', s.venues.join(', ')], ['data up to', `${s.last.replace('T', ' ').slice(0, 16)} UTC`],
+    ['open interest as of', `${s.open_interest_as_of.replace('T', ' ').slice(0, 16)} UTC`],
+  ];
+  fill($('summary'), terms(rows));
+}

@@ -1,0 +1,52 @@
+"""Fixtures for the page's tests: Playwright driving Debian's Chromium (never a downloaded browser) against
+a server these tests start. Every browser test is skipped, with the reason, when Chromium or the npm
+packages are missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from web.browser import CHROMIUM, CHROMIUM_ARGS, NODE, SHARED, serve
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """The shared bundle (when ../shared is there) and a 4-day synthetic market, id ``synthetic``."""
+    from liqheat.api.markets import Registry
+    from liqheat.evaluation.synthetic.market import SimParams, simulate
+
+    registry = Registry()
+    if (SHARED / "meta.json").is_file():
+        registry.add_folder(SHARED)
+    registry.add(simulate(SimParams(days=4, seed=3)).bundle, market_id="synthetic", kind="synthetic")
+    with serve(registry) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    if not NODE.is_dir():
+        pytest.skip("npm packages are not installed (bash scripts/setup.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh 1400 × 800 page; ``page.errors`` collects uncaught script errors."""
+    context = browser.new_context(viewport={"width": 1400, "height": 800})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    context.close()
