@@ -96,3 +96,25 @@ def format_delta(delta: pd.Timedelta) -> str:
 def epoch_micros(ts: pd.Series) -> np.ndarray:
     """Microseconds since the epoch of a UTC ``ts`` column."""
     return np.asarray(ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64))
+
+
+def find_gaps(
+    ts: pd.Series, step: pd.Timedelta, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The missing stretches ``[start, end)`` of a sorted series expected every ``step``.
+
+    With ``since``/``until`` the stretch before the first row (from ``since`` on the step grid) and
+    after the last (up to ``until``) count too. The one gap finder of bundles, the store and aggregation.
+    """
+    edges = epoch_micros(pd.Series(pd.to_datetime(ts, utc=True))) if len(ts) else np.empty(0, dtype=np.int64)
+    width = int(step.value // 1000)
+    if since is not None:
+        first = since.ceil(step) if since != since.floor(step) else since
+        edges = np.concatenate(([first.value // 1000 - width], edges))
+    if until is not None:
+        edges = np.concatenate((edges, [until.value // 1000]))
+    if len(edges) < 2 or width <= 0:
+        return []
+    holes = np.flatnonzero(np.diff(edges) > width)
+    at = pd.to_datetime(edges, unit="us", utc=True)
+    return [(at[int(i)] + step, at[int(i) + 1]) for i in holes]

@@ -19,7 +19,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from liqheat.bundle.meta import REQUIRED_TABLES, TABLES, Bundle, BundleError, BundleMeta, Format, Gaps
-from liqheat.timeutil import epoch_micros, format_delta
+from liqheat.timeutil import epoch_micros, find_gaps, format_delta
 
 # --------------------------------------------------------------------------------------------- read
 
@@ -216,21 +216,19 @@ def _check_candles(frame: pd.DataFrame, src: _Source) -> None:
 def _gaps(table: str, ts: pd.Series, expected: pd.Timedelta | None) -> Gaps | None:
     if len(ts) < 2:
         return None
-    values = epoch_micros(ts)
-    steps = np.diff(values)
-    step = int(expected.value // 1000) if expected is not None else int(np.median(steps))
-    if step <= 0:
+    step = expected if expected is not None else pd.Timedelta(microseconds=int(np.median(np.diff(epoch_micros(ts)))))
+    if step <= pd.Timedelta(0):
         return None
-    over = np.flatnonzero(steps > step)
-    largest = int(steps[over].max()) if over.size else step
-    at = int(over[np.argmax(steps[over])]) if over.size else None
+    holes = find_gaps(ts, step)
+    spans = [end - start + step for start, end in holes]  # from the row before a gap to the row after it
+    widest = max(range(len(spans)), key=spans.__getitem__) if spans else None
     return Gaps(
         table=table,
-        expected=pd.Timedelta(microseconds=step),
-        count=int(over.size),
-        largest=pd.Timedelta(microseconds=largest if over.size else 0),
-        largest_after=ts.iloc[at] if at is not None else None,
-        missing_steps=int(sum((int(s) + step - 1) // step - 1 for s in steps[over])),
+        expected=step,
+        count=len(holes),
+        largest=spans[widest] if widest is not None else pd.Timedelta(0),
+        largest_after=holes[widest][0] - step if widest is not None else None,
+        missing_steps=sum(-(-span // step) - 1 for span in spans),
     )
 
 

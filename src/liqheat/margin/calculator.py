@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from liqheat.margin.rules import FractionalReduction, KindRules, TierReduction, Venue
-from liqheat.margin.solver import Solution, TierBy, equity, solve
+from liqheat.margin.solver import Solution, TierBy, equity, solve, tier_key
 from liqheat.margin.tables import VenueTable
 from liqheat.model import Bracket, BracketTable, ContractKind, DomainError, MarginMode, Position, Side
 
@@ -115,23 +115,11 @@ def _tier_index(table: BracketTable, bracket: Bracket) -> int:
     return table.brackets.index(bracket)
 
 
-def _key_at(position: Position, tier_by: TierBy, price: float) -> float:
-    spec = position.spec
-    if tier_by is TierBy.CONTRACTS:
-        return position.contracts
-    at = position.entry_price if tier_by is TierBy.NOTIONAL_AT_ENTRY else price
-    return (
-        spec.notional_quote(position.contracts, at)
-        if spec.kind is ContractKind.LINEAR
-        else spec.notional_base(position.contracts, at)
-    )
-
-
 def _contracts_for_key(position: Position, tier_by: TierBy, key: float, price: float) -> float:
     """How many contracts make tier key ``key`` (the inverse of :func:`_key_at`)."""
     if tier_by is TierBy.CONTRACTS:
         return key
-    unit = _key_at(replace(position, contracts=1.0), tier_by, price)
+    unit = tier_key(replace(position, contracts=1.0), tier_by, price)
     return key / unit
 
 
@@ -203,7 +191,7 @@ def calculate(
     rule = replace(rules.rule, extra_rate=fee) if v.fee_in_maintenance else rules.rule
     notes: list[str] = [f"Triggered by the {v.trigger}, not the last trade: a candle wick past this price need not liquidate."]
 
-    entry_key = _key_at(position, rule.tier_by, position.entry_price)
+    entry_key = tier_key(position, rule.tier_by, position.entry_price)
     entry_bracket = vt.table.for_notional(entry_key)
     if position.leverage > entry_bracket.max_leverage + 1e-9:
         message = (

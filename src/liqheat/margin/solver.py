@@ -60,11 +60,13 @@ class Solution:
         return self.price > 0 and math.isfinite(self.price)
 
 
-def _tier_key(position: Position, rule: MarginRule, price: float) -> float:
+def tier_key(position: Position, tier_by: TierBy, price: float) -> float:
+    """What picks the tier at ``price``: contracts, or the notional at entry or at ``price`` (quote for
+    linear contracts, coin for inverse ones)."""
     spec = position.spec
-    if rule.tier_by is TierBy.CONTRACTS:
+    if tier_by is TierBy.CONTRACTS:
         return position.contracts
-    at = position.entry_price if rule.tier_by is TierBy.NOTIONAL_AT_ENTRY else price
+    at = position.entry_price if tier_by is TierBy.NOTIONAL_AT_ENTRY else price
     if spec.kind is ContractKind.LINEAR:
         return spec.notional_quote(position.contracts, at)
     return spec.notional_base(position.contracts, at)
@@ -121,7 +123,7 @@ def solve(position: Position, table: BracketTable, rule: MarginRule, collateral:
     ranked: list[tuple[float, float, float, Bracket]] = []
     for bracket in table:
         price = _solve_tier(position, bracket, rule, cash)
-        key = _tier_key(position, rule, price if 0 < price < math.inf else position.entry_price)
+        key = tier_key(position, rule.tier_by, price if 0 < price < math.inf else position.entry_price)
         # The last cap limits what may be opened; a position that grows past it by a price move
         # still owes the last tier's rate, so for maintenance the last tier is open-ended.
         cap = math.inf if bracket is last else bracket.cap

@@ -20,7 +20,7 @@ import pandas as pd
 from liqheat.bundle import Bundle, BundleMeta
 from liqheat.model import DomainError, Market
 from liqheat.store.parquet_store import Series, Store
-from liqheat.timeutil import parse_duration
+from liqheat.timeutil import find_gaps, parse_duration
 from liqheat.venues.registry import spec
 
 USD_RATES: dict[str, float] = {"USD": 1.0, "USDT": 1.0, "USDC": 1.0, "FDUSD": 1.0, "BUSD": 1.0}
@@ -102,15 +102,6 @@ def _rate(currency: str, rates: dict[str, float]) -> float:
     if currency not in rates:
         raise DomainError(f"no USD rate for {currency}; pass one (e.g. --rate {currency}=1.0)")
     return rates[currency]
-
-
-def _gaps(ts: pd.Series, step: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    if len(ts) < 2:
-        return []
-    values = ts.reset_index(drop=True)
-    delta = values.diff()
-    holes = delta[delta > step].index
-    return [(values[i - 1] + step, values[i]) for i in holes]
 
 
 def aggregate(
@@ -282,7 +273,7 @@ def _status(data: list[Any], step: pd.Timedelta, end: pd.Timestamp, venue_oi: pd
     for feed, candles, oi, _, liq, gaps in data:
         last = candles["ts"].iloc[-1] if not candles.empty else None
         lag = end - (last + step) if last is not None else None
-        candle_gaps = _gaps(candles["ts"], step) if not candles.empty else []
+        candle_gaps = find_gaps(candles["ts"], step) if not candles.empty else []
         stream_gaps = [(g.ts, g.until, str(g.stream)) for g in gaps.itertuples()] if not gaps.empty else []
         if last is None:
             state = "no data"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +20,7 @@ import pandas as pd
 from liqheat.model import DomainError
 from liqheat.sources.ccxt import RETRYABLE, CcxtSource
 from liqheat.store.parquet_store import Series, Store
-from liqheat.timeutil import parse_duration
+from liqheat.timeutil import find_gaps, parse_duration
 
 log = logging.getLogger("liqheat.collect")
 Progress = Callable[[str, float], None]
@@ -184,14 +183,7 @@ def candle_gaps(
     candles: pd.DataFrame, step: pd.Timedelta, since: pd.Timestamp, until: pd.Timestamp
 ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """Missing stretches [a, b) of a candle series inside [since, until) (the venue had no data or a page failed)."""
-    expected_first = since.ceil(step) if since != since.floor(step) else since
-    ts = candles["ts"].tolist() if not candles.empty else []
-    edges = [expected_first - step, *ts, until]
-    gaps = []
-    for prev, nxt in itertools.pairwise(edges):
-        if nxt - prev > step:
-            gaps.append((prev + step, nxt))
-    return gaps
+    return find_gaps(candles["ts"] if not candles.empty else pd.Series([], dtype="datetime64[us, UTC]"), step, since, until)
 
 
 # ------------------------------------------------------------------------------------------- follow
