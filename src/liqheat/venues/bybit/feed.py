@@ -24,7 +24,7 @@ SPEC = VenueSpec(
         liquidations_stream="allLiquidation: every liquidation, pushed every 500 ms; 'Buy' means a long was liquidated",
         liquidations_history="none through the API",
         ccxt_has=(
-            "fetchOHLCV", "fetchOpenInterestHistory", "fetchFundingRateHistory", "fetchLeverageTiers",
+            "fetchOHLCV", "fetchOpenInterestHistory", "fetchFundingRateHistory", "fetchMarketLeverageTiers",
             "watchLiquidations", "watchOHLCV",
         ),
     ),

@@ -28,7 +28,7 @@ SPEC = VenueSpec(
         funding_history="full history (1h)",
         tiers="not through ccxt (margin tables ship with liqheat)",
         liquidations_history="on-chain fills (node data), not through ccxt",
-        ccxt_has=("fetchOHLCV", "fetchFundingRateHistory", "watchOHLCV"),
+        ccxt_has=("fetchOHLCV", "fetchOpenInterest", "fetchFundingRateHistory", "watchOHLCV"),
     ),
     candle_page=5000,
     funding_page=500,

@@ -52,7 +52,7 @@ SPEC = VenueSpec(
         liquidations_stream="liquidation-orders: every SWAP liquidation, several per message",
         liquidations_history="none through ccxt",
         ccxt_has=(
-            "fetchOHLCV", "fetchOpenInterestHistory", "fetchFundingRateHistory", "fetchLeverageTiers",
+            "fetchOHLCV", "fetchOpenInterestHistory", "fetchFundingRateHistory", "fetchMarketLeverageTiers",
             "watchLiquidations", "watchOHLCV",
         ),
     ),
