@@ -181,7 +181,7 @@ def test_trader_commands_are_registered() -> None:
     result = run("--help")
     assert result.exit_code == 0
     for command in ("clusters", "levels", "cascade", "plan", "sentiment", "screen"):
-        assert re.search(rf"│ {command}\s", result.stdout), command
+        assert re.search(rf"^\s+{command}\s", result.stdout, re.MULTILINE), command
 
 
 def test_clusters_json_is_the_engine_map(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
