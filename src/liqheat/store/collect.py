@@ -220,6 +220,8 @@ class Follower:
     and funding by polling. After a drop it reconnects with backoff, backfills the candles it missed
     over REST, and records the stretch of liquidations no venue can replay (``missed``).
 
+    Every venue's followers share one event loop (``liqheat follow``), so nothing here may block it: REST
+    goes through the source's ``*_async`` methods (ccxt.pro's own REST), and waits are ``sleep`` (async).
     The caller holds the store's writer lock for the whole run (one writer process).
     """
 
@@ -246,7 +248,7 @@ class Follower:
     def label(self) -> str:
         return f"{self.venue} {self.symbol}"
 
-    def backfill_candles(self) -> int:
+    async def backfill_candles(self) -> int:
         """REST candles from the cursor (or one hour back) to now: what a drop or a restart missed."""
         series = Series("candles", self.venue, self.symbol, self.timeframe)
         stream = candle_stream(self.timeframe)
@@ -255,7 +257,7 @@ class Follower:
         start = cursor if cursor is not None else now - pd.Timedelta(hours=1)
         if start >= now:
             return 0
-        frame = self.source.fetch_candles(None, self.timeframe, start, now)
+        frame = await self.source.fetch_candles_async(None, self.timeframe, start, now)
         if frame.empty:
             return 0
         added = self.store.write(series, frame)
@@ -264,7 +266,7 @@ class Follower:
 
     async def _stream(
         self, name: str, open_stream: Callable[[], AsyncIterator[pd.DataFrame]], on_batch: Callable[[pd.DataFrame], None],
-        on_reconnect: Callable[[pd.Timestamp, pd.Timestamp], None], max_batches: int | None,
+        on_reconnect: Callable[[pd.Timestamp, pd.Timestamp], Awaitable[None]], max_batches: int | None,
     ) -> None:  # fmt: skip
         """Run one stream forever (or for ``max_batches``), reconnecting on network errors with backoff."""
         attempt = 0
@@ -274,7 +276,7 @@ class Follower:
             try:
                 async for batch in open_stream():
                     if dropped_at is not None:
-                        on_reconnect(dropped_at, self.now())
+                        await on_reconnect(dropped_at, self.now())
                         dropped_at = None
                     attempt = 0
                     on_batch(batch)
@@ -303,11 +305,11 @@ class Follower:
         self.store.write(Series("liquidations", self.venue, self.symbol), frame)
         self.store.advance(self.venue, self.symbol, "liquidations", frame["ts"].max())
 
-    def _candles_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
-        added = self.backfill_candles()
+    async def _candles_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
+        added = await self.backfill_candles()
         self.state.note(f"{self.label} candles: back after a drop at {since:%H:%M:%S}; backfilled {added} candle(s) over REST")
 
-    def _liquidations_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
+    async def _liquidations_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
         """Liquidations pushed while the socket was down are gone (no venue replays them): say so, once."""
         gap = {"venue": self.venue, "symbol": self.symbol, "stream": "liquidations", "from": since, "to": now}
         self.state.missed.append(gap)
@@ -317,13 +319,13 @@ class Follower:
         )
         self.state.note(f"{self.label} liquidations: nothing seen from {since:%H:%M:%S} to {now:%H:%M:%S} (socket down)")
 
-    def poll_open_interest(self) -> int:
+    async def poll_open_interest(self) -> int:
         if self.source.capabilities.open_interest_history is not None:
             cursor = self.store.cursor(self.venue, self.symbol, "open_interest")
             start = cursor if cursor is not None else self.now() - pd.Timedelta(hours=1)
-            frame = self.source.fetch_open_interest(start, self.now())
+            frame = await self.source.fetch_open_interest_async(start, self.now())
         else:
-            frame = self.source.fetch_open_interest_now(self.now())
+            frame = await self.source.fetch_open_interest_now_async(self.now())
         candles = self.store.read(Series("candles", self.venue, self.symbol, self.timeframe), self.now() - pd.Timedelta(hours=2))
         frame = complete_open_interest(frame, candles, self.step)
         if frame.empty:
@@ -332,10 +334,10 @@ class Follower:
         self.store.advance(self.venue, self.symbol, "open_interest", frame["ts"].iloc[-1])
         return added
 
-    def poll_funding(self) -> int:
+    async def poll_funding(self) -> int:
         cursor = self.store.cursor(self.venue, self.symbol, "funding")
         start = cursor if cursor is not None else self.now() - pd.Timedelta(days=1)
-        frame = self.source.fetch_funding(start, self.now() + pd.Timedelta(seconds=1))
+        frame = await self.source.fetch_funding_async(start, self.now() + pd.Timedelta(seconds=1))
         if frame.empty:
             return 0
         added = self.store.write(Series("funding", self.venue, self.symbol), frame)
@@ -345,9 +347,9 @@ class Follower:
     async def _poll(self, max_polls: int | None) -> None:
         done = 0
         while max_polls is None or done < max_polls:
-            for name, fn in (("open_interest", self.poll_open_interest), ("funding", self.poll_funding)):
+            for name, poll in (("open_interest", self.poll_open_interest), ("funding", self.poll_funding)):
                 try:
-                    fn()
+                    await poll()
                 except Exception as exc:
                     if not _retryable(exc) and not isinstance(exc, DomainError):
                         raise
@@ -358,7 +360,7 @@ class Follower:
 
     async def run(self, *, max_batches: int | None = None, max_polls: int | None = None) -> FollowState:
         """Backfill candles, then run the streams and the poller until cancelled (or the limits, for tests)."""
-        self.backfill_candles()
+        await self.backfill_candles()
         jobs = [
             self._stream("candles", lambda: self.source.watch_candles(self.timeframe), self._write_candles,
                          self._candles_reconnected, max_batches),
