@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ccxt
 import pandas as pd
 import pytest
 
+from liqheat.sources.errors import RetryableVenueError, VenueError
 from liqheat.store.collect import Follower
 from liqheat.store.parquet_store import Series, Store
 from sources.wsreplay import (
@@ -315,8 +315,10 @@ def test_an_error_retrying_cannot_fix_propagates_and_stops_the_follower(tmp_path
     follower = Follower(store, replay.source, "1m", sleep=clock.sleep, now=clock)
 
     async def main() -> tuple[int, int]:
-        with pytest.raises(ccxt.AuthenticationError, match="60005"):
+        with pytest.raises(VenueError, match="60005") as raised:
             await follower.run(max_batches=3)
+        assert not isinstance(raised.value, RetryableVenueError)
+        assert str(raised.value).startswith("okx watch_liquidations BTC/USDT:USDT: AuthenticationError: ")
         polls = len(replay.rest.paths(oi_path))
         for _ in range(50):
             await asyncio.sleep(0)

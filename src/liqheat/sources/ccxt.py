@@ -11,6 +11,9 @@ exchange (``liqheat fetch``, a plain command with nothing else to serve), ``fetc
 the ccxt.pro exchange (``liqheat follow``, where a blocking call or ``time.sleep`` would stall every
 other stream in the event loop). Paging, de-duplication and retry classification exist once.
 
+ccxt's exceptions end here: what leaves is :class:`~liqheat.sources.errors.VenueError` (or its retryable
+subclass), :class:`~liqheat.model.DomainError` for a market the venue does not list, or a bug as it is.
+
 Tests replace ccxt's transport (``exchange.fetch`` for REST, the websocket client's frames for
 streams), so the code under test is ccxt's own parsing plus ours.
 """
@@ -18,18 +21,20 @@ streams), so the code under test is ccxt's own parsing plus ours.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import pandas as pd
 
 from liqheat.model import ContractKind, DomainError, Market
+from liqheat.sources.errors import RetryableVenueError, VenueError
 from liqheat.timeutil import parse_duration
 from liqheat.venues.spec import VenueSpec, num
 
@@ -134,20 +139,40 @@ class CcxtSource:
     def _async_rest(self) -> _Rest:
         return _Rest(self.pro, self.async_sleep)
 
+    def _raise_venue_error(self, what: str, exc: BaseException, retries: int = 0) -> NoReturn:
+        """Raise ``exc`` as liqheat sees it: ccxt's exceptions become a :class:`VenueError` naming the venue,
+        the call and the reason (a symbol the venue does not list is the user's, a DomainError); anything
+        else is not the venue's doing and is raised as it is."""
+        names = _ccxt_names(exc)
+        if not names:
+            raise exc
+        if "BadSymbol" in names:
+            raise DomainError(f"{self.venue}: {exc}") from exc
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+        if retries:
+            reason += f" (still failing after {retries} retries)"
+        error = RetryableVenueError if names & RETRYABLE else VenueError
+        raise error(self.venue, f"{what} {self.market}", reason) from exc
+
+    @contextlib.contextmanager
+    def _venue_errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            self._raise_venue_error(what, exc)
+
     async def _call(self, rest: _Rest, what: str, fn: Callable[[Any], Any]) -> Any:
         """``fn(exchange)``; rate limits, DDoS protection, timeouts and network errors are retried with backoff."""
         attempt = 0
         while True:
             try:
                 return await rest.call(fn)
-            except Exception as exc:  # ccxt raises its own hierarchy; decide by class name
-                names = _ccxt_names(exc)
-                if not names & RETRYABLE or attempt >= self.spec.max_retries:
-                    if "BadSymbol" in names:
-                        raise DomainError(f"{self.venue}: {exc}") from None
-                    if names & RETRYABLE:
+            except Exception as exc:
+                retryable = bool(_ccxt_names(exc) & RETRYABLE)
+                if not retryable or attempt >= self.spec.max_retries:
+                    if retryable:
                         self._note(f"{what}: {type(exc).__name__} again after {attempt} retries; giving up")
-                    raise
+                    self._raise_venue_error(what, exc, attempt)
                 delay = min(30.0, 0.5 * 2**attempt)
                 self._note(f"{what}: {type(exc).__name__}, retry {attempt + 1} in {delay:g}s")
                 await rest.sleep(delay)
@@ -491,7 +516,8 @@ class CcxtSource:
     # -- websocket streams ------------------------------------------------------------------------
 
     async def watch_liquidations(self) -> AsyncIterator[pd.DataFrame]:
-        """Each batch of liquidations the venue pushes, normalised; ccxt errors propagate (the caller reconnects).
+        """Each batch of liquidations the venue pushes, normalised. A drop raises RetryableVenueError (the
+        caller reconnects), a refusal VenueError.
 
         A watch returns the one liquidation that woke it, but a message can carry several (Bybit's
         allLiquidation lists them) and more can arrive before the next watch is set (aiohttp hands
@@ -504,10 +530,11 @@ class CcxtSource:
         await self._market(self._async_rest)
         symbol = self.market.unified
         while True:
-            if pro.has.get("watchLiquidationsForSymbols") is True:
-                batch = await pro.watch_liquidations_for_symbols([symbol])
-            else:
-                batch = await pro.watch_liquidations(symbol)
+            with self._venue_errors("watch_liquidations"):
+                if pro.has.get("watchLiquidationsForSymbols") is True:
+                    batch = await pro.watch_liquidations_for_symbols([symbol])
+                else:
+                    batch = await pro.watch_liquidations(symbol)
             cache: Any = getattr(pro, "liquidations", None)
             if hasattr(cache, "getLimit"):
                 new = cache.getLimit(symbol, None) or 0
@@ -523,7 +550,8 @@ class CcxtSource:
         pending: dict[int, list[Any]] = {}
         emitted = -1
         while True:
-            rows = await pro.watch_ohlcv(self.market.unified, timeframe)
+            with self._venue_errors("watch_ohlcv"):
+                rows = await pro.watch_ohlcv(self.market.unified, timeframe)
             for r in rows:
                 if int(r[0]) > emitted:
                     pending[int(r[0])] = list(r[:6])

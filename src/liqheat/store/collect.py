@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from liqheat.model import DomainError
-from liqheat.sources.ccxt import RETRYABLE, CcxtSource
+from liqheat.sources.ccxt import CcxtSource
+from liqheat.sources.errors import RetryableVenueError
 from liqheat.store.parquet_store import Series, Store
 from liqheat.timeutil import parse_duration
 
@@ -197,10 +198,6 @@ def candle_gaps(
 # ------------------------------------------------------------------------------------------- follow
 
 
-def _retryable(exc: BaseException) -> bool:
-    return bool({cls.__name__ for cls in type(exc).__mro__} & RETRYABLE)
-
-
 @dataclass
 class FollowState:
     """What a follower has done: batches written, reconnects, the stretches a stream could not see."""
@@ -268,7 +265,7 @@ class Follower:
         self, name: str, open_stream: Callable[[], AsyncIterator[pd.DataFrame]], on_batch: Callable[[pd.DataFrame], None],
         on_reconnect: Callable[[pd.Timestamp, pd.Timestamp], Awaitable[None]], max_batches: int | None,
     ) -> None:  # fmt: skip
-        """Run one stream forever (or for ``max_batches``), reconnecting on network errors with backoff."""
+        """Run one stream forever (or for ``max_batches``), reconnecting with backoff after what passes with time."""
         attempt = 0
         dropped_at: pd.Timestamp | None = None
         done = 0
@@ -285,15 +282,13 @@ class Follower:
                     if max_batches is not None and done >= max_batches:
                         return
                 return
-            except Exception as exc:
-                if not _retryable(exc):
-                    raise
+            except RetryableVenueError as exc:
                 if dropped_at is None:
                     dropped_at = self.now()
                 delay = min(self.max_backoff, 0.5 * 2**attempt)
                 attempt += 1
                 self.state.reconnects[name] = self.state.reconnects.get(name, 0) + 1
-                self.state.note(f"{self.label} {name}: {type(exc).__name__} ({exc}); reconnecting in {delay:g}s")
+                self.state.note(f"{self.label} {name}: {exc}; reconnecting in {delay:g}s")
                 await self.sleep(delay)
 
     def _write_candles(self, frame: pd.DataFrame) -> None:
@@ -350,10 +345,8 @@ class Follower:
             for name, poll in (("open_interest", self.poll_open_interest), ("funding", self.poll_funding)):
                 try:
                     await poll()
-                except Exception as exc:
-                    if not _retryable(exc) and not isinstance(exc, DomainError):
-                        raise
-                    self.state.note(f"{self.label} {name} poll: {type(exc).__name__} ({exc}); next poll in {self.poll_every:g}s")
+                except (RetryableVenueError, DomainError) as exc:
+                    self.state.note(f"{self.label} {name} poll: {exc}; next poll in {self.poll_every:g}s")
             done += 1
             if max_polls is None or done < max_polls:
                 await self.sleep(self.poll_every)
