@@ -1,7 +1,7 @@
 """Replay a venue to ccxt without a network: REST answers and websocket frames in the venue's own shapes.
 
-What is replaced is only the transport. REST: ``exchange.fetch`` (the sync exchange used for history)
-and ``pro.fetch`` (the async one: ``load_markets`` awaits it). Websockets: each ccxt ``Client``'s
+What is replaced is only the transport. REST: ``exchange.fetch`` (the sync exchange, ``liqheat fetch``'s)
+and ``pro.fetch`` (the ccxt.pro one, whose REST the follower awaits). Websockets: each ccxt ``Client``'s
 ``create_connection``, which returns a :class:`FakeSocket` instead of an aiohttp connection. ccxt still
 subscribes, decodes the JSON, routes it through the exchange's ``handle_message`` to
 ``handle_liquidation`` / ``handle_ohlcv``, fills its caches and resolves or rejects the watchers,
@@ -12,7 +12,8 @@ Scripts. Frames are scripted per *channel*: a key that appears in the subscripti
 subscribes to a channel it takes that channel's next script, so the first connection plays script 0,
 the connection ccxt opens after a drop plays script 1, and so on. A script is a list of frames (dicts
 or lists, sent as TEXT), :class:`Drop` (the server hangs up: ccxt rejects every watcher with
-NetworkError and forgets the client, as after a real drop) and :class:`Advance` (move the test clock).
+NetworkError and forgets the client, as after a real drop), :class:`Advance` (move the test clock) and
+:class:`At` (the server sends the next frame at a moment on the wall clock, whatever the client is doing).
 
 Pacing. A frame is released only while some watcher of that connection waits (``paced=True``), so
 each frame reaches ccxt as the stream under test asks for more, deterministically. ``paced=False``
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -60,8 +62,19 @@ class Advance:
     by: pd.Timedelta
 
 
+@dataclass(frozen=True)
+class At:
+    """The server sends the next frame at ``when()``, a ``time.monotonic()`` reading (None: not known yet).
+
+    Real time, unlike :class:`Advance`: a client whose event loop is blocked reads the frame late, as it
+    would read a live socket's, and the test can compare when it was sent with when it was handled.
+    """
+
+    when: Callable[[], float | None]
+
+
 DROP = Drop()
-Frame = Any  # dict | list (sent as JSON TEXT), Drop or Advance
+Frame = Any  # dict | list (sent as JSON TEXT), Drop, Advance or At
 
 
 class Clock:
@@ -91,19 +104,26 @@ class Request:
     path: str
     query: dict[str, str]
     body: Any
+    at: float = field(default_factory=time.monotonic)  # when it was asked (time.monotonic())
 
 
 Route = Callable[[Request], Any]
 
 
 class RestReplay:
-    """ccxt's HTTP layer: answers by path, or for Hyperliquid's ``POST /info`` by ``"info:" + body type``."""
+    """ccxt's HTTP layer: answers by path, or for Hyperliquid's ``POST /info`` by ``"info:" + body type``.
 
-    def __init__(self, routes: dict[str, Route]) -> None:
+    ``delays`` (route key -> seconds) is how long the venue takes to answer, on the wall clock: the sync
+    exchange's transport (``__call__``) blocks that long, as a socket read does; the async one (``fetch``)
+    awaits it, as aiohttp does.
+    """
+
+    def __init__(self, routes: dict[str, Route], delays: dict[str, float] | None = None) -> None:
         self.routes = routes
+        self.delays = delays or {}
         self.requests: list[Request] = []
 
-    def __call__(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+    def _answer(self, url: str, method: str, body: Any) -> tuple[str, Any]:
         parsed = urlparse(url)
         payload = json.loads(body) if body else None
         request = Request(method, parsed.path, dict(parse_qsl(parsed.query)), payload)
@@ -113,10 +133,17 @@ class RestReplay:
             key = f"info:{payload.get('type')}"
         if key not in self.routes:
             raise AssertionError(f"unexpected request {method} {url} {body or ''}")
-        return self.routes[key](request)
+        return key, self.routes[key](request)
+
+    def __call__(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        key, answer = self._answer(url, method, body)
+        time.sleep(self.delays.get(key, 0.0))
+        return answer
 
     async def fetch(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
-        return self(url, method, headers, body)
+        key, answer = self._answer(url, method, body)
+        await asyncio.sleep(self.delays.get(key, 0.0))
+        return answer
 
     def paths(self, key: str) -> list[Request]:
         return [r for r in self.requests if r.path == key or (isinstance(r.body, dict) and f"info:{r.body.get('type')}" == key)]
@@ -337,14 +364,14 @@ class FakeSocket:
         if not self.hub.paced:
             while self.queue:
                 item = self.queue.popleft()
-                assert not isinstance(item, Advance), "a burst (paced=False) cannot move the clock"
+                assert not isinstance(item, Advance | At), "a burst (paced=False) cannot wait"
                 self.buffer.append((self._message(item), 0))
         self.hub.poke()
 
     def _released(self) -> bool:
         if not self.queue:
             return False
-        if isinstance(self.queue[0], Advance):
+        if isinstance(self.queue[0], Advance | At):
             return True
         return any(not f.done() for f in self.client.futures.values())
 
@@ -370,6 +397,10 @@ class FakeSocket:
             if isinstance(item, Advance):
                 assert self.hub.clock is not None, "Advance needs a Clock"
                 self.hub.clock.advance(item.by)
+                continue
+            if isinstance(item, At):
+                while (due := item.when()) is None or time.monotonic() < due:
+                    await asyncio.sleep(0.005)
                 continue
             return self._message(item)
 
@@ -459,10 +490,11 @@ class Replay:
         *,
         clock: Clock | None = None,
         paced: bool = True,
+        delays: dict[str, float] | None = None,
     ) -> None:
         market = resolve(symbol, venue)
         ccxt_id = spec(venue).ccxt_ids[market.kind]
-        self.rest = RestReplay({**market_routes(ccxt_id), **(rest or {})})
+        self.rest = RestReplay({**market_routes(ccxt_id), **(rest or {})}, delays)
         exchange = getattr(ccxt, ccxt_id)({"enableRateLimit": False})
         exchange.fetch = self.rest
         self.pro = getattr(ccxt.pro, ccxt_id)({"enableRateLimit": False})
@@ -470,8 +502,14 @@ class Replay:
         self.pro.timeout_on_exit = 0
         self.hub = SocketHub(scripts or {}, clock, paced)
         self.hub.attach(self.pro)
-        self.slept: list[float] = []
-        self.source: CcxtSource = open_source(venue, market, exchange, pro=self.pro, sleep=self.slept.append)
+        self.slept: list[float] = []  # REST retry backoff, blocking or awaited: recorded, not slept
+
+        async def async_sleep(delay: float) -> None:
+            self.slept.append(delay)
+
+        self.source: CcxtSource = open_source(
+            venue, market, exchange, pro=self.pro, sleep=self.slept.append, async_sleep=async_sleep
+        )
 
 
 async def take(stream: AsyncIterator[T], n: int) -> list[T]:

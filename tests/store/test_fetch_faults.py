@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ccxt
 import pandas as pd
 import pytest
 from store_fetch_fake import (
@@ -40,6 +39,7 @@ from store_fetch_fake import (
 )
 
 from liqheat.sources.ccxt import CcxtSource
+from liqheat.sources.errors import RetryableVenueError, VenueError
 from liqheat.store.collect import FetchReport, candle_gaps, complete_open_interest, fetch_history
 from liqheat.store.parquet_store import Store
 from liqheat.venues.spec import VenueSpec
@@ -199,8 +199,10 @@ def test_backoff_grows_per_request_and_starts_again_for_the_next(tmp_path: Path,
 
 def test_retries_exhausted_raise_a_clear_error_and_a_rerun_completes(tmp_path: Path, clean: dict[str, Any]) -> None:
     failed = run(tmp_path, (Fault("klines", 5, "timeout", times=6),), raises=True)  # page 2 of chunk 2, six times
-    assert isinstance(failed.error, ccxt.RequestTimeout)
+    assert isinstance(failed.error, RetryableVenueError)
+    assert str(failed.error).startswith("binance fetch_ohlcv BTC/USDT:USDT: RequestTimeout: ")
     assert "fapi/v1/klines" in str(failed.error)
+    assert str(failed.error).endswith("(still failing after 5 retries)")
     assert failed.slept == [0.5, 1.0, 2.0, 4.0, 8.0]
     assert failed.source.log == [
         *retry_lines("fetch_ohlcv", ["RequestTimeout"] * 5),
@@ -217,7 +219,9 @@ def test_retries_exhausted_raise_a_clear_error_and_a_rerun_completes(tmp_path: P
 
 def test_a_permanent_error_is_raised_at_once_with_nothing_half_written(tmp_path: Path, clean: dict[str, Any]) -> None:
     failed = run(tmp_path, (Fault("openInterestHist", 4, "401"),), raises=True)  # chunk 2 of open interest
-    assert isinstance(failed.error, ccxt.AuthenticationError)
+    assert type(failed.error) is VenueError  # not retryable
+    assert str(failed.error).startswith("binance fetch_open_interest_history BTC/USDT:USDT: AuthenticationError: ")
+    assert "Invalid API-key" in str(failed.error)
     assert (failed.slept, failed.source.log) == ([], [])
     assert failed.fake.counts["openInterestHist"] == 4  # not asked again
     assert assert_prefix(failed.store, clean) == {"candles": 4320, "open_interest": 600, "funding": 0}
@@ -538,7 +542,7 @@ def test_fetch_command_out_of_retries_says_so_in_one_line_and_a_rerun_completes(
     failed = invoke(fetch_args(tmp_path / "store"))
     assert failed.exit_code == 2
     out = flat(failed.output)
-    assert "error: the venue answered RequestTimeout" in out
+    assert "error: binance fetch_ohlcv BTC/USDT:USDT: RequestTimeout: binanceusdm GET https://fapi.binance.com/" in out
     assert "run the same command again to resume" in out
     assert "fetch_ohlcv: RequestTimeout again after 5 retries; giving up" in out
     assert "Traceback" not in failed.output

@@ -7,19 +7,21 @@ the backoff and returns at once, ``now`` moves only where a script says (:class:
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
-import ccxt
 import pandas as pd
 import pytest
 
+from liqheat.sources.errors import RetryableVenueError, VenueError
 from liqheat.store.collect import Follower
 from liqheat.store.parquet_store import Series, Store
 from sources.wsreplay import (
     DROP,
     HYPERLIQUID_ASSET,
     Advance,
+    At,
     Clock,
     Replay,
     Request,
@@ -75,6 +77,26 @@ def binance_klines(clock: Clock) -> Any:
     return answer
 
 
+def bybit_klines(clock: Clock) -> Any:
+    """GET /v5/market/kline (linear): rows from ``start``, newest first, up to the open candle."""
+
+    def answer(request: Request) -> dict[str, Any]:
+        start, limit = int(request.query["start"]), int(request.query["limit"])
+        out = []
+        i = minutes_since_t0(start)
+        while len(out) < limit and minute(i) <= clock():
+            o, h, low, c, v = bar(i)
+            out.append([str(ms(minute(i))), str(o), str(h), str(low), str(c), str(v), str(v * c)])
+            i += 1
+        return {"retCode": 0, "retMsg": "OK", "result": {"symbol": "BTCUSDT", "category": "linear", "list": out[::-1]}, "time": 1}
+
+    return answer
+
+
+def bybit_empty(request: Request) -> dict[str, Any]:
+    return {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": [], "nextPageCursor": ""}, "time": 1}
+
+
 def empty_list(request: Request) -> list[Any]:
     return []
 
@@ -92,20 +114,6 @@ def follow(store: Store, replay: Replay, clock: Clock, **limits: int | None) -> 
 def test_candles_and_liquidations_are_written_as_the_venue_sent_them(tmp_path: Path) -> None:
     """Bybit linear: candles and liquidations share one socket; one allLiquidation push lists two."""
     clock = Clock(minute(2) + pd.Timedelta(seconds=30))
-
-    def klines(request: Request) -> dict[str, Any]:  # GET /v5/market/kline, newest first
-        start, limit = int(request.query["start"]), int(request.query["limit"])
-        out = []
-        i = minutes_since_t0(start)
-        while len(out) < limit and minute(i) <= clock():
-            o, h, low, c, v = bar(i)
-            out.append([str(ms(minute(i))), str(o), str(h), str(low), str(c), str(v), str(v * c)])
-            i += 1
-        return {"retCode": 0, "retMsg": "OK", "result": {"symbol": "BTCUSDT", "category": "linear", "list": out[::-1]}, "time": 1}
-
-    def bybit_empty(request: Request) -> dict[str, Any]:
-        return {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": [], "nextPageCursor": ""}, "time": 1}
-
     t2 = ms(minute(2))
     replay = Replay(
         "bybit",
@@ -129,9 +137,10 @@ def test_candles_and_liquidations_are_written_as_the_venue_sent_them(tmp_path: P
                 ]
             ],
         },
-        {"/v5/market/kline": klines, "/v5/market/open-interest": bybit_empty, "/v5/market/funding/history": bybit_empty},
+        {"/v5/market/kline": bybit_klines(clock), "/v5/market/open-interest": bybit_empty,
+         "/v5/market/funding/history": bybit_empty},
         clock=clock,
-    )
+    )  # fmt: skip
     store = Store(tmp_path)
     follower = follow(store, replay, clock, max_batches=2, max_polls=1)
 
@@ -306,8 +315,10 @@ def test_an_error_retrying_cannot_fix_propagates_and_stops_the_follower(tmp_path
     follower = Follower(store, replay.source, "1m", sleep=clock.sleep, now=clock)
 
     async def main() -> tuple[int, int]:
-        with pytest.raises(ccxt.AuthenticationError, match="60005"):
+        with pytest.raises(VenueError, match="60005") as raised:
             await follower.run(max_batches=3)
+        assert not isinstance(raised.value, RetryableVenueError)
+        assert str(raised.value).startswith("okx watch_liquidations BTC/USDT:USDT: AuthenticationError: ")
         polls = len(replay.rest.paths(oi_path))
         for _ in range(50):
             await asyncio.sleep(0)
@@ -397,3 +408,88 @@ def test_hyperliquid_has_no_liquidation_stream_and_polls_its_open_interest(tmp_p
     candles = store.read(Series("candles", "hyperliquid", "BTC/USDC:USDC", "1m"))
     assert candles["ts"].tolist() == [minute(i) for i in range(-51, 10)]
     assert store.cursor("hyperliquid", "BTC/USDC:USDC", "open_interest") == second
+
+
+# ------------------------------------------------------------------------------------------ (e)
+
+
+def test_a_slow_rest_call_of_one_venue_does_not_hold_up_another_venues_socket(tmp_path: Path) -> None:
+    """``liqheat follow`` runs the followers of every venue in one event loop. Binance takes 2 s (on the
+    wall clock) to answer the open-interest poll; Bybit pushes four liquidations meanwhile, 0.3 s apart.
+    Each must be on disk within 0.3 s of being pushed, not when Binance's answer comes. (The pushes
+    start 0.6 s in, after both followers' start-up store reads and writes, which still run in the loop.)"""
+    clock = Clock(minute(9) + pd.Timedelta(seconds=30))
+    oi_path, slow = "/futures/data/openInterestHist", 2.0
+
+    def binance_oi(request: Request) -> list[dict[str, Any]]:
+        sample = {"symbol": "BTCUSDT", "sumOpenInterest": "88231.114", "sumOpenInterestValue": "10738608884.94",
+                  "CMCCirculatingSupply": "19932156.0", "timestamp": str(ms(minute(5)))}  # fmt: skip
+        return [sample] if int(request.query.get("startTime", 0)) <= ms(minute(5)) else []
+
+    binance = Replay(
+        "binance",
+        "BTCUSDT",
+        {"kline": [[]], "forceOrder": [[]]},
+        {"/fapi/v1/klines": binance_klines(clock), oi_path: binance_oi, "/fapi/v1/fundingRate": empty_list},
+        clock=clock,
+        delays={oi_path: slow},
+    )
+
+    def asked() -> float | None:  # when Binance was asked for open interest (time.monotonic())
+        requests = binance.rest.paths(oi_path)
+        return requests[0].at if requests else None
+
+    def after(seconds: float) -> At:
+        return At(lambda: None if (t := asked()) is None else t + seconds)
+
+    pushed = [0.6, 0.9, 1.2, 1.5]  # seconds after the slow call began: all while it is in flight
+    liq_ms = [ms(minute(9)) + 1_000 * (i + 1) for i in range(len(pushed))]
+    script = [x for s, t in zip(pushed, liq_ms, strict=True)
+              for x in (after(s), bybit_all_liquidation("BTCUSDT", [(t, "Buy", "0.5", "121000.0")]))]  # fmt: skip
+    bybit = Replay(
+        "bybit",
+        "BTCUSDT",
+        {"kline": [[]], "allLiquidation": [script]},
+        {"/v5/market/kline": bybit_klines(clock), "/v5/market/open-interest": bybit_empty,
+         "/v5/market/funding/history": bybit_empty},
+        clock=clock,
+    )  # fmt: skip
+
+    store = Store(tmp_path)
+    written: list[tuple[str, str, list[pd.Timestamp], float]] = []  # venue, kind, rows' ts, when on disk
+    write = store.write
+
+    def stamped(series: Series, frame: pd.DataFrame) -> int:
+        added = write(series, frame)
+        written.append((series.venue, series.kind, frame["ts"].tolist(), time.monotonic()))
+        return added
+
+    store.write = stamped  # type: ignore[method-assign]
+    followers = [Follower(store, r.source, "1m", now=clock) for r in (binance, bybit)]  # real asyncio.sleep between polls
+
+    def done() -> bool:
+        liqs = sum(len(ts) for venue, kind, ts, _ in written if (venue, kind) == ("bybit", "liquidations"))
+        return liqs == len(pushed) and any((venue, kind) == ("binance", "open_interest") for venue, kind, _, _ in written)
+
+    async def main() -> None:  # as `liqheat follow --venue binance --venue bybit` runs them, until Ctrl-C
+        tasks = [asyncio.ensure_future(f.run()) for f in followers]
+        while not done():
+            await asyncio.sleep(0.01)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    with store.writer():
+        run(main(), timeout=10.0)
+
+    start = asked()
+    assert start is not None
+    on_disk = {ts[0]: at for venue, kind, ts, at in written if (venue, kind) == ("bybit", "liquidations")}
+    lags = [round(on_disk[pd.Timestamp(t, unit="ms", tz="UTC")] - (start + s), 3) for s, t in zip(pushed, liq_ms, strict=True)]
+    oi_at = next(at for venue, kind, _, at in written if (venue, kind) == ("binance", "open_interest"))
+    assert oi_at - start >= slow  # the slow answer did take its 2 s, and the pushes all came before it
+    assert all(0 <= lag < 0.3 for lag in lags), f"Bybit liquidations reached the store {lags} s after they were pushed"
+    liqs = store.read(Series("liquidations", "bybit", "BTC/USDT:USDT"))
+    assert liqs["ts"].tolist() == [pd.Timestamp(t, unit="ms", tz="UTC") for t in liq_ms]
+    oi = store.read(Series("open_interest", "binance", "BTC/USDT:USDT"))
+    assert rows(oi, ["ts", "oi_base", "oi_usd"]) == [[minute(5), 88231.114, 10738608884.94]]

@@ -113,13 +113,6 @@ def parse_rates(items: list[str]) -> dict[str, float]:
     return out
 
 
-def venue_error(exc: Exception) -> str:
-    """One line for an exchange error that survived the retries; other errors are bugs and keep their traceback."""
-    if not any(cls.__module__.startswith("ccxt") for cls in type(exc).__mro__):
-        raise exc
-    return f"the venue answered {type(exc).__name__}: {str(exc)[:300]} (after retrying what can be retried)"
-
-
 VenueOption = Annotated[list[str], typer.Option("--venue", help="Venue (repeatable): binance, bybit, okx, hyperliquid.")]
 
 
@@ -158,6 +151,7 @@ def fetch(
     import pandas as pd
     from rich.progress import Progress
 
+    from liqheat.sources.errors import VenueError
     from liqheat.store.collect import STREAMS, fetch_history
     from liqheat.store.parquet_store import Store
     from liqheat.timeutil import parse_time
@@ -195,11 +189,10 @@ def fetch(
                 console.print(f"  [dim]{line}[/]")
     except DomainError as exc:
         fail(str(exc))
-    except Exception as exc:  # a venue error that retrying did not fix (ccxt's own classes)
-        message = venue_error(exc)
+    except VenueError as exc:  # what retrying did not fix; anything else is a bug and keeps its traceback
         for line in getattr(source, "log", []):  # the retries that came before
             console.print(f"  [dim]{line}[/]")
-        fail(f"{message}; what came before is stored: run the same command again to resume")
+        fail(f"{exc}; what came before is stored: run the same command again to resume")
 
 
 @app.command()
@@ -214,6 +207,7 @@ def follow(
     funding by polling; reconnects with backoff and backfills what a drop missed. Ctrl-C stops."""
     import asyncio
 
+    from liqheat.sources.errors import VenueError
     from liqheat.store.collect import Follower
     from liqheat.store.parquet_store import Store
 
@@ -237,10 +231,8 @@ def follow(
             for f in followers:
                 for gap in f.state.missed:
                     console.print(f"[yellow]{f.label}: no liquidations seen {gap['from']} to {gap['to']}[/]")
-    except DomainError as exc:
+    except (DomainError, VenueError) as exc:
         fail(str(exc))
-    except Exception as exc:  # a venue error that retrying did not fix (ccxt's own classes)
-        fail(venue_error(exc))
 
 
 tables_app = typer.Typer(
@@ -275,6 +267,7 @@ def tables_refresh(
 
     from liqheat.fsutil import atomic_write
     from liqheat.margin.tables import parse_table
+    from liqheat.sources.errors import VenueError
     from liqheat.sources.registry import open_source
     from liqheat.symbols import resolve
     from liqheat.venues.registry import spec
@@ -295,10 +288,8 @@ def tables_refresh(
         path = local_dir() / f"{data['venue']}-{data['market']}-{data['symbol']}.json"
         text = json.dumps(data, indent=1)
         atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    except DomainError as exc:
+    except (DomainError, VenueError) as exc:
         fail(str(exc))
-    except Exception as exc:  # a venue error that retrying did not fix (ccxt's own classes)
-        fail(venue_error(exc))
     console.print(f"wrote {path}: {len(vt.table.brackets)} tiers of {vt.table.market} (as of {vt.table.as_of})")
     for line in source.log:
         console.print(f"  [dim]{line}[/]")

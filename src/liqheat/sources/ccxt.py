@@ -6,28 +6,42 @@ ccxt class serves which contract kind, what the venue can give, how its liquidat
 and tiers are in. Everything venue-specific ends here; the frames that leave carry USD notional and the side of
 the *position* that was liquidated.
 
+REST history is one async implementation run two ways: ``fetch_*`` run it to completion on ccxt's sync
+exchange (``liqheat fetch``, a plain command with nothing else to serve), ``fetch_*_async`` await it on
+the ccxt.pro exchange (``liqheat follow``, where a blocking call or ``time.sleep`` would stall every
+other stream in the event loop). Paging, de-duplication and retry classification exist once.
+
+ccxt's exceptions end here: what leaves is :class:`~liqheat.sources.errors.VenueError` (or its retryable
+subclass), :class:`~liqheat.model.DomainError` for a market the venue does not list, or a bug as it is.
+
 Tests replace ccxt's transport (``exchange.fetch`` for REST, the websocket client's frames for
 streams), so the code under test is ccxt's own parsing plus ours.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import pandas as pd
 
 from liqheat.model import ContractKind, DomainError, Market
+from liqheat.sources.errors import RetryableVenueError, VenueError
 from liqheat.timeutil import parse_duration
 from liqheat.venues.spec import VenueSpec, num
 
 log = logging.getLogger("liqheat.sources")
+T = TypeVar("T")
 
+# ccxt's classes (and their subclasses) for failures that pass with time
 RETRYABLE = frozenset({"RateLimitExceeded", "DDoSProtection", "RequestTimeout", "NetworkError", "ExchangeNotAvailable"})
 LIQUIDATION_COLUMNS = ["ts", "side", "usd", "price", "quantity", "contracts", "native", "venue_symbol"]
 
@@ -44,6 +58,24 @@ def _frame_ts(ms: pd.Series) -> pd.Series:
     return pd.to_datetime(ms.astype("int64"), unit="ms", utc=True).astype("datetime64[us, UTC]")
 
 
+def _ccxt_names(exc: BaseException) -> set[str]:
+    """The ccxt classes ``exc`` is an instance of (none for anything else)."""
+    return {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith("ccxt")}
+
+
+@dataclass(frozen=True)
+class _Rest:
+    """Where a REST job's calls go and how its retries wait: the sync exchange and a blocking sleep, or
+    the ccxt.pro exchange (whose calls return awaitables) and an async one."""
+
+    exchange: Any
+    sleep: Callable[[float], Awaitable[None]]
+
+    async def call(self, fn: Callable[[Any], Any]) -> Any:
+        out = fn(self.exchange)
+        return await out if inspect.isawaitable(out) else out
+
+
 class CcxtSource:
     """A venue market behind the project's source contract (see :mod:`liqheat.sources.template`)."""
 
@@ -55,6 +87,7 @@ class CcxtSource:
         *,
         pro: Any = None,
         sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         options: dict[str, Any] | None = None,
     ) -> None:
         if market.kind not in spec.ccxt_ids:
@@ -68,7 +101,7 @@ class CcxtSource:
         self._options = {"enableRateLimit": True, **(options or {})}
         self._exchange = exchange
         self._pro = pro
-        self.sleep = sleep
+        self.sleep, self.async_sleep = sleep, async_sleep
         self.log: list[str] = []
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -93,46 +126,74 @@ class CcxtSource:
         self.log.append(message)
         log.warning("%s %s: %s", self.venue, self.market, message)
 
-    def _retry_delay(self, what: str, exc: Exception, attempt: int) -> float | None:
-        """The backoff before the next attempt, or None when ``exc`` is not worth retrying."""
-        names = {cls.__name__ for cls in type(exc).__mro__}
-        if not names & RETRYABLE or attempt >= self.spec.max_retries:
-            if "BadSymbol" in names:
-                raise DomainError(f"{self.venue}: {exc}") from None
-            if names & RETRYABLE:
-                self._note(f"{what}: {type(exc).__name__} again after {attempt} retries; giving up")
-            return None
-        delay: float = min(30.0, 0.5 * 2**attempt)
-        self._note(f"{what}: {type(exc).__name__}, retry {attempt + 1} in {delay:g}s")
-        return delay
+    def _run(self, job: Callable[[_Rest], Coroutine[Any, Any, T]]) -> T:
+        """Run a REST job to completion on the sync exchange: its calls and backoff block, which is what a
+        plain command wants (an event loop, when one is running, must use the ``*_async`` methods)."""
 
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
-        """Run ``fn``; rate limits, DDoS protection, timeouts and network errors are retried with backoff."""
+        async def blocking_sleep(delay: float) -> None:
+            self.sleep(delay)
+
+        return asyncio.run(job(_Rest(self.exchange, blocking_sleep)))
+
+    @property
+    def _async_rest(self) -> _Rest:
+        return _Rest(self.pro, self.async_sleep)
+
+    def _raise_venue_error(self, what: str, exc: BaseException, retries: int = 0) -> NoReturn:
+        """Raise ``exc`` as liqheat sees it: ccxt's exceptions become a :class:`VenueError` naming the venue,
+        the call and the reason (a symbol the venue does not list is the user's, a DomainError); anything
+        else is not the venue's doing and is raised as it is."""
+        names = _ccxt_names(exc)
+        if not names:
+            raise exc
+        if "BadSymbol" in names:
+            raise DomainError(f"{self.venue}: {exc}") from exc
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+        if retries:
+            reason += f" (still failing after {retries} retries)"
+        error = RetryableVenueError if names & RETRYABLE else VenueError
+        raise error(self.venue, f"{what} {self.market}", reason) from exc
+
+    @contextlib.contextmanager
+    def _venue_errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            self._raise_venue_error(what, exc)
+
+    async def _call(self, rest: _Rest, what: str, fn: Callable[[Any], Any]) -> Any:
+        """``fn(exchange)``; rate limits, DDoS protection, timeouts and network errors are retried with backoff."""
         attempt = 0
         while True:
             try:
-                return fn()
-            except Exception as exc:  # ccxt raises its own hierarchy; decide by class name
-                delay = self._retry_delay(what, exc, attempt)
-                if delay is None:
-                    raise
-                self.sleep(delay)
+                return await rest.call(fn)
+            except Exception as exc:
+                retryable = bool(_ccxt_names(exc) & RETRYABLE)
+                if not retryable or attempt >= self.spec.max_retries:
+                    if retryable:
+                        self._note(f"{what}: {type(exc).__name__} again after {attempt} retries; giving up")
+                    self._raise_venue_error(what, exc, attempt)
+                delay = min(30.0, 0.5 * 2**attempt)
+                self._note(f"{what}: {type(exc).__name__}, retry {attempt + 1} in {delay:g}s")
+                await rest.sleep(delay)
                 attempt += 1
 
-    def ccxt_market(self) -> dict[str, Any]:
-        self._call("load_markets", self.exchange.load_markets)
+    async def _market(self, rest: _Rest) -> dict[str, Any]:
+        """The market as ccxt loaded it (markets are loaded once per exchange)."""
+        await self._call(rest, "load_markets", lambda ex: ex.load_markets())
         try:
-            found: dict[str, Any] = self.exchange.market(self.market.unified)
+            found: dict[str, Any] = rest.exchange.market(self.market.unified)
         except Exception as exc:
-            if "BadSymbol" in {c.__name__ for c in type(exc).__mro__}:
+            if "BadSymbol" in _ccxt_names(exc):
                 raise DomainError(f"{self.venue} has no market {self.market}") from None
             raise
         return found
 
-    def _page(
+    async def _page(
         self,
+        rest: _Rest,
         what: str,
-        fetch: Callable[[int, int], list[Any]],
+        fetch: Callable[[Any, int, int], Any],
         ts_of: Callable[[Any], int],
         since: pd.Timestamp,
         until: pd.Timestamp,
@@ -147,10 +208,10 @@ class CcxtSource:
         cursor, stop = _ms(since), _ms(until)
         rows: list[Any] = []
         while cursor < stop:
-            raw = self._fetch_page(what, fetch, cursor, limit)
+            raw = await self._fetch_page(rest, what, fetch, cursor, limit)
             page = [r for r in raw if cursor <= ts_of(r) < stop]
             if not page and not any(ts_of(r) >= stop for r in raw):  # rows past ``stop``: nothing before it
-                page = self._after_empty(what, fetch, ts_of, cursor, stop, limit, probe_ms or limit * step_ms)
+                page = await self._after_empty(rest, what, fetch, ts_of, cursor, stop, limit, probe_ms or limit * step_ms)
             if not page:
                 break
             rows.extend(page)
@@ -160,10 +221,11 @@ class CcxtSource:
                 progress(min(1.0, (cursor - _ms(since)) / max(1, stop - _ms(since))))
         return rows
 
-    def _page_back(
+    async def _page_back(
         self,
+        rest: _Rest,
         what: str,
-        fetch: Callable[[int, int], list[Any]],
+        fetch: Callable[[Any, int, int], Any],
         ts_of: Callable[[Any], int],
         since: pd.Timestamp,
         until: pd.Timestamp,
@@ -175,7 +237,7 @@ class CcxtSource:
         start, cursor = _ms(since), _ms(until)
         rows: list[Any] = []
         while cursor > start:
-            page = [r for r in self._fetch_page(what, fetch, cursor, limit) if ts_of(r) < cursor]
+            page = [r for r in await self._fetch_page(rest, what, fetch, cursor, limit) if ts_of(r) < cursor]
             if not page:
                 break
             rows.extend(r for r in page if ts_of(r) >= start)
@@ -184,25 +246,28 @@ class CcxtSource:
                 progress(min(1.0, (_ms(until) - cursor) / max(1, _ms(until) - start)))
         return rows
 
-    def _fetch_page(self, what: str, fetch: Callable[[int, int], list[Any]], cursor: int, limit: int) -> list[Any]:
-        page = self._call(what, partial(fetch, cursor, limit))
+    async def _fetch_page(
+        self, rest: _Rest, what: str, fetch: Callable[[Any, int, int], Any], cursor: int, limit: int
+    ) -> list[Any]:
+        """One page: ``fetch(exchange, cursor, limit)``, retried as :meth:`_call` does."""
+        page = await self._call(rest, what, lambda ex: fetch(ex, cursor, limit))
         if not isinstance(page, list):
             raise DomainError(f"{self.venue} {what}: expected a list, got {type(page).__name__}")
         return page
 
-    def _after_empty(
-        self, what: str, fetch: Callable[[int, int], list[Any]], ts_of: Callable[[Any], int], cursor: int, stop: int,
-        limit: int, window: int,
+    async def _after_empty(
+        self, rest: _Rest, what: str, fetch: Callable[[Any, int, int], Any], ts_of: Callable[[Any], int], cursor: int,
+        stop: int, limit: int, window: int,
     ) -> list[Any]:  # fmt: skip
         """An empty page at ``cursor`` before ``stop``: the end of the venue's data, a stretch it has
         nothing for, or a glitch. Look one ``window`` further at a time; if something is there, ask
         ``cursor`` again (a glitch fills in), else go on after the stretch and say it is missing."""
         probe = cursor + window
         while probe < stop:
-            raw = self._fetch_page(what, fetch, probe, limit)
+            raw = await self._fetch_page(rest, what, fetch, probe, limit)
             found = [r for r in raw if probe <= ts_of(r) < stop]
             if found:
-                again = [r for r in self._fetch_page(what, fetch, cursor, limit) if cursor <= ts_of(r) < stop]
+                again = [r for r in await self._fetch_page(rest, what, fetch, cursor, limit) if cursor <= ts_of(r) < stop]
                 if again:
                     self._note(f"{what}: an empty page at {_iso(cursor)} had rows when asked again")
                     return again
@@ -215,22 +280,33 @@ class CcxtSource:
         return []
 
     # -- REST history -----------------------------------------------------------------------------
+    #
+    # Each ``fetch_x`` blocks (sync exchange); each ``fetch_x_async`` awaits (ccxt.pro exchange, for code
+    # that runs in an event loop). Both run the one ``_x`` below.
 
     def fetch_candles(
-        self,
-        symbol: str | None,
-        timeframe: str,
-        since: pd.Timestamp,
-        until: pd.Timestamp,
+        self, symbol: str | None, timeframe: str, since: pd.Timestamp, until: pd.Timestamp,
         progress: Callable[[float], None] | None = None,
-    ) -> pd.DataFrame:
+    ) -> pd.DataFrame:  # fmt: skip
         """Closed candles with ts in [since, until): ts, open, high, low, close, volume."""
+        return self._run(lambda rest: self._candles(rest, symbol, timeframe, since, until, progress))
+
+    async def fetch_candles_async(
+        self, symbol: str | None, timeframe: str, since: pd.Timestamp, until: pd.Timestamp
+    ) -> pd.DataFrame:
+        return await self._candles(self._async_rest, symbol, timeframe, since, until, None)
+
+    async def _candles(
+        self, rest: _Rest, symbol: str | None, timeframe: str, since: pd.Timestamp, until: pd.Timestamp,
+        progress: Callable[[float], None] | None,
+    ) -> pd.DataFrame:  # fmt: skip
         step = int(parse_duration(timeframe, "timeframe").total_seconds() * 1000)
         unified = self._unified(symbol)
-        self.ccxt_market()
-        rows = self._page(
+        await self._market(rest)
+        rows = await self._page(
+            rest,
             "fetch_ohlcv",
-            lambda cursor, limit: self.exchange.fetch_ohlcv(unified, timeframe, since=cursor, limit=limit),
+            lambda ex, cursor, limit: ex.fetch_ohlcv(unified, timeframe, since=cursor, limit=limit),
             lambda r: int(r[0]),
             since,
             min(until, pd.Timestamp.now(tz="UTC").floor(f"{step}ms")),
@@ -247,15 +323,24 @@ class CcxtSource:
         self, since: pd.Timestamp, until: pd.Timestamp, progress: Callable[[float], None] | None = None
     ) -> pd.DataFrame:
         """Open interest history: ts, oi_base, oi_usd (NaN where the venue gives only the other one)."""
+        return self._run(lambda rest: self._open_interest(rest, since, until, progress))
+
+    async def fetch_open_interest_async(self, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+        return await self._open_interest(self._async_rest, since, until, None)
+
+    async def _open_interest(
+        self, rest: _Rest, since: pd.Timestamp, until: pd.Timestamp, progress: Callable[[float], None] | None
+    ) -> pd.DataFrame:
         if self.spec.capabilities.open_interest_history is None or self.spec.oi_units is None:
             raise DomainError(f"{self.venue} gives no open-interest history; `liqheat follow` records it as it goes")
-        market = self.ccxt_market()
+        market = await self._market(rest)
         step = int(parse_duration(self.spec.oi_period, "oi period").total_seconds() * 1000)
         unified = self.market.unified
         period = self.spec.oi_period
-        rows = self._page(
+        rows = await self._page(
+            rest,
             "fetch_open_interest_history",
-            lambda cursor, limit: self.exchange.fetch_open_interest_history(unified, period, since=cursor, limit=limit),
+            lambda ex, cursor, limit: ex.fetch_open_interest_history(unified, period, since=cursor, limit=limit),
             lambda r: int(r["timestamp"]),
             since,
             until,
@@ -265,11 +350,13 @@ class CcxtSource:
         )
         return self._oi_frame(rows, market)
 
-    def fetch_open_interest_now(self, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    async def fetch_open_interest_now_async(self, now: pd.Timestamp | None = None) -> pd.DataFrame:
         """The current open interest (one row): what ``follow`` records where no history is kept. A venue
         that does not stamp it (Hyperliquid) gets ``now``, the caller's clock (the wall clock by default)."""
-        market = self.ccxt_market()
-        entry = self._call("fetch_open_interest", partial(self.exchange.fetch_open_interest, self.market.unified))
+        rest = self._async_rest
+        market = await self._market(rest)
+        unified = self.market.unified
+        entry = await self._call(rest, "fetch_open_interest", lambda ex: ex.fetch_open_interest(unified))
         if entry.get("timestamp") is None:
             entry = {**entry, "timestamp": _ms(now) if now is not None else int(time.time() * 1000)}
         return self._oi_frame([entry], market)
@@ -291,13 +378,22 @@ class CcxtSource:
         self, since: pd.Timestamp, until: pd.Timestamp, progress: Callable[[float], None] | None = None
     ) -> pd.DataFrame:
         """Funding rate history: ts, rate (per funding interval)."""
-        self.ccxt_market()
+        return self._run(lambda rest: self._funding(rest, since, until, progress))
+
+    async def fetch_funding_async(self, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+        return await self._funding(self._async_rest, since, until, None)
+
+    async def _funding(
+        self, rest: _Rest, since: pd.Timestamp, until: pd.Timestamp, progress: Callable[[float], None] | None
+    ) -> pd.DataFrame:
+        await self._market(rest)
         unified = self.market.unified
         older_than = self.spec.funding_older_than
         if older_than:
-            rows = self._page_back(
+            rows = await self._page_back(
+                rest,
                 "fetch_funding_rate_history",
-                lambda cursor, limit: self.exchange.fetch_funding_rate_history(unified, limit=limit, params={older_than: cursor}),
+                lambda ex, cursor, limit: ex.fetch_funding_rate_history(unified, limit=limit, params={older_than: cursor}),
                 lambda r: int(r["timestamp"]),
                 since,
                 until,
@@ -305,9 +401,10 @@ class CcxtSource:
                 progress,
             )
         else:
-            rows = self._page(
+            rows = await self._page(
+                rest,
                 "fetch_funding_rate_history",
-                lambda cursor, limit: self.exchange.fetch_funding_rate_history(unified, since=cursor, limit=limit),
+                lambda ex, cursor, limit: ex.fetch_funding_rate_history(unified, since=cursor, limit=limit),
                 lambda r: int(r["timestamp"]),
                 since,
                 until,
@@ -330,11 +427,15 @@ class CcxtSource:
         whole position (``tier_deduction`` False: OKX). A tier starts where the one below ends (OKX's
         ``minSz`` is the previous ``maxSz`` plus one lot).
         """
-        market = self.ccxt_market()
+        return self._run(self._tiers)
+
+    async def _tiers(self, rest: _Rest) -> dict[str, Any]:
+        market = await self._market(rest)
         unit = self.spec.tier_unit.get(self.market.kind)
         if unit is None:
             raise DomainError(f"{self.venue} publishes no maintenance tiers through ccxt; its tables ship with liqheat")
-        raw = self._call("fetch_market_leverage_tiers", partial(self.exchange.fetch_market_leverage_tiers, self.market.unified))
+        unified = self.market.unified
+        raw = await self._call(rest, "fetch_market_leverage_tiers", lambda ex: ex.fetch_market_leverage_tiers(unified))
         tiers = sorted(raw, key=lambda t: float(t["minNotional"] or 0))
         if not tiers:
             raise DomainError(f"{self.venue} returned no tiers for {self.market}")
@@ -415,7 +516,8 @@ class CcxtSource:
     # -- websocket streams ------------------------------------------------------------------------
 
     async def watch_liquidations(self) -> AsyncIterator[pd.DataFrame]:
-        """Each batch of liquidations the venue pushes, normalised; ccxt errors propagate (the caller reconnects).
+        """Each batch of liquidations the venue pushes, normalised. A drop raises RetryableVenueError (the
+        caller reconnects), a refusal VenueError.
 
         A watch returns the one liquidation that woke it, but a message can carry several (Bybit's
         allLiquidation lists them) and more can arrive before the next watch is set (aiohttp hands
@@ -425,13 +527,14 @@ class CcxtSource:
         if self.spec.capabilities.liquidations_stream is None:
             raise DomainError(f"{self.venue} has no public liquidation stream")
         pro = self.pro
-        await pro.load_markets()
+        await self._market(self._async_rest)
         symbol = self.market.unified
         while True:
-            if pro.has.get("watchLiquidationsForSymbols") is True:
-                batch = await pro.watch_liquidations_for_symbols([symbol])
-            else:
-                batch = await pro.watch_liquidations(symbol)
+            with self._venue_errors("watch_liquidations"):
+                if pro.has.get("watchLiquidationsForSymbols") is True:
+                    batch = await pro.watch_liquidations_for_symbols([symbol])
+                else:
+                    batch = await pro.watch_liquidations(symbol)
             cache: Any = getattr(pro, "liquidations", None)
             if hasattr(cache, "getLimit"):
                 new = cache.getLimit(symbol, None) or 0
@@ -443,11 +546,12 @@ class CcxtSource:
     async def watch_candles(self, timeframe: str) -> AsyncIterator[pd.DataFrame]:
         """Candles as the venue updates them; a candle is yielded once, when the next one opens (closed)."""
         pro = self.pro
-        await pro.load_markets()
+        await self._market(self._async_rest)
         pending: dict[int, list[Any]] = {}
         emitted = -1
         while True:
-            rows = await pro.watch_ohlcv(self.market.unified, timeframe)
+            with self._venue_errors("watch_ohlcv"):
+                rows = await pro.watch_ohlcv(self.market.unified, timeframe)
             for r in rows:
                 if int(r[0]) > emitted:
                     pending[int(r[0])] = list(r[:6])

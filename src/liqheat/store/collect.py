@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 from liqheat.model import DomainError
-from liqheat.sources.ccxt import RETRYABLE, CcxtSource
+from liqheat.sources.ccxt import CcxtSource
+from liqheat.sources.errors import RetryableVenueError
 from liqheat.store.parquet_store import Series, Store
 from liqheat.timeutil import find_gaps, parse_duration
 
@@ -189,10 +190,6 @@ def candle_gaps(
 # ------------------------------------------------------------------------------------------- follow
 
 
-def _retryable(exc: BaseException) -> bool:
-    return bool({cls.__name__ for cls in type(exc).__mro__} & RETRYABLE)
-
-
 @dataclass
 class FollowState:
     """What a follower has done: batches written, reconnects, the stretches a stream could not see."""
@@ -212,6 +209,8 @@ class Follower:
     and funding by polling. After a drop it reconnects with backoff, backfills the candles it missed
     over REST, and records the stretch of liquidations no venue can replay (``missed``).
 
+    Every venue's followers share one event loop (``liqheat follow``), so nothing here may block it: REST
+    goes through the source's ``*_async`` methods (ccxt.pro's own REST), and waits are ``sleep`` (async).
     The caller holds the store's writer lock for the whole run (one writer process).
     """
 
@@ -238,7 +237,7 @@ class Follower:
     def label(self) -> str:
         return f"{self.venue} {self.symbol}"
 
-    def backfill_candles(self) -> int:
+    async def backfill_candles(self) -> int:
         """REST candles from the cursor (or one hour back) to now: what a drop or a restart missed."""
         series = Series("candles", self.venue, self.symbol, self.timeframe)
         stream = candle_stream(self.timeframe)
@@ -247,7 +246,7 @@ class Follower:
         start = cursor if cursor is not None else now - pd.Timedelta(hours=1)
         if start >= now:
             return 0
-        frame = self.source.fetch_candles(None, self.timeframe, start, now)
+        frame = await self.source.fetch_candles_async(None, self.timeframe, start, now)
         if frame.empty:
             return 0
         added = self.store.write(series, frame)
@@ -256,9 +255,9 @@ class Follower:
 
     async def _stream(
         self, name: str, open_stream: Callable[[], AsyncIterator[pd.DataFrame]], on_batch: Callable[[pd.DataFrame], None],
-        on_reconnect: Callable[[pd.Timestamp, pd.Timestamp], None], max_batches: int | None,
+        on_reconnect: Callable[[pd.Timestamp, pd.Timestamp], Awaitable[None]], max_batches: int | None,
     ) -> None:  # fmt: skip
-        """Run one stream forever (or for ``max_batches``), reconnecting on network errors with backoff."""
+        """Run one stream forever (or for ``max_batches``), reconnecting with backoff after what passes with time."""
         attempt = 0
         dropped_at: pd.Timestamp | None = None
         done = 0
@@ -266,7 +265,7 @@ class Follower:
             try:
                 async for batch in open_stream():
                     if dropped_at is not None:
-                        on_reconnect(dropped_at, self.now())
+                        await on_reconnect(dropped_at, self.now())
                         dropped_at = None
                     attempt = 0
                     on_batch(batch)
@@ -275,15 +274,13 @@ class Follower:
                     if max_batches is not None and done >= max_batches:
                         return
                 return
-            except Exception as exc:
-                if not _retryable(exc):
-                    raise
+            except RetryableVenueError as exc:
                 if dropped_at is None:
                     dropped_at = self.now()
                 delay = min(self.max_backoff, 0.5 * 2**attempt)
                 attempt += 1
                 self.state.reconnects[name] = self.state.reconnects.get(name, 0) + 1
-                self.state.note(f"{self.label} {name}: {type(exc).__name__} ({exc}); reconnecting in {delay:g}s")
+                self.state.note(f"{self.label} {name}: {exc}; reconnecting in {delay:g}s")
                 await self.sleep(delay)
 
     def _write_candles(self, frame: pd.DataFrame) -> None:
@@ -295,11 +292,11 @@ class Follower:
         self.store.write(Series("liquidations", self.venue, self.symbol), frame)
         self.store.advance(self.venue, self.symbol, "liquidations", frame["ts"].max())
 
-    def _candles_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
-        added = self.backfill_candles()
+    async def _candles_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
+        added = await self.backfill_candles()
         self.state.note(f"{self.label} candles: back after a drop at {since:%H:%M:%S}; backfilled {added} candle(s) over REST")
 
-    def _liquidations_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
+    async def _liquidations_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
         """Liquidations pushed while the socket was down are gone (no venue replays them): say so, once."""
         gap = {"venue": self.venue, "symbol": self.symbol, "stream": "liquidations", "from": since, "to": now}
         self.state.missed.append(gap)
@@ -309,13 +306,13 @@ class Follower:
         )
         self.state.note(f"{self.label} liquidations: nothing seen from {since:%H:%M:%S} to {now:%H:%M:%S} (socket down)")
 
-    def poll_open_interest(self) -> int:
+    async def poll_open_interest(self) -> int:
         if self.source.capabilities.open_interest_history is not None:
             cursor = self.store.cursor(self.venue, self.symbol, "open_interest")
             start = cursor if cursor is not None else self.now() - pd.Timedelta(hours=1)
-            frame = self.source.fetch_open_interest(start, self.now())
+            frame = await self.source.fetch_open_interest_async(start, self.now())
         else:
-            frame = self.source.fetch_open_interest_now(self.now())
+            frame = await self.source.fetch_open_interest_now_async(self.now())
         candles = self.store.read(Series("candles", self.venue, self.symbol, self.timeframe), self.now() - pd.Timedelta(hours=2))
         frame = complete_open_interest(frame, candles, self.step)
         if frame.empty:
@@ -324,10 +321,10 @@ class Follower:
         self.store.advance(self.venue, self.symbol, "open_interest", frame["ts"].iloc[-1])
         return added
 
-    def poll_funding(self) -> int:
+    async def poll_funding(self) -> int:
         cursor = self.store.cursor(self.venue, self.symbol, "funding")
         start = cursor if cursor is not None else self.now() - pd.Timedelta(days=1)
-        frame = self.source.fetch_funding(start, self.now() + pd.Timedelta(seconds=1))
+        frame = await self.source.fetch_funding_async(start, self.now() + pd.Timedelta(seconds=1))
         if frame.empty:
             return 0
         added = self.store.write(Series("funding", self.venue, self.symbol), frame)
@@ -337,20 +334,18 @@ class Follower:
     async def _poll(self, max_polls: int | None) -> None:
         done = 0
         while max_polls is None or done < max_polls:
-            for name, fn in (("open_interest", self.poll_open_interest), ("funding", self.poll_funding)):
+            for name, poll in (("open_interest", self.poll_open_interest), ("funding", self.poll_funding)):
                 try:
-                    fn()
-                except Exception as exc:
-                    if not _retryable(exc) and not isinstance(exc, DomainError):
-                        raise
-                    self.state.note(f"{self.label} {name} poll: {type(exc).__name__} ({exc}); next poll in {self.poll_every:g}s")
+                    await poll()
+                except (RetryableVenueError, DomainError) as exc:
+                    self.state.note(f"{self.label} {name} poll: {exc}; next poll in {self.poll_every:g}s")
             done += 1
             if max_polls is None or done < max_polls:
                 await self.sleep(self.poll_every)
 
     async def run(self, *, max_batches: int | None = None, max_polls: int | None = None) -> FollowState:
         """Backfill candles, then run the streams and the poller until cancelled (or the limits, for tests)."""
-        self.backfill_candles()
+        await self.backfill_candles()
         jobs = [
             self._stream("candles", lambda: self.source.watch_candles(self.timeframe), self._write_candles,
                          self._candles_reconnected, max_batches),

@@ -18,6 +18,7 @@ import pytest
 
 from liqheat.model import DomainError
 from liqheat.sources.ccxt import CcxtSource
+from liqheat.sources.errors import RetryableVenueError, VenueError
 from liqheat.sources.registry import open_source
 from liqheat.symbols import resolve
 
@@ -86,8 +87,10 @@ def test_rate_limits_and_timeouts_are_retried_with_backoff() -> None:
 
 def test_errors_that_retrying_cannot_fix_are_raised() -> None:
     src, slept = source(Replay({}, [ccxt.AuthenticationError("bad key")]))
-    with pytest.raises(ccxt.AuthenticationError):
+    with pytest.raises(VenueError) as raised:
         src.fetch_candles("BTC/USDT:USDT", "1m", START, START + pd.Timedelta(minutes=4))
+    assert str(raised.value) == "binance fetch_ohlcv BTC/USDT:USDT: AuthenticationError: bad key"
+    assert not isinstance(raised.value, RetryableVenueError)
     assert slept == []
     src, _ = source(Replay({}), "NOPE/USDT:USDT")
     with pytest.raises(DomainError, match="binance"):

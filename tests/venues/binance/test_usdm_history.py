@@ -23,6 +23,7 @@ import pytest
 
 from liqheat.margin.tables import parse_table
 from liqheat.sources.ccxt import CcxtSource
+from liqheat.sources.errors import VenueError
 from liqheat.sources.registry import open_source
 from liqheat.symbols import resolve
 from liqheat.venues.binance import feed as binance
@@ -165,6 +166,6 @@ def test_a_cum_that_disagrees_with_continuity_is_kept_and_noted() -> None:
 def test_brackets_without_a_key_are_refused_before_any_request() -> None:
     replay = Replay()
     src = open_source("binance", MARKET, exchange(replay), sleep=lambda s: None)
-    with pytest.raises(ccxt.AuthenticationError):
+    with pytest.raises(VenueError, match=r"^binance fetch_market_leverage_tiers BTC/USDT:USDT: AuthenticationError: "):
         src.fetch_tiers()
     assert replay.queries("/fapi/v1/leverageBracket") == []

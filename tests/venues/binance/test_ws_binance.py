@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import ccxt
 import pandas as pd
 import pytest
 
+from liqheat.sources.errors import RetryableVenueError
 from sources.wsreplay import DROP, Drop, Replay, binance_force_order, binance_kline, collect, ms, run
 
 T0 = pd.Timestamp("2025-10-10T00:00:00Z")
@@ -111,7 +111,7 @@ def test_a_dropped_socket_raises_network_error_to_the_stream(drop: Drop) -> None
         finally:
             await replay.source.close()
 
-    with pytest.raises(ccxt.NetworkError):
+    with pytest.raises(RetryableVenueError, match=r"^binance watch_liquidations BTC/USDT:USDT: NetworkError"):
         run(follow())
     assert [len(b) for b in seen] == [1]
     assert replay.hub.drops == ["wss://fstream.binance.com/market/ws/0"]

@@ -10,6 +10,7 @@ The replay answers like the venue: rows with time in [startTime, endTime], oldes
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import replace
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import ccxt
+import ccxt.pro
 import pandas as pd
 import pytest
 
@@ -96,9 +98,24 @@ def test_candles_are_paged() -> None:
 
 
 def test_open_interest_now_is_coins_at_the_mark_price() -> None:
+    """Read by ``liqheat follow`` only, so through ccxt.pro's async REST (the follower's event loop)."""
+    replay = Replay()
+    pro = ccxt.pro.hyperliquid({"enableRateLimit": False})
+
+    async def transport(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        return replay(url, method, headers, body)
+
+    async def read() -> pd.DataFrame:
+        pro.fetch = transport
+        try:
+            return await open_source("hyperliquid", MARKET, pro=pro).fetch_open_interest_now_async()
+        finally:
+            await pro.close()
+
     before = pd.Timestamp(time.time(), unit="s", tz="UTC").floor("ms")
-    frame = source(Replay()).fetch_open_interest_now()
+    frame = asyncio.run(read())
     after = pd.Timestamp(time.time(), unit="s", tz="UTC").ceil("ms")
+    assert replay.of("metaAndAssetCtxs")
     assert len(frame) == 1
     assert frame.loc[0, "oi_base"] == 31245.67891  # BTC's context, not ETH's
     assert frame.loc[0, "oi_usd"] == pytest.approx(31245.67891 * 121712.0)

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from liqheat.model import DomainError
+from liqheat.sources.errors import RetryableVenueError, VenueError
 from liqheat.sources.registry import open_source
 from liqheat.symbols import resolve
 from sources.wsreplay import Replay, collect, ms, okx_candle, okx_liquidations, run
@@ -151,12 +152,13 @@ def test_candles_come_from_the_business_socket_closed() -> None:
     assert [s.url for s in replay.hub.sockets] == ["wss://ws.okx.com:443/ws/v5/business"]
 
 
-def test_an_error_frame_rejects_the_stream_with_ccxt_s_class() -> None:
+def test_an_error_frame_rejects_the_stream_with_a_venue_error_naming_ccxt_s_class() -> None:
     replay = Replay(
         "okx", "BTC-USDT-SWAP", {"liquidation-orders": [[{"event": "error", "msg": "Invalid OK-ACCESS-KEY", "code": "60005"}]]}
     )
-    with pytest.raises(ccxt.AuthenticationError, match="60005"):
+    with pytest.raises(VenueError, match=r"AuthenticationError: .*60005") as raised:
         run(collect(replay, replay.source.watch_liquidations(), 1))
+    assert not isinstance(raised.value, RetryableVenueError)  # a refused key is not worth reconnecting for
 
 
 def test_a_liquidation_is_never_sized_by_guess() -> None:

@@ -29,7 +29,10 @@ SPEC = VenueSpec(
         tiers="needs a read-only API key (leverageBracket is a private endpoint)",
         liquidations_stream="forceOrder: at most one order per symbol per second, so a lower bound",
         liquidations_history="none through the API (record the stream, or import recordings)",
-        ccxt_has=("fetchOHLCV", "fetchMarketLeverageTiers", "fetchOpenInterestHistory", "fetchFundingRateHistory", "watchLiquidations", "watchOHLCV"),
+        ccxt_has=(
+            "fetchOHLCV", "fetchMarketLeverageTiers", "fetchOpenInterestHistory", "fetchFundingRateHistory",
+            "watchLiquidations", "watchOHLCV",
+        ),
     ),
     candle_page=1000,  # the API allows 1,500 but ccxt caps a klines request at 1,000
     oi_page=500,
