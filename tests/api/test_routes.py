@@ -266,6 +266,8 @@ def test_time_outside_the_data_is_400(client: TestClient, route: str, param: str
     assert re.search(r"outside|before|after", detail), detail
     if route == "heatmap":
         assert "2026-01-05T00:00:00Z" in detail or "2026-01-18T23:00:00Z" in detail
+    elif param == "at":  # a map exists from the first candle's close to the last one's
+        assert "syn (2026-01-05T01:00:00Z … 2026-01-19T00:00:00Z)" in detail
     else:
         assert "syn (2026-01-05T00:00:00Z … 2026-01-18T23:00:00Z)" in detail
 
@@ -491,12 +493,14 @@ def test_map_shape_and_axes(client: TestClient) -> None:
 
 def test_map_at_a_time(client: TestClient) -> None:
     k = 150
-    at = map_at(client, at=iso(SYN_TS.iloc[k]))
-    assert at["at"] == iso(SYN_TS.iloc[k] + HOUR)
+    close = SYN_TS.iloc[k] + HOUR
+    at = map_at(client, at=iso(close))
+    assert at["at"] == iso(close)
     assert at["price"] == pytest.approx(SYN.candles["close"].iloc[k])
-    # any time inside candle k gives the map as it closes
-    assert map_at(client, at=iso(SYN_TS.iloc[k] + pd.Timedelta(minutes=59))) == at
-    assert map_at(client, at=iso(SYN_TS.iloc[k - 1])) != at
+    # any time until the next candle closes gives the map as candle k closed
+    assert map_at(client, at=iso(close + pd.Timedelta(minutes=59))) == at
+    # while candle k is open, the map is the one before it
+    assert map_at(client, at=iso(SYN_TS.iloc[k] + pd.Timedelta(minutes=59)))["at"] == iso(SYN_TS.iloc[k])
     # at the last candle's close too
     assert map_at(client, at=iso(LAST + HOUR)) == map_at(client)
 
@@ -623,7 +627,7 @@ def check_heatmap_peak_matches(client: TestClient, market: str, window: str) -> 
     """The heatmap's last column is the map as the last candle opens: the map after the one before it closes."""
     hm = heatmap(client, market, window=window, bins=150)
     last_open = pd.Timestamp(hm["time"][-1], unit="s", tz="UTC")
-    at = iso(last_open - pd.Timedelta(seconds=1))
+    at = iso(last_open)
     mp = map_at(client, market, at=at, bins=200, span_pct=30)
     assert mp["at"] == iso(last_open)
     cl = get(client, f"/api/markets/{market}/clusters", at=at, top=5)

@@ -174,7 +174,8 @@ TRADER_ROUTES = [
 @pytest.mark.parametrize("when", ["2030-01-01T00:00:00Z", "2025-12-31T23:00:00Z"])
 def test_api_at_outside_the_data_is_400(demo_client: TestClient, route: str, params: dict[str, Any], when: str) -> None:
     detail = api_error(demo_client, route, 400, **params, at=when)
-    assert "is outside demo (2026-01-01T00:00:00Z … 2026-01-03T23:59:00Z)" in detail
+    # the first map is after the first candle closes, the last after the last one (as the CLI says)
+    assert "is outside demo (2026-01-01T00:01:00Z … 2026-01-04T00:00:00Z)" in detail
     assert when in detail
 
 

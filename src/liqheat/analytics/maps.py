@@ -1,7 +1,8 @@
 """The map a trader reads: notional at risk per price bin at one time, with its recent past.
 
 Every trader analytic (clusters, confluence, cascades, the planner, sentiment) starts from a
-:class:`MarketMap`, built by one causal replay up to the chosen candle.
+:class:`MarketMap`, built by one causal replay up to the chosen candle. Causal to the last bit: the map
+at a candle is exactly the map of the market cut after that candle (:func:`known_grid`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import pandas as pd
 
 from liqheat.bundle import Bundle
 from liqheat.engine.params import ModelParams
-from liqheat.engine.replay import Engine, MarketView
+from liqheat.engine.replay import Engine, Grid, MarketView
 from liqheat.model import DomainError
+from liqheat.timeutil import iso
 
 HISTORY = pd.Timedelta(days=30)
 
@@ -57,18 +59,20 @@ def atr_pct(candles: pd.DataFrame, index: int, window: int = 14) -> float:
     return float((true_range / part["close"]).mean() * 100)
 
 
-def index_at(bundle: Bundle, at: pd.Timestamp | None) -> int:
-    """The last candle that has closed by ``at`` (the last candle when None)."""
+def index_at(bundle: Bundle, at: pd.Timestamp | None, *, what: str = "at", name: str = "the bundle") -> int:
+    """The last candle that has closed by ``at`` (the last candle when None): the one causal rule.
+
+    A candle's high and low are known only when it closes, so at 05:30 on 1-hour candles the map is the
+    one after the 04:00 candle, never one that has seen the 05:00 candle. The CLI and the API both ask
+    here; ``what`` (``--at``, ``at``) and ``name`` (the bundle, a market id) word the error for the asker.
+    """
     ts = bundle.candles["ts"]
     step = bundle.meta.timeframe_delta
     if at is None:
         return len(ts) - 1
     i = int(ts.searchsorted(at - step, side="right")) - 1
     if i < 0 or at > ts.iloc[-1] + step:
-        raise DomainError(
-            f"--at {at:%Y-%m-%dT%H:%M:%SZ} is outside the bundle "
-            f"({ts.iloc[0] + step:%Y-%m-%dT%H:%M:%SZ} … {ts.iloc[-1] + step:%Y-%m-%dT%H:%M:%SZ})"
-        )
+        raise DomainError(f"{what} {iso(at)} is outside {name} ({iso(ts.iloc[0] + step)} … {iso(ts.iloc[-1] + step)})")
     return i
 
 
@@ -96,14 +100,15 @@ def market_map(
     engine = Engine.for_view(view, params)
     frames = np.array([*past[::-1], index], dtype=np.int64)  # the kernel writes frames in time order
     _, ascending_long, ascending_short = engine.run(view, frame_at=frames, stop=index + 1)
-    long, short = ascending_long[::-1], ascending_short[::-1]
+    grid = known_grid(view, params, engine.off_long, engine.off_short, index)
+    long, short = on_grid(ascending_long[::-1], engine.grid, grid), on_grid(ascending_short[::-1], engine.grid, grid)
     ts = bundle.candles["ts"]
     return MarketMap(
         symbol=bundle.meta.symbol,
         index=index,
         ts=ts.iloc[index] + step,
         price=float(bundle.candles["close"].iloc[index]),
-        edges=engine.grid.edges(),
+        edges=edges_of(grid),
         long=long[0],
         short=short[0],
         atr_pct=atr_pct(bundle.candles, index),
@@ -112,3 +117,32 @@ def market_map(
         past_long=long[1:],
         past_short=short[1:],
     )
+
+
+def known_grid(view: MarketView, params: ModelParams, off_long: np.ndarray, off_short: np.ndarray, index: int) -> Grid:
+    """The grid a replay of candles 0 … ``index`` alone would use.
+
+    The engine's grid spans every candle of the market, later ones too: a map on it would carry where
+    prices went afterwards, if only in the last bits of its sums. On this grid it carries nothing later.
+    """
+    low, high = float(view.low[: index + 1].min()), float(view.high[: index + 1].max())
+    return Grid.covering(low, high, params, off_long, off_short)
+
+
+def on_grid(maps: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
+    """Rows of ``source``'s bins as rows of ``target``'s (same bin width); bins ``source`` lacks are empty.
+
+    Exact: bins sit at absolute log-prices, and a replay never puts a level outside the grid covering
+    its candles, so what is cut off is zero.
+    """
+    out = np.zeros((maps.shape[0], target.n_bins))
+    shift = target.k0 - source.k0
+    lo, hi = max(shift, 0), min(shift + target.n_bins, source.n_bins)
+    if hi > lo:
+        out[:, lo - shift : hi - shift] = maps[:, lo:hi]
+    return out
+
+
+def edges_of(grid: Grid) -> np.ndarray:
+    """Bin edges from whole bin numbers, so an edge has the same value on every grid that holds it."""
+    return np.asarray(np.exp(grid.width * (grid.k0 + np.arange(grid.n_bins + 1))))

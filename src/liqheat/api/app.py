@@ -25,6 +25,7 @@ from liqheat.analytics.cascade import calibrated
 from liqheat.analytics.cascade import cascade as run_cascade
 from liqheat.analytics.clusters import Cluster, clusters_of, concentration
 from liqheat.analytics.levels import confluence, levels
+from liqheat.analytics.maps import index_at
 from liqheat.analytics.planner import parse_risk
 from liqheat.analytics.planner import plan as make_plan
 from liqheat.analytics.planner import sentiment as read_sentiment
@@ -238,7 +239,7 @@ def create_app(registry: Registry) -> FastAPI:
         span_pct: Annotated[float, Query(ge=0.1, le=90)] = 30.0,
     ) -> dict[str, Any]:
         m = market(market_id)
-        index = m.index_at(_time(at, "at"))
+        index = index_at(m.bundle, _time(at, "at"), name=m.id)
         engine, long, short = m.engine_at(index)
         price = float(m.bundle.candles["close"].iloc[index])
         edges, lv, sv = _rebin(engine.grid.edges(), long, short, price, span_pct, bins)
@@ -269,7 +270,7 @@ def create_app(registry: Registry) -> FastAPI:
         format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
     ) -> Any:
         m = market(market_id)
-        index = m.index_at(_time(at, "at"))
+        index = index_at(m.bundle, _time(at, "at"), name=m.id)
         mm = m.map_at(index)
         every = clusters_of(mm, top=None)
         found = [c for side in ("long", "short") for c in [x for x in every if x.side == side][:top]]
@@ -293,7 +294,7 @@ def create_app(registry: Registry) -> FastAPI:
         lookback: Annotated[int, Query(ge=10, le=1_000_000)] = 720,
     ) -> dict[str, Any]:
         m = market(market_id)
-        index = m.index_at(_time(at, "at"))
+        index = index_at(m.bundle, _time(at, "at"), name=m.id)
         mm = m.map_at(index)
         found = levels(m.bundle.candles.iloc[: index + 1], mm.price, lookback=lookback)
         meets = confluence(clusters_of(mm, top=10), found)
@@ -317,7 +318,7 @@ def create_app(registry: Registry) -> FastAPI:
         if shock == 0:
             raise HTTPException(400, "shock must not be 0")
         m = market(market_id)
-        index = m.index_at(_time(at, "at"))
+        index = index_at(m.bundle, _time(at, "at"), name=m.id)
         mm = m.map_at(index)
         result = run_cascade(mm, shock, calibrated(book).scaled(depth_scale), clusters_of(mm, top=20), refill=refill)
         return {"market": m.id, "at": _iso(mm.ts), "time": int(mm.ts.timestamp()), **result.to_dict()}
@@ -334,7 +335,7 @@ def create_app(registry: Registry) -> FastAPI:
         at: str | None = None,
     ) -> dict[str, Any]:
         m = market(market_id)
-        index = m.index_at(_time(at, "at"))
+        index = index_at(m.bundle, _time(at, "at"), name=m.id)
         mm = m.map_at(index)
         p = make_plan(mm, clusters_of(mm, top=None), side=side, entry=entry, leverage=leverage, balance=balance,
                       risk=parse_risk(risk), venue=venue, contract=m.bundle.meta.contract)  # fmt: skip
@@ -344,7 +345,7 @@ def create_app(registry: Registry) -> FastAPI:
     def sentiment_route(market_id: str, window: str = "24h", at: str | None = None) -> dict[str, Any]:
         m = market(market_id)
         span = _window(window)
-        index = m.index_at(_time(at, "at"))
+        index = index_at(m.bundle, _time(at, "at"), name=m.id)
         mm = m.map_at(index)
         b = m.bundle
         return {"market": m.id, **read_sentiment(mm, b.candles, b.open_interest, b.funding, span)}

@@ -92,18 +92,6 @@ class Market:
         _, frames_long, frames_short = engine.run(self.view, frame_at=np.array([index], dtype=np.int64))
         return engine, frames_long[0], frames_short[0]
 
-    def index_at(self, when: pd.Timestamp | None) -> int:
-        """The last candle at or before ``when`` (the last candle when None)."""
-        ts = self.bundle.candles["ts"]
-        if when is None:
-            return len(ts) - 1
-        if when < ts.iloc[0] or when > ts.iloc[-1] + self.bundle.meta.timeframe_delta:
-            raise DomainError(
-                f"time {when:%Y-%m-%dT%H:%M:%SZ} is outside {self.id} "
-                f"({ts.iloc[0]:%Y-%m-%dT%H:%M:%SZ} … {ts.iloc[-1]:%Y-%m-%dT%H:%M:%SZ})"
-            )
-        return int(ts.searchsorted(when, side="right")) - 1
-
     def describe(self) -> dict[str, Any]:
         meta = self.bundle.meta
         c = self.bundle.candles
