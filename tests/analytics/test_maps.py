@@ -7,9 +7,12 @@ import pandas as pd
 import pytest
 
 from helpers import hourly_random_walk
-from liqheat.analytics.maps import index_at, market_map
+from liqheat.analytics.maps import HISTORY, HISTORY_POINTS, index_at, market_map
 from liqheat.bundle import Bundle, BundleMeta
 from liqheat.demo.live import published
+from liqheat.engine.params import ModelParams
+from liqheat.engine.replay import MarketView
+from liqheat.engine.timeline import Timeline
 from liqheat.model import ContractKind, DomainError
 
 N = 48
@@ -61,3 +64,30 @@ def test_the_map_at_a_candle_is_the_map_of_the_market_cut_there(k: int) -> None:
     if k >= 20:  # the first candles have no open interest before them
         assert whole.long.sum() > 0
         assert whole.past_long.sum() > 0
+
+
+@pytest.mark.parametrize("checkpoint_every", [7, 32_768])
+def test_a_timeline_gives_the_map_of_a_full_replay_bit_for_bit(checkpoint_every: int) -> None:
+    """The server reads the map from the market's timeline (float64 checkpoints), the CLI replays from the
+    first candle: the same numbers, not merely close ones. Candles before, on and after checkpoints (every
+    7 candles, or only the first and the last); with the past maps that date clusters, fewer, and none."""
+    view = MarketView.from_bundle(BUNDLE)
+    timeline = Timeline(view, ModelParams(), checkpoint_every=checkpoint_every, max_snapshots=8)
+    pasts = {(HISTORY, HISTORY_POINTS): 4, (pd.Timedelta(hours=12), 3): 4, (HISTORY, 0): None}
+    for k in (0, 6, 7, 13, 20, 27, N - 2, N - 1):
+        for (history, points), every in pasts.items():
+            replayed = market_map(BUNDLE, index=k, history=history, history_points=points)
+            read = market_map(BUNDLE, index=k, history=history, history_points=points, timeline=timeline)
+            for name in ("index", "ts", "price", "atr_pct", "past_ts"):
+                assert getattr(read, name) == getattr(replayed, name), (k, points, name)
+            for name in ("edges", "long", "short", "past_long", "past_short"):
+                np.testing.assert_array_equal(getattr(read, name), getattr(replayed, name), err_msg=f"{k} {points} {name}")
+            back = history // pd.Timedelta(hours=1)
+            want = [] if every is None else [i for i in range(k - every, k - back - 1, -every) if i >= 0]
+            assert read.past_ts == tuple(TS.iloc[i] + pd.Timedelta(hours=1) for i in want)
+
+
+def test_a_timeline_of_other_parameters_is_refused() -> None:
+    timeline = Timeline(MarketView.from_bundle(BUNDLE), ModelParams(bin_width=0.002))
+    with pytest.raises(DomainError, match="another bundle or other parameters"):
+        market_map(BUNDLE, index=3, timeline=timeline)

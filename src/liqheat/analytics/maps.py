@@ -15,10 +15,12 @@ import pandas as pd
 from liqheat.bundle import Bundle
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, Grid, MarketView
+from liqheat.engine.timeline import Timeline
 from liqheat.model import DomainError
 from liqheat.timeutil import iso
 
 HISTORY = pd.Timedelta(days=30)
+HISTORY_POINTS = 180  # earlier maps kept over HISTORY, to date the clusters
 
 
 @dataclass(frozen=True)
@@ -82,26 +84,39 @@ def market_map(
     at: pd.Timestamp | None = None,
     *,
     history: pd.Timedelta = HISTORY,
-    history_points: int = 180,
+    history_points: int = HISTORY_POINTS,
     view: MarketView | None = None,
     index: int | None = None,
+    timeline: Timeline | None = None,
 ) -> MarketMap:
-    """Replay up to ``at`` (or candle ``index``) and keep the map there plus ``history_points`` earlier maps over ``history``."""
+    """The map after ``at`` (or candle ``index``) plus ``history_points`` earlier maps over ``history``.
+
+    Without a ``timeline`` it replays from the first candle; with the market's kept :class:`Timeline`
+    (same bundle and parameters) from its last checkpoint before the earliest map wanted. The maps are
+    the same to the last bit (tests/analytics/test_maps.py); the server keeps a timeline, the CLI does not.
+    """
     params = params or ModelParams()
     if index is None:
         index = index_at(bundle, at)
     elif not 0 <= index < len(bundle.candles):
         raise DomainError(f"candle index {index} is outside the bundle (0 … {len(bundle.candles) - 1})")
-    view = view or MarketView.from_bundle(bundle)
+    if timeline is not None and (timeline.params != params or len(timeline.view) != len(bundle.candles)):
+        raise DomainError("the timeline was built from another bundle or other parameters")
+    view = timeline.view if timeline is not None else view or MarketView.from_bundle(bundle)
     step = bundle.meta.timeframe_delta
     back = max(1, int(history / step))
-    stride = max(1, back // history_points)
+    stride = max(1, back // history_points) if history_points > 0 else back + 1  # none: the route needs no ages
     past = [i for i in range(index - stride, max(-1, index - back - 1), -stride) if i >= 0]
-    engine = Engine.for_view(view, params)
     frames = np.array([*past[::-1], index], dtype=np.int64)  # the kernel writes frames in time order
-    _, ascending_long, ascending_short = engine.run(view, frame_at=frames, stop=index + 1)
-    grid = known_grid(view, params, engine.off_long, engine.off_short, index)
-    long, short = on_grid(ascending_long[::-1], engine.grid, grid), on_grid(ascending_short[::-1], engine.grid, grid)
+    if timeline is not None:
+        source, offsets = timeline.grid, (timeline.off_long, timeline.off_short)
+        ascending_long, ascending_short = timeline.maps_after(frames)
+    else:
+        engine = Engine.for_view(view, params)
+        _, ascending_long, ascending_short = engine.run(view, frame_at=frames, stop=index + 1)
+        source, offsets = engine.grid, (engine.off_long, engine.off_short)
+    grid = known_grid(view, params, *offsets, index)
+    long, short = on_grid(ascending_long[::-1], source, grid), on_grid(ascending_short[::-1], source, grid)
     ts = bundle.candles["ts"]
     return MarketMap(
         symbol=bundle.meta.symbol,

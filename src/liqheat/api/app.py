@@ -239,10 +239,9 @@ def create_app(registry: Registry) -> FastAPI:
         span_pct: Annotated[float, Query(ge=0.1, le=90)] = 30.0,
     ) -> dict[str, Any]:
         m = market(market_id)
-        index = index_at(m.bundle, _time(at, "at"), name=m.id)
-        engine, long, short = m.engine_at(index)
-        price = float(m.bundle.candles["close"].iloc[index])
-        edges, lv, sv = _rebin(engine.grid.edges(), long, short, price, span_pct, bins)
+        mm = m.map_at(index_at(m.bundle, _time(at, "at"), name=m.id), ages=False)
+        price = mm.price
+        edges, lv, sv = _rebin(mm.edges, mm.long, mm.short, price, span_pct, bins)
         centers = np.sqrt(edges[:-1] * edges[1:])
         below = centers < price
         # Levels on the wrong side of price are swept by the next candle for certain (its low is at or
@@ -253,7 +252,7 @@ def create_app(registry: Registry) -> FastAPI:
         cum_short = np.where(~below, np.cumsum(sv), 0.0)
         return {
             "market": m.id,
-            "at": _iso(m.bundle.candles["ts"].iloc[index] + m.bundle.meta.timeframe_delta),
+            "at": _iso(mm.ts),
             "price": price,
             "price_edges": edges.round(8).tolist(),
             "long": lv.round(2).tolist(),

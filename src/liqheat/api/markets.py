@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liqheat.analytics.maps import MarketMap, market_map
+from liqheat.analytics.maps import HISTORY_POINTS, MarketMap, market_map
 from liqheat.bundle import Bundle, read_bundle
 from liqheat.engine.params import ModelParams
-from liqheat.engine.replay import Engine, MarketView
+from liqheat.engine.replay import MarketView
 from liqheat.engine.timeline import Timeline
 from liqheat.evaluation.fit import predict
 from liqheat.evaluation.score import ScoreReport, SideScore, score
@@ -75,22 +75,22 @@ class Market:
         except DomainError:
             return None
 
-    def map_at(self, index: int) -> MarketMap:
-        """The trader's map after candle ``index`` (with its history, for cluster ages), kept per version."""
-        key = (self.version, index)
+    def map_at(self, index: int, *, ages: bool = True) -> MarketMap:
+        """The map after candle ``index``: every route that shows or reads a map at a candle asks here.
+
+        Read from the market's timeline (replayed from its last checkpoint before, never from the
+        start), with the past maps that date the clusters unless ``ages`` is off (``/map`` needs none).
+        Kept per version, the last eight.
+        """
+        key = (self.version, index, ages)
         cache = self.__dict__.setdefault("_maps", {})
         if key not in cache:
             if len(cache) >= 8:
                 cache.pop(next(iter(cache)))
-            cache[key] = market_map(self.bundle, self.params, index=index, view=self.view)
+            points = HISTORY_POINTS if ages else 0
+            cache[key] = market_map(self.bundle, self.params, index=index, history_points=points, timeline=self.timeline)
         found: MarketMap = cache[key]
         return found
-
-    def engine_at(self, index: int) -> tuple[Engine, np.ndarray, np.ndarray]:
-        """The map as candle ``index`` closes: engine (for its grid) and long/short per engine bin."""
-        engine = Engine.for_view(self.view, self.params)
-        _, frames_long, frames_short = engine.run(self.view, frame_at=np.array([index], dtype=np.int64))
-        return engine, frames_long[0], frames_short[0]
 
     def describe(self) -> dict[str, Any]:
         meta = self.bundle.meta
