@@ -114,3 +114,27 @@ def test_the_heatmap_column_at_a_candles_open_is_the_map_at_that_time(syn: TestC
     inside = (cli.centers >= edges[0]) & (cli.centers < edges[-1])
     for side, values in (("long", cli.long), ("short", cli.short)):  # the heatmap shows both sides everywhere
         assert sum(heat[side][-1]) == pytest.approx(float(values[inside].sum()), rel=1e-9, abs=1000 * 0.005)
+
+
+def test_the_map_replays_no_candle_after_it_and_none_before_the_checkpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``/map`` reads the market's timeline: the map at the last candle is read from the checkpoint kept
+    after it (no replay), one at candle k is replayed from the checkpoint before k up to k, never further."""
+    from liqheat.engine.replay import Engine
+
+    registry = Registry()
+    market = registry.add(SYN, market_id="syn")
+    checkpoints = sorted(market.timeline.checkpoints)  # built here, before the replays are counted
+    client = TestClient(create_app(registry))
+    replays: list[tuple[int, int]] = []
+    run = Engine.run
+
+    def counted(self: Engine, view: Any, *args: Any, start: int = 0, stop: int | None = None, **kwargs: Any) -> Any:
+        replays.append((start, len(view) if stop is None else stop))
+        return run(self, view, *args, start=start, stop=stop, **kwargs)
+
+    monkeypatch.setattr(Engine, "run", counted)
+    assert get(client, "map").json()["at"] == iso(TS.iloc[-1] + HOUR)
+    assert replays == []
+    k = 150
+    assert get(client, "map", at=iso(TS.iloc[k] + HOUR)).json()["at"] == iso(TS.iloc[k] + HOUR)
+    assert replays == [(max(c for c in checkpoints if c <= k), k + 1)]
