@@ -31,14 +31,11 @@ def api(client: TestClient, route: str, status: int = 200, market: str = "demo",
 
 
 def api_error(client: TestClient, route: str, status: int, **params: Any) -> str:
-    """The ``detail`` of an expected 4xx; for 422 the validation messages joined as ``query.<name>: msg``."""
-    detail = api(client, route, status, **params)["detail"]
-    if status == 422:
-        assert isinstance(detail, list)
-        assert detail
-        return " | ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
-    assert isinstance(detail, str)
-    return detail
+    """The ``detail`` of an expected 4xx (for 422 the validation messages joined as ``query.<name>: msg``)."""
+    body = api(client, route, status, **params)
+    assert set(body) == {"detail", "param"}, body
+    assert isinstance(body["detail"], str)
+    return str(body["detail"])
 
 
 def without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
