@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from liqheat.analytics.maps import MarketMap, market_map
+from liqheat.bundle import Bundle, read_bundle, write_bundle
+from liqheat.evaluation.synthetic.market import SimParams, simulate
+
 # A small, valid, hand-made market bundle (1h candles with one 2 h gap after 08:00, volumes, open interest,
 # funding, and single liquidation orders with prices: several orders at the same ts are allowed).
 SMALL_META: dict[str, object] = {
@@ -87,3 +91,22 @@ def write_files(tmp_path: Path) -> Callable[..., Path]:
 def small_bundle(write_files: Callable[..., Path]) -> Path:
     """A folder holding the small valid bundle as CSV."""
     return write_files(SMALL_FILES, "small")
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic demo market of the trader tests: three days of 1-minute BTC candles (seed 7), as a bundle folder."""
+    folder = tmp_path_factory.mktemp("trader") / "demo"
+    write_bundle(simulate(SimParams(days=3, seed=7)).bundle, folder, fmt="parquet")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo(demo_dir: Path) -> Bundle:
+    return read_bundle(demo_dir)
+
+
+@pytest.fixture(scope="session")
+def demo_map(demo: Bundle) -> MarketMap:
+    """The map after the last candle (what every trader command shows without --at)."""
+    return market_map(demo)

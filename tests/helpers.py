@@ -1,9 +1,18 @@
-"""Test data shared by several test files."""
+"""Test data and helpers shared by several test files."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from typer.testing import CliRunner, Result
+
+from liqheat.store.parquet_store import Series, Store
+
+SHARED_BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"  # ../shared beside the project
 
 
 def hourly_random_walk(n: int, seed: int) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame, pd.DataFrame, np.random.Generator]:
@@ -21,3 +30,62 @@ def hourly_random_walk(n: int, seed: int) -> tuple[pd.Series, pd.DataFrame, pd.D
     oi = pd.DataFrame({"ts": ts + pd.Timedelta(hours=1), "oi_usd": 1e9 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))})
     funding = pd.DataFrame({"ts": ts + pd.Timedelta(hours=1), "rate": rng.normal(0, 1e-4, n)})
     return ts, candles, oi, funding, rng
+
+
+# ------------------------------------------------------------------------------------------ store markets
+
+STORE_START = pd.Timestamp("2025-10-01T00:00:00Z")
+
+
+def walk(n: int, seed: int = 3) -> pd.DataFrame:
+    """``n`` one-minute candles from 2025-10-01, a random walk around 60,000 with constant volume."""
+    rng = np.random.default_rng(seed)
+    close = 60000 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    ts = pd.Series(pd.date_range(STORE_START, periods=n, freq="1min")).astype("datetime64[us, UTC]")
+    return pd.DataFrame({"ts": ts, "open": np.r_[close[0], close[:-1]], "high": close * 1.001, "low": close * 0.999,
+                         "close": close, "volume": 5.0})  # fmt: skip
+
+
+def write_venue(store: Store, venue: str, frame: pd.DataFrame, oi: float) -> None:
+    """Candles and a constant open interest of BTC/USDT:USDT on ``venue``, as a follower would write them."""
+    with store.writer():
+        store.write(Series("candles", venue, "BTC/USDT:USDT", "1m"), frame)
+        store.write(Series("open_interest", venue, "BTC/USDT:USDT"), pd.DataFrame({"ts": frame["ts"], "oi_usd": oi}))
+        store.advance(venue, "BTC/USDT:USDT", "candles-1m", frame["ts"].iloc[-1])
+
+
+# ------------------------------------------------------------------------------------------ the trader commands
+
+PLAN_KEYS = ("--leverage", "10", "--balance", "10000")
+
+
+def run(*args: object) -> Result:
+    """``liqheat *args`` in-process."""
+    import liqheat.cli.trader  # noqa: F401  (registers the trader commands on the app)
+    from liqheat.cli.main import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def cli_json(*args: object) -> Any:
+    """``liqheat *args --json``, which must succeed with one JSON document on stdout and nothing on stderr."""
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    return json.loads(result.stdout)
+
+
+def plain(data: Any) -> Any:
+    """What a result looks like after a JSON round trip (tuples → lists, keys → strings)."""
+    return json.loads(json.dumps(data, allow_nan=False))
+
+
+def implied_price(cluster: dict[str, Any]) -> float:
+    """The map's price, from a cluster's peak and its distance from price."""
+    return float(cluster["peak_price"] / (1 + cluster["distance_pct"] / 100))
+
+
+def plan_json(bundle_dir: Path, side: str, entry: float, *extra: object) -> dict[str, Any]:
+    data = cli_json("plan", bundle_dir, "--side", side, "--entry", entry, *PLAN_KEYS, *extra)
+    assert isinstance(data, dict)
+    return data

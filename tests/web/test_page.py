@@ -193,10 +193,10 @@ def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_
 
     import pandas as pd
 
+    from helpers import walk, write_venue
     from liqheat.api.markets import Registry
     from liqheat.store.aggregate import parse_feeds
     from liqheat.store.parquet_store import Series, Store
-    from test_api_store import walk, write_venue
 
     store = Store(tmp_path)
     frame = walk(3 * 1440)

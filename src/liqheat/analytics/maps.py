@@ -1,7 +1,8 @@
 """The map a trader reads: notional at risk per price bin at one time, with its recent past.
 
 Every trader analytic (clusters, confluence, cascades, the planner, sentiment) starts from a
-:class:`MarketMap`, built by one causal replay up to the chosen candle.
+:class:`MarketMap`, built by one causal replay up to the chosen candle. Causal to the last bit: the map
+at a candle is exactly the map of the market cut after that candle (:func:`known_grid`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import pandas as pd
 
 from liqheat.bundle import Bundle
 from liqheat.engine.params import ModelParams
-from liqheat.engine.replay import Engine, MarketView
+from liqheat.engine.replay import Engine, Grid, MarketView
+from liqheat.engine.timeline import Timeline
 from liqheat.model import DomainError
+from liqheat.timeutil import iso
 
 HISTORY = pd.Timedelta(days=30)
+HISTORY_POINTS = 180  # earlier maps kept over HISTORY, to date the clusters
 
 
 @dataclass(frozen=True)
@@ -57,18 +61,20 @@ def atr_pct(candles: pd.DataFrame, index: int, window: int = 14) -> float:
     return float((true_range / part["close"]).mean() * 100)
 
 
-def index_at(bundle: Bundle, at: pd.Timestamp | None) -> int:
-    """The last candle that has closed by ``at`` (the last candle when None)."""
+def index_at(bundle: Bundle, at: pd.Timestamp | None, *, what: str = "at", name: str = "the bundle") -> int:
+    """The last candle that has closed by ``at`` (the last candle when None): the one causal rule.
+
+    A candle's high and low are known only when it closes, so at 05:30 on 1-hour candles the map is the
+    one after the 04:00 candle, never one that has seen the 05:00 candle. The CLI and the API both ask
+    here; ``what`` (``--at``, ``at``) and ``name`` (the bundle, a market id) word the error for the asker.
+    """
     ts = bundle.candles["ts"]
     step = bundle.meta.timeframe_delta
     if at is None:
         return len(ts) - 1
     i = int(ts.searchsorted(at - step, side="right")) - 1
     if i < 0 or at > ts.iloc[-1] + step:
-        raise DomainError(
-            f"--at {at:%Y-%m-%dT%H:%M:%SZ} is outside the bundle "
-            f"({ts.iloc[0] + step:%Y-%m-%dT%H:%M:%SZ} … {ts.iloc[-1] + step:%Y-%m-%dT%H:%M:%SZ})"
-        )
+        raise DomainError(f"{what} {iso(at)} is outside {name} ({iso(ts.iloc[0] + step)} … {iso(ts.iloc[-1] + step)})")
     return i
 
 
@@ -78,32 +84,46 @@ def market_map(
     at: pd.Timestamp | None = None,
     *,
     history: pd.Timedelta = HISTORY,
-    history_points: int = 180,
+    history_points: int = HISTORY_POINTS,
     view: MarketView | None = None,
     index: int | None = None,
+    timeline: Timeline | None = None,
 ) -> MarketMap:
-    """Replay up to ``at`` (or candle ``index``) and keep the map there plus ``history_points`` earlier maps over ``history``."""
+    """The map after ``at`` (or candle ``index``) plus ``history_points`` earlier maps over ``history``.
+
+    Without a ``timeline`` it replays from the first candle; with the market's kept :class:`Timeline`
+    (same bundle and parameters) from its last checkpoint before the earliest map wanted. The maps are
+    the same to the last bit (tests/analytics/test_maps.py); the server keeps a timeline, the CLI does not.
+    """
     params = params or ModelParams()
     if index is None:
         index = index_at(bundle, at)
     elif not 0 <= index < len(bundle.candles):
         raise DomainError(f"candle index {index} is outside the bundle (0 … {len(bundle.candles) - 1})")
-    view = view or MarketView.from_bundle(bundle)
+    if timeline is not None and (timeline.params != params or len(timeline.view) != len(bundle.candles)):
+        raise DomainError("the timeline was built from another bundle or other parameters")
+    view = timeline.view if timeline is not None else view or MarketView.from_bundle(bundle)
     step = bundle.meta.timeframe_delta
     back = max(1, int(history / step))
-    stride = max(1, back // history_points)
+    stride = max(1, back // history_points) if history_points > 0 else back + 1  # none: the route needs no ages
     past = [i for i in range(index - stride, max(-1, index - back - 1), -stride) if i >= 0]
-    engine = Engine.for_view(view, params)
     frames = np.array([*past[::-1], index], dtype=np.int64)  # the kernel writes frames in time order
-    _, ascending_long, ascending_short = engine.run(view, frame_at=frames, stop=index + 1)
-    long, short = ascending_long[::-1], ascending_short[::-1]
+    if timeline is not None:
+        source, offsets = timeline.grid, (timeline.off_long, timeline.off_short)
+        ascending_long, ascending_short = timeline.maps_after(frames)
+    else:
+        engine = Engine.for_view(view, params)
+        _, ascending_long, ascending_short = engine.run(view, frame_at=frames, stop=index + 1)
+        source, offsets = engine.grid, (engine.off_long, engine.off_short)
+    grid = known_grid(view, params, *offsets, index)
+    long, short = on_grid(ascending_long[::-1], source, grid), on_grid(ascending_short[::-1], source, grid)
     ts = bundle.candles["ts"]
     return MarketMap(
         symbol=bundle.meta.symbol,
         index=index,
         ts=ts.iloc[index] + step,
         price=float(bundle.candles["close"].iloc[index]),
-        edges=engine.grid.edges(),
+        edges=edges_of(grid),
         long=long[0],
         short=short[0],
         atr_pct=atr_pct(bundle.candles, index),
@@ -112,3 +132,32 @@ def market_map(
         past_long=long[1:],
         past_short=short[1:],
     )
+
+
+def known_grid(view: MarketView, params: ModelParams, off_long: np.ndarray, off_short: np.ndarray, index: int) -> Grid:
+    """The grid a replay of candles 0 … ``index`` alone would use.
+
+    The engine's grid spans every candle of the market, later ones too: a map on it would carry where
+    prices went afterwards, if only in the last bits of its sums. On this grid it carries nothing later.
+    """
+    low, high = float(view.low[: index + 1].min()), float(view.high[: index + 1].max())
+    return Grid.covering(low, high, params, off_long, off_short)
+
+
+def on_grid(maps: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
+    """Rows of ``source``'s bins as rows of ``target``'s (same bin width); bins ``source`` lacks are empty.
+
+    Exact: bins sit at absolute log-prices, and a replay never puts a level outside the grid covering
+    its candles, so what is cut off is zero.
+    """
+    out = np.zeros((maps.shape[0], target.n_bins))
+    shift = target.k0 - source.k0
+    lo, hi = max(shift, 0), min(shift + target.n_bins, source.n_bins)
+    if hi > lo:
+        out[:, lo - shift : hi - shift] = maps[:, lo:hi]
+    return out
+
+
+def edges_of(grid: Grid) -> np.ndarray:
+    """Bin edges from whole bin numbers, so an edge has the same value on every grid that holds it."""
+    return np.asarray(np.exp(grid.width * (grid.k0 + np.arange(grid.n_bins + 1))))

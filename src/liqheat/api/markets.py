@@ -6,27 +6,31 @@ page that pans and zooms does not replay the market on every request.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from liqheat.analytics.maps import MarketMap, market_map
+from liqheat.analytics.maps import HISTORY_POINTS, MarketMap, market_map
+from liqheat.api.encode import num, seconds
 from liqheat.bundle import Bundle, read_bundle
+from liqheat.engine.frames import HeatmapFrame, heatmap_frame
 from liqheat.engine.params import ModelParams
-from liqheat.engine.replay import Engine, MarketView
+from liqheat.engine.replay import MarketView
 from liqheat.engine.timeline import Timeline
 from liqheat.evaluation.fit import predict
 from liqheat.evaluation.score import ScoreReport, SideScore, score
 from liqheat.model import DomainError
+from liqheat.timeutil import iso
 
 _SLUG = re.compile(r"[^a-z0-9]+")
+T = TypeVar("T")
 
 
 def slug(text: str) -> str:
@@ -42,11 +46,17 @@ class Market:
     version: int = 0
     venue_oi: pd.DataFrame | None = None  # ts + USD open interest per venue label, for store-backed markets
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _maps: dict[tuple[int, int, bool], MarketMap] = field(default_factory=dict, repr=False)
+    _frames: dict[tuple[Any, ...], HeatmapFrame] = field(default_factory=dict, repr=False)
+    _kept_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def grow(self, bundle: Bundle) -> None:
         """Replace the data with a longer version of it: caches go, the version moves, pages refresh."""
         for name in ("view", "predictions", "score", "timeline"):
             self.__dict__.pop(name, None)
+        with self._kept_lock:
+            self._maps.clear()
+            self._frames.clear()
         self.bundle = bundle
         self.version += 1
 
@@ -75,34 +85,34 @@ class Market:
         except DomainError:
             return None
 
-    def map_at(self, index: int) -> MarketMap:
-        """The trader's map after candle ``index`` (with its history, for cluster ages), kept per version."""
-        key = (self.version, index)
-        cache = self.__dict__.setdefault("_maps", {})
-        if key not in cache:
-            if len(cache) >= 8:
-                cache.pop(next(iter(cache)))
-            cache[key] = market_map(self.bundle, self.params, index=index, view=self.view)
-        found: MarketMap = cache[key]
-        return found
+    def map_at(self, index: int, *, ages: bool = True) -> MarketMap:
+        """The map after candle ``index``: every route that shows or reads a map at a candle asks here.
 
-    def engine_at(self, index: int) -> tuple[Engine, np.ndarray, np.ndarray]:
-        """The map as candle ``index`` closes: engine (for its grid) and long/short per engine bin."""
-        engine = Engine.for_view(self.view, self.params)
-        _, frames_long, frames_short = engine.run(self.view, frame_at=np.array([index], dtype=np.int64))
-        return engine, frames_long[0], frames_short[0]
+        Read from the market's timeline (replayed from its last checkpoint before, never from the
+        start), with the past maps that date the clusters unless ``ages`` is off (``/map`` needs none).
+        The last eight asked are kept.
+        """
+        points = HISTORY_POINTS if ages else 0
+        return _kept(
+            self._maps,
+            (self.version, index, ages),
+            lambda: market_map(self.bundle, self.params, index=index, history_points=points, timeline=self.timeline),
+            8,
+            self._kept_lock,
+        )
 
-    def index_at(self, when: pd.Timestamp | None) -> int:
-        """The last candle at or before ``when`` (the last candle when None)."""
-        ts = self.bundle.candles["ts"]
-        if when is None:
-            return len(ts) - 1
-        if when < ts.iloc[0] or when > ts.iloc[-1] + self.bundle.meta.timeframe_delta:
-            raise DomainError(
-                f"time {when:%Y-%m-%dT%H:%M:%SZ} is outside {self.id} "
-                f"({ts.iloc[0]:%Y-%m-%dT%H:%M:%SZ} … {ts.iloc[-1]:%Y-%m-%dT%H:%M:%SZ})"
-            )
-        return int(ts.searchsorted(when, side="right")) - 1
+    def heatmap(
+        self, window: pd.Timedelta, end: pd.Timestamp | None, bins: int, columns: int, band: tuple[float, float] | None
+    ) -> HeatmapFrame:
+        """The heatmap of ``window`` ending at ``end``, read from the timeline. The last 32 asked are kept:
+        the page asks again on every change of side, range or resolution."""
+
+        def build() -> HeatmapFrame:
+            seconds = f"{int(window.total_seconds())}s"
+            return heatmap_frame(self.bundle, self.params, window=seconds, end=end, max_bins=bins, max_columns=columns,
+                                 leverage_band=band, timeline=self.timeline)  # fmt: skip
+
+        return _kept(self._frames, (self.version, window, end, bins, columns, band), build, 32, self._kept_lock)
 
     def describe(self) -> dict[str, Any]:
         meta = self.bundle.meta
@@ -117,8 +127,8 @@ class Market:
             "contract": meta.contract.value,
             "venues": list(meta.venues),
             "timeframe": meta.timeframe,
-            "first": c["ts"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "last": c["ts"].iloc[-1].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "first": iso(c["ts"].iloc[0]),
+            "last": iso(c["ts"].iloc[-1]),
             "candles": len(c),
             "has_liquidations": liq is not None and not liq.empty,
             "source": meta.source,
@@ -140,19 +150,28 @@ class Market:
         keep = total > 0
         stride = max(1, int(keep.sum()) // points)
         idx = np.flatnonzero(keep)[::stride]
-        shares = {
-            c: [None if math.isnan(v) else round(float(v), 5) for v in values[idx, i] / total[idx]] for i, c in enumerate(cols)
-        }
-        ts = [int(t.timestamp()) for t in frame["ts"].iloc[idx]]
+        shares = {c: [num(v, 5) for v in values[idx, i] / total[idx]] for i, c in enumerate(cols)}
+        ts = seconds(frame["ts"].iloc[idx])
         return {"venues": cols, "ts": ts, "shares": shares, "status": status}
 
 
 def _side_score(s: SideScore) -> dict[str, float | None]:
-    return {"model": _num(s.model), "yardstick": _num(s.yardstick), "margin": _num(s.margin)}
+    return {"model": num(s.model, 4), "yardstick": num(s.yardstick, 4), "margin": num(s.margin, 4)}
 
 
-def _num(x: float) -> float | None:
-    return None if math.isnan(x) else round(x, 4)
+def _kept(cache: dict[Any, T], key: Any, build: Callable[[], T], size: int, lock: threading.Lock) -> T:
+    """``cache[key]``, built when missing (outside ``lock``: requests for other keys need not wait);
+    the least recently asked goes when ``size`` are kept."""
+    with lock:
+        if key in cache:
+            cache[key] = found = cache.pop(key)
+            return found
+    value = build()
+    with lock:
+        while len(cache) >= size:
+            cache.pop(next(iter(cache)))
+        cache[key] = value
+    return value
 
 
 def _stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:

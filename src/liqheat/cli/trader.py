@@ -20,12 +20,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _map(bundle_dir: Path, at: str | None, params_file: Path | None, set_param: list[str] | None) -> tuple[Bundle, MarketMap]:
-    from liqheat.analytics.maps import market_map
+    from liqheat.analytics.maps import index_at, market_map
     from liqheat.bundle import read_bundle
     from liqheat.timeutil import parse_time
 
     bundle = read_bundle(bundle_dir)
-    return bundle, market_map(bundle, load_params(params_file, set_param), parse_time(at, "--at"))
+    index = index_at(bundle, parse_time(at, "--at"), what="--at")
+    return bundle, market_map(bundle, load_params(params_file, set_param), index=index)
 
 
 def _usd(x: float) -> str:

@@ -1,6 +1,6 @@
 """The HTTP API in-process (FastAPI's TestClient): every endpoint, every validation error, never a 500.
 
-Most tests run on synthetic bundles built here (two weeks of hourly candles with liquidations, and a bare
+Most tests run on synthetic bundles (tests/api/data.py: two weeks of hourly candles with liquidations, and a bare
 three-day market without volume, funding or liquidations); a few run on the shared real bundle and are
 skipped when ../shared is absent.
 """
@@ -23,19 +23,15 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import hourly_random_walk
+from api.data import BARE, HOUR, REAL, SYN
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
-from liqheat.bundle import Bundle, BundleMeta, read_bundle, write_bundle
+from liqheat.bundle import Bundle, read_bundle, write_bundle
 from liqheat.engine.params import ModelParams
-from liqheat.model import ContractKind
 from liqheat.venues.calc import calculate, position_from_inputs
 
-BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
-REAL = BUNDLES / "btc-agg-1h-dec-feb"
 needs_shared = pytest.mark.skipif(not (REAL / "meta.json").is_file(), reason=f"shared bundle {REAL} is absent")
 
-HOUR = pd.Timedelta(hours=1)
 API_PATHS = {
     "/api/markets",
     "/api/markets/{market_id}",
@@ -49,54 +45,6 @@ API_PATHS = {
 }
 MARKET_ROUTES = ("", "/candles", "/heatmap", "/map", "/clusters", "/liquidations", "/summary")
 CALC_OK = {"venue": "binance", "symbol": "BTCUSDT", "side": "long", "entry": 60000, "leverage": 20, "size": 1}
-
-
-# ------------------------------------------------------------------------------------------ bundles
-
-
-def build_bundle(n: int = 14 * 24, seed: int = 7) -> Bundle:
-    """Two weeks of hourly random walk with volume, funding, open interest and two liquidation rows per hour.
-
-    Every 10th hour's long row has usd 0 (the API drops those) and every 7th short row has no price.
-    """
-    ts, candles, oi, funding, rng = hourly_random_walk(n, seed)
-    open_, high, low = (candles[k].to_numpy() for k in ("open", "high", "low"))
-    down, up = (open_ - low) / open_, (high - open_) / open_
-    usd = np.column_stack((1e9 * down, 1e9 * up)) * rng.lognormal(0, 0.7, (n, 2))
-    usd[::10, 0] = 0.0
-    price = np.column_stack((low, high))
-    price[::7, 1] = np.nan
-    liq = pd.DataFrame(
-        {
-            "ts": ts.repeat(2).reset_index(drop=True),
-            "side": ["long", "short"] * n,
-            "usd": usd.reshape(-1),
-            "price": price.reshape(-1),
-        }
-    )
-    meta = BundleMeta(symbol="BTC", contract=ContractKind.LINEAR, quote="USD", timeframe="1h", venues=("binance", "bybit"),
-                      source="synthetic API test data", funding_interval="1h", liquidations_interval="1h",
-                      score_from=ts.iloc[48])  # fmt: skip
-    return Bundle(meta=meta, candles=candles, open_interest=oi, funding=funding, liquidations=liq)
-
-
-def build_bare(n: int = 3 * 24, seed: int = 3) -> Bundle:
-    """Three days of ETH without volume, funding or liquidations."""
-    rng = np.random.default_rng(seed)
-    ts = pd.Series(pd.date_range("2026-02-01", periods=n, freq="1h", tz="UTC").astype("datetime64[us, UTC]"))
-    close = 3000 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    open_ = np.concatenate(([3000.0], close[:-1]))
-    high = np.maximum(open_, close) * 1.003
-    low = np.minimum(open_, close) * 0.997
-    candles = pd.DataFrame({"ts": ts, "open": open_, "high": high, "low": low, "close": close})
-    oi = pd.DataFrame({"ts": ts + HOUR, "oi_usd": np.full(n, 5e8)})
-    meta = BundleMeta(symbol="ETH", contract=ContractKind.LINEAR, quote="USD", timeframe="1h", venues=("okx",),
-                      source="bare API test data")  # fmt: skip
-    return Bundle(meta=meta, candles=candles, open_interest=oi)
-
-
-SYN = build_bundle()
-BARE = build_bare()
 SYN_TS = SYN.candles["ts"]
 LAST = SYN_TS.iloc[-1]
 
@@ -109,34 +57,6 @@ def epoch(ts: pd.Timestamp) -> int:
     return int(ts.timestamp())
 
 
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    reg = Registry()
-    reg.add(SYN, market_id="syn")
-    reg.add(BARE, market_id="bare", kind="test")
-    return reg
-
-
-@pytest.fixture(scope="module")
-def client(registry: Registry) -> TestClient:
-    return TestClient(create_app(registry))
-
-
-@pytest.fixture(scope="module")
-def safe_client(registry: Registry) -> TestClient:
-    """A client that answers a server error with a 500 instead of raising, so the assertion sees it."""
-    return TestClient(create_app(registry), raise_server_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def real_client() -> TestClient:
-    if not (REAL / "meta.json").is_file():
-        pytest.skip(f"shared bundle {REAL} is absent")
-    reg = Registry()
-    reg.add_folder(REAL)
-    return TestClient(create_app(reg))
-
-
 def get(client: TestClient, url: str, status: int = 200, **params: Any) -> Any:
     response = client.get(url, params=params)
     assert response.status_code == status, (url, params, response.status_code, response.text[:500])
@@ -144,16 +64,13 @@ def get(client: TestClient, url: str, status: int = 200, **params: Any) -> Any:
 
 
 def error(client: TestClient, url: str, status: int, **params: Any) -> str:
-    """The ``detail`` of an expected 4xx; for 422 the validation messages joined."""
+    """The ``detail`` of an expected 4xx (for 422 the validation messages joined, ``query.<name>: why``)."""
     response = client.get(url, params=params)
     assert response.status_code == status, (url, params, response.status_code, response.text[:500])
-    detail = response.json()["detail"]
-    if status == 422:
-        assert isinstance(detail, list)
-        assert detail
-        return " | ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
-    assert isinstance(detail, str)
-    return detail
+    body = response.json()
+    assert set(body) == {"detail", "param"}, body
+    assert isinstance(body["detail"], str)
+    return str(body["detail"])
 
 
 # ------------------------------------------------------------------------------------------ markets
@@ -346,6 +263,8 @@ def test_time_outside_the_data_is_400(client: TestClient, route: str, param: str
     assert re.search(r"outside|before|after", detail), detail
     if route == "heatmap":
         assert "2026-01-05T00:00:00Z" in detail or "2026-01-18T23:00:00Z" in detail
+    elif param == "at":  # a map exists from the first candle's close to the last one's
+        assert "syn (2026-01-05T01:00:00Z … 2026-01-19T00:00:00Z)" in detail
     else:
         assert "syn (2026-01-05T00:00:00Z … 2026-01-18T23:00:00Z)" in detail
 
@@ -571,12 +490,14 @@ def test_map_shape_and_axes(client: TestClient) -> None:
 
 def test_map_at_a_time(client: TestClient) -> None:
     k = 150
-    at = map_at(client, at=iso(SYN_TS.iloc[k]))
-    assert at["at"] == iso(SYN_TS.iloc[k] + HOUR)
+    close = SYN_TS.iloc[k] + HOUR
+    at = map_at(client, at=iso(close))
+    assert at["at"] == iso(close)
     assert at["price"] == pytest.approx(SYN.candles["close"].iloc[k])
-    # any time inside candle k gives the map as it closes
-    assert map_at(client, at=iso(SYN_TS.iloc[k] + pd.Timedelta(minutes=59))) == at
-    assert map_at(client, at=iso(SYN_TS.iloc[k - 1])) != at
+    # any time until the next candle closes gives the map as candle k closed
+    assert map_at(client, at=iso(close + pd.Timedelta(minutes=59))) == at
+    # while candle k is open, the map is the one before it
+    assert map_at(client, at=iso(SYN_TS.iloc[k] + pd.Timedelta(minutes=59)))["at"] == iso(SYN_TS.iloc[k])
     # at the last candle's close too
     assert map_at(client, at=iso(LAST + HOUR)) == map_at(client)
 
@@ -703,7 +624,7 @@ def check_heatmap_peak_matches(client: TestClient, market: str, window: str) -> 
     """The heatmap's last column is the map as the last candle opens: the map after the one before it closes."""
     hm = heatmap(client, market, window=window, bins=150)
     last_open = pd.Timestamp(hm["time"][-1], unit="s", tz="UTC")
-    at = iso(last_open - pd.Timedelta(seconds=1))
+    at = iso(last_open)
     mp = map_at(client, market, at=at, bins=200, span_pct=30)
     assert mp["at"] == iso(last_open)
     cl = get(client, f"/api/markets/{market}/clusters", at=at, top=5)
@@ -912,11 +833,20 @@ def test_page(client: TestClient) -> None:
     # every local script and stylesheet the page names is served (the vendored chart library when npm put it there)
     local = re.findall(r"""(?:src|href)=["'](/[^"'#?]+)""", response.text)
     assert any(u.startswith("/static/") for u in local)
-    vendor_present = (Path(__file__).resolve().parents[1] / "node_modules" / "lightweight-charts" / "dist").is_dir()
+    vendor_present = (Path(__file__).resolve().parents[2] / "node_modules" / "lightweight-charts" / "dist").is_dir()
     for url in local:
         if url.startswith("/vendor/") and not vendor_present:
             continue
         assert client.get(url).status_code == 200, url
+
+
+def served_paths(routes: list[Any]) -> set[str]:
+    """Every path routed, through included routers (FastAPI keeps an included router whole, as ``original_router``)."""
+    paths: set[str] = set()
+    for route in routes:
+        router = getattr(route, "original_router", None)
+        paths |= served_paths(router.routes) if router is not None else {getattr(route, "path", "")}
+    return paths
 
 
 def test_openapi_lists_every_api_path(client: TestClient) -> None:
@@ -925,7 +855,8 @@ def test_openapi_lists_every_api_path(client: TestClient) -> None:
     api = {p for p in spec["paths"] if p.startswith("/api")}
     assert api >= API_PATHS
     # every /api route the app serves is documented
-    assert api == {route.path for route in client.app.routes if getattr(route, "path", "").startswith("/api")}
+    assert api == {path for path in served_paths(client.app.routes) if path.startswith("/api")}
+    assert len(api) >= 17
     assert "/" not in spec["paths"]
     for path in api:
         assert set(spec["paths"][path]) == {"get"}, path

@@ -5,32 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from helpers import walk, write_venue
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
 from liqheat.store.aggregate import parse_feeds
-from liqheat.store.parquet_store import Series, Store
-
-START = pd.Timestamp("2025-10-01T00:00:00Z")
-
-
-def walk(n: int, seed: int = 3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 60000 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
-    ts = pd.Series(pd.date_range(START, periods=n, freq="1min")).astype("datetime64[us, UTC]")
-    return pd.DataFrame({"ts": ts, "open": np.r_[close[0], close[:-1]], "high": close * 1.001, "low": close * 0.999,
-                         "close": close, "volume": 5.0})  # fmt: skip
-
-
-def write_venue(store: Store, venue: str, frame: pd.DataFrame, oi: float) -> None:
-    with store.writer():
-        store.write(Series("candles", venue, "BTC/USDT:USDT", "1m"), frame)
-        store.write(Series("open_interest", venue, "BTC/USDT:USDT"), pd.DataFrame({"ts": frame["ts"], "oi_usd": oi}))
-        store.advance(venue, "BTC/USDT:USDT", "candles-1m", frame["ts"].iloc[-1])
+from liqheat.store.parquet_store import Store
 
 
 @pytest.fixture

@@ -1,15 +1,15 @@
-"""The trader commands and endpoints end to end: ``liqheat clusters``, ``levels``, ``cascade``, ``plan``,
-``sentiment`` and ``screen`` (in-process, typer's CliRunner) and the matching API routes (FastAPI's TestClient).
+"""The trader commands end to end: ``liqheat clusters``, ``levels``, ``cascade``, ``plan``, ``sentiment`` and
+``screen`` (in-process, typer's CliRunner), checked against the engine called directly. The matching API routes
+are checked against these commands in tests/api/test_trader_routes.py.
 
-Most tests run on the synthetic demo market (three days of 1-minute candles, simulated once per module and
-written as a bundle); the CLI is checked against the engine called directly, and the API against the CLI for the
-same inputs. A few tests run on the real shared bundles and are skipped when ../shared is absent.
+Most tests run on the synthetic demo market (three days of 1-minute candles, simulated once per session and
+written as a bundle: the ``demo_dir`` fixture). A few tests run on the real shared bundles and are skipped when
+../shared is absent.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from pathlib import Path
@@ -17,10 +17,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-import liqheat.cli.trader  # noqa: F401  (registers the trader commands on the app)
+from helpers import PLAN_KEYS, SHARED_BUNDLES, cli_json, implied_price, plain, plan_json, run
 from liqheat.analytics.cascade import calibrated
 from liqheat.analytics.cascade import cascade as run_cascade
 from liqheat.analytics.clusters import clusters_of, concentration
@@ -28,14 +27,11 @@ from liqheat.analytics.levels import confluence, levels
 from liqheat.analytics.maps import MarketMap, market_map
 from liqheat.analytics.planner import plan as make_plan
 from liqheat.analytics.planner import sentiment as read_sentiment
-from liqheat.api.app import create_app
-from liqheat.api.markets import Registry
 from liqheat.bundle import Bundle, read_bundle, write_bundle
-from liqheat.cli.main import app
 from liqheat.evaluation.synthetic.market import SimParams, simulate
 from liqheat.venues.calc import calculate, position_from_inputs
 
-BUNDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bundles"
+BUNDLES = SHARED_BUNDLES
 REAL_NAMES = ("btc-agg-1h-dec-feb", "btc-hyperliquid-1h-2025", "eth-hyperliquid-1h-2025", "sol-hyperliquid-1h-2025")
 
 
@@ -51,13 +47,7 @@ needs_shared = pytest.mark.skipif(
     not all((BUNDLES / n / "meta.json").is_file() for n in REAL_NAMES), reason=f"shared bundles in {BUNDLES} are absent"
 )
 
-runner = CliRunner()
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-PLAN_KEYS = ("--leverage", "10", "--balance", "10000")
-
-
-def run(*args: object) -> Result:
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def text(s: str) -> str:
@@ -65,25 +55,8 @@ def text(s: str) -> str:
     return " ".join(_ANSI.sub("", s).replace("│", " ").split())
 
 
-def cli_json(*args: object) -> Any:
-    result = run(*args, "--json")
-    assert result.exit_code == 0, result.output
-    assert result.stderr == ""
-    return json.loads(result.stdout)  # the whole of stdout is one JSON document
-
-
-def plain(data: Any) -> Any:
-    """What a result looks like after a JSON round trip (tuples → lists, keys → strings)."""
-    return json.loads(json.dumps(data, allow_nan=False))
-
-
 def iso(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def implied_price(cluster: dict[str, Any]) -> float:
-    """The map's price, from a cluster's peak and its distance from price."""
-    return float(cluster["peak_price"] / (1 + cluster["distance_pct"] / 100))
 
 
 def shown(m: MarketMap, top: int = 5) -> list[dict[str, Any]]:
@@ -114,64 +87,9 @@ def _write_sim(root: Path, name: str, params: SimParams) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic demo market: three days of 1-minute BTC candles (seed 7), as a bundle folder."""
-    return _write_sim(tmp_path_factory.mktemp("trader"), "demo", SimParams(days=3, seed=7))
-
-
-@pytest.fixture(scope="module")
 def other_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second, different market for ``screen``: two days from another seed and price."""
     return _write_sim(tmp_path_factory.mktemp("trader-other"), "other", SimParams(days=2, seed=11, start_price=3_000.0))
-
-
-@pytest.fixture(scope="module")
-def demo(demo_dir: Path) -> Bundle:
-    return read_bundle(demo_dir)
-
-
-@pytest.fixture(scope="module")
-def demo_map(demo: Bundle) -> MarketMap:
-    """The map after the last candle (what every command shows without --at)."""
-    return market_map(demo)
-
-
-@pytest.fixture(scope="module")
-def client(demo_dir: Path) -> TestClient:
-    reg = Registry()
-    market = reg.add_folder(demo_dir)
-    assert market.id == "demo"
-    return TestClient(create_app(reg))
-
-
-@pytest.fixture(scope="module")
-def real_client() -> TestClient:
-    if not (BUNDLES / REAL_NAMES[0] / "meta.json").is_file():
-        pytest.skip(f"shared bundle {BUNDLES / REAL_NAMES[0]} is absent")
-    reg = Registry()
-    reg.add_folder(BUNDLES / REAL_NAMES[0])
-    return TestClient(create_app(reg))
-
-
-def api(client: TestClient, route: str, status: int = 200, market: str = "demo", **params: Any) -> Any:
-    response = client.get(f"/api/markets/{market}/{route}", params=params)
-    assert response.status_code == status, (route, params, response.status_code, response.text[:500])
-    return response.json()
-
-
-def api_error(client: TestClient, route: str, status: int, **params: Any) -> str:
-    """The ``detail`` of an expected 4xx; for 422 the validation messages joined as ``query.<name>: msg``."""
-    detail = api(client, route, status, **params)["detail"]
-    if status == 422:
-        assert isinstance(detail, list)
-        assert detail
-        return " | ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
-    assert isinstance(detail, str)
-    return detail
-
-
-def without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in keys}
 
 
 # ------------------------------------------------------------------------------------------ clusters
@@ -386,12 +304,6 @@ def test_cascade_table(demo_dir: Path, demo_map: MarketMap) -> None:
 
 
 # ------------------------------------------------------------------------------------------ plan
-
-
-def plan_json(demo_dir: Path, side: str, entry: float, *extra: object) -> dict[str, Any]:
-    data = cli_json("plan", demo_dir, "--side", side, "--entry", entry, *PLAN_KEYS, *extra)
-    assert isinstance(data, dict)
-    return data
 
 
 def test_plan_long(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
@@ -721,148 +633,6 @@ def test_missing_or_malformed_options_are_usage_errors(demo_dir: Path, args: tup
     assert "Traceback" not in result.stderr
 
 
-# ------------------------------------------------------------------------------------------ API
-
-
-def test_api_clusters_are_the_cli_clusters(client: TestClient, demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
-    data = api(client, "clusters")
-    assert data["market"] == "demo"
-    assert data["at"] == iso(demo_map.ts)
-    assert data["price"] == demo_map.price
-    assert data["atr_pct"] == pytest.approx(demo_map.atr_pct)
-    assert data["clusters"] == cli_json("clusters", demo_dir)
-    assert data["concentration"] == plain(concentration(demo_map, clusters_of(demo_map, top=None)))
-    assert api(client, "clusters", top=2)["clusters"] == cli_json("clusters", demo_dir, "--top", "2")
-    # with a time: the CLI at the map time the API answers for gives the same clusters
-    when = iso(demo.candles["ts"].iloc[1500])
-    earlier = api(client, "clusters", at=when)
-    assert earlier["price"] != data["price"]
-    assert earlier["clusters"] == cli_json("clusters", demo_dir, "--at", earlier["at"])
-    assert implied_price(earlier["clusters"][0]) == pytest.approx(earlier["price"], rel=1e-9)
-
-
-def test_api_levels_are_the_cli_levels(client: TestClient, demo_dir: Path) -> None:
-    data = api(client, "levels")
-    assert without(data, "market", "at") == cli_json("levels", demo_dir)
-    assert len(data["levels"]) == 10
-    small = api(client, "levels", top=3, lookback=100)
-    assert without(small, "market", "at") == cli_json("levels", demo_dir, "--top", "3", "--lookback", "100")
-
-
-@pytest.mark.parametrize(("shock", "scale", "book"), [(-3.0, 1.0, "calm"), (3.0, 0.5, "calm"), (-2.0, 0.05, "crash")])
-def test_api_cascade_is_the_cli_cascade(client: TestClient, demo_dir: Path, shock: float, scale: float, book: str) -> None:
-    data = api(client, "cascade", shock=shock, depth_scale=scale, book=book)
-    assert data["market"] == "demo"
-    assert data["time"] == int(pd.Timestamp(data["at"]).timestamp())
-    cli = cli_json("cascade", demo_dir, "--shock", f"{shock:+g}%", "--depth-scale", scale, "--book", book)
-    assert without(data, "market", "at", "time") == cli
-    assert data["shock_pct"] == shock
-    assert (data["price_after"] < data["price_before"]) == (shock < 0)
-
-
-@pytest.mark.parametrize(
-    ("side", "venue"), [("long", "binance"), ("short", "binance"), ("long", "okx"), ("short", "hyperliquid")]
-)
-def test_api_plan_is_the_cli_plan(client: TestClient, demo_dir: Path, demo_map: MarketMap, side: str, venue: str) -> None:
-    entry = round(demo_map.price)
-    data = api(client, "plan", side=side, entry=entry, leverage=10, balance=10_000, risk="1%", venue=venue)
-    assert data["market"] == "demo"
-    assert data["price"] == demo_map.price
-    assert without(data, "market", "at", "price") == plan_json(demo_dir, side, entry, "--venue", venue)
-    assert data["size_base"] * abs(entry - data["stop"]) == pytest.approx(100.0, rel=1e-9)
-    assert (data["stop"] < entry) == (side == "long")
-    # the default risk is 1 %
-    assert api(client, "plan", side=side, entry=entry, leverage=10, balance=10_000, venue=venue) == data
-
-
-@pytest.mark.parametrize("window", ["24h", "2d"])
-def test_api_sentiment_is_the_cli_sentiment(client: TestClient, demo_dir: Path, window: str) -> None:
-    data = api(client, "sentiment", window=window)
-    assert data["market"] == "demo"
-    assert without(data, "market") == cli_json("sentiment", demo_dir, "--window", window)
-    assert data["window_hours"] == {"24h": 24.0, "2d": 48.0}[window]
-
-
-@pytest.mark.parametrize(
-    ("route", "params", "field"),
-    [
-        ("plan", {"side": "sideways"}, "side"),
-        ("plan", {"side": "LONG"}, "side"),
-        ("plan", {"entry": -1}, "entry"),
-        ("plan", {"entry": 0}, "entry"),
-        ("plan", {"entry": "x"}, "entry"),
-        ("plan", {"leverage": 0.5}, "leverage"),
-        ("plan", {"leverage": 5000}, "leverage"),
-        ("plan", {"balance": 0}, "balance"),
-        ("plan", {"venue": "kraken"}, "venue"),
-        ("plan", {"side": None}, "side"),
-        ("cascade", {"shock": -95}, "shock"),
-        ("cascade", {"shock": 900}, "shock"),
-        ("cascade", {"shock": "-3%"}, "shock"),
-        ("cascade", {"shock": None}, "shock"),
-        ("cascade", {"depth_scale": 0}, "depth_scale"),
-        ("cascade", {"book": "wild"}, "book"),
-        ("cascade", {"refill": 2}, "refill"),
-        ("clusters", {"top": 0}, "top"),
-        ("levels", {"top": 0}, "top"),
-        ("levels", {"lookback": 5}, "lookback"),
-    ],
-)
-def test_api_bad_parameters_are_422_naming_them(client: TestClient, route: str, params: dict[str, Any], field: str) -> None:
-    base: dict[str, Any] = {
-        "plan": {"side": "long", "entry": 63_000, "leverage": 10, "balance": 10_000},
-        "cascade": {"shock": -3},
-    }.get(route, {})
-    query = {k: v for k, v in (base | params).items() if v is not None}
-    detail = api_error(client, route, 422, **query)
-    assert f"query.{field}:" in detail
-    assert all(f"query.{other}:" not in detail for other in base if other != field)
-
-
-@pytest.mark.parametrize(
-    ("route", "params", "fragment"),
-    [
-        ("plan", {"risk": "abc"}, "--risk must be a percentage"),
-        ("plan", {"risk": "0"}, "--risk must be in (0, 100 %]"),
-        ("plan", {"risk": "150%"}, "--risk must be in (0, 100 %]"),
-        ("cascade", {"shock": 0}, "shock must not be 0"),
-        ("sentiment", {"window": "3x"}, "window must be one of"),
-        ("sentiment", {"window": "99999999999999d"}, "window"),
-        ("clusters", {"at": "not-a-time"}, "at is not an ISO 8601 time: 'not-a-time'"),
-        ("plan", {"at": "NaT"}, "at is not an ISO 8601 time"),
-    ],
-)
-def test_api_bad_values_are_400_naming_them(client: TestClient, route: str, params: dict[str, Any], fragment: str) -> None:
-    base: dict[str, Any] = {
-        "plan": {"side": "long", "entry": 63_000, "leverage": 10, "balance": 10_000},
-        "cascade": {"shock": -3},
-    }.get(route, {})
-    assert fragment in api_error(client, route, 400, **(base | params))
-
-
-TRADER_ROUTES = [
-    ("clusters", {}),
-    ("levels", {}),
-    ("cascade", {"shock": -3}),
-    ("plan", {"side": "long", "entry": 63_000, "leverage": 10, "balance": 10_000}),
-    ("sentiment", {}),
-]
-
-
-@pytest.mark.parametrize(("route", "params"), TRADER_ROUTES, ids=[r for r, _ in TRADER_ROUTES])
-@pytest.mark.parametrize("when", ["2030-01-01T00:00:00Z", "2025-12-31T23:00:00Z"])
-def test_api_at_outside_the_data_is_400(client: TestClient, route: str, params: dict[str, Any], when: str) -> None:
-    detail = api_error(client, route, 400, **params, at=when)
-    assert "is outside demo (2026-01-01T00:00:00Z … 2026-01-03T23:59:00Z)" in detail
-    assert when in detail
-
-
-@pytest.mark.parametrize(("route", "params"), TRADER_ROUTES, ids=[r for r, _ in TRADER_ROUTES])
-def test_api_unknown_market_is_404(client: TestClient, route: str, params: dict[str, Any]) -> None:
-    detail = api_error(client, route, 404, market="nowhere", **params)
-    assert detail == "unknown market 'nowhere' (known: demo)"
-
-
 # ------------------------------------------------------------------------------------------ real shared bundles
 
 
@@ -929,18 +699,3 @@ def test_real_screen_ranks_the_shared_markets() -> None:
         assert r["side"] in ("long", "short")
         assert (r["peak_price"] < r["price"]) == (r["side"] == "long")
         assert r["notional_usd"] > 0
-
-
-def test_real_api_matches_the_cli(real_client: TestClient) -> None:
-    folder = BUNDLES / REAL_NAMES[0]
-    market = REAL_NAMES[0]
-    data = api(real_client, "clusters", market=market)
-    assert data["clusters"] == cli_json("clusters", folder)
-    entry = float(f"{data['price']:.4g}")
-    p = api(real_client, "plan", market=market, side="long", entry=entry, leverage=10, balance=10_000)
-    assert without(p, "market", "at", "price") == plan_json(folder, "long", entry)
-    assert math.isfinite(p["liquidation_price"])
-    s = api(real_client, "sentiment", market=market)
-    assert without(s, "market") == cli_json("sentiment", folder)
-    c = api(real_client, "cascade", market=market, shock=-3)
-    assert without(c, "market", "at", "time") == cli_json("cascade", folder, "--shock", "-3%")

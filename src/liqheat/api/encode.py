@@ -1,0 +1,86 @@
+"""How the API writes numbers, times, tables and the heatmap's binary frame: one place, so every route
+answers alike.
+
+JSON has no NaN or infinity: a number that is not finite is ``null``. Times in JSON are ISO 8601 UTC
+strings (:func:`liqheat.timeutil.iso`) or whole seconds since the epoch for the chart's axes. JSON is
+written by pydantic's serializer (FastAPI's, for the routes with a response model; :func:`json_response`
+for the others), so every route formats numbers alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi.responses import Response
+from pydantic_core import to_json
+
+from liqheat.timeutil import epoch_micros, iso
+
+
+def num(x: float, digits: int | None = None) -> float | None:
+    """``x`` for JSON: ``None`` when not finite, rounded to ``digits`` when given."""
+    value = float(x)
+    if not math.isfinite(value):
+        return None
+    return round(value, digits) if digits is not None else value
+
+
+def nums(values: Iterable[float]) -> list[float | None]:
+    """Each of ``values`` as a float, ``None`` where missing or not finite."""
+    return [None if v is None or pd.isna(v) or not math.isfinite(v) else float(v) for v in values]
+
+
+def json_response(data: Any) -> Response:
+    """JSON written as every model-checked route writes it (pydantic's serializer, NaN as null), for the
+    routes too large to check: candles and the heatmap."""
+    return Response(content=to_json(data, inf_nan_mode="null"), media_type="application/json")
+
+
+def seconds(times: pd.Series | pd.DatetimeIndex | list[pd.Timestamp]) -> list[int]:
+    """Whole seconds since the epoch (the chart's time axis) of UTC times."""
+    if len(times) == 0:
+        return []
+    series = times if isinstance(times, pd.Series) else pd.Series(times)
+    return [int(s) for s in epoch_micros(series) // 1_000_000]
+
+
+def csv_response(text: str, filename: str) -> Response:
+    """A CSV the browser saves as ``filename``."""
+    return Response(content=text, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def matrix_csv(times: pd.DatetimeIndex, edges: np.ndarray, long: np.ndarray, short: np.ndarray) -> str:
+    """One row per (time, price band): ts, price_low, price_high, long_usd, short_usd."""
+    n_t, n_p = long.shape
+    table = pd.DataFrame(
+        {
+            "ts": np.repeat([iso(t) for t in times], n_p),
+            "price_low": np.tile(edges[:-1], n_t).round(8),
+            "price_high": np.tile(edges[1:], n_t).round(8),
+            "long_usd": long.reshape(-1).round(2),
+            "short_usd": short.reshape(-1).round(2),
+        }
+    )
+    return str(table.to_csv(index=False))
+
+
+def q16(long: np.ndarray, short: np.ndarray) -> tuple[float, bytes]:
+    """Both matrices as log1p-scaled uint16 codes, half the bytes of float32: ``v = expm1(code / scale)``,
+    relative error ≤ log1p(max) / 131070. Returns the scale and the codes (long, then short)."""
+    top = float(max(long.max(initial=0.0), short.max(initial=0.0)))
+    scale = 65535.0 / math.log1p(top) if top > 0 else 1.0
+    return scale, b"".join(np.round(np.log1p(a) * scale).astype("<u2").tobytes() for a in (long, short))
+
+
+def framed(header: dict[str, Any], payload: bytes) -> Response:
+    """The heatmap's binary frame: header length (uint32 LE), the JSON header, zeros to a 4-byte
+    boundary (so the page can view the payload as a typed array in place), the payload."""
+    head = json.dumps(header).encode()
+    start = struct.pack("<I", len(head)) + head + b"\0" * ((4 - (4 + len(head)) % 4) % 4)
+    return Response(content=start + payload, media_type="application/octet-stream")

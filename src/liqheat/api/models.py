@@ -1,0 +1,342 @@
+"""The API's answers as pydantic models: the schemas /docs shows, and a check on what the routes return.
+
+Field order is the JSON's key order and field names are the JSON's (the page reads them): change neither
+without the page. Every model refuses keys it does not declare, so a route that grows a field without
+its model fails its tests instead of silently dropping it. Numbers that can be missing or not finite are
+``None`` (JSON null).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Error(Model):
+    """Every 4xx (400 refused value, 404 unknown market or path, 422 malformed or out-of-range parameter)."""
+
+    detail: str = Field(description="What is wrong and why; for a 422, `query.<name>: <why>` (several joined by ` | `).")
+    param: str | None = Field(description="The query or path parameter at fault, or null when no single one is.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Error} for code in (400, 404, 422)}
+
+
+# ------------------------------------------------------------------------------------------ markets
+
+
+class SideScore(Model):
+    model: float | None = Field(description="The model's score on realized liquidations (see the README).")
+    yardstick: float | None
+    margin: float | None = Field(description="model − yardstick")
+
+
+class MarketInfo(Model):
+    id: str
+    kind: str = Field(description="bundle, store, synthetic, …")
+    symbol: str
+    quote: str
+    contract: str
+    venues: list[str]
+    timeframe: str
+    first: str = Field(description="Open of the first candle (ISO 8601 UTC).")
+    last: str = Field(description="Open of the last candle.")
+    candles: int
+    has_liquidations: bool
+    source: str
+    version: int = Field(description="Moves when the market grows (see /api/events).")
+    score: dict[str, SideScore] | None = Field(description="Per side (long, short); null without realized liquidations.")
+    venue_status: list[dict[str, Any]] = Field(description="Store markets: each venue's freshness and gaps.")
+
+
+class Summary(MarketInfo):
+    price: float
+    change_24h_pct: float
+    open_interest_usd: float
+    open_interest_as_of: str
+    funding_rate: float | None
+    liquidations_24h: dict[str, float] | None = Field(description="Realized USD per side over the last 24 h.")
+    params: dict[str, Any] = Field(description="The model parameters the market is replayed with.")
+
+
+class VenueShares(Model):
+    venues: list[str]
+    ts: list[int]
+    shares: dict[str, list[float | None]] = Field(description="Per venue, its share of open interest at each ts.")
+    status: list[dict[str, Any]]
+
+
+class Candles(Model):
+    market: str
+    interval: str
+    time: list[int] = Field(description="Candle opens, seconds since the epoch.")
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[float] | None
+
+
+class Heatmap(Model):
+    """``format=json``. ``bin`` and ``q16`` send the same header (q16 adds ``encoding`` and ``scale``) as
+    uint32 length + JSON + zero padding to 4 bytes, then long then short as float32 or uint16 codes."""
+
+    market: str
+    side: str
+    time: list[int] = Field(description="Column times: the map as each candle opens, seconds since the epoch.")
+    price_edges: list[float]
+    columns: int
+    rows: int
+    unit: str
+    max: float
+    long: list[list[float]] = Field(description="columns × rows, USD")
+    short: list[list[float]]
+
+
+class LiquidationMap(Model):
+    market: str
+    at: str = Field(description="The time the map describes: the close of the last candle closed by `at`.")
+    price: float
+    price_edges: list[float]
+    long: list[float] = Field(description="USD of longs liquidating in each band below price (0 above it).")
+    short: list[float] = Field(description="USD of shorts liquidating in each band above price (0 below it).")
+    cumulative_long: list[float] = Field(description="Longs from price downwards.")
+    cumulative_short: list[float] = Field(description="Shorts from price upwards.")
+
+
+# ------------------------------------------------------------------------------------------ trader
+
+
+class Cluster(Model):
+    side: str
+    price_low: float
+    price_high: float
+    peak_price: float
+    notional_usd: float
+    share: float = Field(description="Of all notional at risk, both sides.")
+    distance_pct: float
+    distance_atr: float | None
+    age_hours: float | None
+    age_at_least: bool | None = Field(description="Older than the oldest map kept: age_hours is a lower bound.")
+    side_share: float | None = Field(description="Of its own side's notional at risk.")
+
+
+class DistanceBucket(Model):
+    from_pct: float
+    to_pct: float | None
+    share: float
+
+
+class RoundAffinity(Model):
+    round_step: float
+    within_pct: float
+    observed_share: float
+    chance_share: float
+    ratio: float | None
+
+
+class Concentration(Model):
+    clusters: int
+    top5pct_clusters: int
+    top5pct_share: float
+    distance_profile: dict[str, list[DistanceBucket]]
+    round_affinity: RoundAffinity
+
+
+class Clusters(Model):
+    market: str
+    at: str
+    price: float
+    atr_pct: float
+    clusters: list[Cluster]
+    concentration: Concentration
+
+
+class Level(Model):
+    price: float
+    kind: str = Field(description="support or resistance")
+    source: str = Field(description="pivot or volume")
+    strength: float
+    touches: int
+    scales: list[int]
+
+
+class Confluence(Model):
+    cluster: Cluster
+    level: Level
+    score: float
+    distance_pct: float
+
+
+class Levels(Model):
+    market: str
+    at: str
+    price: float
+    levels: list[Level]
+    confluence: list[Confluence]
+
+
+class CascadeRound(Model):
+    n: int
+    price: float
+    move_pct: float
+    fired_usd: float
+    forced_total_usd: float
+    clusters: list[int] = Field(description="Indices into clusters_fired first reached in this round.")
+
+
+class Cascade(Model):
+    market: str
+    at: str
+    time: int
+    price_before: float
+    shock_pct: float
+    price_after: float
+    move_pct: float
+    amplification: float | None
+    liquidated_usd: float
+    stop_reason: str
+    depth_source: str
+    refill: float
+    rounds: list[CascadeRound]
+    clusters_fired: list[Cluster]
+    risk: dict[str, float]
+
+
+class Plan(Model):
+    market: str
+    at: str
+    price: float
+    side: str
+    entry: float
+    leverage: float
+    balance: float
+    risk_usd: float
+    size_base: float
+    notional_usd: float
+    margin_usd: float
+    stop: float
+    stop_reason: str
+    liquidation_price: float
+    take_profit: float | None
+    reward_risk: float | None
+    warnings: list[str]
+    margin_to_clear: float | None
+    venue: str
+    symbol: str
+    notes: list[str]
+    clusters_below: list[Cluster]
+    clusters_above: list[Cluster]
+
+
+class Sentiment(Model):
+    market: str
+    at: str
+    window_hours: float
+    long_at_risk_usd: float
+    short_at_risk_usd: float
+    long_short_ratio: float | None
+    skew: float
+    open_interest_usd: float | None
+    open_interest_change_pct: float | None
+    price_change_pct: float | None
+    funding_mean: float | None
+    funding_last: float | None
+
+
+class Bracket(Model):
+    tier: int
+    floor: float
+    cap: float | None
+    unit: str
+    max_leverage: float
+    mmr: float
+    maint_amount: float
+
+
+class CloseStep(Model):
+    price: float
+    contracts_closed: float
+    contracts_left: float
+    notional_closed: float
+    full: bool
+
+
+class Calc(Model):
+    venue: str
+    symbol: str
+    contract: str
+    contract_size: float
+    side: str
+    entry_price: float
+    size_contracts: float
+    size_base: float
+    notional_quote: float
+    leverage: float
+    margin_mode: str
+    collateral: float
+    initial_margin: float
+    settle_currency: str
+    liquidation_price: float = Field(description="0 when the position cannot be liquidated.")
+    liquidatable: bool
+    bankruptcy_price: float
+    distance_pct: float | None
+    maintenance_margin: float
+    bracket: Bracket
+    fee_rate: float
+    trigger: str
+    steps: list[CloseStep]
+    notes: list[str]
+    formula_source: str
+    table_source: str
+    table_as_of: str
+
+
+# ------------------------------------------------------------------------------------------ liquidations
+
+
+class Liquidations(Model):
+    market: str
+    time: list[int]
+    side: list[str]
+    usd: list[float]
+    price: list[float | None]
+
+
+class Order(Model):
+    ts: str
+    side: str
+    usd: float
+    price: float
+
+
+class LiquidationTotals(Model):
+    market: str
+    bucket: str
+    venues: list[str]
+    time: list[int]
+    long_usd: list[float]
+    short_usd: list[float]
+    largest: list[Order]
+
+
+class StoreLiquidations(Model):
+    """Totals per bucket, venue and symbol; rows are ``{bucket or ts, venue, symbol, …, long_usd,
+    short_usd, total_usd, orders}`` as ``liqheat liquidations --json`` prints them."""
+
+    bucket: str
+    since: str
+    until: str
+    lower_bound: list[str] = Field(description="Venues whose stream is known to miss liquidations: totals are at least.")
+    total: dict[str, Any] | None
+    venues: list[dict[str, Any]]
+    symbols: list[dict[str, Any]]
+    symbols_total: int
+    series: list[dict[str, Any]]
+    largest: list[dict[str, Any]]
+    gaps: list[dict[str, Any]]

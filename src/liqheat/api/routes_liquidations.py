@@ -1,0 +1,117 @@
+"""Realized liquidations: a market's over a window (single orders, and totals per hour or day), and the
+store's across venues and symbols (``liqheat serve --store``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query
+
+from liqheat.api import encode
+from liqheat.api.deps import End, MarketDep, RegistryDep, Window, end_of, time_of, window_of
+from liqheat.api.errors import ApiError, naming
+from liqheat.api.markets import Market
+from liqheat.api.models import ERRORS, Liquidations, LiquidationTotals, StoreLiquidations
+from liqheat.model import DomainError
+from liqheat.symbols import resolve
+from liqheat.timeutil import iso, parse_duration
+from liqheat.venues.registry import FEEDS, spec
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+def _stop(m: Market, window: str, end: str | None) -> tuple[pd.Timedelta, pd.Timestamp]:
+    """The window and its end (default: the last candle's close); [stop − window, stop) holds the bars
+    whose per-bar totals are stamped at their open."""
+    span = window_of(window)
+    requested = end_of(m, end)
+    return span, requested or (m.bundle.candles["ts"].iloc[-1] + m.bundle.meta.timeframe_delta)
+
+
+@router.get("/markets/{market_id}/liquidations", summary="Realized liquidations over a window", response_model=Liquidations)
+def liquidations(
+    m: MarketDep, window: Window = "7d", end: End = None, limit: Annotated[int, Query(ge=1, le=100000)] = 5000
+) -> dict[str, Any]:
+    span, stop = _stop(m, window, end)
+    liq = m.bundle.liquidations
+    if liq is None:
+        rows = pd.DataFrame(columns=["ts", "side", "usd", "price"])
+    else:
+        rows = liq[(liq["ts"] >= stop - span) & (liq["ts"] < stop) & (liq["usd"] > 0)]
+        rows = rows.nlargest(limit, "usd").sort_values("ts") if len(rows) > limit else rows
+    return {
+        "market": m.id,
+        "time": encode.seconds(rows["ts"]),
+        "side": rows["side"].tolist(),
+        "usd": rows["usd"].round(2).tolist(),
+        "price": encode.nums(rows["price"]) if "price" in rows else [None] * len(rows),
+    }
+
+
+@router.get(
+    "/markets/{market_id}/liquidations/totals",
+    summary="Realized liquidations per hour or day and side, the largest",
+    response_model=LiquidationTotals,
+)
+def liquidation_totals(
+    m: MarketDep,
+    window: Window = "7d",
+    end: End = None,
+    bucket: Literal["1h", "1d"] = "1h",
+    largest: Annotated[int, Query(ge=0, le=100)] = 10,
+) -> dict[str, Any]:
+    span, stop = _stop(m, window, end)
+    liq = m.bundle.liquidations
+    empty = pd.DataFrame({"ts": pd.Series(dtype="datetime64[us, UTC]"), "side": [], "usd": [], "price": []})
+    rows = empty if liq is None else liq[(liq["ts"] >= stop - span) & (liq["ts"] < stop)]
+    buckets = rows["ts"].dt.floor(parse_duration(bucket, "bucket"))
+    sums = {side: rows[rows["side"] == side].groupby(buckets[rows["side"] == side])["usd"].sum() for side in ("long", "short")}
+    index = sorted(set(sums["long"].index) | set(sums["short"].index))
+    orders = rows[rows["price"].notna() & (rows["usd"] > 0)] if "price" in rows else rows.iloc[0:0]
+    return {
+        "market": m.id,
+        "bucket": bucket,
+        "venues": list(m.bundle.meta.venues),
+        "time": encode.seconds(index),
+        "long_usd": [round(float(sums["long"].get(t, 0.0)), 2) for t in index],
+        "short_usd": [round(float(sums["short"].get(t, 0.0)), 2) for t in index],
+        "largest": [
+            {"ts": iso(pd.Timestamp(ts)), "side": str(side), "usd": round(float(value), 2), "price": float(p)}
+            for ts, side, value, p in orders.nlargest(largest, "usd")[["ts", "side", "usd", "price"]].itertuples(index=False)
+        ],
+    }
+
+
+@router.get(
+    "/liquidations",
+    summary="Realized liquidations in the store: per hour or day by venue, side and symbol",
+    response_model=StoreLiquidations,
+)
+def store_liquidations(
+    markets: RegistryDep,
+    window: Window = "7d",
+    end: End = None,
+    bucket: Literal["1h", "1d"] = "1d",
+    venue: Annotated[list[str] | None, Query(description=f"repeatable: {', '.join(FEEDS)}")] = None,
+    symbol: Annotated[list[str] | None, Query(description="repeatable: BTCUSDT, BTC/USDT:USDT, …")] = None,
+    top: Annotated[int, Query(ge=1, le=500)] = 20,
+    largest: Annotated[int, Query(ge=0, le=100)] = 10,
+) -> dict[str, Any]:
+    from liqheat.store.realized import realized
+
+    if markets.store is None:
+        raise ApiError(404, "this server has no store: start it with --store DIR (or --venue) to see realized liquidations")
+    span = window_of(window)
+    requested = time_of(end, "end")
+    with naming("venue"):
+        for name in venue or []:
+            spec(name)
+    with naming("symbol"):
+        unified = [resolve(s, venue[0] if venue and len(venue) == 1 else None).unified for s in symbol or []]
+    try:
+        found = realized(markets.store, bucket=bucket, window=span, until=requested, venues=venue, symbols=unified,
+                         largest=largest)  # fmt: skip
+    except DomainError as exc:
+        raise ApiError(404 if "no liquidations" in str(exc) else 400, str(exc)) from None
+    return found.to_dict(top=top)

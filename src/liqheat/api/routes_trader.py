@@ -1,0 +1,164 @@
+"""What a trader does with the map at a time: clusters, support and resistance, a cascade, a sized plan,
+sentiment; and the exact liquidation price of one position. The same answers as ``liqheat clusters``,
+``levels``, ``cascade``, ``plan``, ``sentiment`` and ``calc``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query
+
+from liqheat.analytics.cascade import calibrated
+from liqheat.analytics.cascade import cascade as run_cascade
+from liqheat.analytics.clusters import Cluster, clusters_of, concentration
+from liqheat.analytics.levels import confluence, levels
+from liqheat.analytics.planner import parse_risk
+from liqheat.analytics.planner import plan as make_plan
+from liqheat.analytics.planner import sentiment as read_sentiment
+from liqheat.api import encode
+from liqheat.api.deps import At, MarketDep, Window, map_at, window_of
+from liqheat.api.errors import ApiError, naming
+from liqheat.api.models import ERRORS, Calc, Cascade, Clusters, Levels, Plan, Sentiment
+from liqheat.symbols import resolve
+from liqheat.timeutil import iso
+from liqheat.venues.calc import calculate, position_from_inputs
+from liqheat.venues.registry import RULES, rules
+from liqheat.venues.tables import lookup
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+MarginVenue = Annotated[
+    str | None,
+    Query(pattern=f"^({'|'.join(RULES)})$", description=f"whose margin rules: {', '.join(RULES)}; default: the market model's"),
+]
+
+
+@router.get(
+    "/markets/{market_id}/clusters",
+    summary="The largest bands of notional at risk per side",
+    response_model=Clusters,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def clusters(
+    m: MarketDep, at: At = None, top: Annotated[int, Query(ge=1, le=20)] = 5, format: Literal["json", "csv"] = "json"
+) -> Any:
+    mm = map_at(m, at)
+    every = clusters_of(mm, top=None)
+    found = [c for side in ("long", "short") for c in [x for x in every if x.side == side][:top]]
+    if format == "csv":
+        table = pd.DataFrame([c.to_dict() for c in found], columns=list(Cluster.__dataclass_fields__))
+        return encode.csv_response(str(table.to_csv(index=False)), f"liqheat-{m.id}-clusters.csv")
+    return {
+        "market": m.id,
+        "at": iso(mm.ts),
+        "price": mm.price,
+        "atr_pct": mm.atr_pct,
+        "clusters": [c.to_dict() for c in found],
+        "concentration": concentration(mm, every),
+    }
+
+
+@router.get(
+    "/markets/{market_id}/levels",
+    summary="Support and resistance, and their confluence with the clusters",
+    response_model=Levels,
+)
+def sr_levels(
+    m: MarketDep,
+    at: At = None,
+    top: Annotated[int, Query(ge=1, le=100)] = 10,
+    lookback: Annotated[int, Query(ge=10, le=1_000_000)] = 720,
+) -> dict[str, Any]:
+    mm = map_at(m, at)
+    found = levels(m.bundle.candles.iloc[: mm.index + 1], mm.price, lookback=lookback)
+    meets = confluence(clusters_of(mm, top=10), found)
+    return {
+        "market": m.id,
+        "at": iso(mm.ts),
+        "price": mm.price,
+        "levels": [lv.to_dict() for lv in found[:top]],
+        "confluence": [x.to_dict() for x in meets[:top]],
+    }
+
+
+@router.get(
+    "/markets/{market_id}/cascade",
+    summary="Push price by a shock and follow the liquidation chain",
+    response_model=Cascade,
+)
+def cascade_route(
+    m: MarketDep,
+    shock: Annotated[float, Query(gt=-90, lt=900, description="% move, negative = down")],
+    depth_scale: Annotated[float, Query(gt=0, le=1000)] = 1.0,
+    book: Literal["calm", "crash"] = "calm",
+    refill: Annotated[float, Query(ge=0, le=1)] = 0.0,
+    at: At = None,
+) -> dict[str, Any]:
+    if shock == 0:
+        raise ApiError(400, "shock must not be 0", "shock")
+    mm = map_at(m, at)
+    result = run_cascade(mm, shock, calibrated(book).scaled(depth_scale), clusters_of(mm, top=20), refill=refill)
+    return {"market": m.id, "at": iso(mm.ts), "time": int(mm.ts.timestamp()), **result.to_dict()}
+
+
+@router.get(
+    "/markets/{market_id}/plan",
+    summary="Size a trade from its risk; stop, target and own liquidation price",
+    response_model=Plan,
+)
+def plan_route(
+    m: MarketDep,
+    side: Literal["long", "short"],
+    entry: Annotated[float, Query(gt=0)],
+    leverage: Annotated[float, Query(ge=1, le=1000)],
+    balance: Annotated[float, Query(gt=0)],
+    risk: Annotated[str, Query(description="of the balance: 1% or 0.01")] = "1%",
+    venue: MarginVenue = None,
+    at: At = None,
+) -> dict[str, Any]:
+    mm = map_at(m, at)
+    with naming("risk"):
+        fraction = parse_risk(risk)
+    with naming("venue", "side", "entry", "leverage", "balance", aliases={"the stop": "entry"}):
+        p = make_plan(mm, clusters_of(mm, top=None), side=side, entry=entry, leverage=leverage, balance=balance,
+                      risk=fraction, venue=venue or m.params.venue, contract=m.bundle.meta.contract)  # fmt: skip
+    return {"market": m.id, "at": iso(mm.ts), "price": mm.price, **p.to_dict()}
+
+
+@router.get(
+    "/markets/{market_id}/sentiment",
+    summary="Long vs short at risk, funding and open-interest change",
+    response_model=Sentiment,
+)
+def sentiment_route(m: MarketDep, window: Window = "24h", at: At = None) -> dict[str, Any]:
+    span = window_of(window)
+    mm = map_at(m, at)
+    b = m.bundle
+    return {"market": m.id, **read_sentiment(mm, b.candles, b.open_interest, b.funding, span)}
+
+
+@router.get("/calc", summary="Exact liquidation price of one position (see liqheat calc)", response_model=Calc)
+def calc(
+    venue: Annotated[str, Query(description=f"whose margin rules: {', '.join(RULES)}")],
+    symbol: Annotated[str, Query(description="unified (BTC/USDT:USDT, BTC/USD:BTC) or the venue's own name (BTCUSDT …)")],
+    side: Annotated[str, Query(description="long or short")],
+    entry: Annotated[float, Query(gt=0)],
+    leverage: Annotated[float, Query(ge=1)],
+    size: Annotated[float, Query(gt=0, description="base units (linear) or contracts (inverse)")],
+    margin_mode: Literal["isolated", "cross"] = "isolated",
+    balance: Annotated[float | None, Query(description="the wallet balance; cross margin needs it")] = None,
+) -> dict[str, Any]:
+    if margin_mode == "cross" and balance is None:
+        raise ApiError(400, "cross margin needs balance (the account's wallet balance)", "balance")
+    with naming("venue"):
+        rule = rules(venue)
+    with naming("symbol"):
+        market = resolve(symbol, rule.tables_from)
+        rule.rules_for(market.kind)
+        table = lookup(rule.tables_from, market)
+    with naming(None, "side", "size", "entry", "leverage", "balance", aliases={"margin": "balance"}):
+        position, vt = position_from_inputs(venue, symbol, side, entry, leverage, size, margin_mode=margin_mode,
+                                            balance=balance, table=table)  # fmt: skip
+        result: dict[str, Any] = calculate(venue, position, table=vt).to_dict()
+    return result
