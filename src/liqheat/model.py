@@ -40,7 +40,16 @@ class MarginMode(StrEnum):
 
 
 class DomainError(ValueError):
-    """A value a user supplied (or a file holds) that the domain cannot accept."""
+    """A value a user supplied (or a file holds) that the domain cannot accept.
+
+    ``param`` names the parameter at fault in the library's own words (``window``, ``depth_scale``);
+    the message starts with that name. The faces turn it into their own: ``--depth-scale`` in the
+    CLI, the query name in the API's error body.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 def _require(condition: bool, message: str) -> None:

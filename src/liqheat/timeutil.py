@@ -25,10 +25,10 @@ def parse_duration(text: str, what: str = "duration") -> pd.Timedelta:
     """``"5m"``, ``"1h"``, ``"8h"``, ``"1d"`` → a Timedelta; anything else is an error naming ``what``."""
     match = _DURATION.match(str(text).strip())
     if not match:
-        raise DomainError(f"{what} must look like 1m, 5m, 1h, 8h or 1d, got {text!r}")
+        raise DomainError(f"{what} must look like 1m, 5m, 1h, 8h or 1d, got {text!r}", param=what)
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds > 100 * 366 * 86_400:  # beyond any market's data, and soon beyond what time arithmetic holds
-        raise DomainError(f"{what} {text!r} is too long (at most 100 years)")
+        raise DomainError(f"{what} {text!r} is too long (at most 100 years)", param=what)
     return pd.Timedelta(seconds=seconds)
 
 
@@ -39,11 +39,11 @@ def parse_window(text: str, what: str = "window") -> pd.Timedelta:
         span = parse_duration(value, what)
     except DomainError as exc:
         if "too long" in str(exc):
-            raise DomainError(f"{what} {text} is longer than 10 years") from None
+            raise DomainError(f"{what} {text} is longer than 10 years", param=what) from None
         choices = ", ".join(WINDOWS)
-        raise DomainError(f"{what} must be one of {choices} (or a duration like 6h, 2d), got {text!r}") from None
+        raise DomainError(f"{what} must be one of {choices} (or a duration like 6h, 2d), got {text!r}", param=what) from None
     if span > MAX_WINDOW:
-        raise DomainError(f"{what} {text} is longer than 10 years")
+        raise DomainError(f"{what} {text} is longer than 10 years", param=what)
     return span
 
 
@@ -51,11 +51,11 @@ def parse_utc(text: str, what: str) -> pd.Timestamp:
     """A time that must carry its UTC zone (``Z`` or ``+00:00``), as bundle files do."""
     value = str(text).strip()
     if not _UTC_SUFFIX.search(value):
-        raise DomainError(f"{what} must be ISO 8601 UTC ending in Z, got {text!r}")
+        raise DomainError(f"{what} must be ISO 8601 UTC ending in Z, got {text!r}", param=what)
     try:
         return pd.Timestamp(value).tz_convert("UTC")
     except ValueError:
-        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}") from None
+        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}", param=what) from None
 
 
 def parse_time(text: str | None, what: str) -> pd.Timestamp | None:
@@ -65,11 +65,11 @@ def parse_time(text: str | None, what: str) -> pd.Timestamp | None:
     try:
         ts = pd.Timestamp(text)
     except (ValueError, TypeError, OverflowError):
-        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}") from None
+        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}", param=what) from None
     if pd.isna(ts):
-        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}")
+        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}", param=what)
     if not FIRST_YEAR <= ts.year <= LAST_YEAR:
-        raise DomainError(f"{what} {text!r} is outside any market's data (years {FIRST_YEAR}-{LAST_YEAR})")
+        raise DomainError(f"{what} {text!r} is outside any market's data (years {FIRST_YEAR}-{LAST_YEAR})", param=what)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

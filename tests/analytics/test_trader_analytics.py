@@ -444,7 +444,7 @@ def test_a_thinner_book_carries_the_cascade_further() -> None:
     assert thin.price_after < half.price_after < full.price_after
     assert sqrt_book().scaled(0.5).source == "test book × 0.5"
     for bad in (0.0, -1.0, math.nan, math.inf):
-        with pytest.raises(DomainError, match="--depth-scale"):
+        with pytest.raises(DomainError, match=r"^depth_scale must"):
             sqrt_book().scaled(bad)
 
 
@@ -457,9 +457,9 @@ def test_a_rise_liquidates_the_shorts_into_the_ask() -> None:
     assert r.liquidated_usd == pytest.approx(25e6)
     assert r.price_after == pytest.approx(PRICE * 1.03 * (1 + sqrt_move(25e6) / 100))
     for bad in (0.0, -95.0, math.nan):
-        with pytest.raises(DomainError, match="--shock"):
+        with pytest.raises(DomainError, match=r"^shock must"):
             simulate_cascade(CENTERS, np.zeros(N), short, PRICE, bad, bid_only_thin)
-    with pytest.raises(DomainError, match="--refill"):
+    with pytest.raises(DomainError, match=r"^refill must"):
         simulate_cascade(CENTERS, np.zeros(N), short, PRICE, 3.0, bid_only_thin, refill=1.5)
 
 
@@ -492,7 +492,7 @@ def test_the_calibrated_books_load_and_the_crash_book_is_thinner() -> None:
     for x in (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 8.0):
         assert crash.bid.depth(x) < calm.bid.depth(x)
         assert crash.ask.depth(x) < calm.ask.depth(x)
-    with pytest.raises(DomainError, match="--book"):
+    with pytest.raises(DomainError, match=r"^book must"):
         calibrated("normal")
     # the same map and shock fall further into the crash book
     long, short, found = two_long_levels()
@@ -524,7 +524,7 @@ def test_parse_risk() -> None:
     assert parse_risk(0.02) == pytest.approx(0.02)
     assert parse_risk("100%") == 1.0
     for bad in ("250", "abc", "", "%", "0", "0%", "-1%", "150%", "nan", "inf", "1.5"):
-        with pytest.raises(DomainError, match="--risk"):
+        with pytest.raises(DomainError, match=r"^risk must"):
             parse_risk(bad)  # an amount in USD such as 250 is not accepted: only a % or a fraction
 
 
@@ -665,11 +665,12 @@ def test_plan_without_clusters_stops_two_atr_away_and_ignores_small_ones() -> No
     assert p.warnings == []
     short = plan(blank_map(atr=1.5), [], side="short", entry=ENTRY, leverage=5, balance=10_000, risk=0.01)
     assert short.stop == pytest.approx(ENTRY * 1.03)
-    for kwargs, name in (({"side": "both"}, "--side"), ({"leverage": 0.5}, "--leverage"), ({"entry": -1.0}, "--entry"),
-                         ({"balance": math.nan}, "--balance")):  # fmt: skip
+    for kwargs, name in (({"side": "both"}, "side"), ({"leverage": 0.5}, "leverage"), ({"entry": -1.0}, "entry"),
+                         ({"balance": math.nan}, "balance")):  # fmt: skip
         args = {"side": "long", "entry": ENTRY, "leverage": 5.0, "balance": 10_000.0, "risk": 0.01} | kwargs
-        with pytest.raises(DomainError, match=name):
+        with pytest.raises(DomainError, match=f"^{name} ") as refused:
             plan(blank_map(), [], **args)  # type: ignore[arg-type]
+        assert refused.value.param == name
 
 
 # ------------------------------------------------------------------------------------------- sentiment

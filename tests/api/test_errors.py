@@ -68,9 +68,9 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     (f"{M}/heatmap", {"lev_min": 1, "lev_max": 1.4}, 400, "lev_min", "no leverage bucket lies in 1x … 1.4x"),
     (f"{M}/heatmap", {"end": "2026-01-05T00:30:00Z", "window": "4h"}, 400, "window", "window 14400s ending"),
     (f"{M}/cascade", {"shock": 0}, 400, "shock", "shock must not be 0"),
-    (f"{M}/plan", {**PLAN, "risk": "abc"}, 400, "risk", "--risk must be a percentage"),
-    (f"{M}/plan", {**PLAN, "risk": "150%"}, 400, "risk", "--risk must be in (0, 100 %]"),
-    (f"{M}/plan", {**PLAN, "entry": "inf"}, 400, "entry", "--entry must be a finite number > 0"),  # the CLI's words
+    (f"{M}/plan", {**PLAN, "risk": "abc"}, 400, "risk", "risk must be a percentage"),
+    (f"{M}/plan", {**PLAN, "risk": "150%"}, 400, "risk", "risk must be in (0, 100 %]"),
+    (f"{M}/plan", {**PLAN, "entry": "inf"}, 400, "entry", "entry must be a finite number > 0"),  # no CLI flag
     ("/api/calc", {**CALC, "venue": "ftx"}, 400, "venue", "unknown venue 'ftx' (known: binance, bybit, bybit-classic"),
     ("/api/calc", {**CALC, "symbol": "NOPE"}, 400, "symbol", "cannot read symbol 'NOPE'"),
     ("/api/calc", {**CALC, "venue": "hyperliquid"}, 400, "symbol", "no hyperliquid bracket table for BTC/USDT:USDT"),

@@ -140,9 +140,9 @@ def test_api_bad_parameters_are_422_naming_them(demo_client: TestClient, route: 
 @pytest.mark.parametrize(
     ("route", "params", "fragment"),
     [
-        ("plan", {"risk": "abc"}, "--risk must be a percentage"),
-        ("plan", {"risk": "0"}, "--risk must be in (0, 100 %]"),
-        ("plan", {"risk": "150%"}, "--risk must be in (0, 100 %]"),
+        ("plan", {"risk": "abc"}, "risk must be a percentage"),
+        ("plan", {"risk": "0"}, "risk must be in (0, 100 %]"),
+        ("plan", {"risk": "150%"}, "risk must be in (0, 100 %]"),
         ("cascade", {"shock": 0}, "shock must not be 0"),
         ("sentiment", {"window": "3x"}, "window must be one of"),
         ("sentiment", {"window": "99999999999999d"}, "window"),

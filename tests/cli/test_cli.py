@@ -495,3 +495,18 @@ def test_bundle_source_is_printed_verbatim(tmp_path: Path) -> None:
     result = run("info", bundle)
     assert result.exit_code == 0, result.output
     assert "exchange export [see notes]" in text(result.stdout)
+
+
+def test_library_errors_name_parameters_and_the_cli_spells_them_as_flags() -> None:
+    from liqheat.analytics.cascade import calibrated
+    from liqheat.cli.common import flagged
+    from liqheat.model import DomainError
+
+    with pytest.raises(DomainError) as refused:
+        calibrated("crash").scaled(0.0)
+    assert refused.value.param == "depth_scale"
+    assert not str(refused.value).startswith("--")
+    assert flagged(refused.value).startswith("--depth-scale must be a finite number > 0")
+    assert flagged(DomainError("no table here", param="table")) == "no table here (--table)"
+    assert flagged(DomainError("--at is not an ISO 8601 time: 'x'", param="--at")) == "--at is not an ISO 8601 time: 'x'"
+    assert flagged(ValueError("plain")) == "plain"

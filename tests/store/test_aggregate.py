@@ -103,8 +103,9 @@ def test_gaps_are_reported(tmp_path: Path) -> None:
 def test_bad_inputs_name_the_parameter(tmp_path: Path) -> None:
     with pytest.raises(DomainError, match="same coin"):
         parse_feeds(["binance:BTCUSDT", "okx:ETH-USDT-SWAP"], None)
-    with pytest.raises(DomainError, match="give --symbol"):
+    with pytest.raises(DomainError, match="give the symbol too") as refused:
         parse_feeds(["binance"], None)
+    assert refused.value.param == "venue"
     with pytest.raises(DomainError, match="twice"):
         parse_feeds(["binance", "binance:BTCUSDT"], "BTCUSDT")
     store = Store(tmp_path)

@@ -562,7 +562,7 @@ def test_fetch_command_out_of_retries_says_so_in_one_line_and_a_rerun_completes(
         ({"until": "2025-13-01"}, "--until is not an ISO 8601 time: '2025-13-01'"),
         (
             {"until": "2025-10-09T00:00:00Z"},
-            "--until (2025-10-09 00:00:00+00:00) must be after --since (2025-10-10 00:00:00+00:00)",
+            "--until (2025-10-09 00:00:00+00:00) must be after the start (2025-10-10 00:00:00+00:00)",
         ),
         (
             {"streams": "candles,trades"},

@@ -74,7 +74,7 @@ class DepthModel:
 
     def scaled(self, factor: float) -> DepthModel:
         if not (math.isfinite(factor) and factor > 0):
-            raise DomainError(f"--depth-scale must be a finite number > 0, got {factor!r}")
+            raise DomainError(f"depth_scale must be a finite number > 0, got {factor!r}", param="depth_scale")
         return DepthModel(self.bid.scaled(factor), self.ask.scaled(factor), f"{self.source} × {factor:g}")
 
     @classmethod
@@ -94,7 +94,7 @@ def calibrated(state: str = "calm") -> DepthModel:
     """The shipped depth of Binance BTCUSDT on 2025-10-10: ``calm`` (its first 20 hours) or ``crash`` (21:00–21:30)."""
     raw = calibrated_raw()
     if state not in ("calm", "crash"):
-        raise DomainError(f"--book must be calm or crash, got {state!r}")
+        raise DomainError(f"book must be calm or crash, got {state!r}", param="book")
     part = raw[state]
     return DepthModel(
         bid=DepthCurve(tuple(part["bid"]["pct"]), tuple(part["bid"]["usd"])),
@@ -166,9 +166,9 @@ def simulate_cascade(
     bid side thinned instead of refilling, so the static book is the default.
     """
     if not (math.isfinite(shock_pct) and -90 < shock_pct < 900 and shock_pct != 0):
-        raise DomainError(f"--shock must be a non-zero % in (-90, 900), got {shock_pct!r}")
+        raise DomainError(f"shock must be a non-zero % in (-90, 900), got {shock_pct!r}", param="shock")
     if not (0 <= refill <= 1):
-        raise DomainError(f"--refill must be in [0, 1], got {refill!r}")
+        raise DomainError(f"refill must be in [0, 1], got {refill!r}", param="refill")
     down = shock_pct < 0
     levels = long if down else short
     book = depth.bid if down else depth.ask

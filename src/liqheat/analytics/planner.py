@@ -43,9 +43,10 @@ def parse_risk(text: str | float) -> float:
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
-        raise DomainError(f"--risk must be a percentage such as 1% or a fraction such as 0.01, got {text!r}") from None
+        message = f"risk must be a percentage such as 1% or a fraction such as 0.01, got {text!r}"
+        raise DomainError(message, param="risk") from None
     if not (0 < value <= 1):
-        raise DomainError(f"--risk must be in (0, 100 %], got {text!r}")
+        raise DomainError(f"risk must be in (0, 100 %], got {text!r}", param="risk")
     return value
 
 
@@ -107,12 +108,12 @@ def plan(
 ) -> Plan:
     """``clusters`` smaller than ``min_share`` of their side's notional at risk are not crowded zones and are ignored."""
     if side not in ("long", "short"):
-        raise DomainError(f"--side must be long or short, got {side!r}")
-    for name, value in (("--entry", entry), ("--leverage", leverage), ("--balance", balance)):
+        raise DomainError(f"side must be long or short, got {side!r}", param="side")
+    for name, value in (("entry", entry), ("leverage", leverage), ("balance", balance)):
         if not (math.isfinite(value) and value > 0):
-            raise DomainError(f"{name} must be a finite number > 0, got {value!r}")
+            raise DomainError(f"{name} must be a finite number > 0, got {value!r}", param=name)
     if leverage < 1:
-        raise DomainError(f"--leverage must be ≥ 1, got {leverage}")
+        raise DomainError(f"leverage must be ≥ 1, got {leverage}", param="leverage")
     symbol = venue_symbol(venue, m.symbol, contract)
     clusters = [c for c in clusters if (c.side_share if c.side_share is not None else c.share) >= min_share]
     # the trade's own side of the map: stops sit beyond the clusters of positions like it

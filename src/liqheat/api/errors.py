@@ -43,7 +43,10 @@ def naming(param: str | None, *others: str, aliases: Mapping[str, str] | None = 
         message = str(exc)
         words = message.lstrip("-")
         named = {**{name: name for name in others}, **(aliases or {})}
-        found = next((named[w] for w in sorted(named, key=len, reverse=True) if words.startswith(f"{w} ")), param)
+        if exc.param is not None and exc.param in named:
+            found: str | None = named[exc.param]
+        else:
+            found = next((named[w] for w in sorted(named, key=len, reverse=True) if words.startswith(f"{w} ")), param)
         raise ApiError(400, message, found) from None
 
 
@@ -68,4 +71,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def refused(_: Request, exc: DomainError) -> JSONResponse:
         """A refusal no route named a parameter for (the message still says what and why)."""
-        return JSONResponse(body(str(exc), None), 400)
+        return JSONResponse(body(str(exc), exc.param), 400)

@@ -20,7 +20,7 @@ def info(bundle: BundleArg, as_json: Annotated[bool, typer.Option("--json", help
     try:
         loaded = read_bundle(bundle)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     summary = bundle_summary(loaded)
     if as_json:
         emit_json(summary)
@@ -44,5 +44,5 @@ def convert(
         loaded = read_bundle(bundle)
         written = write_bundle(loaded, out, fmt="csv" if fmt == "csv" else "parquet", overwrite=overwrite)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     console.print(f"wrote {written} ({fmt}, {len(loaded.candles):,} candles)")

@@ -126,7 +126,7 @@ def calc(
         )
         result = calculate(venue, position, table=vt, fee_rate=fee_rate)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     if as_json:
         emit_json(result.to_dict())
     else:

@@ -50,9 +50,22 @@ console = cast("Console", _LazyConsole())
 errors = cast("Console", _LazyConsole(stderr=True))
 
 
-def fail(message: str) -> NoReturn:
+def flagged(exc: BaseException) -> str:
+    """The library's message with the parameter it names spelled as this CLI's flag (``depth_scale`` → ``--depth-scale``)."""
+    text, param = str(exc), getattr(exc, "param", None)
+    if not isinstance(param, str) or param.startswith("-"):
+        return text
+    flag = "--" + param.replace("_", "-")
+    if text.startswith(param) and not text[len(param) : len(param) + 1].isalnum():
+        return flag + text[len(param) :]
+    return f"{text} ({flag})"
+
+
+def fail(message: str | BaseException) -> NoReturn:
     """Bad input: say what is wrong on stderr and exit 2 (the convention for usage errors)."""
     from rich.markup import escape
+
+    message = flagged(message) if isinstance(message, BaseException) else message
 
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)

@@ -59,7 +59,7 @@ def demo(
         for folder in bundle or []:
             print_bundle_summary(console, bundle_summary(read_bundle(folder)))
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
 
     sim = report.sim
     candles = sim.bundle.candles

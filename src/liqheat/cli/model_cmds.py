@@ -66,7 +66,7 @@ def replay(
         frame = predict(loaded, params)
         write_predictions(frame, out)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     console.print(f"wrote {out} ({len(frame):,} candles) · params {params.to_json()}", highlight=False, soft_wrap=True)
 
 
@@ -134,7 +134,7 @@ def score(
             loaded, predict(loaded, params), start=_ts(start, "--from"), until=_ts(until, "--until"), params=params.to_dict()
         )
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     data = report.to_dict()
     if as_json:
         emit_json(data)
@@ -169,7 +169,7 @@ def fit(
                 splits, start=start, progress=lambda done, total: progress.update(task, completed=done, total=total)
             )
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     if out is not None:
         out.write_text(result.params.to_json() + "\n", encoding="utf-8")
     if as_json:
@@ -211,7 +211,7 @@ def heatmap(
         frame = heatmap_frame(loaded, params, window=window, end=_ts(end, "--end"), max_bins=bins, max_columns=columns)
         write_heatmap(frame, out, side=side)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     console.print(
         f"wrote {out}: {frame.long.shape[0]} columns × {frame.long.shape[1]} price rows, "
         f"{frame.times[0]:%Y-%m-%d %H:%M} → {frame.times[-1]:%Y-%m-%d %H:%M} UTC"

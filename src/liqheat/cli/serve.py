@@ -77,7 +77,7 @@ def serve(
         if demo:
             add_demo_market(registry, out, live=live)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     if not len(registry):
         if registry.store is not None:
             fail("--store needs --venue to serve a market (e.g. --venue binance --symbol BTC/USDT:USDT), or leave --demo on")

@@ -50,7 +50,7 @@ def import_files(
                 added = ingest_archive(store, paths, resolve(symbol, "binance").unified, progress=tell)
                 note = ""
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     console.print(f"imported {added:,} new row(s) into {store.root}{note}")
 
 
@@ -95,7 +95,7 @@ def export(
                     f"  {s.venue} {s.symbol}: {s.state}" + (f", open-interest share {s.oi_share:.0%}" if s.oi_share else "")
                 )
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     console.print(f"wrote the bundle {written}")
 
 
@@ -188,7 +188,7 @@ def fetch(
             for line in report.log:
                 console.print(f"  [dim]{line}[/]")
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     except VenueError as exc:  # what retrying did not fix; anything else is a bug and keeps its traceback
         for line in getattr(source, "log", []):  # the retries that came before
             console.print(f"  [dim]{line}[/]")
@@ -232,7 +232,7 @@ def follow(
                 for gap in f.state.missed:
                     console.print(f"[yellow]{f.label}: no liquidations seen {gap['from']} to {gap['to']}[/]")
     except (DomainError, VenueError) as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 tables_app = typer.Typer(
@@ -249,7 +249,7 @@ def tables_list() -> None:
     try:
         refreshed = local()
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     for key, vt in sorted({**shipped(), **refreshed}.items()):
         where = f"refreshed ({local_dir()})" if key in refreshed else "shipped"
         t = vt.table
@@ -289,7 +289,7 @@ def tables_refresh(
         text = json.dumps(data, indent=1)
         atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except (DomainError, VenueError) as exc:
-        fail(str(exc))
+        fail(exc)
     console.print(f"wrote {path}: {len(vt.table.brackets)} tiers of {vt.table.market} (as of {vt.table.as_of})")
     for line in source.log:
         console.print(f"  [dim]{line}[/]")
@@ -325,7 +325,7 @@ def liquidations(
         markets = [resolve(s, venue[0] if venue and len(venue) == 1 else None).unified for s in symbol or []]
         found = realized(Store(store_dir), bucket=bucket, window=span, until=end, venues=venue, symbols=markets, largest=largest)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     if as_json:
         emit_json(found.to_dict(top=top))
         return

@@ -53,7 +53,7 @@ def clusters(
     try:
         _, m = _map(bundle, at, params_file, set_param)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     every = clusters_of(m, top=None)
     shown = [c for side in ("long", "short") for c in [x for x in every if x.side == side][:top]]
     stats = concentration(m, every)
@@ -101,7 +101,7 @@ def levels(
     try:
         b, m = _map(bundle, at, params_file, set_param)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     found = find_levels(b.candles.iloc[: m.index + 1], m.price, lookback=lookback)
     meets = confluence(clusters_of(m, top=10), found)
     if as_json:
@@ -164,7 +164,7 @@ def cascade(
         _, m = _map(bundle, at, params_file, set_param)
         result = run_cascade(m, pct, depth, clusters_of(m, top=20), refill=refill)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -215,7 +215,7 @@ def plan_cmd(
         p = plan(m, clusters_of(m, top=None), side=side.lower(), entry=entry, leverage=leverage, balance=balance, risk=fraction,
                  venue=venue.lower(), contract=b.meta.contract)  # fmt: skip
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     if as_json:
         emit_json(p.to_dict())
         return
@@ -272,7 +272,7 @@ def sentiment(
         b, m = _map(bundle, at, params_file, set_param)
         s = read_sentiment(m, b.candles, b.open_interest, b.funding, span)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     if as_json:
         emit_json(s)
         return
@@ -312,7 +312,7 @@ def screen(
         if store_dir is not None:
             items += _store_markets(store_dir, timeframe)
     except DomainError as exc:
-        fail(str(exc))
+        fail(exc)
     if not items:
         fail("nothing to screen: give bundle folders or --store DIR")
     rows: list[dict[str, Any]] = []

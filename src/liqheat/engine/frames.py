@@ -17,7 +17,7 @@ from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, MarketView
 from liqheat.engine.timeline import Timeline
 from liqheat.model import DomainError
-from liqheat.timeutil import parse_duration
+from liqheat.timeutil import iso, parse_duration
 
 
 @dataclass(frozen=True)
@@ -58,18 +58,18 @@ def heatmap_frame(
     the checkpoint before it.
     """
     if not (10 <= max_bins <= 5000):
-        raise DomainError(f"--bins must be 10..5000, got {max_bins}")
+        raise DomainError(f"bins must be 10..5000, got {max_bins}", param="bins")
     if not (2 <= max_columns <= 20000):
-        raise DomainError(f"--columns must be 2..20000, got {max_columns}")
-    span = parse_duration(window, "--window")
+        raise DomainError(f"columns must be 2..20000, got {max_columns}", param="columns")
+    span = parse_duration(window, "window")
     candles = bundle.candles
     ts = candles["ts"]
     last = ts.iloc[-1]
     end = last if end is None else end
     if end < ts.iloc[0]:
-        raise DomainError(f"--end {end:%Y-%m-%dT%H:%M:%SZ} is before the bundle's first candle {ts.iloc[0]:%Y-%m-%dT%H:%M:%SZ}")
+        raise DomainError(f"end {iso(end)} is before the bundle's first candle {iso(ts.iloc[0])}", param="end")
     if end > last:
-        raise DomainError(f"--end {end:%Y-%m-%dT%H:%M:%SZ} is after the bundle's last candle {last:%Y-%m-%dT%H:%M:%SZ}")
+        raise DomainError(f"end {iso(end)} is after the bundle's last candle {iso(last)}", param="end")
     i1 = int(ts.searchsorted(end, side="right")) - 1
     i0 = max(1, int(ts.searchsorted(end - span, side="right")))
     if i1 < i0:

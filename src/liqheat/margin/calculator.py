@@ -206,7 +206,7 @@ def calculate(
     collateral = position.collateral
     if position.margin_mode is MarginMode.CROSS:
         if position.margin is None:
-            raise DomainError("cross margin needs the account's wallet balance (--balance)")
+            raise DomainError("balance: cross margin needs the account's wallet balance", param="balance")
         collateral = position.margin - other_maintenance + other_upnl
     if position.margin is not None and position.margin < position.initial_margin * (1 - 1e-9):
         notes.append(

@@ -47,10 +47,11 @@ def parse_feeds(venues: Sequence[str], symbol: str | None) -> list[Feed]:
         venue, _, own = item.partition(":")
         text = own or symbol
         if not text:
-            raise DomainError(f"--venue {item}: give --symbol, or the market after a colon (e.g. {venue}:BTCUSDT)")
+            hint = f"give the symbol too, or the market after a colon (e.g. {venue}:BTCUSDT)"
+            raise DomainError(f"venue {item}: {hint}", param="venue")
         feeds.append(Feed(venue.strip().lower(), resolve(text, venue)))
     if len({f.label for f in feeds}) != len(feeds):
-        raise DomainError(f"--venue lists a market twice: {', '.join(f.label for f in feeds)}")
+        raise DomainError(f"venue lists a market twice: {', '.join(f.label for f in feeds)}", param="venue")
     bases = {f.market.base for f in feeds}
     if len(bases) > 1:
         raise DomainError(f"venues must trade the same coin to be aggregated, got {', '.join(sorted(bases))}")
@@ -117,7 +118,7 @@ def aggregate(
 ) -> Aggregate:
     if not feeds:
         raise DomainError("aggregate needs at least one venue")
-    step = parse_duration(timeframe, "--timeframe")
+    step = parse_duration(timeframe, "timeframe")
     rates = {**USD_RATES, **(rates or {})}
     max_stale = max_stale if max_stale is not None else max(step * 2, pd.Timedelta(hours=1))
     for feed in feeds:

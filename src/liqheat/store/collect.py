@@ -94,8 +94,8 @@ def fetch_history(
     if unknown:
         raise DomainError(f"unknown stream(s) {', '.join(sorted(unknown))} (known: {', '.join(STREAMS)})")
     if until <= since:
-        raise DomainError(f"--until ({until}) must be after --since ({since})")
-    step = parse_duration(timeframe, "--timeframe")
+        raise DomainError(f"until ({until}) must be after the start ({since})", param="until")
+    step = parse_duration(timeframe, "timeframe")
     venue, symbol = source.venue, source.market.unified
     report = FetchReport(venue, symbol)
     notes: list[str] = []  # what was left out here, beside what the source logged
@@ -226,7 +226,7 @@ class Follower:
         max_backoff: float = 60.0,
     ) -> None:
         self.store, self.source, self.timeframe = store, source, timeframe
-        self.step = parse_duration(timeframe, "--timeframe")
+        self.step = parse_duration(timeframe, "timeframe")
         self.poll_every = poll_every
         self.sleep, self.now = sleep, now
         self.max_backoff = max_backoff

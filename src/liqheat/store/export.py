@@ -24,8 +24,8 @@ def export_bundle(
     fmt: Format = "parquet",
     overwrite: bool = False,
 ) -> Path:
-    parse_duration(timeframe, "--timeframe")
-    start, stop = parse_time(since, "--since"), parse_time(until, "--until")
+    parse_duration(timeframe, "timeframe")
+    start, stop = parse_time(since, "since"), parse_time(until, "until")
     symbol = market.unified
     candles = store.read(Series("candles", venue, symbol, timeframe), start, stop)
     if candles.empty:

@@ -52,5 +52,6 @@ def lookup(venue: str, market: Market, *, refreshed: bool = True) -> VenueTable:
     if found is None:
         have = sorted(sym for (v, sym) in tables if v == venue)
         listing = ", ".join(have) if have else "none"
-        raise DomainError(f"no {venue} bracket table for {market} (shipped: {listing}); pass a table file with --table FILE")
+        missing = f"no {venue} bracket table for {market} (shipped: {listing})"
+        raise DomainError(f"{missing}; pass your own bracket table file instead", param="table")
     return found
