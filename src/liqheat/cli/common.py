@@ -22,6 +22,24 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from liqheat import __version__
+
+        typer.echo(f"liqheat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print liqheat's version and exit.")
+    ] = False,
+) -> None:
+    # no docstring: the app's help stays the one given to typer.Typer above
+    pass
+
+
 def fail(message: str) -> NoReturn:
     """Bad input: say what is wrong on stderr and exit 2 (the convention for usage errors)."""
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
