@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with liqheat (editable) and its dev tools at the versions uv.lock pins; install the page's
-# npm packages (package-lock.json). Idempotent: the Python part re-runs only when pyproject.toml, uv.lock or
-# the version change, npm ci only when its lockfile does.
+# npm packages (package-lock.json) and copy the chart library into the package. Idempotent: the Python
+# part re-runs only when pyproject.toml, uv.lock, setup.py or the version change, npm ci only when its lockfile does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 PY=$("$PY" -c 'import sys; print(sys.executable)')
 export UV_PYTHON_DOWNLOADS=never  # this machine's Python, never one uv would download
 stamp=.venv/.liqheat-installed
-want=$(cat pyproject.toml uv.lock src/liqheat/__init__.py | sha256sum | cut -d' ' -f1)  # __init__: the version
+want=$(cat pyproject.toml uv.lock setup.py src/liqheat/__init__.py | sha256sum | cut -d' ' -f1)  # __init__: the version
 if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   uv=$(bash scripts/uv.sh)
   echo "setup: installing liqheat and the locked versions of its dependencies into .venv (first run takes a minute)" >&2
@@ -26,6 +26,8 @@ if command -v npm >/dev/null 2>&1; then
     npm ci --no-audit --no-fund --loglevel=error >/dev/null
     echo "$want_js" > "$lock"
   fi
+  # the editable install serves the page from src/: put the chart library where a wheel carries it
+  "$PY" scripts/vendor_js.py
 else
   echo "setup: npm not found: the web page needs Node.js/npm (the CLI and the API work without it)" >&2
 fi

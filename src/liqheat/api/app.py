@@ -33,14 +33,15 @@ from liqheat.engine.frames import HeatmapFrame, heatmap_frame
 from liqheat.model import DomainError
 from liqheat.timeutil import epoch_micros, parse_duration
 
-STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"  # package data: the page ships in the package
 WINDOWS = ("4h", "12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y")
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 
 
 def vendor_dir() -> Path:
-    """Where npm put Lightweight Charts (the repository's node_modules)."""
-    return Path(__file__).resolve().parents[3] / "node_modules" / "lightweight-charts" / "dist"
+    """Lightweight Charts inside the package, served at /vendor/: a build copies it there from npm's package
+    (scripts/vendor_js.py, run by setup.py's build hook and, for the editable install, by scripts/setup.sh)."""
+    return STATIC / "vendor"
 
 
 def _window(text: str) -> pd.Timedelta:
