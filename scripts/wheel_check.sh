@@ -45,7 +45,10 @@ where = Path(liqheat.__file__).resolve()
 if where.is_relative_to(Path(root).resolve()):
     bad.append(f"liqheat imports from the checkout: {where}")
 names = set(zipfile.ZipFile(wheel).namelist())
-for need in ("liqheat/web/static/index.html", "liqheat/web/static/app.js",
+# every file of the checkout's page (whatever it is made of), and the chart library copied beside it
+static = Path(root) / "src" / "liqheat" / "web" / "static"
+page = [f"liqheat/web/static/{p.relative_to(static).as_posix()}" for p in sorted(static.rglob("*")) if p.is_file()]
+for need in (*page, "liqheat/web/static/index.html",
              "liqheat/web/static/vendor/lightweight-charts.standalone.production.js", "liqheat/web/static/vendor/LICENSE"):
     if need not in names:
         bad.append(f"the wheel lacks {need}")
@@ -117,6 +120,7 @@ bad = []
 if status != 200 or not ctype.startswith("text/html") or "<html" not in page.lower():
     bad.append(f"/ answered {status} {ctype!r}, not the page")
 scripts = re.findall(r"""<script[^>]*\bsrc=["'](/[^"'#?]+)""", page)
+local = re.findall(r"""(?:src|href)=["'](/[^"'#?]+)""", page)  # scripts and stylesheets on this server
 chart = [s for s in scripts if "lightweight-charts" in s]
 if not chart:
     bad.append(f"the page names no lightweight-charts script (scripts: {scripts})")
@@ -126,7 +130,7 @@ for url in chart:
         bad.append(f"{url} answered {status} {ctype!r} ({len(body):,} chars), not the chart library")
     else:
         print(f"{url}: 200, {len(body):,} chars of Lightweight Charts")
-for url in scripts:
+for url in local:
     if url not in chart and get(url)[0] != 200:
         bad.append(f"{url} (named by the page) did not answer 200")
 if not bad:
