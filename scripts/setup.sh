@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Create .venv and install liqheat with its dev tools. Idempotent: re-runs only when pyproject changes.
+# Create .venv with liqheat (editable) and its dev tools at the versions uv.lock pins; install the page's
+# npm packages (package-lock.json) and copy the chart library into the package. Idempotent: the Python
+# part re-runs only when pyproject.toml, uv.lock, setup.py or the version change, npm ci only when its lockfile does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "liqheat needs Python >= 3.11, found " + sys.version.split()[0])'
-if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv" >&2
-  "$PY" -m venv .venv
-fi
+PY=$("$PY" -c 'import sys; print(sys.executable)')
+export UV_PYTHON_DOWNLOADS=never  # this machine's Python, never one uv would download
 stamp=.venv/.liqheat-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: installing liqheat and its dependencies into .venv (first run takes a minute)" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+want=$(cat pyproject.toml uv.lock setup.py src/liqheat/__init__.py | sha256sum | cut -d' ' -f1)  # __init__: the version
+if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  uv=$(bash scripts/uv.sh)
+  echo "setup: installing liqheat and the locked versions of its dependencies into .venv (first run takes a minute)" >&2
+  # --locked: stop if uv.lock no longer matches pyproject.toml (run `uv lock` and commit it)
+  "$uv" sync --quiet --locked --extra dev --python "$PY"
   echo "$want" > "$stamp"
 fi
 # The engine kernel compiled ahead of time (numba.pycc) from its source, so no command pays numba's start-up.
@@ -30,6 +31,8 @@ if command -v npm >/dev/null 2>&1; then
     npm ci --no-audit --no-fund --loglevel=error >/dev/null
     echo "$want_js" > "$lock"
   fi
+  # the editable install serves the page from src/: put the chart library where a wheel carries it
+  "$PY" scripts/vendor_js.py
 else
   echo "setup: npm not found: the web page needs Node.js/npm (the CLI and the API work without it)" >&2
 fi

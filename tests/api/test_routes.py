@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.data import BARE, HOUR, REAL, SYN
-from liqheat.api.app import create_app
+from liqheat.api.app import create_app, vendor_dir
 from liqheat.api.markets import Registry
 from liqheat.bundle import Bundle, read_bundle, write_bundle
 from liqheat.engine.params import ModelParams
@@ -830,10 +830,11 @@ def test_page(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "lightweight-charts" in response.text
-    # every local script and stylesheet the page names is served (the vendored chart library when npm put it there)
+    # every local script and stylesheet the page names is served (the chart library when a build or setup.sh
+    # copied it into the package)
     local = re.findall(r"""(?:src|href)=["'](/[^"'#?]+)""", response.text)
     assert any(u.startswith("/static/") for u in local)
-    vendor_present = (Path(__file__).resolve().parents[2] / "node_modules" / "lightweight-charts" / "dist").is_dir()
+    vendor_present = (vendor_dir() / "lightweight-charts.standalone.production.js").is_file()
     for url in local:
         if url.startswith("/vendor/") and not vendor_present:
             continue

@@ -7,6 +7,7 @@ import math
 import re
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from typer.testing import CliRunner, Result
 # importing these registers the calc and demo commands on the app
 import liqheat.cli.calc
 import liqheat.cli.demo  # noqa: F401
+from liqheat import __version__
 from liqheat.cli.main import app
 from liqheat.venues.calc import calculate, position_from_inputs
 
@@ -90,6 +92,15 @@ def test_all_commands_are_registered() -> None:
     assert result.exit_code == 0
     for command in ("calc", "demo", "info", "convert"):
         assert command in result.stdout
+
+
+def test_version_is_the_one_version_string() -> None:
+    result = run("--version")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"liqheat {__version__}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
+    # the installed metadata reads liqheat.__version__ (pyproject's dynamic version): one string, not two
+    assert version("liqheat") == __version__
 
 
 # ------------------------------------------------------------------------------------ calc
@@ -473,6 +484,8 @@ def test_console_script_runs_as_a_real_process() -> None:
     assert bad.returncode == 2
     assert bad.stdout == ""
     assert "unknown venue 'nowhere'" in bad.stderr
+    shown = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert (shown.returncode, shown.stdout, shown.stderr) == (0, f"liqheat {__version__}\n", "")
 
 
 # ------------------------------------------------------------------------------------ user text is not markup

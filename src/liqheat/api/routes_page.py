@@ -1,4 +1,4 @@
-"""The page at ``/``, its files under ``/static`` and the chart library npm put under ``/vendor``."""
+"""The page at ``/``, its files under ``/static`` and the chart library under ``/vendor``, all from the package."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"  # package data: the page ships in the package
 
 router = APIRouter()
 
 
 def vendor_dir() -> Path:
-    """Where npm put Lightweight Charts (the repository's node_modules)."""
-    return Path(__file__).resolve().parents[3] / "node_modules" / "lightweight-charts" / "dist"
+    """Lightweight Charts inside the package, served at /vendor/: a build copies it there from npm's package
+    (scripts/vendor_js.py, run by setup.py's build hook and, for the editable install, by scripts/setup.sh)."""
+    return STATIC / "vendor"
 
 
 @router.get("/", include_in_schema=False)

@@ -50,6 +50,24 @@ console = cast("Console", _LazyConsole())
 errors = cast("Console", _LazyConsole(stderr=True))
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from liqheat import __version__
+
+        typer.echo(f"liqheat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print liqheat's version and exit.")
+    ] = False,
+) -> None:
+    # no docstring: the app's help stays the one given to typer.Typer above
+    pass
+
+
 def flagged(exc: BaseException) -> str:
     """The library's message with the parameter it names spelled as this CLI's flag (``depth_scale`` → ``--depth-scale``)."""
     text, param = str(exc), getattr(exc, "param", None)

@@ -24,8 +24,11 @@ def serve_registry(registry: object, host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             fail(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port")
-    if not vendor_dir().is_dir():
-        console.print("[yellow]warning:[/] node_modules/lightweight-charts is missing: run bash scripts/setup.sh for the page")
+    if not (vendor_dir() / "lightweight-charts.standalone.production.js").is_file():
+        console.print(
+            f"[yellow]warning:[/] the page's chart library is missing from {vendor_dir()}: "
+            "in a checkout, run bash scripts/setup.sh (npm ci, then scripts/vendor_js.py)"
+        )
     registry.warm()  # type: ignore[attr-defined]
     console.print(f"[bold]liqheat[/] serving on http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
     uvicorn.run(create_app(registry), host=host, port=port, log_level="warning")  # type: ignore[arg-type]
