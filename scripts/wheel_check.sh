@@ -64,6 +64,9 @@ for line in bad:
 sys.exit(1 if bad else 0)
 EOF
 
+kernel=$("$vpy" -c 'from liqheat.engine.compiled import MODE; print(MODE)' 2>&1) || true
+if [ "$kernel" = "aot" ]; then echo "engine kernel: compiled ahead of time, in the wheel"; else fail "the installed engine kernel is '$kernel', not the compiled one"; fi
+
 got=$("$work/venv/bin/liqheat" --version 2>&1) || true
 if [ "$got" = "liqheat $version" ]; then echo "liqheat --version: $got"; else fail "liqheat --version printed '$got', not 'liqheat $version'"; fi
 
