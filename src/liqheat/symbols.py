@@ -3,6 +3,7 @@
 The canonical name is ccxt's unified symbol (``BTC/USDT:USDT``, ``BTC/USD:BTC``). Venue-native
 spellings are aliases: ``BTCUSDT`` (Binance, Bybit), ``BTCUSD_PERP`` (Binance COIN-M), ``BTCUSD``
 (Bybit inverse), ``BTC-USDT-SWAP`` / ``BTC-USD-SWAP`` (OKX), ``BTC`` (Hyperliquid, USDC-settled).
+Spellings only one venue gives are that venue's data (:class:`~liqheat.venues.spec.VenueSpec`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,26 @@ from __future__ import annotations
 import re
 
 from liqheat.model import DomainError, Market
+from liqheat.venues.registry import FEEDS, RULES
+from liqheat.venues.spec import VenueSpec
 
 _STABLE_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD")
 _UNIFIED = re.compile(r"^([A-Z0-9]+)/([A-Z0-9]+)(?::([A-Z0-9]+))?$")
 _OKX = re.compile(r"^([A-Z0-9]+)-([A-Z0-9]+)-SWAP$")
 _BINANCE_COINM = re.compile(r"^([A-Z0-9]+)(USD)_PERP$")
 _BASE_ONLY = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+def _feed(venue: str | None) -> VenueSpec | None:
+    """The feed whose spellings apply: ``venue`` is a feed name or a rules id (``bybit-classic`` → Bybit)."""
+    if not venue:
+        return None
+    name = venue.strip().lower()
+    return FEEDS.get(RULES[name].tables_from if name in RULES else name)
+
+
+def _bare_coin_venues() -> str:
+    return " or ".join(name for name, feed in FEEDS.items() if feed.bare_coin_quote)
 
 
 def resolve(text: str, venue: str | None = None) -> Market:
@@ -54,12 +69,13 @@ def _resolve(text: str, venue: str | None) -> Market:
     for quote in _STABLE_QUOTES:
         if raw.endswith(quote) and len(raw) > len(quote):
             return Market(raw[: -len(quote)], quote, quote)
-    if raw.endswith("PERP") and len(raw) > 4 and venue == "bybit":
-        return Market(raw[:-4], "USDC", "USDC")
+    feed = _feed(venue)
+    if raw.endswith("PERP") and len(raw) > 4 and feed is not None and feed.perp_suffix_quote:
+        return Market(raw[:-4], feed.perp_suffix_quote, feed.perp_suffix_quote)
     if raw.endswith("USD") and len(raw) > 3:
         base = raw[:-3]
         return Market(base, "USD", base)
-    if _BASE_ONLY.match(raw) and venue == "hyperliquid":
-        return Market(raw, "USDC", "USDC")
-    hint = " (a bare coin is a Hyperliquid market: add --venue hyperliquid)" if _BASE_ONLY.match(raw) else ""
+    if _BASE_ONLY.match(raw) and feed is not None and feed.bare_coin_quote:
+        return Market(raw, feed.bare_coin_quote, feed.bare_coin_quote)
+    hint = f" (a bare coin names a market only on {_bare_coin_venues()}: add --venue)" if _BASE_ONLY.match(raw) else ""
     raise DomainError(f"cannot read symbol {text!r}{hint}; {_FORMS}")

@@ -74,6 +74,10 @@ class VenueSpec:
     liquidations_lower_bound: bool = False
     tiers_need_key: bool = False  # bracket tiers only to a read-only API key (LIQHEAT_<VENUE>_KEY / _SECRET)
     linear_quote: str = "USDT"  # the quote of the venue's main linear perpetuals
+    # symbol aliases only this venue gives: a bare coin (Hyperliquid ``BTC``) or ``<coin>PERP`` (Bybit
+    # ``BTCPERP``) names this quote's perpetual; None where the spelling means nothing at this venue
+    bare_coin_quote: str | None = None
+    perp_suffix_quote: str | None = None
     max_retries: int = 5
 
 

@@ -34,6 +34,7 @@ SPEC = VenueSpec(
     funding_page=200,
     oi_units=_oi_units,
     liquidation_side=liq_side_from_position,
+    perp_suffix_quote="USDC",
     tier_unit={ContractKind.LINEAR: "quote", ContractKind.INVERSE: "base"},
     tier_market={ContractKind.LINEAR: "linear", ContractKind.INVERSE: "inverse"},
 )

@@ -34,4 +34,5 @@ SPEC = VenueSpec(
     funding_page=500,
     oi_units=_oi_units,
     linear_quote="USDC",
+    bare_coin_quote="USDC",
 )
