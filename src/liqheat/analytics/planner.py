@@ -23,6 +23,7 @@ from typing import Any
 from liqheat.analytics.clusters import Cluster
 from liqheat.analytics.maps import MarketMap
 from liqheat.model import ContractKind, DomainError, MarginMode, Position
+from liqheat.timeutil import iso
 from liqheat.venues.calc import calculate, position_from_inputs
 from liqheat.venues.registry import linear_quote
 
@@ -206,7 +207,7 @@ def sentiment(m: MarketMap, candles: Any, open_interest: Any, funding: Any, wind
     oi_now_v = float(oi["oi_usd"].iloc[-1]) if len(oi) else math.nan
     oi_then_v = float(oi_then["oi_usd"].iloc[-1]) if len(oi_then) else (float(oi["oi_usd"].iloc[0]) if len(oi) else math.nan)
     out: dict[str, Any] = {
-        "at": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "at": iso(end),
         "window_hours": window.total_seconds() / 3600,
         "long_at_risk_usd": total_long,
         "short_at_risk_usd": total_short,

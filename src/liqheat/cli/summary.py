@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from liqheat.bundle import Bundle
-
-
-def _iso(ts: pd.Timestamp) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+from liqheat.timeutil import iso
 
 
 def bundle_summary(bundle: Bundle) -> dict[str, Any]:
@@ -23,7 +19,7 @@ def bundle_summary(bundle: Bundle) -> dict[str, Any]:
         frame = bundle.table(name)
         if frame is None or frame.empty:
             continue
-        tables[name] = {"rows": len(frame), "first": _iso(frame["ts"].iloc[0]), "last": _iso(frame["ts"].iloc[-1])}
+        tables[name] = {"rows": len(frame), "first": iso(frame["ts"].iloc[0]), "last": iso(frame["ts"].iloc[-1])}
     candles = bundle.candles
     tables["candles"].update(
         low=float(candles["low"].min()), high=float(candles["high"].max()), last_close=float(candles["close"].iloc[-1])
@@ -44,7 +40,7 @@ def bundle_summary(bundle: Bundle) -> dict[str, Any]:
         "timeframe": meta.timeframe,
         "venues": list(meta.venues),
         "source": meta.source,
-        "score_from": _iso(meta.score_from) if meta.score_from is not None else None,
+        "score_from": iso(meta.score_from) if meta.score_from is not None else None,
         "liquidations_interval": meta.liquidations_interval,
         "tables": tables,
         "gaps": [
@@ -53,7 +49,7 @@ def bundle_summary(bundle: Bundle) -> dict[str, Any]:
                 "count": g.count,
                 "missing_steps": g.missing_steps,
                 "largest_hours": g.largest.total_seconds() / 3600,
-                "largest_after": _iso(g.largest_after) if g.largest_after is not None else None,
+                "largest_after": iso(g.largest_after) if g.largest_after is not None else None,
                 "text": str(g),
             }
             for g in bundle.gaps

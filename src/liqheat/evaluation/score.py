@@ -19,7 +19,7 @@ import pandas as pd
 
 from liqheat.bundle import Bundle
 from liqheat.model import DomainError
-from liqheat.timeutil import parse_duration
+from liqheat.timeutil import iso, parse_duration
 
 SIDES = ("long", "short")
 
@@ -169,7 +169,7 @@ def score(
     return ScoreReport(
         bundle=bundle.path.name if bundle.path else meta.symbol,
         interval=meta.liquidations_interval,
-        window=(begin.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        window=(iso(begin), iso(end)),
         sides=tuple(sides),
         params=params or {},
     )

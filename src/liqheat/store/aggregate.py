@@ -20,7 +20,7 @@ import pandas as pd
 from liqheat.bundle import Bundle, BundleMeta
 from liqheat.model import DomainError, Market
 from liqheat.store.parquet_store import Series, Store
-from liqheat.timeutil import find_gaps, parse_duration
+from liqheat.timeutil import find_gaps, iso, parse_duration
 from liqheat.venues.registry import spec
 
 USD_RATES: dict[str, float] = {"USD": 1.0, "USDT": 1.0, "USDC": 1.0, "FDUSD": 1.0, "BUSD": 1.0}
@@ -73,21 +73,21 @@ class VenueStatus:
     oi_share: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        def iso(ts: pd.Timestamp | None) -> str | None:
-            return None if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+        def maybe_iso(ts: pd.Timestamp | None) -> str | None:
+            return None if ts is None else iso(ts)
 
         return {
             "venue": self.venue,
             "symbol": self.symbol,
             "state": self.state,
-            "first": iso(self.first),
-            "last_candle": iso(self.last_candle),
-            "last_open_interest": iso(self.last_open_interest),
-            "last_liquidation": iso(self.last_liquidation),
+            "first": maybe_iso(self.first),
+            "last_candle": maybe_iso(self.last_candle),
+            "last_open_interest": maybe_iso(self.last_open_interest),
+            "last_liquidation": maybe_iso(self.last_liquidation),
             "lag_seconds": None if self.lag is None else self.lag.total_seconds(),
             "oi_share": self.oi_share,
-            "candle_gaps": [[iso(a), iso(b)] for a, b in self.candle_gaps],
-            "stream_gaps": [[iso(a), iso(b), s] for a, b, s in self.stream_gaps],
+            "candle_gaps": [[maybe_iso(a), maybe_iso(b)] for a, b in self.candle_gaps],
+            "stream_gaps": [[maybe_iso(a), maybe_iso(b), s] for a, b, s in self.stream_gaps],
         }
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from liqheat.model import DomainError
 from liqheat.store.parquet_store import Store, folder_value
+from liqheat.timeutil import iso
 
 WEEK = pd.Timedelta(days=7)
 BUCKETS = {"1h": "1 hour", "1d": "1 day"}
@@ -69,9 +70,6 @@ class Realized:
 
     def to_dict(self, top: int = 20) -> dict[str, Any]:
         """The JSON shape of the API and ``liqheat liquidations --json``."""
-
-        def iso(ts: pd.Timestamp) -> str:
-            return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
         def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             out = []
