@@ -2,17 +2,65 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
+import typer.main
+from typer import _click
+from typer.core import TyperGroup
+
+from liqheat.cli.index import COMMANDS
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+
+class LazyGroup(TyperGroup):
+    """The command group: a command's module is imported, and its click command built, only when asked
+    for; the command list in ``--help`` comes from :data:`liqheat.cli.index.COMMANDS`."""
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"liqheat.cli.{COMMANDS[cmd_name].module}")
+            built = _build(cmd_name)
+            if built is not None:
+                self.commands[cmd_name] = built
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, _click.utils.make_default_short_help(entry.summary, limit)) for name, entry in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _build(name: str) -> _click.Command | None:
+    """The click command (or sub-group) registered on :data:`app` under ``name``, as typer would build it."""
+    for info in app.registered_commands:
+        if info.callback is not None and (info.name or typer.main.get_command_name(info.callback.__name__)) == name:
+            return typer.main.get_command_from_info(
+                info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
+            )
+    for group in app.registered_groups:
+        if group.name == name:
+            return typer.main.get_group_from_info(
+                group,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                suggest_commands=app.suggest_commands,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+    return None
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     name="liqheat",
     help="liqheat: an open, measured liquidation heatmap for crypto perpetual futures.",
     no_args_is_help=True,
