@@ -137,6 +137,14 @@ def fail(message: str | BaseException) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+def usd(x: float, digits: int = 2) -> str:
+    """``$652.70M``, ``$9.5k``, ``$312``: a dollar amount as a trader reads it."""
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"${x / scale:,.{digits}f}{unit}"
+    return f"${x:,.0f}"
+
+
 def emit_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
 

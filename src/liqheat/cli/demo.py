@@ -7,15 +7,8 @@ from typing import Annotated
 
 import typer
 
-from liqheat.cli.common import app, console, fail
+from liqheat.cli.common import app, console, fail, usd
 from liqheat.model import DomainError
-
-
-def _usd(x: float) -> str:
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= size:
-            return f"${x / size:,.1f}{unit}"
-    return f"${x:,.0f}"
 
 
 @app.command()
@@ -69,8 +62,8 @@ def demo(
     console.print(
         f"[bold]Synthetic market[/] · {'reused' if report.reused else 'simulated'} · {params.days:g} days of 1-minute candles "
         f"({len(candles):,}), seed {params.seed} · price {candles['low'].min():,.0f} – {candles['high'].max():,.0f}, "
-        f"last {report.last_price:,.0f} · open interest {_usd(float(sim.bundle.open_interest['oi_usd'].iloc[-1]))} · "
-        f"{len(sim.positions):,} positions · {len(orders):,} liquidations ({_usd(float(orders['usd'].sum()))})"
+        f"last {report.last_price:,.0f} · open interest {usd(float(sim.bundle.open_interest['oi_usd'].iloc[-1]), 1)} · "
+        f"{len(sim.positions):,} positions · {len(orders):,} liquidations ({usd(float(orders['usd'].sum()), 1)})"
     )
     casc = sim.cascades
     if len(casc):
@@ -78,8 +71,8 @@ def demo(
         move = casc.iloc[int(casc["move_pct"].abs().to_numpy().argmax())]
         console.print(
             f"[bold]Cascades[/] (≥ {params.cascade_rounds} rounds of forced orders in one tick): {len(casc):,} · "
-            f"largest {_usd(float(big['usd']))} on {big['ts']:%m-%d %H:%M} moving price {big['move_pct']:+.2f}% "
-            f"in {int(big['rounds'])} rounds · largest move {move['move_pct']:+.2f}% ({_usd(float(move['usd']))})"
+            f"largest {usd(float(big['usd']), 1)} on {big['ts']:%m-%d %H:%M} moving price {big['move_pct']:+.2f}% "
+            f"in {int(big['rounds'])} rounds · largest move {move['move_pct']:+.2f}% ({usd(float(move['usd']), 1)})"
         )
     print_score(report.score.to_dict(), "Engine vs the simulated liquidations (hourly, Spearman)")
     console.print(verdict(report.score), highlight=False)
@@ -99,7 +92,7 @@ def demo(
         clusters.add_column(column, justify="left" if column == "side" else "right")
     for c in report.clusters:
         clusters.add_row(
-            c.side, f"{c.peak_price:,.0f}", f"{c.price_low:,.0f} – {c.price_high:,.0f}", _usd(c.notional_usd), f"{c.share:.0%}",
+            c.side, f"{c.peak_price:,.0f}", f"{c.price_low:,.0f} – {c.price_high:,.0f}", usd(c.notional_usd, 1), f"{c.share:.0%}",
             f"{c.distance_pct:+.2f}%",
         )  # fmt: skip
     console.print(clusters)

@@ -312,8 +312,7 @@ def liquidations(
     """Realized liquidations in the store: totals per hour or day by venue, side and symbol, and the largest orders."""
     from rich.table import Table
 
-    from liqheat.cli.common import emit_json
-    from liqheat.cli.trader import _usd
+    from liqheat.cli.common import emit_json, usd
     from liqheat.store.parquet_store import Store
     from liqheat.store.realized import realized
     from liqheat.symbols import resolve
@@ -338,7 +337,7 @@ def liquidations(
             out.add_column(key, justify="left" if key in keys else "right")
         for rec in frame.to_dict("records"):
             cells = [f"{rec[k]:%Y-%m-%d %H:%M}" if k == "bucket" else str(rec[k]) for k in keys]
-            out.add_row(*cells, _usd(rec["long_usd"]), _usd(rec["short_usd"]), _usd(rec["total_usd"]), f"{rec['orders']:,}")
+            out.add_row(*cells, usd(rec["long_usd"]), usd(rec["short_usd"]), usd(rec["total_usd"]), f"{rec['orders']:,}")
         console.print(out)
 
     table(found.by("bucket", "venue"), ["bucket", "venue"], title)
@@ -353,7 +352,7 @@ def liquidations(
                 rec["venue"],
                 rec["symbol"],
                 rec["side"],
-                _usd(rec["usd"]),
+                usd(rec["usd"]),
                 f"{rec['price']:,.6g}",
             )
         console.print(orders)

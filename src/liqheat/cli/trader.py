@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from liqheat.cli.common import BundleArg, app, console, emit_json, fail
+from liqheat.cli.common import BundleArg, app, console, emit_json, fail, usd
 from liqheat.cli.model_cmds import ParamsFile, SetParam, load_params
 from liqheat.model import DomainError
 
@@ -28,12 +28,6 @@ def _map(bundle_dir: Path, at: str | None, params_file: Path | None, set_param: 
     index = index_at(bundle, parse_time(at, "--at"), what="--at")
     return bundle, market_map(bundle, load_params(params_file, set_param), index=index)
 
-
-def _usd(x: float) -> str:
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"${x / scale:,.2f}{unit}"
-    return f"${x:,.0f}"
 
 
 @app.command()
@@ -68,7 +62,7 @@ def clusters(
     for c in shown:
         age = f"{'≥' if c.age_at_least else ''}{c.age_hours:,.0f} h" if c.age_hours is not None else "—"
         atrs = f"{c.distance_atr:+.1f}" if c.distance_atr else "—"
-        table.add_row(c.side, f"{c.price_low:,.2f}", f"{c.price_high:,.2f}", f"{c.peak_price:,.2f}", _usd(c.notional_usd),
+        table.add_row(c.side, f"{c.price_low:,.2f}", f"{c.price_high:,.2f}", f"{c.peak_price:,.2f}", usd(c.notional_usd),
                       f"{c.share:.1%} ({c.side_share or 0.0:.1%})", f"{c.distance_pct:+.2f}%", atrs, age)  # fmt: skip
     console.print(table)
     ra = stats["round_affinity"]
@@ -127,7 +121,7 @@ def levels(
     for x in meets[:5]:
         c = x.cluster
         band = f"{c.price_low:,.2f}–{c.price_high:,.2f}"
-        console.print(f"confluence {x.score:.3f}: {c.side} cluster {band} ({_usd(c.notional_usd)}) "
+        console.print(f"confluence {x.score:.3f}: {c.side} cluster {band} ({usd(c.notional_usd)}) "
                       f"with {x.level.kind} {x.level.price:,.2f} ({x.level.source})")  # fmt: skip
 
 
@@ -175,12 +169,12 @@ def cascade(
     for r in result.rounds:
         names = ", ".join(f"{result.clusters[i].peak_price:,.0f}" for i in r.clusters if i < len(result.clusters))
         table.add_row(
-            str(r.n), f"{r.price:,.2f}", f"{r.move_pct:+.2f}%", _usd(r.fired_usd), _usd(r.forced_total_usd), names or ""
+            str(r.n), f"{r.price:,.2f}", f"{r.move_pct:+.2f}%", usd(r.fired_usd), usd(r.forced_total_usd), names or ""
         )
     console.print(table)
     console.print(
         f"ends at {result.price_after:,.2f} ({result.move_pct:+.2f}%, {result.move_pct / pct:.2f}× the shock) after "
-        f"{_usd(result.liquidated_usd)} liquidated: {result.stop_reason}"
+        f"{usd(result.liquidated_usd)} liquidated: {result.stop_reason}"
     )
     risk = result.risk
     console.print(f"cascade risk (liquidated per 1 % ÷ depth per 1 %): down {risk['down']:.4f}, up {risk['up']:.4f}")
@@ -223,9 +217,9 @@ def plan_cmd(
         ("market", f"{p.symbol} on {p.venue}, price {m.price:,.2f} at {m.ts:%Y-%m-%d %H:%M} UTC"),
         (
             "size",
-            f"{p.size_base:,.6f} {m.symbol} = {_usd(p.notional_usd)} notional, {_usd(p.margin_usd)} margin at {p.leverage:g}×",
+            f"{p.size_base:,.6f} {m.symbol} = {usd(p.notional_usd)} notional, {usd(p.margin_usd)} margin at {p.leverage:g}×",
         ),
-        ("risk", f"{_usd(p.risk_usd)} to the stop"),
+        ("risk", f"{usd(p.risk_usd)} to the stop"),
         ("stop", f"{p.stop:,.2f} ({p.stop_reason})"),
         ("own liquidation", f"{p.liquidation_price:,.2f} (exact, isolated)"),
         ("target", "—" if p.take_profit is None else f"{p.take_profit:,.2f}, reward/risk {p.reward_risk:.2f}"),
@@ -234,7 +228,7 @@ def plan_cmd(
         rows.append(
             (
                 "margin to clear",
-                f"{_usd(p.margin_to_clear)} isolated margin ({_usd(p.margin_to_clear - p.margin_usd)} more) puts the "
+                f"{usd(p.margin_to_clear)} isolated margin ({usd(p.margin_to_clear - p.margin_usd)} more) puts the "
                 "liquidation price beyond the stop and the cluster",
             )
         )
@@ -242,7 +236,7 @@ def plan_cmd(
         console.print(f"[bold]{name:>16}[/] {value}")
     for c in p.below[:2] + p.above[:2]:
         console.print(
-            f"{'':>16} {c.side} cluster {c.price_low:,.2f}–{c.price_high:,.2f} {_usd(c.notional_usd)} ({c.distance_pct:+.2f}%)"
+            f"{'':>16} {c.side} cluster {c.price_low:,.2f}–{c.price_high:,.2f} {usd(c.notional_usd)} ({c.distance_pct:+.2f}%)"
         )
     for w in p.warnings:
         console.print(f"[yellow]warning:[/] {w}")
@@ -277,7 +271,7 @@ def sentiment(
         emit_json(s)
         return
     ratio = "—" if s["long_short_ratio"] is None else f"{s['long_short_ratio']:.2f}"
-    console.print(f"{m.symbol} at {s['at']}: longs at risk {_usd(s['long_at_risk_usd'])}, shorts {_usd(s['short_at_risk_usd'])} "
+    console.print(f"{m.symbol} at {s['at']}: longs at risk {usd(s['long_at_risk_usd'])}, shorts {usd(s['short_at_risk_usd'])} "
                   f"(ratio {ratio}, skew {s['skew']:+.2f})")  # fmt: skip
     oi = s["open_interest_change_pct"]
     fm = s["funding_mean"]
@@ -341,7 +335,7 @@ def screen(
         if r["side"] is None:
             table.add_row(r["market"], f"{r['price']:,.2f}", "—", "—", "—", "—", "—")
             continue
-        table.add_row(r["market"], f"{r['price']:,.2f}", r["side"], f"{r['peak_price']:,.2f}", _usd(r["notional_usd"]),
+        table.add_row(r["market"], f"{r['price']:,.2f}", r["side"], f"{r['peak_price']:,.2f}", usd(r["notional_usd"]),
                       f"{r['distance_pct']:+.2f}%", f"{r['distance_atr']:+.1f}")  # fmt: skip
     console.print(table)
 
