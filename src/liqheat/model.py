@@ -97,7 +97,7 @@ class Market:
 
     @classmethod
     def parse_unified(cls, symbol: str) -> Market:
-        """Parse ``BASE/QUOTE:SETTLE`` strictly (aliases are resolved in :mod:`liqheat.symbols`)."""
+        """Parse ``BASE/QUOTE:SETTLE`` strictly (aliases are resolved in :mod:`liqheat.venues.symbols`)."""
         try:
             pair, settle = symbol.split(":")
             base, quote = pair.split("/")

@@ -41,8 +41,8 @@ from aiohttp import WSMessage, WSMsgType
 
 from liqheat.sources.ccxt import CcxtSource
 from liqheat.sources.registry import open_source
-from liqheat.symbols import resolve
 from liqheat.venues.registry import spec
+from liqheat.venues.symbols import resolve
 
 T = TypeVar("T")
 

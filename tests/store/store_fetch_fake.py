@@ -32,9 +32,9 @@ from requests.structures import CaseInsensitiveDict
 
 from liqheat.sources.ccxt import CcxtSource
 from liqheat.store.parquet_store import Series, Store
-from liqheat.symbols import resolve
 from liqheat.venues.binance import feed as binance
 from liqheat.venues.spec import VenueSpec
+from liqheat.venues.symbols import resolve
 
 HERE = Path(__file__).resolve().parent
 EXCHANGE_INFO = json.loads((HERE.parent / "venues" / "binance" / "exchangeInfo.json").read_text(encoding="utf-8"))

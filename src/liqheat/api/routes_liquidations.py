@@ -14,9 +14,9 @@ from liqheat.api.errors import ApiError, naming
 from liqheat.api.markets import Market
 from liqheat.api.models import ERRORS, Liquidations, LiquidationTotals, StoreLiquidations
 from liqheat.model import DomainError
-from liqheat.symbols import resolve
 from liqheat.timeutil import iso, parse_duration
 from liqheat.venues.registry import FEEDS, spec
+from liqheat.venues.symbols import resolve
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 

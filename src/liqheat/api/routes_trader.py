@@ -20,10 +20,10 @@ from liqheat.api import encode
 from liqheat.api.deps import At, MarketDep, Window, map_at, window_of
 from liqheat.api.errors import ApiError, naming
 from liqheat.api.models import ERRORS, Calc, Cascade, Clusters, Levels, Plan, Sentiment
-from liqheat.symbols import resolve
 from liqheat.timeutil import iso
 from liqheat.venues.calc import calculate, position_from_inputs
 from liqheat.venues.registry import RULES, rules
+from liqheat.venues.symbols import resolve
 from liqheat.venues.tables import lookup
 
 router = APIRouter(prefix="/api", responses=ERRORS)

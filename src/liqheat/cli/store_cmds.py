@@ -26,7 +26,7 @@ def import_files(
 
     from liqheat.store.ingest import ingest_archive, ingest_force_orders
     from liqheat.store.parquet_store import Store
-    from liqheat.symbols import resolve
+    from liqheat.venues.symbols import resolve
 
     if fmt not in FORMATS:
         fail(f"FORMAT must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -118,8 +118,8 @@ VenueOption = Annotated[list[str], typer.Option("--venue", help="Venue (repeatab
 
 def _sources(venues: list[str], symbol: str) -> list[object]:
     from liqheat.sources.registry import open_source
-    from liqheat.symbols import resolve
     from liqheat.venues.registry import spec
+    from liqheat.venues.symbols import resolve
 
     out: list[object] = []
     for v in venues:
@@ -269,8 +269,8 @@ def tables_refresh(
     from liqheat.margin.tables import parse_table
     from liqheat.sources.errors import VenueError
     from liqheat.sources.registry import open_source
-    from liqheat.symbols import resolve
     from liqheat.venues.registry import spec
+    from liqheat.venues.symbols import resolve
     from liqheat.venues.tables import local_dir
 
     try:
@@ -315,8 +315,8 @@ def liquidations(
     from liqheat.cli.common import emit_json, usd
     from liqheat.store.parquet_store import Store
     from liqheat.store.realized import realized
-    from liqheat.symbols import resolve
     from liqheat.timeutil import parse_duration, parse_time
+    from liqheat.venues.symbols import resolve
 
     try:
         span = parse_duration(window, "--window")

@@ -344,7 +344,7 @@ def _store_markets(root: Path, timeframe: str) -> list[tuple[str, Any]]:
     """Every (venue, symbol) in the store with candles of ``timeframe`` and open interest, as a bundle."""
     from liqheat.store.aggregate import Feed, aggregate
     from liqheat.store.parquet_store import Store
-    from liqheat.symbols import resolve
+    from liqheat.venues.symbols import resolve
 
     store = Store(root)
     out = []

@@ -40,7 +40,7 @@ class Feed:
 
 def parse_feeds(venues: Sequence[str], symbol: str | None) -> list[Feed]:
     """``binance`` (with ``symbol``) or ``binance:BTCUSD_PERP``: the venue's spelling is resolved per venue."""
-    from liqheat.symbols import resolve
+    from liqheat.venues.symbols import resolve
 
     feeds = []
     for item in venues:

@@ -12,8 +12,8 @@ from liqheat.margin.calculator import Result
 from liqheat.margin.calculator import calculate as calculate_with
 from liqheat.margin.tables import VenueTable
 from liqheat.model import ContractKind, DomainError, MarginMode, Market, Position, Side
-from liqheat.symbols import resolve
 from liqheat.venues.registry import rules
+from liqheat.venues.symbols import resolve
 from liqheat.venues.tables import lookup
 
 

@@ -20,7 +20,7 @@ from liqheat.model import DomainError
 from liqheat.sources.ccxt import CcxtSource
 from liqheat.sources.errors import RetryableVenueError, VenueError
 from liqheat.sources.registry import open_source
-from liqheat.symbols import resolve
+from liqheat.venues.symbols import resolve
 
 HERE = Path(__file__).resolve().parent
 EXCHANGE_INFO = json.loads((HERE / "exchangeInfo.json").read_text(encoding="utf-8"))

@@ -25,8 +25,8 @@ from liqheat.margin.tables import parse_table
 from liqheat.sources.ccxt import CcxtSource
 from liqheat.sources.errors import VenueError
 from liqheat.sources.registry import open_source
-from liqheat.symbols import resolve
 from liqheat.venues.binance import feed as binance
+from liqheat.venues.symbols import resolve
 from liqheat.venues.tables import lookup
 
 HERE = Path(__file__).resolve().parent

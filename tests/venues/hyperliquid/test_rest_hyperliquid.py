@@ -25,8 +25,8 @@ import pytest
 from liqheat.model import DomainError
 from liqheat.sources.ccxt import CcxtSource
 from liqheat.sources.registry import open_source
-from liqheat.symbols import resolve
 from liqheat.venues.hyperliquid import feed as hyperliquid
+from liqheat.venues.symbols import resolve
 
 HERE = Path(__file__).resolve().parent
 START = pd.Timestamp("2025-10-10T00:00:00Z")

@@ -29,8 +29,8 @@ import pytest
 from liqheat.margin.tables import parse_table
 from liqheat.sources.ccxt import CcxtSource
 from liqheat.sources.registry import open_source
-from liqheat.symbols import resolve
 from liqheat.venues.okx import feed as okx
+from liqheat.venues.symbols import resolve
 from liqheat.venues.tables import lookup
 
 HERE = Path(__file__).resolve().parent

@@ -17,7 +17,7 @@ import pytest
 from liqheat.model import DomainError
 from liqheat.sources.errors import RetryableVenueError, VenueError
 from liqheat.sources.registry import open_source
-from liqheat.symbols import resolve
+from liqheat.venues.symbols import resolve
 from sources.wsreplay import Replay, collect, ms, okx_candle, okx_liquidations, run
 
 T0 = pd.Timestamp("2025-10-10T00:00:00Z")

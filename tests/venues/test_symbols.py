@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liqheat.model import ContractKind, DomainError, Market
-from liqheat.symbols import resolve
+from liqheat.venues.symbols import resolve
 
 LINEAR_BTC = Market("BTC", "USDT", "USDT")
 INVERSE_BTC = Market("BTC", "USD", "BTC")
