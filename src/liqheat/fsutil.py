@@ -15,8 +15,7 @@ from pathlib import Path
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary sibling of ``path``, then fsync and rename it to ``path``.
 
-    The temporary name is ``.<name>.<random>.tmp``, so a crash leaves at most a file that
-    :func:`stale_temporaries` finds.
+    The temporary name is ``.<name>.<random>.tmp``: a crash leaves at most one such file beside ``path``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -45,7 +44,3 @@ def sync_folder(folder: Path) -> None:
     finally:
         os.close(fd)
 
-
-def stale_temporaries(folder: Path) -> list[Path]:
-    """Temporary files :func:`atomic_write` left under ``folder`` when a process was killed mid-write."""
-    return sorted(folder.rglob(".*.tmp")) if folder.is_dir() else []

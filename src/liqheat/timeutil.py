@@ -109,8 +109,7 @@ def find_gaps(
     edges = epoch_micros(pd.Series(pd.to_datetime(ts, utc=True))) if len(ts) else np.empty(0, dtype=np.int64)
     width = int(step.value // 1000)
     if since is not None:
-        first = since.ceil(step) if since != since.floor(step) else since
-        edges = np.concatenate(([first.value // 1000 - width], edges))
+        edges = np.concatenate(([since.ceil(step).value // 1000 - width], edges))
     if until is not None:
         edges = np.concatenate((edges, [until.value // 1000]))
     if len(edges) < 2 or width <= 0:

@@ -6,6 +6,7 @@ Both are the one kernel in :mod:`.kernel`; the compiled build only spares numba'
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from collections.abc import Callable
@@ -20,16 +21,12 @@ __all__ = ["LEDGER_SIZE", "MODE", "replay", "snapshot", "step"]
 def load() -> tuple[str, Any]:
     """The kernel to use and its kind: ("aot", the compiled module) or ("jit", :mod:`.kernel`)."""
     if os.environ.get("LIQHEAT_JIT") != "1":
-        stamp = Path(__file__).resolve().parent / "_kernel_aot.sha256"
-        try:
-            module = importlib.import_module("liqheat.engine._kernel_aot")
-        except ImportError:
-            module = None
-        if module is not None and stamp.is_file():
-            from liqheat.engine.aot import source_digest
+        from liqheat.engine.aot import source_digest
 
-            if stamp.read_text(encoding="ascii").strip() == source_digest():
-                return "aot", module
+        stamp = Path(__file__).resolve().parent / "_kernel_aot.sha256"
+        if stamp.is_file() and stamp.read_text(encoding="ascii").strip() == source_digest():
+            with contextlib.suppress(ImportError):  # a stamp without its module: fall back
+                return "aot", importlib.import_module("liqheat.engine._kernel_aot")
     return "jit", importlib.import_module("liqheat.engine.kernel")
 
 

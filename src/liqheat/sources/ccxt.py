@@ -2,9 +2,9 @@
 and websocket streams (liquidations, candles), normalised to the project's own frames.
 
 A venue is data (:class:`~liqheat.venues.spec.VenueSpec`, one per ``venues/<venue>/feed.py``): which
-ccxt class serves which contract kind, what the venue can give, how its liquidation side reads, which unit its open interest
-and tiers are in. Everything venue-specific ends here; the frames that leave carry USD notional and the side of
-the *position* that was liquidated.
+ccxt class serves which contract kind, what the venue can give, how its liquidation side reads, which
+unit its open interest and tiers are in. Everything venue-specific ends here; the frames that leave
+carry USD notional and the side of the *position* that was liquidated.
 
 REST history is one async implementation run two ways: ``fetch_*`` run it to completion on ccxt's sync
 exchange (``liqheat fetch``, a plain command with nothing else to serve), ``fetch_*_async`` await it on

@@ -184,7 +184,7 @@ def candle_gaps(
     candles: pd.DataFrame, step: pd.Timedelta, since: pd.Timestamp, until: pd.Timestamp
 ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """Missing stretches [a, b) of a candle series inside [since, until) (the venue had no data or a page failed)."""
-    return find_gaps(candles["ts"] if not candles.empty else pd.Series([], dtype="datetime64[us, UTC]"), step, since, until)
+    return find_gaps(candles["ts"], step, since, until)
 
 
 # ------------------------------------------------------------------------------------------- follow
