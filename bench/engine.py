@@ -30,9 +30,9 @@ import pandas as pd
 from classic import classic_replay
 from foundation import machine, synthetic
 
-from liqheat.bundle import Bundle, read_bundle, write_bundle
+from liqheat.bundle import Bundle, read_bundle, read_columns, write_bundle
 from liqheat.engine.params import ModelParams
-from liqheat.engine.replay import Engine, Grid, MarketView, drivers, liquidation_offsets
+from liqheat.engine.replay import Engine, Grid, MarketView, drivers, liquidation_offsets, predicted_sides
 from liqheat.evaluation.fit import predict
 from liqheat.evaluation.score import score
 from liqheat.render.files import write_predictions
@@ -293,16 +293,17 @@ def bench_process(bundle: Bundle, params: ModelParams, n_bins: int, classic_rate
 
 def breakdown(folder: Path, params: ModelParams, out: Path) -> None:
     """Where a replay's time goes, the same steps as `liqheat replay` in this process (best of 3 each)."""
-    loaded = read_bundle(folder)
-    view = MarketView.from_bundle(loaded)
-    frame = predict(loaded, params, view)
+    columns = read_columns(folder)
+    view = MarketView.from_columns(columns)
+    long_usd, short_usd = predicted_sides(view, params)
     steps: list[tuple[str, Callable[[], object]]] = [
-        ("read_bundle (CSV, validated)", lambda: read_bundle(folder)),
-        ("MarketView.from_bundle", lambda: MarketView.from_bundle(loaded)),
+        ("read_columns (CSV, validated)", lambda: read_columns(folder)),
+        ("MarketView.from_columns", lambda: MarketView.from_columns(columns)),
         ("liquidation_offsets", lambda: liquidation_offsets(params, view.symbol)),
         ("Engine.for_view (offsets, grid, state)", lambda: Engine.for_view(view, params)),
-        ("predict (for_view + run + DataFrame)", lambda: predict(loaded, params, view)),
-        ("write_predictions", lambda: write_predictions(frame, out)),
+        ("predicted_sides (for_view + run)", lambda: predicted_sides(view, params)),
+        ("write_predictions", lambda: write_predictions(view.ts, long_usd, short_usd, out)),
+        ("read_bundle (DataFrames, gaps: other commands)", lambda: read_bundle(folder)),
     ]
     print("  in-process breakdown of the same replay (best of 3 each):")
     for label, fn in steps:

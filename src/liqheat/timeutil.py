@@ -7,29 +7,39 @@ Every parser names what it parses (``what``) in its error, so the CLI can say ``
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from liqheat.model import DomainError
+
+if TYPE_CHECKING:  # pandas is imported where a function needs it: `liqheat replay` never does
+    import pandas as pd
 
 _DURATION = re.compile(r"^([1-9][0-9]*)(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _UTC_SUFFIX = re.compile(r"(Z|[+-]00:?00)$")
 FIRST_YEAR, LAST_YEAR = 1970, 2200  # beyond these no market has data, and strftime/arithmetic may not hold
-MAX_WINDOW = pd.Timedelta(days=3660)
+MAX_WINDOW_DAYS = 3660
 WINDOWS = ("4h", "12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y")
 
 
 def parse_duration(text: str, what: str = "duration") -> pd.Timedelta:
     """``"5m"``, ``"1h"``, ``"8h"``, ``"1d"`` → a Timedelta; anything else is an error naming ``what``."""
+    import pandas as pd
+
+    return pd.Timedelta(seconds=duration_seconds(text, what))
+
+
+def duration_seconds(text: str, what: str = "duration") -> int:
+    """:func:`parse_duration` in whole seconds, without pandas."""
     match = _DURATION.match(str(text).strip())
     if not match:
         raise DomainError(f"{what} must look like 1m, 5m, 1h, 8h or 1d, got {text!r}", param=what)
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds > 100 * 366 * 86_400:  # beyond any market's data, and soon beyond what time arithmetic holds
         raise DomainError(f"{what} {text!r} is too long (at most 100 years)", param=what)
-    return pd.Timedelta(seconds=seconds)
+    return seconds
 
 
 def parse_window(text: str, what: str = "window") -> pd.Timedelta:
@@ -42,24 +52,43 @@ def parse_window(text: str, what: str = "window") -> pd.Timedelta:
             raise DomainError(f"{what} {text} is longer than 10 years", param=what) from None
         choices = ", ".join(WINDOWS)
         raise DomainError(f"{what} must be one of {choices} (or a duration like 6h, 2d), got {text!r}", param=what) from None
-    if span > MAX_WINDOW:
+    if span.total_seconds() > MAX_WINDOW_DAYS * 86_400:
         raise DomainError(f"{what} {text} is longer than 10 years", param=what)
     return span
 
 
-def parse_utc(text: str, what: str) -> pd.Timestamp:
-    """A time that must carry its UTC zone (``Z`` or ``+00:00``), as bundle files do."""
+def utc_micros(text: str, what: str) -> int:
+    """A time that must carry its UTC zone (``Z`` or ``+00:00``), as bundle files do, in µs since the epoch."""
     value = str(text).strip()
-    if not _UTC_SUFFIX.search(value):
+    suffix = _UTC_SUFFIX.search(value)
+    if not suffix:
         raise DomainError(f"{what} must be ISO 8601 UTC ending in Z, got {text!r}", param=what)
     try:
-        return pd.Timestamp(value).tz_convert("UTC")
+        stamp: np.datetime64 = np.datetime64(value[: suffix.start()], "us")
     except ValueError:
         raise DomainError(f"{what} is not an ISO 8601 time: {text!r}", param=what) from None
+    if np.isnat(stamp):
+        raise DomainError(f"{what} is not an ISO 8601 time: {text!r}", param=what)
+    if not FIRST_YEAR <= stamp.astype("datetime64[Y]").astype(int) + 1970 <= LAST_YEAR:
+        raise DomainError(f"{what} {text!r} is outside any market's data (years {FIRST_YEAR}-{LAST_YEAR})", param=what)
+    return int(stamp.astype(np.int64))
+
+
+def from_micros(micros: int) -> pd.Timestamp:
+    import pandas as pd
+
+    return pd.Timestamp(micros, unit="us", tz="UTC")
+
+
+def stamp_micros(micros: int) -> str:
+    """``2026-01-05T14:00:00Z`` of a time in µs since the epoch (seconds shown), without pandas."""
+    return f"{np.datetime64(int(micros), 'us').astype('datetime64[s]')}Z"
 
 
 def parse_time(text: str | None, what: str) -> pd.Timestamp | None:
     """A time a user typed (ISO 8601; no zone means UTC), or None for None or ""."""
+    import pandas as pd
+
     if text is None or text == "":
         return None
     try:
@@ -75,6 +104,8 @@ def parse_time(text: str | None, what: str) -> pd.Timestamp | None:
 
 def iso(ts: pd.Timestamp) -> str:
     """``2026-01-05T14:00:00Z``: the form every face prints and every API answer carries."""
+    import pandas as pd
+
     t = pd.Timestamp(ts)
     return (t.tz_convert("UTC") if t.tzinfo is not None else t).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -86,7 +117,11 @@ def iso_exact(ts: pd.Timestamp) -> str:
 
 def format_delta(delta: pd.Timedelta) -> str:
     """``1h``, ``5m``, ``2d``: the largest whole unit."""
-    seconds = int(delta.total_seconds())
+    return format_seconds(int(delta.total_seconds()))
+
+
+def format_seconds(seconds: int) -> str:
+    """:func:`format_delta` of a whole number of seconds."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
@@ -106,6 +141,8 @@ def find_gaps(
     With ``since``/``until`` the stretch before the first row (from ``since`` on the step grid) and
     after the last (up to ``until``) count too. The one gap finder of bundles, the store and aggregation.
     """
+    import pandas as pd
+
     edges = epoch_micros(pd.Series(pd.to_datetime(ts, utc=True))) if len(ts) else np.empty(0, dtype=np.int64)
     width = int(step.value // 1000)
     if since is not None:

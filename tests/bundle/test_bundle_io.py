@@ -514,3 +514,18 @@ def test_csv_text_is_parsed_like_python_floats(small_bundle: Path) -> None:
     rows = list(csv.reader(io.StringIO((small_bundle / "candles.csv").read_text(encoding="utf-8"))))
     expected = pd.DataFrame([[float(x) for x in r[1:]] for r in rows[1:]], columns=rows[0][1:])
     pdt.assert_frame_equal(bundle.candles.drop(columns="ts"), expected, check_exact=True)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_read_columns_holds_what_read_bundle_holds(tmp_path: Path, fmt: str) -> None:
+    from tests.engine.test_replay import synthetic_bundle
+
+    from liqheat.bundle import BundleMeta, read_columns
+
+    folder = write_bundle(synthetic_bundle(), tmp_path / "b", fmt=fmt)  # type: ignore[arg-type]
+    bundle, columns = read_bundle(folder), read_columns(folder)
+    assert BundleMeta.from_fields(columns.meta) == bundle.meta
+    for name in ("candles", "open_interest", "funding", "liquidations"):
+        table = columns.tables[name]
+        assert table is not None
+        pd.testing.assert_frame_equal(table.frame(), bundle.table(name))

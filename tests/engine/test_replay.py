@@ -455,3 +455,17 @@ def test_a_timeline_serves_the_same_maps_as_a_replay_from_the_start() -> None:
     got_long, _ = timeline.maps_at_open(np.array([2500, 2600]), 1, band)
     _, want_long, _ = Engine.for_view(view, params).run(view, frame_at=np.array([2499, 2599]), lev_mask=band)
     np.testing.assert_array_equal(got_long, want_long)  # replayed from a checkpoint: bit for bit
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("funding", [True, False])
+def test_view_from_columns_equals_view_from_bundle(tmp_path: Path, fmt: str, funding: bool) -> None:
+    """`liqheat replay` builds its view from arrays (no pandas); every other face from the Bundle: one view."""
+    from liqheat.bundle import read_columns, write_bundle
+
+    folder = write_bundle(synthetic_bundle(funding=funding), tmp_path / "b", fmt=fmt)  # type: ignore[arg-type]
+    by_frames = MarketView.from_bundle(read_bundle(folder))
+    by_arrays = MarketView.from_columns(read_columns(folder))
+    for name in ("ts", "open", "high", "low", "close", "volume", "taker_buy", "oi_before", "oi_after", "funding"):
+        np.testing.assert_array_equal(getattr(by_arrays, name), getattr(by_frames, name), err_msg=name)
+    assert (by_arrays.timeframe_hours, by_arrays.symbol) == (by_frames.timeframe_hours, by_frames.symbol)

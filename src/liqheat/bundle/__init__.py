@@ -5,7 +5,10 @@
 """
 
 from liqheat.bundle.meta import Bundle, BundleError, BundleMeta, Format, Gaps, with_tables
-from liqheat.bundle.read import read_bundle
-from liqheat.bundle.write import iso_utc_text, write_bundle
+from liqheat.bundle.read import BundleColumns, Columns, read_bundle, read_columns
+from liqheat.bundle.write import iso_micros_text, iso_utc_text, write_bundle
 
-__all__ = ["Bundle", "BundleError", "BundleMeta", "Format", "Gaps", "iso_utc_text", "read_bundle", "with_tables", "write_bundle"]
+__all__ = [
+    "Bundle", "BundleColumns", "BundleError", "BundleMeta", "Columns", "Format", "Gaps",
+    "iso_micros_text", "iso_utc_text", "read_bundle", "read_columns", "with_tables", "write_bundle",
+]  # fmt: skip

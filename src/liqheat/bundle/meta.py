@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from liqheat.model import ContractKind, DomainError
-from liqheat.timeutil import format_delta, iso_exact, parse_duration, parse_utc
+from liqheat.timeutil import duration_seconds, format_delta, from_micros, iso_exact, parse_duration, utc_micros
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Format = Literal["csv", "parquet"]
 
@@ -68,49 +69,13 @@ class BundleMeta:
 
     @classmethod
     def from_dict(cls, data: Any, file: Path | str) -> BundleMeta:
-        if not isinstance(data, dict):
-            raise BundleError(file, "must hold a JSON object")
-        missing = [key for key in META_REQUIRED if key not in data]
-        if missing:
-            raise BundleError(file, f"missing key(s) {', '.join(missing)} (required: {', '.join(META_REQUIRED)})")
+        return cls.from_fields(validate_meta(data, file))
 
-        def text(key: str) -> str:
-            value = data[key]
-            if not isinstance(value, str) or not value.strip():
-                raise BundleError(file, f"key '{key}' must be a non-empty string, got {value!r}")
-            return value
-
-        def checked(key: str, parse: Callable[[str, str], object]) -> None:
-            if data.get(key) is not None:
-                value = text(key)
-                try:
-                    parse(value, f"key '{key}'")
-                except DomainError as exc:
-                    raise BundleError(file, str(exc)) from None
-
-        contract = text("contract")
-        if contract not in ("linear", "inverse"):
-            raise BundleError(file, f"key 'contract' must be 'linear' or 'inverse', got {contract!r}")
-        venues = data["venues"]
-        if not isinstance(venues, list) or not venues or not all(isinstance(v, str) and v for v in venues):
-            raise BundleError(file, f"key 'venues' must be a non-empty list of names, got {venues!r}")
-        for key in ("timeframe", "funding_interval", "liquidations_interval"):
-            checked(key, parse_duration)
-        checked("score_from", parse_utc)
-        notes = data.get("notes")
-        return cls(
-            symbol=text("symbol"),
-            contract=ContractKind(contract),
-            quote=text("quote"),
-            timeframe=text("timeframe"),
-            venues=tuple(venues),
-            source=text("source"),
-            funding_interval=data.get("funding_interval"),
-            liquidations_interval=data.get("liquidations_interval"),
-            score_from=parse_utc(data["score_from"], "score_from") if data.get("score_from") else None,
-            notes=notes if isinstance(notes, str) else None,
-            extra={k: v for k, v in data.items() if k not in META_KEYS},
-        )
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> BundleMeta:
+        """From :func:`validate_meta`'s answer."""
+        score_from = fields["score_from"]
+        return cls(**{**fields, "score_from": from_micros(score_from) if score_from is not None else None})
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -130,6 +95,53 @@ class BundleMeta:
         out.update({k: v for k, v in optional.items() if v is not None})
         out.update(self.extra)
         return out
+
+
+def validate_meta(data: Any, file: Path | str) -> dict[str, Any]:
+    """``meta.json`` checked without pandas: :class:`BundleMeta`'s fields, ``score_from`` in µs since the epoch."""
+    if not isinstance(data, dict):
+        raise BundleError(file, "must hold a JSON object")
+    missing = [key for key in META_REQUIRED if key not in data]
+    if missing:
+        raise BundleError(file, f"missing key(s) {', '.join(missing)} (required: {', '.join(META_REQUIRED)})")
+
+    def text(key: str) -> str:
+        value = data[key]
+        if not isinstance(value, str) or not value.strip():
+            raise BundleError(file, f"key '{key}' must be a non-empty string, got {value!r}")
+        return value
+
+    def checked(key: str, parse: Callable[[str, str], object]) -> None:
+        if data.get(key) is not None:
+            value = text(key)
+            try:
+                parse(value, f"key '{key}'")
+            except DomainError as exc:
+                raise BundleError(file, str(exc)) from None
+
+    contract = text("contract")
+    if contract not in ("linear", "inverse"):
+        raise BundleError(file, f"key 'contract' must be 'linear' or 'inverse', got {contract!r}")
+    venues = data["venues"]
+    if not isinstance(venues, list) or not venues or not all(isinstance(v, str) and v for v in venues):
+        raise BundleError(file, f"key 'venues' must be a non-empty list of names, got {venues!r}")
+    for key in ("timeframe", "funding_interval", "liquidations_interval"):
+        checked(key, duration_seconds)
+    checked("score_from", utc_micros)
+    notes = data.get("notes")
+    return dict(
+        symbol=text("symbol"),
+        contract=ContractKind(contract),
+        quote=text("quote"),
+        timeframe=text("timeframe"),
+        venues=tuple(venues),
+        source=text("source"),
+        funding_interval=data.get("funding_interval"),
+        liquidations_interval=data.get("liquidations_interval"),
+        score_from=utc_micros(data["score_from"], "score_from") if data.get("score_from") else None,
+        notes=notes if isinstance(notes, str) else None,
+        extra={k: v for k, v in data.items() if k not in META_KEYS},
+    )
 
 
 @dataclass(frozen=True, slots=True)

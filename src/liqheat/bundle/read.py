@@ -10,16 +10,19 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
-from liqheat.bundle.meta import REQUIRED_TABLES, TABLES, Bundle, BundleError, BundleMeta, Format, Gaps
-from liqheat.timeutil import epoch_micros, find_gaps, format_delta
+from liqheat import arrays
+from liqheat.bundle.meta import REQUIRED_TABLES, TABLES, Bundle, BundleError, BundleMeta, Format, Gaps, validate_meta
+from liqheat.timeutil import duration_seconds, epoch_micros, find_gaps, format_seconds, stamp_micros
+
+if TYPE_CHECKING:  # validation runs on arrays; pandas is imported only to build a Bundle's DataFrames
+    import pandas as pd
 
 # --------------------------------------------------------------------------------------------- read
 
@@ -51,6 +54,8 @@ def _read_raw(path: Path, fmt: Format, columns: Sequence[str], numeric: Sequence
     Returns the table and, where blank lines were skipped, the CSV line of each row.
     """
     if fmt == "parquet":
+        import pyarrow.parquet as pq
+
         try:
             return pq.read_table(path), None
         except (pa.ArrowException, OSError) as exc:
@@ -80,6 +85,8 @@ def _read_raw(path: Path, fmt: Format, columns: Sequence[str], numeric: Sequence
         )
     except pa.ArrowInvalid as exc:
         raise BundleError(path, f"malformed CSV ({exc})") from None
+    import pandas as pd
+
     src = _Source(path, "csv")
     for name in numeric:
         if name not in table.column_names:
@@ -92,71 +99,76 @@ def _read_raw(path: Path, fmt: Format, columns: Sequence[str], numeric: Sequence
     raise BundleError(path, "malformed CSV (unparseable cell)")
 
 
+def _empty(text: pa.ChunkedArray) -> np.ndarray:
+    """Which cells are empty strings (compared in numpy: a Python scalar in an Arrow call imports pandas)."""
+    return np.asarray(arrays.numbers(pc.utf8_length(text)) == 0)
+
+
 def _drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
     """Skip blank lines, returning the CSV line number of every row kept (None when none was blank)."""
     if table.num_rows == 0 or "ts" not in table.column_names or not pa.types.is_string(table.column("ts").type):
         return table, None
-    ts_text = pc.utf8_trim_whitespace(table.column("ts"))
-    if not pc.any(pc.equal(ts_text, "")).as_py():
+    blank = _empty(pc.utf8_trim_whitespace(table.column("ts")))
+    if not blank.any():
         return table, None
-    blank = np.asarray(pc.equal(ts_text, "").to_numpy(zero_copy_only=False), dtype=bool)
     for name in table.column_names:
         if name != "ts":
             column = table.column(name)
-            empty = pc.is_null(column) if not pa.types.is_string(column.type) else pc.equal(column, "")
-            blank &= np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
+            blank &= _empty(column) if pa.types.is_string(column.type) else arrays.flags(pc.is_null(column))
     if not blank.any():
         return table, None
-    return table.filter(pa.array(~blank)), np.flatnonzero(~blank) + 2
+    return table.filter(arrays.mask_array(~blank)), np.flatnonzero(~blank) + 2
 
 
-def _timestamps(column: pa.ChunkedArray, src: _Source) -> pd.Series:
-    """Parse a ``ts`` column; it must be UTC (ISO 8601 ending in Z or +00:00, or a UTC Parquet type)."""
+def _timestamps(column: pa.ChunkedArray, src: _Source) -> np.ndarray:
+    """Parse a ``ts`` column into µs since the epoch; it must be UTC (ISO 8601 ending in Z or +00:00, or a UTC
+    Parquet type)."""
     if pa.types.is_timestamp(column.type):
         tz = column.type.tz
         if tz is None or tz not in ("UTC", "utc", "Etc/UTC", "+00:00", "Z"):
             raise BundleError(src.path, f"timestamps must be UTC, the Parquet type is {column.type}", column="ts")
-        series: pd.Series = column.to_pandas()
-        null = np.flatnonzero(series.isna().to_numpy())
-        if null.size:
+        if column.null_count:
+            null = np.flatnonzero(arrays.flags(pc.is_null(column)))
             raise BundleError(src.path, "empty timestamp", where=src.where(int(null[0])), column="ts")
-        utc_series: pd.Series = series.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-        return utc_series
+        try:  # nanoseconds are truncated to µs; coarser units must fit
+            return arrays.micros(column.cast(pa.timestamp("us", tz="UTC"), safe=column.type.unit != "ns"))
+        except pa.ArrowInvalid as exc:
+            raise BundleError(src.path, f"timestamp out of range ({exc})", column="ts") from None
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         raise BundleError(src.path, f"timestamps must be ISO 8601 text or a UTC timestamp type, got {column.type}", column="ts")
     if pc.all(pc.ends_with(column, "Z")).as_py():
         # Fast path for the canonical form: Arrow parses ISO 8601 ending in Z ~10x faster than pandas.
         try:
-            fast: pd.Series = column.cast(pa.timestamp("us", tz="UTC")).to_pandas()
-            return fast
+            return arrays.micros(column.cast(pa.timestamp("us", tz="UTC")))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass  # the slow path below names the bad cell
     text = pc.utf8_trim_whitespace(column)
     utc = pc.match_substring_regex(text, r"(Z|[+-]00:?00)$")
-    not_utc = np.flatnonzero(~np.asarray(utc.to_numpy(zero_copy_only=False), dtype=bool))
+    not_utc = np.flatnonzero(~arrays.flags(utc))
     if not_utc.size:
         i = int(not_utc[0])
         value = text[i].as_py()
         reason = "empty timestamp" if not value else f"timestamp {value!r} is not UTC (write it in UTC, ending in Z)"
         raise BundleError(src.path, reason, where=src.where(i), column="ts")
+    import pandas as pd
+
     strings = pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
     parsed = pd.to_datetime(strings, format="ISO8601", utc=True, errors="coerce")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
         raise BundleError(src.path, f"not an ISO 8601 timestamp: {strings.iloc[i]!r}", where=src.where(i), column="ts")
-    return parsed.astype("datetime64[us, UTC]")
+    return epoch_micros(parsed.astype("datetime64[us, UTC]"))
 
 
-def _check_order(ts: pd.Series, src: _Source, *, strict: bool) -> None:
-    values = epoch_micros(ts)
-    steps = np.diff(values)
+def _check_order(ts: np.ndarray, src: _Source, *, strict: bool) -> None:
+    steps = np.diff(ts)
     back = np.flatnonzero(steps < 0)
     if back.size:
         i = int(back[0]) + 1
         raise BundleError(
             src.path,
-            f"timestamps not sorted: {ts.iloc[i]:%Y-%m-%dT%H:%M:%SZ} comes after {ts.iloc[i - 1]:%Y-%m-%dT%H:%M:%SZ}",
+            f"timestamps not sorted: {stamp_micros(ts[i])} comes after {stamp_micros(ts[i - 1])}",
             where=src.where(i),
             column="ts",
         )
@@ -166,14 +178,14 @@ def _check_order(ts: pd.Series, src: _Source, *, strict: bool) -> None:
             i = int(dup[0]) + 1
             raise BundleError(
                 src.path,
-                f"duplicate timestamp {ts.iloc[i]:%Y-%m-%dT%H:%M:%SZ} (also at {src.where(i - 1)})",
+                f"duplicate timestamp {stamp_micros(ts[i])} (also at {src.where(i - 1)})",
                 where=src.where(i),
                 column="ts",
             )
 
 
-def _check_values(frame: pd.DataFrame, name: str, src: _Source, rule: str) -> None:
-    values = frame[name].to_numpy(dtype=np.float64)
+def _check_values(columns: dict[str, np.ndarray], name: str, src: _Source, rule: str) -> None:
+    values = columns[name]
     if rule == "positive":
         bad = ~(np.isfinite(values) & (values > 0))
         words = "must be a positive number"
@@ -193,8 +205,8 @@ def _check_values(frame: pd.DataFrame, name: str, src: _Source, rule: str) -> No
         raise BundleError(src.path, f"{words}, got {shown}", where=src.where(i), column=name)
 
 
-def _check_candles(frame: pd.DataFrame, src: _Source) -> None:
-    o, h, lo, c = (frame[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close"))
+def _check_candles(columns: dict[str, np.ndarray], src: _Source) -> None:
+    o, h, lo, c = (columns[k] for k in ("open", "high", "low", "close"))
     for mask, column, words in (
         (h < lo, "high", "high is below low"),
         ((o < lo) | (o > h), "open", "open lies outside [low, high]"),
@@ -205,8 +217,8 @@ def _check_candles(frame: pd.DataFrame, src: _Source) -> None:
             i = int(hit[0])
             ohlc = f"open {o[i]}, high {h[i]}, low {lo[i]}, close {c[i]}"
             raise BundleError(src.path, f"{words} ({ohlc})", where=src.where(i), column=column)
-    if "taker_buy_volume" in frame and "volume" in frame:
-        over = np.flatnonzero(frame["taker_buy_volume"].to_numpy() > frame["volume"].to_numpy() * (1 + 1e-9) + 1e-12)
+    if "taker_buy_volume" in columns and "volume" in columns:
+        over = np.flatnonzero(columns["taker_buy_volume"] > columns["volume"] * (1 + 1e-9) + 1e-12)
         if over.size:
             raise BundleError(
                 src.path, "taker buy volume exceeds volume", where=src.where(int(over[0])), column="taker_buy_volume"
@@ -214,6 +226,8 @@ def _check_candles(frame: pd.DataFrame, src: _Source) -> None:
 
 
 def _gaps(table: str, ts: pd.Series, expected: pd.Timedelta | None) -> Gaps | None:
+    import pandas as pd
+
     if len(ts) < 2:
         return None
     step = expected if expected is not None else pd.Timedelta(microseconds=int(np.median(np.diff(epoch_micros(ts)))))
@@ -232,7 +246,41 @@ def _gaps(table: str, ts: pd.Series, expected: pd.Timedelta | None) -> Gaps | No
     )
 
 
-def _read_table(folder: Path, name: str, meta: BundleMeta, warnings: list[str]) -> pd.DataFrame | None:
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """One validated table as arrays: ``ts`` in µs since the epoch, numbers float64, ``side`` as str objects."""
+
+    ts: np.ndarray
+    values: dict[str, np.ndarray]
+
+    def frame(self) -> pd.DataFrame:
+        """The table as a Bundle holds it: ``ts`` as UTC ``datetime64[us]``, then the columns in file order."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"ts": pd.Series(self.ts.view("datetime64[us]")).dt.tz_localize("UTC")})
+        for name, values in self.values.items():
+            frame[name] = pd.Series(values, dtype=object) if name == "side" else values
+        return frame
+
+
+@dataclass(frozen=True, slots=True)
+class BundleColumns:
+    """A validated bundle as arrays, for the paths that need no DataFrame (``liqheat replay``).
+
+    ``meta`` holds :class:`BundleMeta`'s fields with ``score_from`` in µs since the epoch.
+    """
+
+    folder: Path
+    meta: dict[str, Any]
+    tables: dict[str, Columns | None]
+    warnings: tuple[str, ...]
+
+    @property
+    def timeframe_micros(self) -> int:
+        return duration_seconds(self.meta["timeframe"], "timeframe") * 1_000_000
+
+
+def _read_table(folder: Path, name: str, timeframe_us: int, warnings: list[str]) -> Columns | None:
     path = _table_path(folder, name)
     if path is None:
         if name in REQUIRED_TABLES:
@@ -254,7 +302,8 @@ def _read_table(folder: Path, name: str, meta: BundleMeta, warnings: list[str]) 
     if raw.num_rows == 0 and name in REQUIRED_TABLES:
         raise BundleError(path, "has a header but no rows")
 
-    frame = pd.DataFrame({"ts": _timestamps(raw.column("ts"), src)})
+    ts = _timestamps(raw.column("ts"), src)
+    columns: dict[str, np.ndarray] = {}
     for column in (*required, *optional):
         if column not in raw.column_names:
             continue
@@ -264,74 +313,70 @@ def _read_table(folder: Path, name: str, meta: BundleMeta, warnings: list[str]) 
                 values = values.cast(pa.string())
             if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
                 raise BundleError(path, f"must hold the words long or short, the column type is {values.type}", column=column)
-            frame[column] = pd.Series(pc.utf8_lower(pc.utf8_trim_whitespace(values)).to_numpy(zero_copy_only=False), dtype=object)
+            columns[column] = arrays.words(pc.utf8_lower(pc.utf8_trim_whitespace(values)))
         else:
             if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
                 raise BundleError(path, f"must hold numbers, the column type is {values.type}", column=column)
-            frame[column] = values.to_numpy().astype(np.float64, copy=False)
+            columns[column] = arrays.numbers(values)
 
-    _check_order(frame["ts"], src, strict=name != "liquidations")
+    _check_order(ts, src, strict=name != "liquidations")
     if name == "candles":
         for column in ("open", "high", "low", "close"):
-            _check_values(frame, column, src, "positive")
+            _check_values(columns, column, src, "positive")
         for column in ("volume", "taker_buy_volume"):
-            if column in frame:
-                _check_values(frame, column, src, "non-negative")
-        _check_candles(frame, src)
-        _check_grid(frame["ts"], meta.timeframe_delta, src)
+            if column in columns:
+                _check_values(columns, column, src, "non-negative")
+        _check_candles(columns, src)
+        _check_grid(ts, timeframe_us, src)
     elif name == "open_interest":
-        _check_values(frame, "oi_usd", src, "non-negative")
+        _check_values(columns, "oi_usd", src, "non-negative")
     elif name == "funding":
-        _check_values(frame, "rate", src, "finite")
+        _check_values(columns, "rate", src, "finite")
     else:
-        _check_liquidations(frame, src)
-    return frame
+        _check_liquidations(ts, columns, src)
+    return Columns(ts, columns)
 
 
-def _check_grid(ts: pd.Series, step: pd.Timedelta, src: _Source) -> None:
+def _check_grid(ts: np.ndarray, step_us: int, src: _Source) -> None:
     """Candles must sit on the timeframe's grid: every spacing a whole number of timeframes."""
-    values = epoch_micros(ts)
-    off = np.flatnonzero(np.diff(values) % (step.value // 1000) != 0)
+    off = np.flatnonzero(np.diff(ts) % step_us != 0)
     if off.size:
         i = int(off[0]) + 1
         raise BundleError(
             src.path,
-            f"candle at {ts.iloc[i]:%Y-%m-%dT%H:%M:%SZ} is off the {format_delta(step)} grid "
-            f"(previous {ts.iloc[i - 1]:%Y-%m-%dT%H:%M:%SZ})",
+            f"candle at {stamp_micros(ts[i])} is off the {format_seconds(step_us // 1_000_000)} grid "
+            f"(previous {stamp_micros(ts[i - 1])})",
             where=src.where(i),
             column="ts",
         )
 
 
-def _check_liquidations(frame: pd.DataFrame, src: _Source) -> None:
-    side = frame["side"]
-    unknown = np.flatnonzero(~side.isin(["long", "short"]).to_numpy())
+def _check_liquidations(ts: np.ndarray, columns: dict[str, np.ndarray], src: _Source) -> None:
+    side = columns["side"]
+    unknown = np.flatnonzero(~np.isin(side, ["long", "short"]))
     if unknown.size:
         i = int(unknown[0])
         raise BundleError(
             src.path,
-            f"unknown side {side.iloc[i]!r} (use long or short: the position liquidated)",
+            f"unknown side {side[i]!r} (use long or short: the position liquidated)",
             where=src.where(i),
             column="side",
         )
-    _check_values(frame, "usd", src, "non-negative")
-    if "price" in frame:
-        _check_values(frame, "price", src, "optional-positive")
-    totals = frame["price"].isna() if "price" in frame else pd.Series(True, index=frame.index)
-    keyed = frame.loc[totals.to_numpy(), ["ts", "side"]]
-    dup = keyed.duplicated(keep="first").to_numpy()
-    if dup.any():
-        i = int(keyed.index[np.flatnonzero(dup)[0]])
-        raise BundleError(
-            src.path,
-            f"duplicate {side.iloc[i]} total at {frame['ts'].iloc[i]:%Y-%m-%dT%H:%M:%SZ}",
-            where=src.where(i),
-            column="ts",
-        )
+    _check_values(columns, "usd", src, "non-negative")
+    if "price" in columns:
+        _check_values(columns, "price", src, "optional-positive")
+    totals = np.isnan(columns["price"]) if "price" in columns else np.ones(len(ts), dtype=bool)
+    rows = np.flatnonzero(totals)
+    key = ts[rows] * 2 + (side[rows] == "short")
+    order = np.argsort(key, kind="stable")
+    repeats = order[1:][key[order][1:] == key[order][:-1]]  # every later row of a (ts, side) pair, in row order per key
+    if repeats.size:
+        i = int(rows[repeats.min()])
+        raise BundleError(src.path, f"duplicate {side[i]} total at {stamp_micros(ts[i])}", where=src.where(i), column="ts")
 
 
-def read_bundle(path: str | os.PathLike[str]) -> Bundle:
-    """Read and validate the bundle in folder ``path``."""
+def read_columns(path: str | os.PathLike[str]) -> BundleColumns:
+    """Read and validate the bundle in folder ``path`` into arrays: every check :func:`read_bundle` makes."""
     folder = Path(path)
     if not folder.is_dir():
         raise BundleError(folder, "not a folder (a bundle is a folder holding meta.json, candles.csv, open_interest.csv)")
@@ -339,21 +384,30 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     if not meta_path.is_file():
         raise BundleError(meta_path, "missing")
     try:
-        meta = BundleMeta.from_dict(json.loads(meta_path.read_text(encoding="utf-8")), meta_path)
+        meta = validate_meta(json.loads(meta_path.read_text(encoding="utf-8")), meta_path)
     except json.JSONDecodeError as exc:
         raise BundleError(meta_path, f"not valid JSON ({exc.msg})", where=f"line {exc.lineno}") from None
     except UnicodeDecodeError as exc:
         raise BundleError(meta_path, f"not UTF-8 text (byte {exc.start})") from None
     warnings: list[str] = []
-    tables = {name: _read_table(folder, name, meta, warnings) for name in TABLES}
-    if tables["funding"] is not None and not meta.funding_interval:
+    timeframe_us = duration_seconds(meta["timeframe"], "timeframe") * 1_000_000
+    tables = {name: _read_table(folder, name, timeframe_us, warnings) for name in TABLES}
+    if tables["funding"] is not None and not meta["funding_interval"]:
         raise BundleError(meta_path, "key 'funding_interval' is required when funding exists")
     if tables["liquidations"] is not None:
         for key in ("liquidations_interval", "score_from"):
-            if getattr(meta, key) is None:
+            if meta[key] is None:
                 raise BundleError(meta_path, f"key '{key}' is required when liquidations exist")
-    candles = tables["candles"]
-    oi = tables["open_interest"]
+    return BundleColumns(folder, meta, tables, tuple(warnings))
+
+
+def read_bundle(path: str | os.PathLike[str]) -> Bundle:
+    """Read and validate the bundle in folder ``path``."""
+    columns = read_columns(path)
+    meta = BundleMeta.from_fields(columns.meta)
+    frames = {name: table.frame() if table is not None else None for name, table in columns.tables.items()}
+    candles = frames["candles"]
+    oi = frames["open_interest"]
     assert candles is not None
     assert oi is not None
     gaps = tuple(g for g in (_gaps("candles", candles["ts"], meta.timeframe_delta), _gaps("open_interest", oi["ts"], None)) if g)
@@ -361,11 +415,9 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         meta=meta,
         candles=candles,
         open_interest=oi,
-        funding=tables["funding"],
-        liquidations=tables["liquidations"],
-        path=folder,
+        funding=frames["funding"],
+        liquidations=frames["liquidations"],
+        path=columns.folder,
         gaps=gaps,
-        warnings=tuple(warnings),
+        warnings=columns.warnings,
     )
-
-

@@ -9,28 +9,34 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
+from liqheat import arrays
 from liqheat.bundle.meta import TABLES, Bundle, BundleError, Format
+from liqheat.timeutil import epoch_micros
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # -------------------------------------------------------------------------------------------- write
 
 
 def iso_utc_text(ts: pd.Series) -> pa.Array:
-    """ISO 8601 UTC text ending in Z (``2026-01-05T14:00:00Z``); milliseconds only where some
-    timestamp has them. Arrow's cast is ~10x faster than strftime, which matters at 500k rows."""
-    values = ts.dt.tz_convert("UTC").dt.tz_localize(None)
-    micros = values.dt.microsecond
-    unit = "s" if bool((micros == 0).all()) else "ms" if bool((micros % 1000 == 0).all()) else "us"
-    arr = pa.array(values.to_numpy(f"datetime64[{unit}]"))
-    text = pc.replace_substring(arr.cast(pa.string()), " ", "T", max_replacements=1)
-    return pc.binary_join_element_wise(text, pa.scalar("Z"), "")
+    """ISO 8601 UTC text ending in Z (``2026-01-05T14:00:00Z``) of a UTC ``ts`` column."""
+    return iso_micros_text(epoch_micros(ts))
+
+
+def iso_micros_text(micros: np.ndarray) -> pa.Array:
+    """ISO 8601 UTC text ending in Z of times in µs since the epoch; milliseconds only where some
+    time has them. Arrow's cast is ~10x faster than strftime, which matters at 500k rows."""
+    fraction = micros % 1_000_000
+    unit = "s" if not fraction.any() else "ms" if not (fraction % 1000).any() else "us"
+    return pc.strftime(arrays.timestamp_array(micros, unit), format="%Y-%m-%dT%H:%M:%SZ")
 
 
 def _arrow(frame: pd.DataFrame, name: str, fmt: Format) -> pa.Table:
@@ -75,6 +81,8 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str], *, fmt: Format = 
                 options = pa_csv.WriteOptions(quoting_header="none", quoting_style="none")
                 pa_csv.write_csv(table, staging / f"{name}.csv", write_options=options)
             else:
+                import pyarrow.parquet as pq
+
                 pq.write_table(table, staging / f"{name}.parquet", compression="zstd")
         if target.exists():
             retired = target.with_name(f".{target.name}.old")

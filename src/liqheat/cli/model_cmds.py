@@ -56,18 +56,17 @@ def replay(
     set_param: SetParam = None,
 ) -> None:
     """Replay a bundle causally and write each candle's predicted liquidations."""
-    from liqheat.bundle import read_bundle
-    from liqheat.evaluation.fit import predict
+    from liqheat.bundle.read import read_columns
+    from liqheat.engine.replay import MarketView, predicted_sides
     from liqheat.render.files import write_predictions
 
     try:
         params = load_params(params_file, set_param)
-        loaded = read_bundle(bundle)
-        frame = predict(loaded, params)
-        write_predictions(frame, out)
+        view = MarketView.from_columns(read_columns(bundle))
+        write_predictions(view.ts, *predicted_sides(view, params), out)
     except DomainError as exc:
         fail(exc)
-    console.print(f"wrote {out} ({len(frame):,} candles) · params {params.to_json()}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {out} ({len(view):,} candles) · params {params.to_json()}", highlight=False, soft_wrap=True)
 
 
 def _fmt(x: object) -> str:

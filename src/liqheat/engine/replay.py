@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from liqheat.bundle import Bundle
 from liqheat.engine import compiled as kernel
 from liqheat.engine.params import ModelParams
 from liqheat.model import ContractSpec, DomainError, Market, Position, Side
@@ -23,7 +23,11 @@ from liqheat.venues.calc import calculate
 from liqheat.venues.registry import rules as venue_rules
 from liqheat.venues.tables import shipped
 
+if TYPE_CHECKING:
+    from liqheat.bundle import Bundle, BundleColumns
+
 _LN2 = math.log(2.0)
+_OHLC = ("open", "high", "low", "close")
 
 
 def _asof(sample_ts: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -58,29 +62,59 @@ class MarketView:
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> MarketView:
         c = bundle.candles
-        ts = epoch_micros(c["ts"])
-        tf = bundle.meta.timeframe_delta
-        tf_us = int(tf.value // 1000)
         oi = bundle.open_interest
-        oi_ts = epoch_micros(oi["ts"])
-        oi_v = oi["oi_usd"].to_numpy(dtype=np.float64)
-        funding = np.zeros(len(ts))
-        if bundle.funding is not None and len(bundle.funding):
-            f = _asof(epoch_micros(bundle.funding["ts"]), bundle.funding["rate"].to_numpy(np.float64), ts + tf_us)
-            funding = np.nan_to_num(f, nan=0.0)
+        f = bundle.funding
+        return cls.from_arrays(
+            ts=epoch_micros(c["ts"]),
+            candles={k: c[k].to_numpy(np.float64) for k in (*_OHLC, "volume", "taker_buy_volume") if k in c},
+            oi=(epoch_micros(oi["ts"]), oi["oi_usd"].to_numpy(dtype=np.float64)),
+            funding=(epoch_micros(f["ts"]), f["rate"].to_numpy(np.float64)) if f is not None and len(f) else None,
+            timeframe_us=int(bundle.meta.timeframe_delta.value // 1000),
+            symbol=bundle.meta.symbol,
+        )
+
+    @classmethod
+    def from_columns(cls, bundle: BundleColumns) -> MarketView:
+        """The same view from a bundle read as arrays (:func:`liqheat.bundle.read_columns`): no pandas."""
+        c, oi, f = (bundle.tables[name] for name in ("candles", "open_interest", "funding"))
+        assert c is not None
+        assert oi is not None
+        return cls.from_arrays(
+            ts=c.ts,
+            candles=c.values,
+            oi=(oi.ts, oi.values["oi_usd"]),
+            funding=(f.ts, f.values["rate"]) if f is not None and len(f.ts) else None,
+            timeframe_us=bundle.timeframe_micros,
+            symbol=bundle.meta["symbol"],
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        ts: np.ndarray,
+        candles: dict[str, np.ndarray],
+        oi: tuple[np.ndarray, np.ndarray],
+        funding: tuple[np.ndarray, np.ndarray] | None,
+        timeframe_us: int,
+        symbol: str,
+    ) -> MarketView:
+        """Candles keyed by column; open interest and funding as (µs times, values) samples."""
+        rates = np.zeros(len(ts))
+        if funding is not None:
+            rates = np.nan_to_num(_asof(funding[0], funding[1], ts + timeframe_us), nan=0.0)
         return cls(
             ts=ts,
-            open=c["open"].to_numpy(np.float64),
-            high=c["high"].to_numpy(np.float64),
-            low=c["low"].to_numpy(np.float64),
-            close=c["close"].to_numpy(np.float64),
-            volume=c["volume"].to_numpy(np.float64) if "volume" in c else None,
-            taker_buy=c["taker_buy_volume"].to_numpy(np.float64) if "taker_buy_volume" in c else None,
-            oi_before=_asof(oi_ts, oi_v, ts),
-            oi_after=_asof(oi_ts, oi_v, ts + tf_us),
-            funding=funding,
-            timeframe_hours=tf.total_seconds() / 3600.0,
-            symbol=bundle.meta.symbol,
+            open=candles["open"],
+            high=candles["high"],
+            low=candles["low"],
+            close=candles["close"],
+            volume=candles.get("volume"),
+            taker_buy=candles.get("taker_buy_volume"),
+            oi_before=_asof(oi[0], oi[1], ts),
+            oi_after=_asof(oi[0], oi[1], ts + timeframe_us),
+            funding=rates,
+            timeframe_hours=timeframe_us / 3.6e9,
+            symbol=symbol,
         )
 
 
@@ -376,3 +410,9 @@ class Engine:
         self.g_short *= f
         self.tot_long *= f
         self.tot_short *= f
+
+
+def predicted_sides(view: MarketView, params: ModelParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per-candle predicted liquidations (USD) of a causal replay: longs, shorts (inside and at the close)."""
+    predictions, _, _ = Engine.for_view(view, params).run(view)
+    return predictions[:, 0] + predictions[:, 2], predictions[:, 1] + predictions[:, 3]

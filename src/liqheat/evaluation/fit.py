@@ -17,7 +17,7 @@ import pandas as pd
 
 from liqheat.bundle import Bundle
 from liqheat.engine.params import ModelParams
-from liqheat.engine.replay import Engine, MarketView
+from liqheat.engine.replay import MarketView, predicted_sides
 from liqheat.evaluation.score import ScoreReport, score
 from liqheat.model import DomainError
 from liqheat.timeutil import parse_duration
@@ -35,15 +35,8 @@ DEFAULT_GRID: dict[str, tuple[float, ...]] = {
 
 def predict(bundle: Bundle, params: ModelParams, view: MarketView | None = None) -> pd.DataFrame:
     """Per-candle predicted liquidations (ts, long_usd, short_usd) of a causal replay."""
-    view = view or MarketView.from_bundle(bundle)
-    predictions, _, _ = Engine.for_view(view, params).run(view)
-    return pd.DataFrame(
-        {
-            "ts": bundle.candles["ts"],
-            "long_usd": predictions[:, 0] + predictions[:, 2],
-            "short_usd": predictions[:, 1] + predictions[:, 3],
-        }
-    )
+    long_usd, short_usd = predicted_sides(view or MarketView.from_bundle(bundle), params)
+    return pd.DataFrame({"ts": bundle.candles["ts"], "long_usd": long_usd, "short_usd": short_usd})
 
 
 @dataclass(frozen=True)

@@ -7,30 +7,32 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
-from liqheat.bundle import iso_utc_text
-from liqheat.engine.frames import HeatmapFrame
+from liqheat import arrays
+from liqheat.bundle.write import iso_micros_text
 from liqheat.fsutil import atomic_write
 from liqheat.model import DomainError
 from liqheat.timeutil import iso
+
+if TYPE_CHECKING:  # `liqheat replay` writes its CSV without importing pandas or the frame builder
+    from liqheat.engine.frames import HeatmapFrame
 
 SIDES = ("both", "long", "short")
 HEATMAP_SUFFIXES = (".png", ".json", ".parquet")
 
 
-def write_predictions(frame: pd.DataFrame, path: Path) -> None:
-    """``ts,long_usd,short_usd``: ts the candle's open in ISO 8601 UTC."""
+def write_predictions(ts: np.ndarray, long_usd: np.ndarray, short_usd: np.ndarray, path: Path) -> None:
+    """``ts,long_usd,short_usd``: ts the candle's open (µs since the epoch) written in ISO 8601 UTC."""
     table = pa.table(
         {
-            "ts": iso_utc_text(frame["ts"]),
-            "long_usd": pa.array(frame["long_usd"].to_numpy(np.float64)),
-            "short_usd": pa.array(frame["short_usd"].to_numpy(np.float64)),
+            "ts": iso_micros_text(ts),
+            "long_usd": arrays.float_array(long_usd),
+            "short_usd": arrays.float_array(short_usd),
         }
     )
     options = pa_csv.WriteOptions(quoting_header="none", quoting_style="none")
@@ -76,6 +78,8 @@ def write_heatmap(frame: HeatmapFrame, path: Path, side: str = "both") -> None:
                 "short_usd": frame.short.reshape(-1),
             }
         ).replace_schema_metadata({"liqheat.params": frame.params.to_json(), "liqheat.market": frame.market})
+        import pyarrow.parquet as pq
+
         atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
     elif suffix == ".png":
         atomic_write(path, lambda tmp: _png(frame, values, side, tmp))
@@ -89,6 +93,7 @@ def _png(frame: HeatmapFrame, values: np.ndarray, side: str, path: Path) -> None
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    import pandas as pd
     from matplotlib.colors import PowerNorm
 
     times = frame.times.tz_convert("UTC").tz_localize(None)
