@@ -86,7 +86,9 @@ def stamp_micros(micros: int) -> str:
 
 
 def parse_time(text: str | None, what: str) -> pd.Timestamp | None:
-    """A time a user typed (ISO 8601; no zone means UTC), or None for None or ""."""
+    """A time a user typed (ISO 8601; no zone means UTC), or None for None or "".
+
+    Held in microseconds, as every stored time is: digits past the microsecond are dropped."""
     import pandas as pd
 
     if text is None or text == "":
@@ -99,7 +101,8 @@ def parse_time(text: str | None, what: str) -> pd.Timestamp | None:
         raise DomainError(f"{what} is not an ISO 8601 time: {text!r}", param=what)
     if not FIRST_YEAR <= ts.year <= LAST_YEAR:
         raise DomainError(f"{what} {text!r} is outside any market's data (years {FIRST_YEAR}-{LAST_YEAR})", param=what)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    utc = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return utc.floor("us").as_unit("us")
 
 
 def iso(ts: pd.Timestamp) -> str:
