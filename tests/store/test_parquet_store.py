@@ -135,9 +135,57 @@ def test_killed_at_random_points_and_resumed_it_ends_with_no_gap_and_no_duplicat
     assert kills >= 3, "the runs should have been killed mid-way"
     finish = subprocess.run([sys.executable, "-c", SCRIPT, str(target), *map(str, files)], check=False)
     assert finish.returncode == 0
-    leftovers = [p for p in target.rglob("*.tmp")]
     pd.testing.assert_frame_equal(everything(Store(target)), everything(reference))
-    assert all(p.name.startswith(".") for p in leftovers)  # a kill may leave a temp file, never a half-written month
+    assert not list(target.rglob("*.tmp"))  # the finishing run removed what the kills left
+
+
+KILLED_MID_WRITE = """
+import sys, time
+import pandas as pd
+from liqheat.store import parquet_store
+from liqheat.store.parquet_store import Series, Store
+
+def stalled(path, write):  # the temporary file exists, the rename has not happened: kill here
+    tmp = path.with_name(f".{path.name}.abcd1234.tmp")
+    write(tmp)
+    print("WRITING", flush=True)
+    time.sleep(60)
+
+store = Store(sys.argv[1])
+frame = pd.read_parquet(sys.argv[2])
+with store.writer():
+    parquet_store.atomic_write = stalled
+    store.write(Series("candles", "binance", "BTC", "1h"), frame)
+"""
+
+
+def test_a_write_killed_before_its_rename_leaves_a_temporary_the_next_writer_removes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / "store")
+    series = Series("candles", "binance", "BTC", "1h")
+    with store.writer():
+        store.write(series, candles("2026-01-01", 48))
+    month = series.folder(store.root) / "month=2026-01" / "data.parquet"
+    before = pq.read_table(month).to_pandas()
+    more = tmp_path / "more.parquet"
+    candles("2026-01-02", 48, p0=500).to_parquet(more)
+    command = [sys.executable, "-c", KILLED_MID_WRITE, str(store.root), str(more)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "WRITING"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    leftover = month.with_name(".data.parquet.abcd1234.tmp")
+    assert leftover.is_file()
+    pd.testing.assert_frame_equal(pq.read_table(month).to_pandas(), before)  # the month itself is untouched
+    with caplog.at_level("WARNING", logger="liqheat.store"), store.writer():
+        assert store.recovered == (leftover,)
+    assert not leftover.exists()
+    assert "removed 1 temporary file(s) of interrupted writes" in caplog.text
+    assert "month=2026-01" in caplog.text
+    with store.writer():
+        assert store.recovered == ()
 
 
 def test_import_and_export_commands(tmp_path: Path) -> None:

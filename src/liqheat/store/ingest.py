@@ -1,6 +1,9 @@
-"""Ingest native files into the store, resumably: killed at any point and run again, it ends with no gap
-and no duplicate. Rows at or after each stream's cursor are written, month by month, and only then
-does the cursor move; whatever a crash repeats, the store's merge absorbs."""
+"""Ingest native files into the store: every row of every file is merged into the month it belongs to,
+on the kind's key. Files go in any order (an older recording after a newer one adds its rows), and a run
+killed at any point and started again ends with the same store: what it repeats, the merge absorbs.
+
+File imports keep no cursor. A cursor says "everything before here is stored", which is true of a
+backfill walking forward through time (``collect``) and false of files that arrive in any order."""
 
 from __future__ import annotations
 
@@ -12,23 +15,17 @@ import pandas as pd
 
 from liqheat.model import DomainError
 from liqheat.store.parquet_store import Series, Store
-from liqheat.venues.binance.archive import read_book_depth, read_klines, read_metrics
+from liqheat.venues.binance import archive
+from liqheat.venues.binance.archive import inflated_size, read_book_depth, read_klines, read_metrics
 from liqheat.venues.binance.forceorder import read_force_orders
 
 Progress = Callable[[int, int], None]
 
 
-def _ingest(store: Store, series: Series, stream: str, frame: pd.DataFrame, chunk: int) -> int:
-    """Write ``frame`` from the stream's cursor on, in time order, advancing the cursor per chunk."""
-    cursor = store.cursor(series.venue, series.symbol, stream)
-    todo = frame if cursor is None else frame[frame["ts"] >= cursor]
-    todo = todo.sort_values("ts", kind="stable")
-    added = 0
-    for start in range(0, len(todo), chunk):
-        part = todo.iloc[start : start + chunk]
-        added += store.write(series, part)
-        store.advance(series.venue, series.symbol, stream, part["ts"].iloc[-1])
-    return added
+def _ingest(store: Store, series: Series, frame: pd.DataFrame, chunk: int) -> int:
+    """Merge all of ``frame`` into the series in time order, ``chunk`` rows per write; returns the new rows."""
+    todo = frame.sort_values("ts", kind="stable")
+    return sum(store.write(series, todo.iloc[start : start + chunk]) for start in range(0, len(todo), chunk))
 
 
 def ingest_force_orders(store: Store, paths: Sequence[Path], *, chunk: int = 500, progress: Progress | None = None) -> int:
@@ -42,7 +39,7 @@ def ingest_force_orders(store: Store, paths: Sequence[Path], *, chunk: int = 500
     with store.writer():
         for done, (symbol, part) in enumerate(groups, start=1):
             frame = part[["ts", "side", "usd", "price", "quantity", "average_price", "filled", "native"]].reset_index(drop=True)
-            added += _ingest(store, Series("liquidations", "binance", str(symbol)), "force_orders", frame, chunk)
+            added += _ingest(store, Series("liquidations", "binance", str(symbol)), frame, chunk)
             if progress:
                 progress(done, len(groups))
     return added
@@ -54,7 +51,19 @@ _KLINES = re.compile(r"^(?P<symbol>[A-Z0-9_]+)-(?P<tf>\d+[mhdw])-\d{4}-\d{2}(-\d
 def ingest_archive(
     store: Store, paths: Sequence[Path], symbol: str, *, venue: str = "binance", progress: Progress | None = None
 ) -> int:
-    """Binance archive files (klines, metrics, bookDepth) for one market (unified ``symbol``)."""
+    """Binance archive files (klines, metrics, bookDepth) for one market (unified ``symbol``).
+
+    Refused whole, before anything is stored, when the files declare more than :data:`archive.IMPORT_CAP`
+    bytes inflated (a zip cannot inflate past what it declares: zipfile stops there and checks the CRC)."""
+    unknown = [p for p in paths if not (_KLINES.match(p.name) or "-metrics-" in p.name or "-bookDepth-" in p.name)]
+    if unknown:
+        raise DomainError(f"{unknown[0]}: not a Binance archive kline, metrics or bookDepth file name")
+    declared = sum(inflated_size(path) for path in paths)
+    if declared > archive.IMPORT_CAP:
+        raise DomainError(
+            f"these {len(paths)} file(s) inflate to {declared:,} bytes, past the {archive.IMPORT_CAP:,} one import takes; "
+            "import them in smaller groups"
+        )
     added = 0
     with store.writer():
         for done, path in enumerate(paths, start=1):
@@ -63,16 +72,14 @@ def ingest_archive(
                 frame = read_klines(path)
                 kind = frame.attrs["price_kind"]
                 timeframe = match.group("tf") + ("-mark" if kind == "mark_or_index" else "")
-                added += _ingest(store, Series("candles", venue, symbol, timeframe), f"klines-{timeframe}", frame, 10_000)
+                added += _ingest(store, Series("candles", venue, symbol, timeframe), frame, 10_000)
             elif "-metrics-" in name:
                 frame = read_metrics(path)
-                added += _ingest(store, Series("metrics", venue, symbol), "metrics", frame.drop(columns=["symbol"]), 10_000)
+                added += _ingest(store, Series("metrics", venue, symbol), frame.drop(columns=["symbol"]), 10_000)
                 oi = frame[["ts", "oi_usd"]]
-                added += _ingest(store, Series("open_interest", venue, symbol), "open_interest", oi, 10_000)
-            elif "-bookDepth-" in name:
-                added += _ingest(store, Series("book_depth", venue, symbol), "book_depth", read_book_depth(path), 10_000)
+                added += _ingest(store, Series("open_interest", venue, symbol), oi, 10_000)
             else:
-                raise DomainError(f"{path}: not a Binance archive kline, metrics or bookDepth file name")
+                added += _ingest(store, Series("book_depth", venue, symbol), read_book_depth(path), 10_000)
             if progress:
                 progress(done, len(paths))
     return added

@@ -10,12 +10,15 @@ Writes are safe against a kill at any moment:
 - The cursor per (venue, symbol, stream), in ``cursors.json`` and replaced the same way, moves only
   after the data it covers is on disk. A resumed ingestion may write some rows again, which the
   merge absorbs; it never skips any.
+- A write killed before its rename leaves its temporary file (``.data.parquet.<random>.tmp``). The next
+  writer, holding the lock and so sure no write is under way, removes them and says so.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -42,7 +45,9 @@ KEYS: dict[str, tuple[str, ...]] = {
     "liquidations": ("ts", "side", "usd", "price"),
     "gaps": ("ts", "stream"),
 }
-_SAFE = re.compile(r"^[\w.-]+$")  # Unicode letters too: Binance lists symbols such as 币安人生USDT
+_SAFE = re.compile(r"^[\w.-]+$")
+_INTERRUPTED = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # fsutil.atomic_write's temporary name
+log = logging.getLogger("liqheat.store")  # Unicode letters too: Binance lists symbols such as 币安人生USDT
 
 
 def default_root() -> Path:
@@ -80,6 +85,7 @@ class Store:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
         self._lock: IO[str] | None = None
+        self.recovered: tuple[Path, ...] = ()
 
     @contextmanager
     def writer(self) -> Iterator[Store]:
@@ -93,11 +99,26 @@ class Store:
             raise DomainError(f"another process is writing to the store {self.root}; try again when it is done") from None
         self._lock = handle
         try:
+            self.recovered = self._remove_interrupted_writes()
             yield self
         finally:
             self._lock = None
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+    def _remove_interrupted_writes(self) -> tuple[Path, ...]:
+        """Delete the temporaries of writes that were killed before their rename (call with the lock held)."""
+        found = tuple(sorted(p for p in self.root.rglob(".*.tmp") if p.is_file() and _INTERRUPTED.match(p.name)))
+        for path in found:
+            path.unlink(missing_ok=True)
+        if found:
+            shown = ", ".join(str(p.relative_to(self.root)) for p in found[:3]) + (" …" if len(found) > 3 else "")
+            log.warning(
+                "store %s: removed %d temporary file(s) of interrupted writes (%s); the files they would have "
+                "replaced are intact, and a rerun of the interrupted command restores what it was writing",
+                self.root, len(found), shown,
+            )  # fmt: skip
+        return found
 
     def write(self, series: Series, frame: pd.DataFrame) -> int:
         """Merge ``frame`` (UTC ``ts`` column) into the series; returns how many rows were new."""
