@@ -126,3 +126,32 @@ def test_the_real_recordings_in_either_order(tmp_path: Path) -> None:
     assert_same_store(together.root, apart.root)
     rows = sum(len(frame) for frame in contents(apart.root).values())
     assert rows == 3_882
+
+
+def test_an_import_past_its_byte_cap_is_refused_before_anything_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from liqheat.model import DomainError
+    from liqheat.venues.binance import archive
+
+    files = [kline_file(tmp_path, day, seed) for seed, day in enumerate(("2025-10-09", "2025-10-10"))]
+    monkeypatch.setattr(archive, "IMPORT_CAP", files[0].stat().st_size + 1)  # room for one of the two days
+    store = Store(tmp_path / "store")
+    with pytest.raises(DomainError, match=r"past the .* one import takes; import them in smaller groups"):
+        ingest_archive(store, files, "BTC/USDT:USDT")
+    assert not list(store.root.rglob("data.parquet"))
+    assert ingest_archive(store, files[:1], "BTC/USDT:USDT") == 1_440
+
+
+def test_a_bad_file_among_good_ones_stores_none_of_them(tmp_path: Path) -> None:
+    from liqheat.bundle import BundleError
+
+    good = kline_file(tmp_path, "2025-10-09", 1)
+    bad = kline_file(tmp_path, "2025-10-10", 2)
+    lines = bad.read_text().splitlines()
+    lines[500] = lines[500].replace(lines[500].split(",")[3], "-1", 1)  # a negative low on line 501
+    bad.write_text("\n".join(lines) + "\n")
+    store = Store(tmp_path / "store")
+    with pytest.raises(BundleError, match="line 501, column 'low'"):
+        ingest_archive(store, [good, bad], "BTC/USDT:USDT")
+    assert not list(store.root.rglob("data.parquet"))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ if TYPE_CHECKING:  # validation runs on arrays; pandas is imported only to build
 
 
 @dataclass(frozen=True, slots=True)
-class _Source:
+class Source:
     """Where a table's rows came from, so errors can point at a line (CSV) or a row (Parquet)."""
 
     path: Path
@@ -41,8 +43,28 @@ class _Source:
         return f"line {int(self.lines[index]) if self.lines is not None else index + 2}"
 
 
+META_MAX_BYTES = 1 << 20  # a real meta.json is under a kilobyte
+_COLUMN_NAME = re.compile(r"^[\w .()/-]{0,64}$")
+
+
+def _present(path: Path) -> bool:
+    """Whether ``path`` names something; only a regular file (or a link to one) may be read.
+
+    A pipe would block the reader, a device such as /dev/zero never ends, and a looping link or a folder
+    is no table: each is refused by name rather than reported missing."""
+    if not os.path.lexists(path):
+        return False
+    try:
+        regular = stat.S_ISREG(path.stat().st_mode)
+    except OSError:  # a link that loops or points nowhere
+        regular = False
+    if not regular:
+        raise BundleError(path, "not a regular file (a folder, pipe, device, or a link that loops or points nowhere)")
+    return True
+
+
 def _table_path(folder: Path, name: str) -> Path | None:
-    found = [folder / f"{name}.{ext}" for ext in ("csv", "parquet") if (folder / f"{name}.{ext}").is_file()]
+    found = [folder / f"{name}.{ext}" for ext in ("csv", "parquet") if _present(folder / f"{name}.{ext}")]
     if len(found) > 1:
         raise BundleError(folder, f"both {name}.csv and {name}.parquet exist; keep one")
     return found[0] if found else None
@@ -84,10 +106,10 @@ def _read_raw(path: Path, fmt: Format, columns: Sequence[str], numeric: Sequence
             path, read_options=read, parse_options=parse, convert_options=pa_csv.ConvertOptions(column_types=text_types)
         )
     except pa.ArrowInvalid as exc:
-        raise BundleError(path, f"malformed CSV ({exc})") from None
+        raise BundleError(path, f"malformed CSV ({_without_row(str(exc))})") from None
     import pandas as pd
 
-    src = _Source(path, "csv")
+    src = Source(path, "csv")
     for name in numeric:
         if name not in table.column_names:
             continue
@@ -102,6 +124,11 @@ def _read_raw(path: Path, fmt: Format, columns: Sequence[str], numeric: Sequence
 def _empty(text: pa.ChunkedArray) -> np.ndarray:
     """Which cells are empty strings (compared in numpy: a Python scalar in an Arrow call imports pandas)."""
     return np.asarray(arrays.numbers(pc.utf8_length(text)) == 0)
+
+
+def _without_row(arrow_message: str) -> str:
+    """Arrow's parse error without the offending row's text, which may be any file a link points at."""
+    return re.split(r"(?<=\d): ", arrow_message.removeprefix("CSV parse error: "), maxsplit=1)[0]
 
 
 def _drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
@@ -120,7 +147,7 @@ def _drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
     return table.filter(arrays.mask_array(~blank)), np.flatnonzero(~blank) + 2
 
 
-def _timestamps(column: pa.ChunkedArray, src: _Source) -> np.ndarray:
+def _timestamps(column: pa.ChunkedArray, src: Source) -> np.ndarray:
     """Parse a ``ts`` column into µs since the epoch; it must be UTC (ISO 8601 ending in Z or +00:00, or a UTC
     Parquet type)."""
     if pa.types.is_timestamp(column.type):
@@ -161,7 +188,8 @@ def _timestamps(column: pa.ChunkedArray, src: _Source) -> np.ndarray:
     return epoch_micros(parsed.astype("datetime64[us, UTC]"))
 
 
-def _check_order(ts: np.ndarray, src: _Source, *, strict: bool) -> None:
+def check_order(ts: np.ndarray, src: Source, *, strict: bool) -> None:
+    """Times (µs) must not go back; with ``strict`` none may repeat either. Shared with the native importers."""
     steps = np.diff(ts)
     back = np.flatnonzero(steps < 0)
     if back.size:
@@ -184,7 +212,8 @@ def _check_order(ts: np.ndarray, src: _Source, *, strict: bool) -> None:
             )
 
 
-def _check_values(columns: dict[str, np.ndarray], name: str, src: _Source, rule: str) -> None:
+def check_values(columns: dict[str, np.ndarray], name: str, src: Source, rule: str) -> None:
+    """``rule``: positive, non-negative, optional-positive (NaN allowed) or finite."""
     values = columns[name]
     if rule == "positive":
         bad = ~(np.isfinite(values) & (values > 0))
@@ -205,7 +234,8 @@ def _check_values(columns: dict[str, np.ndarray], name: str, src: _Source, rule:
         raise BundleError(src.path, f"{words}, got {shown}", where=src.where(i), column=name)
 
 
-def _check_candles(columns: dict[str, np.ndarray], src: _Source) -> None:
+def check_candles(columns: dict[str, np.ndarray], src: Source) -> None:
+    """Each candle's open and close inside [low, high], and taker buy volume within volume."""
     o, h, lo, c = (columns[k] for k in ("open", "high", "low", "close"))
     for mask, column, words in (
         (h < lo, "high", "high is below low"),
@@ -290,12 +320,12 @@ def _read_table(folder: Path, name: str, timeframe_us: int, warnings: list[str])
     required, optional = TABLES[name]
     numeric = [c for c in (*required, *optional) if c != "side"]
     raw, lines = _read_raw(path, fmt, ("ts", *required, *optional), numeric)
-    src = _Source(path, fmt, lines)
+    src = Source(path, fmt, lines)
     missing = [c for c in ("ts", *required) if c not in raw.column_names]
     if missing:
-        raise BundleError(
-            path, f"missing column(s) {', '.join(missing)}; found {', '.join(raw.column_names) or 'none'}", column=missing[0]
-        )
+        names = raw.column_names
+        found = ", ".join(names) if all(_COLUMN_NAME.match(n) for n in names) else "a first line that is no header of names"
+        raise BundleError(path, f"missing column(s) {', '.join(missing)}; found {found or 'none'}", column=missing[0])
     unknown = [c for c in raw.column_names if c not in ("ts", *required, *optional)]
     if unknown:
         warnings.append(f"{path.name}: ignored unknown column(s) {', '.join(unknown)}")
@@ -319,25 +349,25 @@ def _read_table(folder: Path, name: str, timeframe_us: int, warnings: list[str])
                 raise BundleError(path, f"must hold numbers, the column type is {values.type}", column=column)
             columns[column] = arrays.numbers(values)
 
-    _check_order(ts, src, strict=name != "liquidations")
+    check_order(ts, src, strict=name != "liquidations")
     if name == "candles":
         for column in ("open", "high", "low", "close"):
-            _check_values(columns, column, src, "positive")
+            check_values(columns, column, src, "positive")
         for column in ("volume", "taker_buy_volume"):
             if column in columns:
-                _check_values(columns, column, src, "non-negative")
-        _check_candles(columns, src)
+                check_values(columns, column, src, "non-negative")
+        check_candles(columns, src)
         _check_grid(ts, timeframe_us, src)
     elif name == "open_interest":
-        _check_values(columns, "oi_usd", src, "non-negative")
+        check_values(columns, "oi_usd", src, "non-negative")
     elif name == "funding":
-        _check_values(columns, "rate", src, "finite")
+        check_values(columns, "rate", src, "finite")
     else:
         _check_liquidations(ts, columns, src)
     return Columns(ts, columns)
 
 
-def _check_grid(ts: np.ndarray, step_us: int, src: _Source) -> None:
+def _check_grid(ts: np.ndarray, step_us: int, src: Source) -> None:
     """Candles must sit on the timeframe's grid: every spacing a whole number of timeframes."""
     off = np.flatnonzero(np.diff(ts) % step_us != 0)
     if off.size:
@@ -351,7 +381,7 @@ def _check_grid(ts: np.ndarray, step_us: int, src: _Source) -> None:
         )
 
 
-def _check_liquidations(ts: np.ndarray, columns: dict[str, np.ndarray], src: _Source) -> None:
+def _check_liquidations(ts: np.ndarray, columns: dict[str, np.ndarray], src: Source) -> None:
     side = columns["side"]
     unknown = np.flatnonzero(~np.isin(side, ["long", "short"]))
     if unknown.size:
@@ -362,9 +392,9 @@ def _check_liquidations(ts: np.ndarray, columns: dict[str, np.ndarray], src: _So
             where=src.where(i),
             column="side",
         )
-    _check_values(columns, "usd", src, "non-negative")
+    check_values(columns, "usd", src, "non-negative")
     if "price" in columns:
-        _check_values(columns, "price", src, "optional-positive")
+        check_values(columns, "price", src, "optional-positive")
     totals = np.isnan(columns["price"]) if "price" in columns else np.ones(len(ts), dtype=bool)
     rows = np.flatnonzero(totals)
     key = ts[rows] * 2 + (side[rows] == "short")
@@ -381,10 +411,14 @@ def read_columns(path: str | os.PathLike[str]) -> BundleColumns:
     if not folder.is_dir():
         raise BundleError(folder, "not a folder (a bundle is a folder holding meta.json, candles.csv, open_interest.csv)")
     meta_path = folder / "meta.json"
-    if not meta_path.is_file():
+    if not _present(meta_path):
         raise BundleError(meta_path, "missing")
+    if (size := meta_path.stat().st_size) > META_MAX_BYTES:
+        raise BundleError(meta_path, f"is {size:,} bytes; a meta.json holds a few keys (at most {META_MAX_BYTES:,} bytes)")
     try:
         meta = validate_meta(json.loads(meta_path.read_text(encoding="utf-8")), meta_path)
+    except RecursionError:
+        raise BundleError(meta_path, "nested too deeply to be a meta.json (it holds a flat object of keys)") from None
     except json.JSONDecodeError as exc:
         raise BundleError(meta_path, f"not valid JSON ({exc.msg})", where=f"line {exc.lineno}") from None
     except UnicodeDecodeError as exc:

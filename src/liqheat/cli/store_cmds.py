@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,9 +31,12 @@ def import_files(
 
     if fmt not in FORMATS:
         fail(f"FORMAT must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [str(p) for p in paths if not os.path.lexists(p)]
     if missing:
         fail(f"no such file: {', '.join(missing)}")
+    odd = [str(p) for p in paths if not p.is_file()]
+    if odd:
+        fail(f"not a regular file (a folder, pipe, device, or a link that loops or points nowhere): {', '.join(odd)}")
     store = Store(store_dir)
     try:
         with Progress(console=console, transient=True) as progress:

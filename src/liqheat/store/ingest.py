@@ -53,8 +53,9 @@ def ingest_archive(
 ) -> int:
     """Binance archive files (klines, metrics, bookDepth) for one market (unified ``symbol``).
 
-    Refused whole, before anything is stored, when the files declare more than :data:`archive.IMPORT_CAP`
-    bytes inflated (a zip cannot inflate past what it declares: zipfile stops there and checks the CRC)."""
+    Every file is read and checked before anything is stored, so a bad file stores nothing. Refused
+    whole when the files declare more than :data:`archive.IMPORT_CAP` bytes inflated (a zip cannot
+    inflate past what it declares: zipfile stops there and checks the CRC)."""
     unknown = [p for p in paths if not (_KLINES.match(p.name) or "-metrics-" in p.name or "-bookDepth-" in p.name)]
     if unknown:
         raise DomainError(f"{unknown[0]}: not a Binance archive kline, metrics or bookDepth file name")
@@ -64,22 +65,31 @@ def ingest_archive(
             f"these {len(paths)} file(s) inflate to {declared:,} bytes, past the {archive.IMPORT_CAP:,} one import takes; "
             "import them in smaller groups"
         )
+    steps = 2 * len(paths)
+    parts: list[tuple[Series, pd.DataFrame]] = []
+    for done, path in enumerate(paths, start=1):
+        parts.extend(_archive_series(path, symbol, venue))
+        if progress:
+            progress(done, steps)
     added = 0
     with store.writer():
-        for done, path in enumerate(paths, start=1):
-            name = path.name
-            if match := _KLINES.match(name):
-                frame = read_klines(path)
-                kind = frame.attrs["price_kind"]
-                timeframe = match.group("tf") + ("-mark" if kind == "mark_or_index" else "")
-                added += _ingest(store, Series("candles", venue, symbol, timeframe), frame, 10_000)
-            elif "-metrics-" in name:
-                frame = read_metrics(path)
-                added += _ingest(store, Series("metrics", venue, symbol), frame.drop(columns=["symbol"]), 10_000)
-                oi = frame[["ts", "oi_usd"]]
-                added += _ingest(store, Series("open_interest", venue, symbol), oi, 10_000)
-            else:
-                added += _ingest(store, Series("book_depth", venue, symbol), read_book_depth(path), 10_000)
+        for done, (series, frame) in enumerate(parts, start=1):
+            added += _ingest(store, series, frame, 10_000)
             if progress:
-                progress(done, len(paths))
+                progress(len(paths) + round(done * len(paths) / len(parts)), steps)
     return added
+
+
+def _archive_series(path: Path, symbol: str, venue: str) -> list[tuple[Series, pd.DataFrame]]:
+    """What one archive file holds, as the series it goes into."""
+    if match := _KLINES.match(path.name):
+        frame = read_klines(path)
+        timeframe = match.group("tf") + ("-mark" if frame.attrs["price_kind"] == "mark_or_index" else "")
+        return [(Series("candles", venue, symbol, timeframe), frame)]
+    if "-metrics-" in path.name:
+        frame = read_metrics(path)
+        return [
+            (Series("metrics", venue, symbol), frame.drop(columns=["symbol"])),
+            (Series("open_interest", venue, symbol), frame[["ts", "oi_usd"]]),
+        ]
+    return [(Series("book_depth", venue, symbol), read_book_depth(path))]

@@ -25,6 +25,8 @@ import pandas as pd
 from liqheat.bundle import BundleError
 
 _SYMBOL_TAIL = re.compile(r"([A-Z0-9]+)$")
+_SYMBOL = re.compile(r"\w{1,40}")  # letters (any script), digits and _: what names a store folder
+FIRST_MS, LAST_MS = 1_483_228_800_000, 7_258_118_400_000  # 2017-01-01 (before Binance futures), 2200-01-01
 _SIDES = {"SELL": "long", "BUY": "short"}
 
 
@@ -63,8 +65,15 @@ def _float(text: str, path: Path, line: int, column: str) -> float:
     return value
 
 
+def _positive(text: str, path: Path, line: int, column: str) -> float:
+    value = _float(text, path, line, column)
+    if value <= 0:
+        raise BundleError(path, f"must be > 0, got {text!r}", where=f"line {line}", column=column)
+    return value
+
+
 def read_force_orders(path: str | Path) -> pd.DataFrame:
-    """One row per distinct liquidation order.
+    """One row per distinct liquidation order; the whole file is checked before anything is returned.
 
     The columns are ts (trade time, UTC), symbol (unified, e.g. BTC/USDT:USDT), native (BTCUSDT),
     side (the position liquidated), quantity, price (the order's price), average_price (fill; NaN when
@@ -92,15 +101,31 @@ def read_force_orders(path: str | Path) -> pd.DataFrame:
         base = _base(key[0])
         if not base:
             raise BundleError(p, f"no symbol in {key[0]!r}", where=f"line {number}", column="symbol")
+        if not _SYMBOL.fullmatch(base):
+            shown = base if len(base) <= 40 else f"{base[:20]}… ({len(base)} characters)"
+            raise BundleError(
+                p, f"symbol {shown!r} is not a market name (1-40 letters, digits or _)", where=f"line {number}", column="symbol"
+            )
         side = _SIDES.get(key[1].upper())
         if side is None:
             raise BundleError(p, f"side must be BUY or SELL, got {key[1]!r}", where=f"line {number}", column="side")
-        quantity = _float(key[4], p, number, "original_quantity")
-        price = _float(key[5], p, number, "price")
+        quantity = _positive(key[4], p, number, "original_quantity")
+        price = _positive(key[5], p, number, "price")
         average = math.nan if key[6] in ("None", "", "null") else _float(key[6], p, number, "average_price")
+        if average < 0:
+            raise BundleError(p, f"must be ≥ 0, got {key[6]!r}", where=f"line {number}", column="average_price")
         filled = _float(key[9], p, number, "order_filled_accumulated_quantity")
-        ms = int(_float(key[10], p, number, "order_trade_time"))
+        if not 0 <= filled <= quantity * (1 + 1e-9):
+            words = f"must lie between 0 and the order's quantity {key[4]}, got {key[9]!r}"
+            raise BundleError(p, words, where=f"line {number}", column="order_filled_accumulated_quantity")
+        when = _float(key[10], p, number, "order_trade_time")
+        if not (FIRST_MS <= when < LAST_MS and when == math.floor(when)):
+            words = f"{key[10]!r} is not a time in epoch milliseconds between 2017 and 2200"
+            raise BundleError(p, words, where=f"line {number}", column="order_trade_time")
+        ms = int(when)
         fill_price = average if math.isfinite(average) and average > 0 else price
+        if not math.isfinite(filled * fill_price):
+            raise BundleError(p, f"filled × price overflows ({key[9]} × {fill_price!r})", where=f"line {number}", column="usd")
         unified, native = _market(base)
         rows.append((ms, unified, native, side, quantity, price, average, filled, filled * fill_price, key[7]))
     columns = ["ms", "symbol", "native", "side", "quantity", "price", "average_price", "filled", "usd", "status"]
