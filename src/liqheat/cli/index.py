@@ -62,4 +62,5 @@ COMMANDS: dict[str, Entry] = {
     "sentiment": Entry("trader", "Long against short notional at risk, funding, and the open-interest change over a window."),
     "screen": Entry("trader", "Rank markets by their nearest large cluster: how close the next crowded zone is, in ATRs."),
     "tables": Entry("store_cmds", "Maintenance-margin (bracket) tables: list them, refresh them from the venues."),
+    "store": Entry("store_cmds", "The store itself: check it and repair what an interrupted write or a hand edit left."),
 }

@@ -363,3 +363,33 @@ def liquidations(
     for gap in found.gaps:
         seen = f"{gap['from']:%Y-%m-%d %H:%M} to {gap['to']:%Y-%m-%d %H:%M}"
         console.print(f"[yellow]{gap['venue']} {gap['symbol']}: no liquidations seen {seen} ({gap['reason']})")
+
+
+store_app = typer.Typer(help="The store itself: check it and repair what an interrupted write or a hand edit left.")
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("check")
+def store_check(
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what is found (moves unreadable files to quarantine/).")] = False,
+    store_dir: StoreOption = None,
+) -> None:
+    """Check every month file and cursors.json; with --repair, fix them. Exit 1 when problems remain."""
+    from liqheat.store.check import check
+    from liqheat.store.check import repair as repair_store
+    from liqheat.store.parquet_store import Store
+
+    store = Store(store_dir)
+    if not store.root.is_dir():
+        fail(f"--store {store.root} is not a folder")
+    try:
+        problems = repair_store(store) if repair else check(store)
+    except DomainError as exc:
+        fail(exc)
+    for problem in problems:
+        done = f" → {problem.repair}" if repair else f" (--repair: {problem.repair})"
+        console.print(f"{problem.path.relative_to(store.root)}: {problem.what}{done}", highlight=False, soft_wrap=True)
+    if not problems:
+        console.print(f"store {store.root}: every file is readable and in order")
+    elif not repair:
+        raise typer.Exit(1)

@@ -46,8 +46,18 @@ KEYS: dict[str, tuple[str, ...]] = {
     "gaps": ("ts", "stream"),
 }
 _SAFE = re.compile(r"^[\w.-]+$")
-_INTERRUPTED = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # fsutil.atomic_write's temporary name
+INTERRUPTED = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # fsutil.atomic_write's temporary name
 log = logging.getLogger("liqheat.store")  # Unicode letters too: Binance lists symbols such as 币安人生USDT
+
+
+REPAIR = "run `liqheat store check --repair` (it moves unreadable files to quarantine/, deleting nothing)"
+
+
+def _month(path: Path, columns: list[str] | None = None) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise DomainError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:120]}); {REPAIR}") from None
 
 
 def default_root() -> Path:
@@ -108,7 +118,7 @@ class Store:
 
     def _remove_interrupted_writes(self) -> tuple[Path, ...]:
         """Delete the temporaries of writes that were killed before their rename (call with the lock held)."""
-        found = tuple(sorted(p for p in self.root.rglob(".*.tmp") if p.is_file() and _INTERRUPTED.match(p.name)))
+        found = tuple(sorted(p for p in self.root.rglob(".*.tmp") if p.is_file() and INTERRUPTED.match(p.name)))
         for path in found:
             path.unlink(missing_ok=True)
         if found:
@@ -134,7 +144,7 @@ class Store:
         months = frame["ts"].dt.strftime("%Y-%m")
         for month, part in frame.groupby(months, sort=True):
             path = folder / f"month={month}" / "data.parquet"
-            old = pq.read_table(path).to_pandas() if path.exists() else None
+            old = _month(path).to_pandas() if path.exists() else None
             merged = part if old is None else pd.concat([old, part], ignore_index=True)
             merged = merged.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
             added += len(merged) - (0 if old is None else len(old))
@@ -161,7 +171,12 @@ class Store:
         sql = "SELECT * FROM read_parquet(?)" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY ts"
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")
-            result = con.sql(sql, params=[files, *params]).to_arrow_table()
+            try:
+                result = con.sql(sql, params=[files, *params]).to_arrow_table()
+            except duckdb.Error as exc:
+                reason = str(exc).splitlines()[0][:200]
+                series_dir = folder.relative_to(self.root)
+                raise DomainError(f"store {self.root}: cannot read {series_dir} ({reason}); {REPAIR}") from None
         if result is None:
             return pd.DataFrame(columns=["ts"])
         frame: pd.DataFrame = result.to_pandas()
@@ -172,7 +187,7 @@ class Store:
         """The earliest stored time of a series (from its earliest month file), or None when it is empty."""
         files = sorted(series.folder(self.root).glob("month=*/data.parquet"))
         for path in files:
-            column = pq.read_table(path, columns=["ts"]).column("ts")
+            column = _month(path, ["ts"]).column("ts")
             if len(column):
                 return pd.Timestamp(pc.min(column).as_py()).tz_convert("UTC")
         return None
@@ -183,8 +198,10 @@ class Store:
             return {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DomainError(f"{path}: not valid JSON ({exc.msg})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise DomainError(f"{path}: not valid JSON ({str(exc)[:120]}); {REPAIR}") from None
+        if not isinstance(data, dict):
+            raise DomainError(f"{path}: not an object of cursors; {REPAIR}")
         return {str(k): str(v) for k, v in data.items()}
 
     def cursor(self, venue: str, symbol: str, stream: str) -> pd.Timestamp | None:

@@ -1,0 +1,111 @@
+"""Check the store and repair what a crash, a full disk or a hand edit left: ``liqheat store check [--repair]``.
+
+Repair never deletes data: an unreadable month file or ``cursors.json`` is moved under ``quarantine/``
+(with its path kept) for a person to look at, and a month whose rows are out of order or repeated is
+rewritten merged on its key, as every write would have left it. What was quarantined comes back by
+importing or fetching that month again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from liqheat.fsutil import atomic_write
+from liqheat.store.parquet_store import INTERRUPTED, KEYS, Store
+
+QUARANTINE = "quarantine"
+_AGAIN = "moved to quarantine/; import or fetch the month again"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the store: the file, what is wrong, and what ``--repair`` does about it."""
+
+    path: Path
+    what: str
+    repair: str
+    action: str  # quarantine, merge or remove
+
+
+def _month_problem(path: Path, kind: str) -> Problem | None:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        reason = str(exc).splitlines()[0][:160]
+        return Problem(path, f"not a readable Parquet file ({reason})", _AGAIN, "quarantine")
+    if "ts" not in table.column_names:
+        return Problem(path, "has no ts column", _AGAIN, "quarantine")
+    month = path.parent.name.removeprefix("month=")
+    ts = table.column("ts")
+    if ts.null_count:
+        return Problem(path, f"{ts.null_count} row(s) without a time", "moved to quarantine/", "quarantine")
+    if len(ts):
+        bounds = pc.min_max(ts)
+        first, last = (f"{bounds[end].as_py():%Y-%m}" for end in ("min", "max"))
+        if first != month or last != month:
+            return Problem(path, f"holds rows of {first}..{last}, not only {month}", "moved to quarantine/", "quarantine")
+    key = [k for k in KEYS[kind] if k in table.column_names]
+    rows = table.select(key)
+    distinct = rows.group_by(key).aggregate([]).num_rows
+    if distinct != rows.num_rows:
+        return Problem(path, f"{rows.num_rows - distinct} row(s) repeat a key ({', '.join(key)})", "merged on its key", "merge")
+    order = pc.sort_indices(rows, sort_keys=[(k, "ascending") for k in key])
+    if not pc.all(pc.equal(order, pa.array(range(rows.num_rows), type=order.type))).as_py():
+        return Problem(path, "rows out of order", "rewritten in key order", "merge")
+    return None
+
+
+def check(store: Store) -> list[Problem]:
+    """Everything wrong with ``store``, files in path order (reads only)."""
+    problems: list[Problem] = []
+    root = store.root
+    for kind in KEYS:
+        for path in sorted((root / kind).glob("venue=*/symbol=*/timeframe=*/month=*/data.parquet")):
+            found = _month_problem(path, kind)
+            if found is not None:
+                problems.append(found)
+    for path in sorted(p for p in root.rglob(".*.tmp") if p.is_file() and INTERRUPTED.match(p.name)):
+        if QUARANTINE not in path.relative_to(root).parts:
+            problems.append(Problem(path, "temporary file of an interrupted write", "removed", "remove"))
+    cursors = root / "cursors.json"
+    if cursors.exists():
+        try:
+            data = json.loads(cursors.read_text(encoding="utf-8"))
+            valid = isinstance(data, dict) and all(isinstance(v, str) for v in data.values())
+            reason = "" if valid else "not an object of times"
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            reason = f"not valid JSON ({exc})"[:160]
+        if reason:
+            problems.append(Problem(cursors, reason, "moved to quarantine/; fetch walks again from its --since", "quarantine"))
+    return problems
+
+
+def repair(store: Store) -> list[Problem]:
+    """Fix every problem :func:`check` finds, holding the writer lock; returns what was done."""
+    with store.writer():
+        removed = [Problem(p, "temporary file of an interrupted write", "removed", "remove") for p in store.recovered]
+        problems = check(store)
+        for problem in problems:
+            if problem.action == "remove":
+                problem.path.unlink(missing_ok=True)
+            elif problem.action == "quarantine":
+                target = store.root / QUARANTINE / problem.path.relative_to(store.root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(problem.path, target)
+            else:
+                kind = problem.path.relative_to(store.root).parts[0]
+                key = [k for k in KEYS[kind] if k in pq.read_schema(problem.path).names]
+                table = pq.read_table(problem.path).to_pandas()
+                merged = table.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
+                atomic_write(
+                    problem.path, partial(pq.write_table, pa.Table.from_pandas(merged, preserve_index=False), compression="zstd")
+                )
+    return removed + problems
