@@ -551,7 +551,10 @@ def check_clusters(data: dict[str, Any], top: int) -> dict[str, list[dict[str, A
     for c in data["clusters"]:
         by_side[c["side"]].append(c)
         keys = {"side", "price_low", "price_high", "peak_price", "notional_usd", "share", "distance_pct"}
-        assert set(c) == keys | {"distance_atr", "age_hours", "age_at_least", "side_share"}
+        reach = {f"{what}_{h}h" for what in ("hit_prob", "expected_usd") for h in (4, 24, 72)}
+        assert set(c) == keys | {"distance_atr", "age_hours", "age_at_least", "side_share"} | reach
+        assert 0 <= c["hit_prob_4h"] <= c["hit_prob_24h"] <= c["hit_prob_72h"] <= 1
+        assert 0 <= c["expected_usd_24h"] <= c["notional_usd"] * (1 + 1e-9)
         assert c["share"] < c["side_share"] <= 1  # of all notional at risk, and of its own side
         assert c["distance_atr"] == pytest.approx(c["distance_pct"] / data["atr_pct"])
         assert c["age_hours"] >= 0

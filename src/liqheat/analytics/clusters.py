@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from liqheat.analytics.maps import MarketMap
+from liqheat.analytics.reach import reach_of
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,12 @@ class Cluster:
     age_hours: float | None = None
     age_at_least: bool | None = None  # the band is older than the oldest map kept: age is a lower bound
     side_share: float | None = None  # of its own side's notional at risk
+    hit_prob_4h: float | None = None  # the chance price touches the band's near edge within 4 h (analytics.reach)
+    hit_prob_24h: float | None = None
+    hit_prob_72h: float | None = None
+    expected_usd_4h: float | None = None  # notional it would liquidate within 4 h, each bin times its own chance
+    expected_usd_24h: float | None = None
+    expected_usd_72h: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
@@ -112,7 +119,7 @@ def band_age(m: MarketMap, c: Cluster, keep: float = 0.5) -> float:
 
 
 def clusters_of(m: MarketMap, top: int | None = 5) -> list[Cluster]:
-    """Both sides' clusters of a map with distance in ATR and age, largest first per side."""
+    """Both sides' clusters of a map with distance in ATR, age and reach (:mod:`.reach`), largest first per side."""
     long, short = m.at_risk()
     total = float(long.sum() + short.sum())  # the denominator of concentration() too
     out = []
@@ -120,7 +127,20 @@ def clusters_of(m: MarketMap, top: int | None = 5) -> list[Cluster]:
         for c in find_clusters(values, m.edges, m.price, side, top=top, atr_pct=m.atr_pct, total_usd=total):
             age = band_age(m, c)
             oldest = (m.ts - m.past_ts[-1]).total_seconds() / 3600 if m.past_ts else 0.0
-            out.append(replace(c, age_hours=age, age_at_least=age >= oldest))
+            r = reach_of(m, side, c.price_low, c.price_high)
+            out.append(
+                replace(
+                    c,
+                    age_hours=age,
+                    age_at_least=age >= oldest,
+                    hit_prob_4h=r.hit_prob[4],
+                    hit_prob_24h=r.hit_prob[24],
+                    hit_prob_72h=r.hit_prob[72],
+                    expected_usd_4h=r.expected_usd[4],
+                    expected_usd_24h=r.expected_usd[24],
+                    expected_usd_72h=r.expected_usd[72],
+                )
+            )
     return out
 
 

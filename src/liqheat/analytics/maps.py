@@ -7,6 +7,7 @@ at a candle is exactly the map of the market cut after that candle (:func:`known
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,8 @@ from liqheat.engine.timeline import Timeline
 from liqheat.model import DomainError
 from liqheat.timeutil import iso
 
+VOL_WINDOW_H = 72.0  # three days of ranges: long enough to be stable, short enough to follow a regime change
+_PARKINSON = 1.0 / (4.0 * math.log(2.0))
 HISTORY = pd.Timedelta(days=30)
 HISTORY_POINTS = 180  # earlier maps kept over HISTORY, to date the clusters
 
@@ -39,6 +42,7 @@ class MarketMap:
     past_ts: tuple[pd.Timestamp, ...]  # earlier maps, newest first, for the age of a band
     past_long: np.ndarray  # (len(past_ts), bins)
     past_short: np.ndarray
+    sigma_hour: float = 0.0  # volatility of log price per √hour (sigma_per_hour): what reaching a level depends on
 
     @property
     def centers(self) -> np.ndarray:
@@ -49,6 +53,15 @@ class MarketMap:
         """Only what can still liquidate: longs below price, shorts above it."""
         below = self.centers < self.price
         return np.where(below, self.long, 0.0), np.where(below, 0.0, self.short)
+
+
+def sigma_per_hour(high: np.ndarray, low: np.ndarray, index: int, timeframe_hours: float) -> float:
+    """Parkinson volatility of log price per √hour from the candles of the last :data:`VOL_WINDOW_H` hours
+    up to and including candle ``index`` (known once it closes)."""
+    count = max(1, round(VOL_WINDOW_H / timeframe_hours))
+    lo = max(0, index - count + 1)
+    ranges = np.log(high[lo : index + 1] / low[lo : index + 1])
+    return float(math.sqrt(_PARKINSON * float(np.mean(ranges**2)) / timeframe_hours))
 
 
 def atr_pct(candles: pd.DataFrame, index: int, window: int = 14) -> float:
@@ -131,7 +144,42 @@ def market_map(
         past_ts=tuple(ts.iloc[i] + step for i in past),
         past_long=long[1:],
         past_short=short[1:],
+        sigma_hour=sigma_per_hour(view.high, view.low, index, step.total_seconds() / 3600),
     )
+
+
+def maps_at(bundle: Bundle, params: ModelParams, indices: np.ndarray, view: MarketView | None = None) -> list[MarketMap]:
+    """The map after each candle in ``indices`` (ascending), from one replay; without past maps (no ages).
+
+    Each is bit for bit :func:`market_map` at that candle: the same replay, cut to the same known grid."""
+    view = view or MarketView.from_bundle(bundle)
+    frames = np.asarray(indices, dtype=np.int64)
+    if frames.size and (np.any(np.diff(frames) <= 0) or frames[0] < 0 or frames[-1] >= len(view)):
+        raise DomainError(f"candle indices must rise within the bundle (0 … {len(view) - 1})")
+    engine = Engine.for_view(view, params)
+    _, long, short = engine.run(view, frame_at=frames, stop=int(frames[-1]) + 1 if frames.size else 0)
+    ts, step = bundle.candles["ts"], bundle.meta.timeframe_delta
+    out = []
+    for row, index in enumerate(frames.tolist()):
+        grid = known_grid(view, params, engine.off_long, engine.off_short, index)
+        out.append(
+            MarketMap(
+                symbol=bundle.meta.symbol,
+                index=index,
+                ts=ts.iloc[index] + step,
+                price=float(view.close[index]),
+                edges=edges_of(grid),
+                long=on_grid(long[row : row + 1], engine.grid, grid)[0],
+                short=on_grid(short[row : row + 1], engine.grid, grid)[0],
+                atr_pct=atr_pct(bundle.candles, index),
+                timeframe=step,
+                past_ts=(),
+                past_long=np.zeros((0, grid.n_bins)),
+                past_short=np.zeros((0, grid.n_bins)),
+                sigma_hour=sigma_per_hour(view.high, view.low, index, step.total_seconds() / 3600),
+            )
+        )
+    return out
 
 
 def known_grid(view: MarketView, params: ModelParams, off_long: np.ndarray, off_short: np.ndarray, index: int) -> Grid:

@@ -124,6 +124,12 @@ class Cluster(Model):
     age_hours: float | None
     age_at_least: bool | None = Field(description="Older than the oldest map kept: age_hours is a lower bound.")
     side_share: float | None = Field(description="Of its own side's notional at risk.")
+    hit_prob_4h: float | None = Field(None, description="Chance price touches the band's near edge within 4 h (driftless model).")
+    hit_prob_24h: float | None = Field(None, description="The same within 24 h.")
+    hit_prob_72h: float | None = Field(None, description="The same within 72 h.")
+    expected_usd_4h: float | None = Field(None, description="Notional it would liquidate within 4 h: each bin × its chance.")
+    expected_usd_24h: float | None = Field(None, description="The same within 24 h.")
+    expected_usd_72h: float | None = Field(None, description="The same within 72 h.")
 
 
 class DistanceBucket(Model):
