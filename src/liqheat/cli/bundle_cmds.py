@@ -37,10 +37,12 @@ def convert(
 ) -> None:
     """Rewrite a bundle as CSV or Parquet (validated on the way; written atomically)."""
     from liqheat.bundle import read_bundle, write_bundle
+    from liqheat.fsutil import check_writable
 
     if fmt not in ("csv", "parquet"):
         fail(f"--format must be csv or parquet, got {fmt!r}")
     try:
+        check_writable(out, folder=True, param="out")
         loaded = read_bundle(bundle)
         written = write_bundle(loaded, out, fmt="csv" if fmt == "csv" else "parquet", overwrite=overwrite)
     except DomainError as exc:

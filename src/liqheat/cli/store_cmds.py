@@ -70,6 +70,7 @@ def export(
     """Write a market bundle from the store. One venue is written as stored; several are aggregated
     (one USD grid, summed open interest and liquidations, lagging venues flagged in meta.json)."""
     from liqheat.bundle import write_bundle
+    from liqheat.fsutil import check_writable
     from liqheat.store.aggregate import aggregate, parse_feeds
     from liqheat.store.export import export_bundle
     from liqheat.store.parquet_store import Store
@@ -79,6 +80,7 @@ def export(
         fail(f"--format must be csv or parquet, got {fmt!r}")
     kind: Literal["csv", "parquet"] = "csv" if fmt == "csv" else "parquet"
     try:
+        check_writable(out, folder=True, param="out")
         feeds = parse_feeds(venue, symbol)
         store = Store(store_dir)
         if len(feeds) == 1:
