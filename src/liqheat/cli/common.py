@@ -117,11 +117,12 @@ def _options(
 
 
 def flagged(exc: BaseException) -> str:
-    """The library's message with the parameter it names spelled as this CLI's flag (``depth_scale`` → ``--depth-scale``)."""
+    """The library's message with the parameter it names spelled as this CLI's flag (``depth_scale`` →
+    ``--depth-scale``; a model parameter, which the CLI takes as ``--set NAME=VALUE``, → ``--set bin_width``)."""
     text, param = str(exc), getattr(exc, "param", None)
     if not isinstance(param, str) or param.startswith("-"):
         return text
-    flag = "--" + param.replace("_", "-")
+    flag = f"--set {param}" if getattr(exc, "model_parameter", False) else "--" + param.replace("_", "-")
     if text.startswith(param) and not text[len(param) : len(param) + 1].isalnum():
         return flag + text[len(param) :]
     return f"{text} ({flag})"

@@ -33,6 +33,8 @@ def load_params(path: Path | None, overrides: list[str] | None) -> ModelParams:
             params = ModelParams.from_json(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise DomainError(f"--params {path}: cannot read ({exc.strerror})") from None
+        except DomainError as exc:  # the file is the parameter at fault, not a --set
+            raise DomainError(f"--params {path}: {exc}", param="--params") from None
     pairs: dict[str, str] = {}
     for item in overrides or []:
         name, sep, value = item.partition("=")
