@@ -16,9 +16,11 @@ def info(bundle: BundleArg, as_json: Annotated[bool, typer.Option("--json", help
     """Validate a market bundle and summarise it: rows, time range, gaps, liquidations."""
     from liqheat.bundle import read_bundle
     from liqheat.cli.summary import bundle_summary, print_bundle_summary
+    from liqheat.engine.bounds import check_bundle
 
     try:
         loaded = read_bundle(bundle)
+        check_bundle(loaded)
     except DomainError as exc:
         fail(exc)
     summary = bundle_summary(loaded)

@@ -138,6 +138,32 @@ def fail(message: str | BaseException) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+def store_root(option: Path | None, *, writing: bool = False) -> Path:
+    """The store folder of ``--store`` (else ``$LIQHEAT_HOME``, else ``~/.liqheat``), checked where it enters:
+    a file there is no store, and a command that writes needs a folder that takes new files."""
+    import os
+
+    from liqheat.fsutil import check_writable
+    from liqheat.model import DomainError
+    from liqheat.store.parquet_store import default_root
+
+    try:
+        root = option if option is not None else default_root()
+    except RuntimeError:  # no $HOME and no password entry
+        raise DomainError("no home folder for the store: set LIQHEAT_HOME or give --store") from None
+    named = "--store" if option is not None else "$LIQHEAT_HOME" if os.environ.get("LIQHEAT_HOME") else "the store"
+    try:
+        if writing:
+            check_writable(root, folder=True)
+        elif root.exists() and not root.is_dir():
+            raise DomainError(f"{root}: is a file, not a folder")
+    except OSError as exc:  # under a folder this user cannot read
+        raise DomainError(f"{named} {root}: cannot read ({exc.strerror})") from None
+    except DomainError as exc:
+        raise DomainError(f"{named} {exc}") from None
+    return root
+
+
 def usd(x: float, digits: int = 2) -> str:
     """``$652.70M``, ``$9.5k``, ``$312``: a dollar amount as a trader reads it."""
     for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from liqheat.cli.common import app, console, fail
+from liqheat.cli.common import app, console, fail, store_root
 from liqheat.model import DomainError
 
 StoreOption = Annotated[Path | None, typer.Option("--store", help="Store folder (default: $LIQHEAT_HOME or ~/.liqheat).")]
@@ -33,8 +33,8 @@ def import_files(
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         fail(f"no such file: {', '.join(missing)}")
-    store = Store(store_dir)
     try:
+        store = Store(store_root(store_dir, writing=True))
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"importing {len(paths)} file(s)", total=1.0)
 
@@ -82,7 +82,7 @@ def export(
     try:
         check_writable(out, folder=True, param="out")
         feeds = parse_feeds(venue, symbol)
-        store = Store(store_dir)
+        store = Store(store_root(store_dir))
         if len(feeds) == 1:
             written = export_bundle(
                 store, out, venue=feeds[0].venue, market=feeds[0].market, timeframe=timeframe, since=since, until=until,
@@ -168,7 +168,7 @@ def fetch(
         assert start is not None
         assert stop is not None
         sources = _sources(venue, symbol)
-        store = Store(store_dir)
+        store = Store(store_root(store_dir, writing=True))
         for source in sources:
             with Progress(console=console, transient=True) as progress:
                 tasks: dict[str, object] = {}
@@ -217,7 +217,7 @@ def follow(
         fail(f"--poll must be > 0 seconds, got {poll}")
     try:
         sources = _sources(venue, symbol)
-        store = Store(store_dir)
+        store = Store(store_root(store_dir, writing=True))
         with store.writer():
             followers = [Follower(store, s, timeframe, poll_every=poll) for s in sources]  # type: ignore[arg-type]
             names = ", ".join(f.label for f in followers)
@@ -324,7 +324,8 @@ def liquidations(
         span = parse_duration(window, "--window")
         end = parse_time(until, "--until")
         markets = [resolve(s, venue[0] if venue and len(venue) == 1 else None).unified for s in symbol or []]
-        found = realized(Store(store_dir), bucket=bucket, window=span, until=end, venues=venue, symbols=markets, largest=largest)
+        store = Store(store_root(store_dir))
+        found = realized(store, bucket=bucket, window=span, until=end, venues=venue, symbols=markets, largest=largest)
     except DomainError as exc:
         fail(exc)
     if as_json:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from liqheat.engine import compiled as kernel
+from liqheat.engine.bounds import check_bundle, check_columns
 from liqheat.engine.params import ModelParams, ParameterError
 from liqheat.model import ContractSpec, DomainError, Market, Position, Side
 from liqheat.timeutil import epoch_micros
@@ -61,6 +62,8 @@ class MarketView:
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> MarketView:
+        """The view of a bundle whose numbers lie within :data:`liqheat.engine.bounds.LIMITS` (refused otherwise)."""
+        check_bundle(bundle)
         c = bundle.candles
         oi = bundle.open_interest
         f = bundle.funding
@@ -76,6 +79,7 @@ class MarketView:
     @classmethod
     def from_columns(cls, bundle: BundleColumns) -> MarketView:
         """The same view from a bundle read as arrays (:func:`liqheat.bundle.read_columns`): no pandas."""
+        check_columns(bundle)
         c, oi, f = (bundle.tables[name] for name in ("candles", "open_interest", "funding"))
         assert c is not None
         assert oi is not None
