@@ -70,7 +70,7 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     (f"{M}/cascade", {"shock": 0}, 400, "shock", "shock must not be 0"),
     (f"{M}/plan", {**PLAN, "risk": "abc"}, 400, "risk", "risk must be a percentage"),
     (f"{M}/plan", {**PLAN, "risk": "150%"}, 400, "risk", "risk must be in (0, 100 %]"),
-    (f"{M}/plan", {**PLAN, "entry": "inf"}, 400, "entry", "entry must be a finite number > 0"),  # no CLI flag
+    (f"{M}/plan", {**PLAN, "entry": "inf"}, 400, "entry", "entry must be a number in [1e-12, 1e+12]"),  # no CLI flag
     ("/api/calc", {**CALC, "venue": "ftx"}, 400, "venue", "unknown venue 'ftx' (known: binance, bybit, bybit-classic"),
     ("/api/calc", {**CALC, "symbol": "NOPE"}, 400, "symbol", "cannot read symbol 'NOPE'"),
     ("/api/calc", {**CALC, "venue": "hyperliquid"}, 400, "symbol", "no hyperliquid bracket table for BTC/USDT:USDT"),

@@ -284,7 +284,7 @@ def test_failed_write_leaves_old_bundle_intact_and_no_temporary_folder(
 
     monkeypatch.setattr(pyarrow.csv, "write_csv", fail_on_second_table)
     changed = with_tables(bundle, candles=bundle.candles.iloc[:1].reset_index(drop=True))
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(BundleError, match=r"bundle: cannot write \(disk full \(simulated\)\)$"):  # one line naming it
         write_bundle(changed, target, overwrite=overwrite)
     assert len(calls) == 2  # it did fail mid-way: one table written, the second failing
     assert list(parent.glob(".*.tmp")) == []
@@ -329,7 +329,7 @@ def test_failed_swap_keeps_old_bundle(small_bundle: Path, tmp_path: Path, monkey
         real(src, dst)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "rename", fail_second_rename)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(BundleError, match=r"cannot write \(rename failed \(simulated\)\)$"):
         write_bundle(with_tables(bundle, funding=None), target, overwrite=True)
     monkeypatch.undo()
     assert target.is_dir()

@@ -519,7 +519,7 @@ def test_library_errors_name_parameters_and_the_cli_spells_them_as_flags() -> No
         calibrated("crash").scaled(0.0)
     assert refused.value.param == "depth_scale"
     assert not str(refused.value).startswith("--")
-    assert flagged(refused.value).startswith("--depth-scale must be a finite number > 0")
+    assert flagged(refused.value).startswith("--depth-scale must be a number in [0.0001, 10000]")
     assert flagged(DomainError("no table here", param="table")) == "no table here (--table)"
     assert flagged(DomainError("--at is not an ISO 8601 time: 'x'", param="--at")) == "--at is not an ISO 8601 time: 'x'"
     assert flagged(ValueError("plain")) == "plain"

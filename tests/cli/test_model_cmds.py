@@ -240,7 +240,7 @@ def test_score_set_changes_the_result(synthetic: Path) -> None:
         ("half_life_hours=abc", ("half_life_hours must be a float", "'abc'")),
         ("entry_points=2.5", ("entry_points must be", "'2.5'")),
         ("half_life_hours", ("--set takes NAME=VALUE",)),
-        ("half_life_hours=-1", ("half-life",)),
+        ("half_life_hours=-1", ("--set half_life_hours must be in [0.01, 1e6] hours, got -1.0",)),
     ],
 )
 def test_score_bad_set_is_a_usage_error(synthetic: Path, setting: str, fragments: tuple[str, ...]) -> None:

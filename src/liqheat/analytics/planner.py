@@ -22,6 +22,7 @@ from typing import Any
 
 from liqheat.analytics.clusters import Cluster
 from liqheat.analytics.maps import MarketMap
+from liqheat.engine.bounds import PRICE, USD
 from liqheat.model import ContractKind, DomainError, MarginMode, Position
 from liqheat.timeutil import iso
 from liqheat.venues.calc import calculate, position_from_inputs
@@ -110,11 +111,11 @@ def plan(
     """``clusters`` smaller than ``min_share`` of their side's notional at risk are not crowded zones and are ignored."""
     if side not in ("long", "short"):
         raise DomainError(f"side must be long or short, got {side!r}", param="side")
-    for name, value in (("entry", entry), ("leverage", leverage), ("balance", balance)):
-        if not (math.isfinite(value) and value > 0):
-            raise DomainError(f"{name} must be a finite number > 0, got {value!r}", param=name)
-    if leverage < 1:
-        raise DomainError(f"leverage must be ≥ 1, got {leverage}", param="leverage")
+    # a price as a market's (engine.bounds); a balance up to the USD bound; no venue offers more than 200×
+    for name, value, (low, high) in (("entry", entry, PRICE), ("leverage", leverage, (1.0, 200.0)), ("balance", balance, USD)):
+        if not (math.isfinite(value) and low <= value <= high and value > 0):
+            span = f"{'(' if low == 0 else '['}{low:g}, {high:g}]"
+            raise DomainError(f"{name} must be a number in {span}, got {value!r}", param=name)
     symbol = venue_symbol(venue, m.symbol, contract)
     clusters = [c for c in clusters if (c.side_share if c.side_share is not None else c.share) >= min_share]
     # the trade's own side of the map: stops sit beyond the clusters of positions like it
@@ -137,6 +138,8 @@ def plan(
     if stop <= 0:
         raise DomainError(f"the stop ({stop:,.2f}) is not a price: entry {entry:,.2f} is too close to zero")
     distance = abs(entry - stop)
+    if distance <= 0:  # a market that never moved (ATR 0) and no cluster to stand behind
+        raise DomainError(f"no stop can be placed away from the entry {entry:,.2f}: the ATR is 0 and no cluster guards it")
     risk_usd = balance * risk
     size = risk_usd / distance
     max_size = balance * leverage / entry

@@ -60,13 +60,21 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str], *, fmt: Format = 
     """Write ``bundle`` to folder ``path`` atomically: a reader sees the old bundle or the new one.
 
     The bundle is written to a temporary sibling folder and renamed into place; with ``overwrite``
-    an existing bundle is swapped out only after the new one is complete.
+    an existing bundle is swapped out only after the new one is complete. A write the system refuses
+    (read-only, full disk, ``ulimit -f``) is a :class:`BundleError` naming ``path``; what was there stays.
     """
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise BundleError(target, "is a file, not a bundle folder; choose another path")
     if target.exists() and not overwrite:
         raise BundleError(target, "already exists (overwrite it with --overwrite / overwrite=True)")
+    try:
+        return _write(bundle, target, fmt)
+    except OSError as exc:
+        raise BundleError(target, f"cannot write ({exc.strerror or exc})") from exc
+
+
+def _write(bundle: Bundle, target: Path, fmt: Format) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     staging.chmod(0o777 & ~_umask())

@@ -16,9 +16,11 @@ def info(bundle: BundleArg, as_json: Annotated[bool, typer.Option("--json", help
     """Validate a market bundle and summarise it: rows, time range, gaps, liquidations."""
     from liqheat.bundle import read_bundle
     from liqheat.cli.summary import bundle_summary, print_bundle_summary
+    from liqheat.engine.bounds import check_bundle
 
     try:
         loaded = read_bundle(bundle)
+        check_bundle(loaded)
     except DomainError as exc:
         fail(exc)
     summary = bundle_summary(loaded)
@@ -37,10 +39,12 @@ def convert(
 ) -> None:
     """Rewrite a bundle as CSV or Parquet (validated on the way; written atomically)."""
     from liqheat.bundle import read_bundle, write_bundle
+    from liqheat.fsutil import check_writable
 
     if fmt not in ("csv", "parquet"):
         fail(f"--format must be csv or parquet, got {fmt!r}")
     try:
+        check_writable(out, folder=True, param="out")
         loaded = read_bundle(bundle)
         written = write_bundle(loaded, out, fmt="csv" if fmt == "csv" else "parquet", overwrite=overwrite)
     except DomainError as exc:

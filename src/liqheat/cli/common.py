@@ -117,11 +117,12 @@ def _options(
 
 
 def flagged(exc: BaseException) -> str:
-    """The library's message with the parameter it names spelled as this CLI's flag (``depth_scale`` → ``--depth-scale``)."""
+    """The library's message with the parameter it names spelled as this CLI's flag (``depth_scale`` →
+    ``--depth-scale``; a model parameter, which the CLI takes as ``--set NAME=VALUE``, → ``--set bin_width``)."""
     text, param = str(exc), getattr(exc, "param", None)
     if not isinstance(param, str) or param.startswith("-"):
         return text
-    flag = "--" + param.replace("_", "-")
+    flag = f"--set {param}" if getattr(exc, "model_parameter", False) else "--" + param.replace("_", "-")
     if text.startswith(param) and not text[len(param) : len(param) + 1].isalnum():
         return flag + text[len(param) :]
     return f"{text} ({flag})"
@@ -135,6 +136,32 @@ def fail(message: str | BaseException) -> NoReturn:
 
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+def store_root(option: Path | None, *, writing: bool = False) -> Path:
+    """The store folder of ``--store`` (else ``$LIQHEAT_HOME``, else ``~/.liqheat``), checked where it enters:
+    a file there is no store, and a command that writes needs a folder that takes new files."""
+    import os
+
+    from liqheat.fsutil import check_writable
+    from liqheat.model import DomainError
+    from liqheat.store.parquet_store import default_root
+
+    try:
+        root = option if option is not None else default_root()
+    except RuntimeError:  # no $HOME and no password entry
+        raise DomainError("no home folder for the store: set LIQHEAT_HOME or give --store") from None
+    named = "--store" if option is not None else "$LIQHEAT_HOME" if os.environ.get("LIQHEAT_HOME") else "the store"
+    try:
+        if writing:
+            check_writable(root, folder=True)
+        elif root.exists() and not root.is_dir():
+            raise DomainError(f"{root}: is a file, not a folder")
+    except OSError as exc:  # under a folder this user cannot read
+        raise DomainError(f"{named} {root}: cannot read ({exc.strerror})") from None
+    except DomainError as exc:
+        raise DomainError(f"{named} {exc}") from None
+    return root
 
 
 def usd(x: float, digits: int = 2) -> str:

@@ -37,7 +37,10 @@ def demo(
 
     if fmt not in ("parquet", "csv"):
         fail(f"--format must be parquet or csv, got {fmt!r}")
+    from liqheat.fsutil import check_writable
+
     try:
+        check_writable(out, folder=True, param="out")
         params = SimParams(days=days, seed=seed)
         with Progress(
             TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),

@@ -33,6 +33,8 @@ def load_params(path: Path | None, overrides: list[str] | None) -> ModelParams:
             params = ModelParams.from_json(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise DomainError(f"--params {path}: cannot read ({exc.strerror})") from None
+        except DomainError as exc:  # the file is the parameter at fault, not a --set
+            raise DomainError(f"--params {path}: {exc}", param="--params") from None
     pairs: dict[str, str] = {}
     for item in overrides or []:
         name, sep, value = item.partition("=")
@@ -58,12 +60,14 @@ def replay(
     """Replay a bundle causally and write each candle's predicted liquidations."""
     from liqheat.bundle.read import read_columns
     from liqheat.engine.replay import MarketView, predicted_sides
+    from liqheat.fsutil import check_writable
     from liqheat.render.files import write_predictions
 
     try:
+        check_writable(out, param="out")
         params = load_params(params_file, set_param)
         view = MarketView.from_columns(read_columns(bundle))
-        write_predictions(view.ts, *predicted_sides(view, params), out)
+        write_predictions(view.ts, *predicted_sides(view, params), out, param="out")
     except DomainError as exc:
         fail(exc)
     console.print(f"wrote {out} ({len(view):,} candles) · params {params.to_json()}", highlight=False, soft_wrap=True)
@@ -158,8 +162,11 @@ def fit(
     from liqheat.bundle import read_bundle
     from liqheat.evaluation.fit import DEFAULT_GRID, Split
     from liqheat.evaluation.fit import fit as fit_params
+    from liqheat.fsutil import atomic_write, check_writable
 
     try:
+        if out is not None:
+            check_writable(out, param="out")
         start = load_params(params_file, set_param)
         splits = [Split.halves(read_bundle(path)) for path in bundles]
         with Progress(console=console, transient=True, disable=as_json) as progress:
@@ -167,10 +174,11 @@ def fit(
             result = fit_params(
                 splits, start=start, progress=lambda done, total: progress.update(task, completed=done, total=total)
             )
+        if out is not None:
+            text = result.params.to_json() + "\n"
+            atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"), param="out")
     except DomainError as exc:
         fail(exc)
-    if out is not None:
-        out.write_text(result.params.to_json() + "\n", encoding="utf-8")
     if as_json:
         emit_json(result.to_dict())
         return
@@ -198,6 +206,7 @@ def heatmap(
     """The liquidation heatmap over a window: PNG (candles over the map), JSON or Parquet matrix."""
     from liqheat.bundle import read_bundle
     from liqheat.engine.frames import heatmap_frame
+    from liqheat.fsutil import check_writable
     from liqheat.render.files import HEATMAP_SUFFIXES, SIDES, write_heatmap
 
     if side not in SIDES:
@@ -205,10 +214,11 @@ def heatmap(
     if out.suffix.lower() not in HEATMAP_SUFFIXES:
         fail(f"--out must end in {', '.join(HEATMAP_SUFFIXES[:-1])} or {HEATMAP_SUFFIXES[-1]}, got {out.name!r}")
     try:
+        check_writable(out, param="out")
         params = load_params(params_file, set_param)
         loaded = read_bundle(bundle)
         frame = heatmap_frame(loaded, params, window=window, end=_ts(end, "--end"), max_bins=bins, max_columns=columns)
-        write_heatmap(frame, out, side=side)
+        write_heatmap(frame, out, side=side, param="out")
     except DomainError as exc:
         fail(exc)
     console.print(

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from liqheat.cli.common import app, console, fail
+from liqheat.cli.common import app, console, fail, store_root
 from liqheat.model import DomainError
 
 StoreOption = Annotated[Path | None, typer.Option("--store", help="Store folder (default: $LIQHEAT_HOME or ~/.liqheat).")]
@@ -37,8 +37,8 @@ def import_files(
     odd = [str(p) for p in paths if not p.is_file()]
     if odd:
         fail(f"not a regular file (a folder, pipe, device, or a link that loops or points nowhere): {', '.join(odd)}")
-    store = Store(store_dir)
     try:
+        store = Store(store_root(store_dir, writing=True))
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"importing {len(paths)} file(s)", total=1.0)
 
@@ -74,6 +74,7 @@ def export(
     """Write a market bundle from the store. One venue is written as stored; several are aggregated
     (one USD grid, summed open interest and liquidations, lagging venues flagged in meta.json)."""
     from liqheat.bundle import write_bundle
+    from liqheat.fsutil import check_writable
     from liqheat.store.aggregate import aggregate, parse_feeds
     from liqheat.store.export import export_bundle
     from liqheat.store.parquet_store import Store
@@ -83,8 +84,9 @@ def export(
         fail(f"--format must be csv or parquet, got {fmt!r}")
     kind: Literal["csv", "parquet"] = "csv" if fmt == "csv" else "parquet"
     try:
+        check_writable(out, folder=True, param="out")
         feeds = parse_feeds(venue, symbol)
-        store = Store(store_dir)
+        store = Store(store_root(store_dir))
         if len(feeds) == 1:
             written = export_bundle(
                 store, out, venue=feeds[0].venue, market=feeds[0].market, timeframe=timeframe, since=since, until=until,
@@ -170,7 +172,7 @@ def fetch(
         assert start is not None
         assert stop is not None
         sources = _sources(venue, symbol)
-        store = Store(store_dir)
+        store = Store(store_root(store_dir, writing=True))
         for source in sources:
             with Progress(console=console, transient=True) as progress:
                 tasks: dict[str, object] = {}
@@ -219,7 +221,7 @@ def follow(
         fail(f"--poll must be > 0 seconds, got {poll}")
     try:
         sources = _sources(venue, symbol)
-        store = Store(store_dir)
+        store = Store(store_root(store_dir, writing=True))
         with store.writer():
             followers = [Follower(store, s, timeframe, poll_every=poll) for s in sources]  # type: ignore[arg-type]
             names = ", ".join(f.label for f in followers)
@@ -326,7 +328,8 @@ def liquidations(
         span = parse_duration(window, "--window")
         end = parse_time(until, "--until")
         markets = [resolve(s, venue[0] if venue and len(venue) == 1 else None).unified for s in symbol or []]
-        found = realized(Store(store_dir), bucket=bucket, window=span, until=end, venues=venue, symbols=markets, largest=largest)
+        store = Store(store_root(store_dir))
+        found = realized(store, bucket=bucket, window=span, until=end, venues=venue, symbols=markets, largest=largest)
     except DomainError as exc:
         fail(exc)
     if as_json:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from liqheat.cli.common import BundleArg, app, console, emit_json, fail, usd
+from liqheat.cli.common import BundleArg, app, console, emit_json, fail, store_root, usd
 from liqheat.cli.model_cmds import ParamsFile, SetParam, load_params
 from liqheat.model import DomainError
 
@@ -304,7 +304,7 @@ def screen(
         for folder in bundle or []:
             items.append((folder.name, read_bundle(folder)))
         if store_dir is not None:
-            items += _store_markets(store_dir, timeframe)
+            items += _store_markets(store_root(store_dir), timeframe)
     except DomainError as exc:
         fail(exc)
     if not items:

@@ -16,6 +16,12 @@ import numpy as np
 from liqheat.model import DomainError
 
 
+class ParameterError(DomainError):
+    """A model parameter outside its bounds; ``param`` is the field's name (the CLI sets it with ``--set``)."""
+
+    model_parameter = True
+
+
 @dataclass(frozen=True, slots=True)
 class ModelParams:
     """The heatmap model's assumptions.
@@ -66,23 +72,42 @@ class ModelParams:
     funding_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        """Refuse values the kernel cannot turn into finite numbers, each bound with its reason."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ParameterError(f"{f.name} must be a finite number, got {value}", param=f.name)
         checks = (
-            (0 < self.bin_width <= 0.05, "bin_width must be in (0, 0.05] (log-price units, 0.001 ≈ 0.1 %)"),
-            (1 <= self.leverage_min < self.leverage_max <= 200, "need 1 ≤ leverage_min < leverage_max ≤ 200"),
-            (1 <= self.leverage_buckets <= 256, "leverage_buckets must be 1..256"),
-            (self.leverage_min <= self.leverage_median <= self.leverage_max, "leverage_median must lie in [min, max]"),
-            (self.leverage_sigma > 0, "leverage_sigma must be > 0"),
-            (self.turnover_per_hour >= 0, "turnover_per_hour must be ≥ 0"),
-            (self.volume_window_hours > 0, "volume_window_hours must be > 0"),
-            (0 < self.at_risk_share <= 1, "at_risk_share must be in (0, 1]"),
-            (1 <= self.entry_points <= 64, "entry_points must be 1..64"),
-            (0 <= self.intra_sweep <= 1, "intra_sweep is a probability in [0, 1]"),
-            (self.half_life_hours > 0 and self.half_life_leverage > 0, "half-life values must be > 0"),
-            (0 <= self.split_damping <= 0.5, "split_damping must be in [0, 0.5]"),
+            # below 1e-6 (0.0001 %) a bin is finer than BTC's tick; the grid's own bound (engine.replay.MAX_BINS) comes on top
+            ("bin_width", 1e-6 <= self.bin_width <= 0.05, "must be in [1e-6, 0.05] (log-price units, 0.001 ≈ 0.1 %)"),
+            ("leverage_min", 1 <= self.leverage_min < self.leverage_max <= 200, "need 1 ≤ leverage_min < leverage_max ≤ 200"),
+            ("leverage_buckets", 1 <= self.leverage_buckets <= 256, "must be 1..256"),
+            ("leverage_median", self.leverage_min <= self.leverage_median <= self.leverage_max, "must lie in [min, max]"),
+            ("leverage_sigma", self.leverage_sigma > 0, "must be > 0"),
+            # 10 = 1000 % of open interest opened and closed per hour; real markets churn ~1–10 %/h
+            ("turnover_per_hour", 0 <= self.turnover_per_hour <= 10, "must be in [0, 10] (a share of open interest per hour)"),
+            # ten years; the window is counted in candles, as an integer
+            ("volume_window_hours", 0 < self.volume_window_hours <= 87_600, "must be in (0, 87600] (ten years)"),
+            ("at_risk_share", 0 < self.at_risk_share <= 1, "must be in (0, 1]"),
+            ("entry_points", 1 <= self.entry_points <= 64, "must be 1..64"),
+            ("intra_sweep", 0 <= self.intra_sweep <= 1, "is a probability in [0, 1]"),
+            # 0.01 h: shorter half-lives empty the map inside any candle; 1e6 h (114 years) is no decay at all
+            ("half_life_hours", 0.01 <= self.half_life_hours <= 1e6, "must be in [0.01, 1e6] hours"),
+            ("half_life_leverage", 1 <= self.half_life_leverage <= 200, "must be in [1, 200], a leverage"),
+            # with 4, a 100× level lives 10⁻⁴ as long as a 10× one; beyond, half-lives under- or overflow
+            ("half_life_exponent", 0 <= self.half_life_exponent <= 4, "must be in [0, 4] (higher leverage lives shorter)"),
+            ("split_damping", 0 <= self.split_damping <= 0.5, "must be in [0, 0.5]"),
+            # the funding term is clipped to ±3 and the signal to ±1: a weight past 1 changes nothing
+            ("funding_weight", -1 <= self.funding_weight <= 1, "must be in [-1, 1]"),
         )
-        for ok, message in checks:
+        for name, ok, message in checks:
             if not ok:
-                raise DomainError(f"model parameter: {message}")
+                raise ParameterError(f"{name} {message}, got {getattr(self, name)!r}", param=name)
+        with np.errstate(all="ignore"):  # the weights are checked here, not warned about
+            weights = self.leverages()[1]
+        if not np.isfinite(weights).all():
+            narrow = f"leverage_sigma {self.leverage_sigma!r} is so narrow that every leverage bucket's weight is 0"
+            raise ParameterError(narrow, param="leverage_sigma")
 
     def leverages(self) -> tuple[np.ndarray, np.ndarray]:
         """Leverage buckets and their weights (summing to 1)."""
@@ -109,7 +134,14 @@ class ModelParams:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise DomainError(f"unknown model parameter(s): {', '.join(unknown)} (known: {', '.join(known)})")
-        return cls(**data)
+        defaults = cls()
+        for name, value in data.items():  # JSON's types, before any comparison could meet a string or a list
+            default = getattr(defaults, name)
+            fits = isinstance(value, str) if isinstance(default, str) else isinstance(value, type(default) | int)
+            if isinstance(value, bool) or not fits:
+                raise ParameterError(f"{name} must be a {type(default).__name__}, got {value!r}", param=name)
+        typed: dict[str, Any] = {name: float(v) if isinstance(getattr(defaults, name), float) else v for name, v in data.items()}
+        return cls(**typed)
 
     @classmethod
     def from_json(cls, text: str) -> ModelParams:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from liqheat.engine import compiled as kernel
-from liqheat.engine.params import ModelParams
+from liqheat.engine.bounds import check_bundle, check_columns
+from liqheat.engine.params import ModelParams, ParameterError
 from liqheat.model import ContractSpec, DomainError, Market, Position, Side
 from liqheat.timeutil import epoch_micros
 from liqheat.venues.calc import calculate
@@ -61,6 +62,8 @@ class MarketView:
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> MarketView:
+        """The view of a bundle whose numbers lie within :data:`liqheat.engine.bounds.LIMITS` (refused otherwise)."""
+        check_bundle(bundle)
         c = bundle.candles
         oi = bundle.open_interest
         f = bundle.funding
@@ -76,6 +79,7 @@ class MarketView:
     @classmethod
     def from_columns(cls, bundle: BundleColumns) -> MarketView:
         """The same view from a bundle read as arrays (:func:`liqheat.bundle.read_columns`): no pandas."""
+        check_columns(bundle)
         c, oi, f = (bundle.tables[name] for name in ("candles", "open_interest", "funding"))
         assert c is not None
         assert oi is not None
@@ -220,6 +224,26 @@ def _respec(position: Position, spec: ContractSpec) -> Position:
     return Position(spec, position.side, position.entry_price, position.contracts, position.leverage)
 
 
+MAX_BINS = 2**17
+"""Price bins a grid may have: a trader's map keeps 181 frames of it (181 × 2¹⁷ × 16 B ≈ 380 MB); BTC's
+span at the default bin width needs about 2,300."""
+MAX_CELLS = 2**22
+"""Bins × leverage buckets: the state is two float64 arrays of this many cells (64 MiB)."""
+
+
+def check_grid(n_bins: int, width: float, buckets: int = 1) -> None:
+    """Refuse a grid before it is allocated, naming ``bin_width`` and the smallest one that would fit."""
+    if n_bins <= MAX_BINS and n_bins * buckets <= MAX_CELLS:
+        return
+    fits = width * n_bins / min(MAX_BINS, MAX_CELLS // buckets)
+    size = f"{n_bins:,} price bins" + (f" × {buckets} leverage buckets" if buckets > 1 else "")
+    limit = f"{MAX_BINS:,} bins" + (f" and {MAX_CELLS:,} cells" if buckets > 1 else "")
+    raise ParameterError(
+        f"bin_width {width:g} needs {size} to cover this market, past the engine's {limit}: use bin_width ≥ {fits:.2g}",
+        param="bin_width",
+    )
+
+
 @dataclass(frozen=True)
 class Grid:
     """A log-price grid: bin b covers [exp(lo + b·w), exp(lo + (b+1)·w)).
@@ -235,6 +259,7 @@ class Grid:
     def __post_init__(self) -> None:
         if not (self.width > 0 and self.n_bins > 0 and math.isfinite(self.lo)):
             raise DomainError(f"grid needs a finite lo, width > 0 and bins > 0, got {self.lo}, {self.width}, {self.n_bins}")
+        check_grid(self.n_bins, self.width)
         object.__setattr__(self, "lo", self.k0 * self.width)
 
     @property
@@ -246,6 +271,7 @@ class Grid:
         lo = math.log(low) + float(off_long.min()) - 0.1
         hi = math.log(high) + float(off_short.max()) + 0.1
         n = math.ceil((hi - lo) / params.bin_width) + 2
+        check_grid(n, params.bin_width, params.leverage_buckets)
         return cls(lo=lo, width=params.bin_width, n_bins=n)
 
     def edges(self) -> np.ndarray:
@@ -259,6 +285,7 @@ class Engine:
     """State of outstanding liquidation levels, advanced one candle (or many) at a time."""
 
     def __init__(self, params: ModelParams, grid: Grid, off_long: np.ndarray, off_short: np.ndarray) -> None:
+        check_grid(grid.n_bins, grid.width, params.leverage_buckets)
         self.params = params
         self.grid = grid
         self.leverages, self.weights = params.leverages()
@@ -379,6 +406,7 @@ class Engine:
         pad_above = add_above + (grid.n_bins // 4 if add_above else 0)
         n_lev = self.longs.shape[1]
         n = grid.n_bins + pad_below + pad_above
+        check_grid(n, grid.width, n_lev)
         for name in ("longs", "shorts"):
             grown = np.zeros((n, n_lev))
             grown[pad_below : pad_below + grid.n_bins] = getattr(self, name)

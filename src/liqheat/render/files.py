@@ -6,6 +6,7 @@ matplotlib lives here, not in the engine; every file is written atomically.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from liqheat import arrays
 from liqheat.bundle.write import iso_micros_text
 from liqheat.fsutil import atomic_write
 from liqheat.model import DomainError
-from liqheat.timeutil import iso
+from liqheat.timeutil import iso, stamp_micros
 
 if TYPE_CHECKING:  # `liqheat replay` writes its CSV without importing pandas or the frame builder
     from liqheat.engine.frames import HeatmapFrame
@@ -26,8 +27,27 @@ SIDES = ("both", "long", "short")
 HEATMAP_SUFFIXES = (".png", ".json", ".parquet")
 
 
-def write_predictions(ts: np.ndarray, long_usd: np.ndarray, short_usd: np.ndarray, path: Path) -> None:
-    """``ts,long_usd,short_usd``: ts the candle's open (µs since the epoch) written in ISO 8601 UTC."""
+def check_finite(columns: dict[str, np.ndarray], path: Path, when: Callable[[int], str]) -> None:
+    """Refuse to write NaN or inf: no reader of a prediction or a heatmap can use one, and a value that
+    overflowed means parameters beyond what the model can add up. ``when(row)`` words a row's time."""
+    for name, values in columns.items():
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            first = int(bad[0])
+            row = first // (values.shape[1] if values.ndim == 2 else 1)
+            raise DomainError(
+                f"the model gives {values.flat[first]} for {name} at {when(row)} ({bad.size:,} values are not finite): "
+                f"its parameters overflow on this market; nothing written to {path}"
+            )
+
+
+def write_predictions(
+    ts: np.ndarray, long_usd: np.ndarray, short_usd: np.ndarray, path: Path, *, param: str | None = None
+) -> None:
+    """``ts,long_usd,short_usd``: ts the candle's open (µs since the epoch) written in ISO 8601 UTC.
+
+    Never NaN or inf (:func:`check_finite`); ``param`` names the option ``path`` came from, for errors."""
+    check_finite({"long_usd": long_usd, "short_usd": short_usd}, path, lambda row: stamp_micros(int(ts[row])))
     table = pa.table(
         {
             "ts": iso_micros_text(ts),
@@ -36,7 +56,7 @@ def write_predictions(ts: np.ndarray, long_usd: np.ndarray, short_usd: np.ndarra
         }
     )
     options = pa_csv.WriteOptions(quoting_header="none", quoting_style="none")
-    atomic_write(path, lambda tmp: pa_csv.write_csv(table, tmp, write_options=options))
+    atomic_write(path, lambda tmp: pa_csv.write_csv(table, tmp, write_options=options), param=param)
 
 
 def side_values(frame: HeatmapFrame, side: str) -> np.ndarray:
@@ -49,9 +69,11 @@ def side_values(frame: HeatmapFrame, side: str) -> np.ndarray:
     raise DomainError(f"side must be both, long or short, got {side!r}")
 
 
-def write_heatmap(frame: HeatmapFrame, path: Path, side: str = "both") -> None:
+def write_heatmap(frame: HeatmapFrame, path: Path, side: str = "both", *, param: str | None = None) -> None:
+    """The heatmap as ``path``'s suffix says; never NaN or inf; ``param`` names the option ``path`` came from."""
     suffix = path.suffix.lower()
     values = side_values(frame, side)
+    check_finite({"long_usd": frame.long, "short_usd": frame.short}, path, lambda row: iso(frame.times[row]))
     if suffix == ".json":
         data = {
             "market": frame.market,
@@ -64,7 +86,7 @@ def write_heatmap(frame: HeatmapFrame, path: Path, side: str = "both") -> None:
             "short": np.round(frame.short, 2).tolist() if side in ("both", "short") else None,
             "params": frame.params.to_dict(),
         }
-        atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data), encoding="utf-8"))
+        atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data), encoding="utf-8"), param=param)
     elif suffix == ".parquet":
         n_t, n_p = frame.long.shape
         table = pa.table(
@@ -80,9 +102,9 @@ def write_heatmap(frame: HeatmapFrame, path: Path, side: str = "both") -> None:
         ).replace_schema_metadata({"liqheat.params": frame.params.to_json(), "liqheat.market": frame.market})
         import pyarrow.parquet as pq
 
-        atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), param=param)
     elif suffix == ".png":
-        atomic_write(path, lambda tmp: _png(frame, values, side, tmp))
+        atomic_write(path, lambda tmp: _png(frame, values, side, tmp), param=param)
     else:
         raise DomainError(f"the heatmap file must end in .png, .json or .parquet, got {path.name!r}")
 

@@ -30,17 +30,30 @@ def shipped() -> dict[tuple[str, str], VenueTable]:
 
 def local_dir() -> Path:
     """Where ``liqheat tables refresh`` writes tables read from the venues: ``$LIQHEAT_HOME/tables``."""
-    return Path(os.environ.get("LIQHEAT_HOME") or Path.home() / ".liqheat") / "tables"
+    home = os.environ.get("LIQHEAT_HOME")
+    if not home:
+        try:
+            home = str(Path.home() / ".liqheat")
+        except RuntimeError:  # no $HOME and no password entry
+            raise DomainError("no home folder to keep tables in: set LIQHEAT_HOME") from None
+    return Path(home) / "tables"
 
 
 def local() -> dict[tuple[str, str], VenueTable]:
-    """Refreshed tables (newer than the shipped ones, when present), keyed like :func:`shipped`."""
+    """Refreshed tables (newer than the shipped ones, when present), keyed like :func:`shipped`.
+
+    A tables folder that cannot be looked into ($LIQHEAT_HOME a file, under an unreadable or missing
+    home) holds none, so the shipped tables serve; a table that is there but broken is an error.
+    """
     out: dict[tuple[str, str], VenueTable] = {}
-    folder = local_dir()
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.json")):
-            vt = load_file(path)
-            out[(vt.table.venue, vt.table.market.unified)] = vt
+    try:
+        folder = local_dir()
+        paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    except (DomainError, OSError):
+        return out
+    for path in paths:
+        vt = load_file(path)
+        out[(vt.table.venue, vt.table.market.unified)] = vt
     return out
 
 
