@@ -120,7 +120,7 @@ def plan_route(
     mm = map_at(m, at)
     with naming("risk"):
         fraction = parse_risk(risk)
-    with naming("venue", "side", "entry", "leverage", "balance", aliases={"the stop": "entry"}):
+    with naming("venue", "side", "entry", "leverage", "balance", aliases={"the stop": "entry", "notional": "balance"}):
         p = make_plan(mm, clusters_of(mm, top=None), side=side, entry=entry, leverage=leverage, balance=balance,
                       risk=fraction, venue=venue or m.params.venue, contract=m.bundle.meta.contract)  # fmt: skip
     return {"market": m.id, "at": iso(mm.ts), "price": mm.price, **p.to_dict()}
