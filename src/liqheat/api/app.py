@@ -10,6 +10,7 @@ the replay, the maps and the heatmaps it built) or the analytics, and encodes th
 - :mod:`~liqheat.api.routes_liquidations`: a market's realized liquidations, and the store's
 - :mod:`~liqheat.api.routes_page`: the page and its files
 - :mod:`~liqheat.api.hosts`: which ``Host`` a served app answers (DNS rebinding)
+- :mod:`~liqheat.api.busy`: how many heavy requests compute at once, and how many wait (then 429)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from liqheat import __version__
 from liqheat.api import errors, routes_liquidations, routes_market, routes_page, routes_trader
+from liqheat.api.busy import Gate
 from liqheat.api.hosts import HostGuard
 from liqheat.api.markets import Registry
 from liqheat.api.routes_page import vendor_dir
@@ -25,8 +27,10 @@ from liqheat.api.routes_page import vendor_dir
 __all__ = ["create_app", "vendor_dir"]
 
 
-def create_app(registry: Registry, *, hosts: frozenset[str] | None = None) -> FastAPI:
+def create_app(registry: Registry, *, hosts: frozenset[str] | None = None, gate: Gate | None = None) -> FastAPI:
     """The app serving ``registry``'s markets; routes reach the registry through ``app.state``.
+
+    ``gate`` bounds the heavy routes computing at once (default: one per core, 256 waiting, then 429).
 
     ``hosts`` (see :func:`liqheat.api.hosts.allowed_hosts`) are the ``Host`` names it answers; ``None``
     answers any, for in-process clients only: ``liqheat serve`` always passes them."""
@@ -36,6 +40,7 @@ def create_app(registry: Registry, *, hosts: frozenset[str] | None = None) -> Fa
         description="An open, measured liquidation heatmap: markets, candles, heatmaps, liquidation maps, clusters.",
     )
     app.state.registry = registry
+    app.state.gate = gate or Gate()
     errors.install(app)
     for router in (routes_market.router, routes_trader.router, routes_liquidations.router, routes_page.router):
         app.include_router(router)
