@@ -71,6 +71,10 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     (f"{M}/plan", {**PLAN, "risk": "abc"}, 400, "risk", "risk must be a percentage"),
     (f"{M}/plan", {**PLAN, "risk": "150%"}, 400, "risk", "risk must be in (0, 100 %]"),
     (f"{M}/plan", {**PLAN, "entry": "inf"}, 400, "entry", "entry must be a number in [1e-12, 1e+12]"),  # no CLI flag
+    (f"{M}/plan", {**PLAN, "entry": "5e-324"}, 400, "entry", "entry must be a number in [1e-12, 1e+12], got 5e-324"),
+    (f"{M}/plan", {**PLAN, "entry": "1e-320"}, 400, "entry", "entry must be a number in [1e-12, 1e+12], got 1e-320"),
+    (f"{M}/plan", {**PLAN, "balance": "5e-324"}, 400, "balance", "balance 5e-324 at risk 0.01 is no amount to risk"),
+    (f"{M}/plan", {**PLAN, "balance": "1e20"}, 400, "balance", "balance must be a number in (0, 1e+15], got 1e+20"),
     ("/api/calc", {**CALC, "venue": "ftx"}, 400, "venue", "unknown venue 'ftx' (known: binance, bybit, bybit-classic"),
     ("/api/calc", {**CALC, "symbol": "NOPE"}, 400, "symbol", "cannot read symbol 'NOPE'"),
     ("/api/calc", {**CALC, "venue": "hyperliquid"}, 400, "symbol", "no hyperliquid bracket table for BTC/USDT:USDT"),

@@ -97,6 +97,21 @@ def test_candles_after_at_change_nothing(syn: TestClient, route: str, k: int) ->
     assert get(syn, route, at=iso(TS.iloc[k] + HOUR + HALF_HOUR), **TRADER[route]).content != same
 
 
+@pytest.mark.parametrize("route", sorted(TRADER))
+def test_a_nanosecond_at_is_the_same_map_as_its_microsecond(syn: TestClient, route: str) -> None:
+    """``at`` with nanoseconds was a 500 (pandas cannot compare it with microsecond candles losslessly)."""
+    when = TS.iloc[150] + HALF_HOUR
+    nano = get(syn, route, at=when.strftime("%Y-%m-%dT%H:%M:%S.123456789Z"), **TRADER[route]).content
+    assert nano == get(syn, route, at=when.strftime("%Y-%m-%dT%H:%M:%S.123456Z"), **TRADER[route]).content
+
+
+@pytest.mark.parametrize("route", ["heatmap", "candles", "liquidations", "liquidations/totals"])
+def test_a_nanosecond_end_is_the_same_window_as_its_microsecond(syn: TestClient, route: str) -> None:
+    end = TS.iloc[150]
+    nano = get(syn, route, window="1d", end=end.strftime("%Y-%m-%dT%H:%M:%S.000000999Z")).content
+    assert nano == get(syn, route, window="1d", end=end.strftime("%Y-%m-%dT%H:%M:%SZ")).content
+
+
 def test_a_time_before_the_first_close_has_no_map(syn: TestClient) -> None:
     response = syn.get("/api/markets/syn/map", params={"at": iso(TS.iloc[0] + HALF_HOUR)})
     assert response.status_code == 400

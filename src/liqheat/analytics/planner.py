@@ -141,7 +141,14 @@ def plan(
     if distance <= 0:  # a market that never moved (ATR 0) and no cluster to stand behind
         raise DomainError(f"no stop can be placed away from the entry {entry:,.2f}: the ATR is 0 and no cluster guards it")
     risk_usd = balance * risk
-    size = risk_usd / distance
+    if not risk_usd > 0:
+        raise DomainError(f"balance {balance!r} at risk {risk:g} is no amount to risk (it rounds to 0)", param="balance")
+    size = risk_usd / distance if distance > 0 else math.inf
+    if not math.isfinite(size):
+        raise DomainError(f"entry {entry!r} is too close to zero: its stop is {distance!r} away, no size fits", param="entry")
+    if not size > 0:
+        message = f"balance {balance!r} risks {risk_usd!r} over a stop {distance!r} away from entry {entry!r}: no size"
+        raise DomainError(message, param="balance")
     max_size = balance * leverage / entry
     warnings: list[str] = []
     if size > max_size:

@@ -9,6 +9,8 @@ the replay, the maps and the heatmaps it built) or the analytics, and encodes th
 - :mod:`~liqheat.api.routes_trader`: clusters, levels, cascade, plan, sentiment, calc
 - :mod:`~liqheat.api.routes_liquidations`: a market's realized liquidations, and the store's
 - :mod:`~liqheat.api.routes_page`: the page and its files
+- :mod:`~liqheat.api.hosts`: which ``Host`` a served app answers (DNS rebinding)
+- :mod:`~liqheat.api.busy`: how many heavy requests compute at once, and how many wait (then 429)
 """
 
 from __future__ import annotations
@@ -17,22 +19,32 @@ from fastapi import FastAPI
 
 from liqheat import __version__
 from liqheat.api import errors, routes_liquidations, routes_market, routes_page, routes_trader
+from liqheat.api.busy import Gate
+from liqheat.api.hosts import HostGuard
 from liqheat.api.markets import Registry
 from liqheat.api.routes_page import vendor_dir
 
 __all__ = ["create_app", "vendor_dir"]
 
 
-def create_app(registry: Registry) -> FastAPI:
-    """The app serving ``registry``'s markets; routes reach the registry through ``app.state``."""
+def create_app(registry: Registry, *, hosts: frozenset[str] | None = None, gate: Gate | None = None) -> FastAPI:
+    """The app serving ``registry``'s markets; routes reach the registry through ``app.state``.
+
+    ``gate`` bounds the heavy routes computing at once (default: one per core, 256 waiting, then 429).
+
+    ``hosts`` (see :func:`liqheat.api.hosts.allowed_hosts`) are the ``Host`` names it answers; ``None``
+    answers any, for in-process clients only: ``liqheat serve`` always passes them."""
     app = FastAPI(
         title="liqheat",
         version=__version__,
         description="An open, measured liquidation heatmap: markets, candles, heatmaps, liquidation maps, clusters.",
     )
     app.state.registry = registry
+    app.state.gate = gate or Gate()
     errors.install(app)
     for router in (routes_market.router, routes_trader.router, routes_liquidations.router, routes_page.router):
         app.include_router(router)
     routes_page.mount_files(app)
+    if hosts is not None:
+        app.add_middleware(HostGuard, hosts=hosts)
     return app

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic_core import to_json
 
 from liqheat.timeutil import epoch_micros, iso
@@ -36,10 +36,14 @@ def nums(values: Iterable[float]) -> list[float | None]:
     return [None if v is None or pd.isna(v) or not math.isfinite(v) else float(v) for v in values]
 
 
+def json_bytes(data: Any) -> bytes:
+    """JSON written as every model-checked route writes it (pydantic's serializer, NaN as null)."""
+    return bytes(to_json(data, inf_nan_mode="null"))
+
+
 def json_response(data: Any) -> Response:
-    """JSON written as every model-checked route writes it (pydantic's serializer, NaN as null), for the
-    routes too large to check: candles and the heatmap."""
-    return Response(content=to_json(data, inf_nan_mode="null"), media_type="application/json")
+    """:func:`json_bytes` as an answer, for the routes too large to check: candles and the heatmap."""
+    return Response(content=json_bytes(data), media_type="application/json")
 
 
 def seconds(times: pd.Series | pd.DatetimeIndex | list[pd.Timestamp]) -> list[int]:
@@ -55,19 +59,33 @@ def csv_response(text: str, filename: str) -> Response:
     return Response(content=text, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def matrix_csv(times: pd.DatetimeIndex, edges: np.ndarray, long: np.ndarray, short: np.ndarray) -> str:
-    """One row per (time, price band): ts, price_low, price_high, long_usd, short_usd."""
+def csv_stream(chunks: Iterator[str], filename: str) -> StreamingResponse:
+    """A CSV sent as it is written (a year's heatmap is 37 MB): the first rows leave at once."""
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return StreamingResponse(chunks, media_type="text/csv", headers=disposition)
+
+
+def matrix_csv(
+    times: pd.DatetimeIndex, edges: np.ndarray, long: np.ndarray, short: np.ndarray, rows: int = 1 << 16
+) -> Iterator[str]:
+    """One row per (time, price band): ts, price_low, price_high, long_usd, short_usd; about ``rows``
+    rows a chunk, each chunk formatted as one table of them would be."""
     n_t, n_p = long.shape
-    table = pd.DataFrame(
-        {
-            "ts": np.repeat([iso(t) for t in times], n_p),
-            "price_low": np.tile(edges[:-1], n_t).round(8),
-            "price_high": np.tile(edges[1:], n_t).round(8),
-            "long_usd": long.reshape(-1).round(2),
-            "short_usd": short.reshape(-1).round(2),
-        }
-    )
-    return str(table.to_csv(index=False))
+    step = max(1, rows // max(1, n_p))
+    yield "ts,price_low,price_high,long_usd,short_usd\n"
+    low, high = edges[:-1].round(8), edges[1:].round(8)
+    for start in range(0, n_t, step):
+        stop = min(n_t, start + step)
+        table = pd.DataFrame(
+            {
+                "ts": np.repeat([iso(t) for t in times[start:stop]], n_p),
+                "price_low": np.tile(low, stop - start),
+                "price_high": np.tile(high, stop - start),
+                "long_usd": long[start:stop].reshape(-1).round(2),
+                "short_usd": short[start:stop].reshape(-1).round(2),
+            }
+        )
+        yield str(table.to_csv(index=False, header=False))
 
 
 def q16(long: np.ndarray, short: np.ndarray) -> tuple[float, bytes]:
@@ -78,9 +96,8 @@ def q16(long: np.ndarray, short: np.ndarray) -> tuple[float, bytes]:
     return scale, b"".join(np.round(np.log1p(a) * scale).astype("<u2").tobytes() for a in (long, short))
 
 
-def framed(header: dict[str, Any], payload: bytes) -> Response:
+def framed(header: dict[str, Any], payload: bytes) -> bytes:
     """The heatmap's binary frame: header length (uint32 LE), the JSON header, zeros to a 4-byte
     boundary (so the page can view the payload as a typed array in place), the payload."""
     head = json.dumps(header).encode()
-    start = struct.pack("<I", len(head)) + head + b"\0" * ((4 - (4 + len(head)) % 4) % 4)
-    return Response(content=start + payload, media_type="application/octet-stream")
+    return struct.pack("<I", len(head)) + head + b"\0" * ((4 - (4 + len(head)) % 4) % 4) + payload

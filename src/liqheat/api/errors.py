@@ -21,10 +21,10 @@ from liqheat.model import DomainError
 
 
 class ApiError(HTTPException):
-    """A 4xx that names the parameter at fault (``None`` when no single one is)."""
+    """A 4xx that names the parameter at fault (``None`` when no single one is, as for a 429)."""
 
-    def __init__(self, status_code: int, detail: str, param: str | None = None) -> None:
-        super().__init__(status_code, detail)
+    def __init__(self, status_code: int, detail: str, param: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code, detail, headers=headers)
         self.param = param
 
 

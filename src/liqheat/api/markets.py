@@ -6,6 +6,7 @@ page that pans and zooms does not replay the market on every request.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Callable
@@ -45,9 +46,13 @@ class Market:
     kind: str = "bundle"
     version: int = 0
     venue_oi: pd.DataFrame | None = None  # ts + USD open interest per venue label, for store-backed markets
+    map_bytes: int = 64 << 20  # what the kept maps may hold (a map with its history is ~1 MB)
+    frame_bytes: int = 256 << 20  # what the kept heatmaps may hold (a 2,000 × 1,000 one is 32 MB and its candles)
+    answer_bytes: int = 128 << 20  # what the kept encoded heatmap answers may hold
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _maps: dict[tuple[int, int, bool], MarketMap] = field(default_factory=dict, repr=False)
-    _frames: dict[tuple[Any, ...], HeatmapFrame] = field(default_factory=dict, repr=False)
+    _maps: dict[tuple[int, int, bool], tuple[MarketMap, int]] = field(default_factory=dict, repr=False)
+    _frames: dict[tuple[Any, ...], tuple[HeatmapFrame, int]] = field(default_factory=dict, repr=False)
+    _answers: dict[tuple[Any, ...], tuple[bytes, int]] = field(default_factory=dict, repr=False)
     _kept_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def grow(self, bundle: Bundle) -> None:
@@ -57,6 +62,7 @@ class Market:
         with self._kept_lock:
             self._maps.clear()
             self._frames.clear()
+            self._answers.clear()
         self.bundle = bundle
         self.version += 1
 
@@ -90,29 +96,41 @@ class Market:
 
         Read from the market's timeline (replayed from its last checkpoint before, never from the
         start), with the past maps that date the clusters unless ``ages`` is off (``/map`` needs none).
-        The last eight asked are kept.
+        The last asked are kept, up to :attr:`map_bytes`.
         """
         points = HISTORY_POINTS if ages else 0
         return _kept(
             self._maps,
             (self.version, index, ages),
             lambda: market_map(self.bundle, self.params, index=index, history_points=points, timeline=self.timeline),
-            8,
+            self.map_bytes,
             self._kept_lock,
         )
 
     def heatmap(
         self, window: pd.Timedelta, end: pd.Timestamp | None, bins: int, columns: int, band: tuple[float, float] | None
     ) -> HeatmapFrame:
-        """The heatmap of ``window`` ending at ``end``, read from the timeline. The last 32 asked are kept:
-        the page asks again on every change of side, range or resolution."""
+        """The heatmap of ``window`` ending at ``end``, read from the timeline. The last asked are kept, up
+        to :attr:`frame_bytes`: the page asks again on every change of side, range or resolution."""
 
         def build() -> HeatmapFrame:
             seconds = f"{int(window.total_seconds())}s"
             return heatmap_frame(self.bundle, self.params, window=seconds, end=end, max_bins=bins, max_columns=columns,
                                  leverage_band=band, timeline=self.timeline)  # fmt: skip
 
-        return _kept(self._frames, (self.version, window, end, bins, columns, band), build, 32, self._kept_lock)
+        return _kept(self._frames, (self.version, window, end, bins, columns, band), build, self.frame_bytes, self._kept_lock)
+
+    def answer(self, key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
+        """An encoded heatmap answer (``key`` names the frame and the encoding), kept up to
+        :attr:`answer_bytes`: 200 clients asking for the same year are answered from memory."""
+        return _kept(self._answers, (self.version, *key), build, self.answer_bytes, self._kept_lock)
+
+    def kept(self) -> dict[str, tuple[int, int]]:
+        """What the caches hold: per cache, how many values and how many bytes."""
+        with self._kept_lock:
+            weights = {name: [w for _, w in c.values()] for name, c in
+                       (("maps", self._maps), ("frames", self._frames), ("answers", self._answers))}  # fmt: skip
+            return {name: (len(w), sum(w)) for name, w in weights.items()}
 
     def describe(self) -> dict[str, Any]:
         meta = self.bundle.meta
@@ -159,18 +177,39 @@ def _side_score(s: SideScore) -> dict[str, float | None]:
     return {"model": num(s.model, 4), "yardstick": num(s.yardstick, 4), "margin": num(s.margin, 4)}
 
 
-def _kept(cache: dict[Any, T], key: Any, build: Callable[[], T], size: int, lock: threading.Lock) -> T:
+def weight(value: object) -> int:
+    """Bytes held by ``value``'s arrays and frames (shared views counted in full: an upper bound)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return len(value)
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(index=True, deep=False).sum())
+    if isinstance(value, pd.Index | pd.Series):
+        return int(value.memory_usage(deep=False))
+    parts = [getattr(value, f.name) for f in dataclasses.fields(value)] if dataclasses.is_dataclass(value) else []
+    return 256 + sum(weight(v) for v in parts if isinstance(v, np.ndarray | pd.DataFrame | pd.Index | pd.Series))
+
+
+def _kept(cache: dict[Any, tuple[T, int]], key: Any, build: Callable[[], T], budget: int, lock: threading.Lock) -> T:
     """``cache[key]``, built when missing (outside ``lock``: requests for other keys need not wait);
-    the least recently asked goes when ``size`` are kept."""
+    the least recently asked go while the kept values weigh more than ``budget`` bytes. A value heavier
+    than the whole budget is answered, not kept."""
     with lock:
         if key in cache:
             cache[key] = found = cache.pop(key)
-            return found
+            return found[0]
     value = build()
+    size = weight(value)
     with lock:
-        while len(cache) >= size:
-            cache.pop(next(iter(cache)))
-        cache[key] = value
+        cache.pop(key, None)
+        if size <= budget:
+            cache[key] = (value, size)
+            total = sum(w for _, w in cache.values())
+            while total > budget:
+                _, (_, dropped) = next(iter(cache.items()))
+                cache.pop(next(iter(cache)))
+                total -= dropped
     return value
 
 

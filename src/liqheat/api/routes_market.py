@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from liqheat.api import encode
+from liqheat.api.busy import HEAVY
 from liqheat.api.deps import At, End, MarketDep, RegistryDep, Window, end_of, map_at, time_of, window_of
 from liqheat.api.errors import ApiError, naming
 from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, Summary, VenueShares
@@ -64,7 +65,12 @@ def venues(m: MarketDep, points: Annotated[int, Query(ge=2, le=5000)] = 400) -> 
     return m.venue_shares(points)
 
 
-@router.get("/markets/{market_id}/candles", summary="Candles over a window, resampled to an interval", response_model=Candles)
+@router.get(
+    "/markets/{market_id}/candles",
+    summary="Candles over a window, resampled to an interval",
+    response_model=Candles,
+    dependencies=HEAVY,
+)
 def candles(
     m: MarketDep,
     window: Window = "7d",
@@ -110,6 +116,7 @@ def candles(
     summary="Notional at risk per (time, price) over a window",
     response_model=Heatmap,
     responses={200: {"content": {"application/octet-stream": {}, "text/csv": {}}}},
+    dependencies=HEAVY,
 )
 def heatmap(
     m: MarketDep,
@@ -129,34 +136,41 @@ def heatmap(
         raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
     span = window_of(window)
     band = None if lev_min <= 1 and lev_max >= 200 else (lev_min, lev_max)
+    stop = time_of(end, "end")
     with naming("window", "end", aliases={"no leverage bucket": "lev_min"}):
-        frame = m.heatmap(span, time_of(end, "end"), bins, columns, band)
+        frame = m.heatmap(span, stop, bins, columns, band)
     long = frame.long if side in ("both", "long") else np.zeros_like(frame.long)
     short = frame.short if side in ("both", "short") else np.zeros_like(frame.short)
-    header = {
-        "market": m.id,
-        "side": side,
-        "time": encode.seconds(frame.times),
-        "price_edges": [round(float(p), 8) for p in frame.price_edges],
-        "columns": int(frame.long.shape[0]),
-        "rows": int(frame.long.shape[1]),
-        "unit": "USD notional at risk at the candle's open",
-        "max": float(max(long.max(initial=0.0), short.max(initial=0.0))),
-    }
-    if format == "json":
-        return encode.json_response({**header, "long": np.round(long, 2).tolist(), "short": np.round(short, 2).tolist()})
     if format == "csv":
-        return encode.csv_response(encode.matrix_csv(frame.times, frame.price_edges, long, short), f"liqheat-{m.id}-{window}.csv")
-    if format == "q16":
-        scale, payload = encode.q16(long, short)
-        return encode.framed({**header, "encoding": "log1p-uint16", "scale": scale}, payload)
-    return encode.framed(header, long.astype("<f4").tobytes() + short.astype("<f4").tobytes())
+        return encode.csv_stream(encode.matrix_csv(frame.times, frame.price_edges, long, short), f"liqheat-{m.id}-{window}.csv")
+
+    def build() -> bytes:
+        header = {
+            "market": m.id,
+            "side": side,
+            "time": encode.seconds(frame.times),
+            "price_edges": [round(float(p), 8) for p in frame.price_edges],
+            "columns": int(frame.long.shape[0]),
+            "rows": int(frame.long.shape[1]),
+            "unit": "USD notional at risk at the candle's open",
+            "max": float(max(long.max(initial=0.0), short.max(initial=0.0))),
+        }
+        if format == "json":
+            return encode.json_bytes({**header, "long": np.round(long, 2).tolist(), "short": np.round(short, 2).tolist()})
+        if format == "q16":
+            scale, payload = encode.q16(long, short)
+            return encode.framed({**header, "encoding": "log1p-uint16", "scale": scale}, payload)
+        return encode.framed(header, long.astype("<f4").tobytes() + short.astype("<f4").tobytes())
+
+    content = m.answer((span, stop, bins, columns, band, side, format), build)
+    return Response(content, media_type="application/json" if format == "json" else "application/octet-stream")
 
 
 @router.get(
     "/markets/{market_id}/map",
     summary="The liquidation map at a time: notional per price, cumulative per side",
     response_model=LiquidationMap,
+    dependencies=HEAVY,
 )
 def liquidation_map(
     m: MarketDep,

@@ -17,6 +17,7 @@ from liqheat.analytics.planner import parse_risk
 from liqheat.analytics.planner import plan as make_plan
 from liqheat.analytics.planner import sentiment as read_sentiment
 from liqheat.api import encode
+from liqheat.api.busy import HEAVY
 from liqheat.api.deps import At, MarketDep, Window, map_at, window_of
 from liqheat.api.errors import ApiError, naming
 from liqheat.api.models import ERRORS, Calc, Cascade, Clusters, Levels, Plan, Sentiment
@@ -39,6 +40,7 @@ MarginVenue = Annotated[
     summary="The largest bands of notional at risk per side",
     response_model=Clusters,
     responses={200: {"content": {"text/csv": {}}}},
+    dependencies=HEAVY,
 )
 def clusters(
     m: MarketDep, at: At = None, top: Annotated[int, Query(ge=1, le=20)] = 5, format: Literal["json", "csv"] = "json"
@@ -63,6 +65,7 @@ def clusters(
     "/markets/{market_id}/levels",
     summary="Support and resistance, and their confluence with the clusters",
     response_model=Levels,
+    dependencies=HEAVY,
 )
 def sr_levels(
     m: MarketDep,
@@ -86,6 +89,7 @@ def sr_levels(
     "/markets/{market_id}/cascade",
     summary="Push price by a shock and follow the liquidation chain",
     response_model=Cascade,
+    dependencies=HEAVY,
 )
 def cascade_route(
     m: MarketDep,
@@ -106,6 +110,7 @@ def cascade_route(
     "/markets/{market_id}/plan",
     summary="Size a trade from its risk; stop, target and own liquidation price",
     response_model=Plan,
+    dependencies=HEAVY,
 )
 def plan_route(
     m: MarketDep,
@@ -120,7 +125,7 @@ def plan_route(
     mm = map_at(m, at)
     with naming("risk"):
         fraction = parse_risk(risk)
-    with naming("venue", "side", "entry", "leverage", "balance", aliases={"the stop": "entry"}):
+    with naming("venue", "side", "entry", "leverage", "balance", aliases={"the stop": "entry", "notional": "balance"}):
         p = make_plan(mm, clusters_of(mm, top=None), side=side, entry=entry, leverage=leverage, balance=balance,
                       risk=fraction, venue=venue or m.params.venue, contract=m.bundle.meta.contract)  # fmt: skip
     return {"market": m.id, "at": iso(mm.ts), "price": mm.price, **p.to_dict()}
@@ -130,6 +135,7 @@ def plan_route(
     "/markets/{market_id}/sentiment",
     summary="Long vs short at risk, funding and open-interest change",
     response_model=Sentiment,
+    dependencies=HEAVY,
 )
 def sentiment_route(m: MarketDep, window: Window = "24h", at: At = None) -> dict[str, Any]:
     span = window_of(window)

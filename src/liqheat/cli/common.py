@@ -177,3 +177,10 @@ def emit_json(data: object) -> None:
 
 
 BundleArg = Annotated[Path, typer.Argument(help="A market bundle folder (meta.json, candles, open_interest, ...).")]
+AllowedHost = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-host",
+        help="Also answer requests for this Host name (repeatable; * for any). Default: localhost names and --host only.",
+    ),
+]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from liqheat.cli.common import app, console, fail, usd
+from liqheat.cli.common import AllowedHost, app, console, fail, usd
 from liqheat.model import DomainError
 
 
@@ -22,6 +22,7 @@ def demo(
     bundle: Annotated[
         list[Path] | None, typer.Option("--bundle", help="Also validate and summarise these bundle folders.")
     ] = None,
+    allowed_host: AllowedHost = None,
 ) -> None:
     """Simulate a market whose positions are known, draw its heatmap and show how good the map is."""
     from rich.markup import escape
@@ -115,4 +116,4 @@ def demo(
         add_demo_market(registry, out, live=True)
         for folder in bundle or []:
             registry.add_folder(folder)
-        serve_registry(registry, "127.0.0.1", port)
+        serve_registry(registry, "127.0.0.1", port, allowed_host)

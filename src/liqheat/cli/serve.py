@@ -8,15 +8,25 @@ from typing import Annotated
 
 import typer
 
-from liqheat.cli.common import app, console, fail
+from liqheat.cli.common import AllowedHost, app, console, fail
 from liqheat.model import DomainError
 
 
-def serve_registry(registry: object, host: str, port: int) -> None:
+def serve_registry(
+    registry: object, host: str, port: int, allowed_host: list[str] | None = None, header_timeout: float = 10.0
+) -> None:
     """Run the server until interrupted; a taken port is a clear error, not a traceback."""
-    import uvicorn
-
     from liqheat.api.app import create_app, vendor_dir
+    from liqheat.api.hosts import allowed_hosts
+    from liqheat.api.server import Limits, serve
+
+    if not (0 < header_timeout <= 3600):
+        fail(f"--header-timeout must be in (0, 3600] seconds, got {header_timeout:g}")
+
+    try:
+        hosts = allowed_hosts(host, allowed_host or [])
+    except DomainError as exc:
+        fail(exc)
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -31,7 +41,7 @@ def serve_registry(registry: object, host: str, port: int) -> None:
         )
     registry.warm()  # type: ignore[attr-defined]
     console.print(f"[bold]liqheat[/] serving on http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
-    uvicorn.run(create_app(registry), host=host, port=port, log_level="warning")  # type: ignore[arg-type]
+    serve(create_app(registry, hosts=hosts), host, port, Limits(header_timeout=header_timeout))  # type: ignore[arg-type]
 
 
 @app.command()
@@ -56,6 +66,10 @@ def serve(
     symbol: Annotated[str | None, typer.Option(help="With --store: the market, resolved per venue.")] = None,
     timeframe: Annotated[str, typer.Option(help="With --store: the candle timeframe.")] = "1m",
     since: Annotated[str | None, typer.Option(help="With --store: first time to serve (default: all stored).")] = None,
+    allowed_host: AllowedHost = None,
+    header_timeout: Annotated[
+        float, typer.Option(help="Seconds a client has to send a whole request head; slower ones are closed.")
+    ] = 10.0,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and the heatmap page at /."""
     from liqheat.api.markets import Registry
@@ -85,7 +99,7 @@ def serve(
         if registry.store is not None:
             fail("--store needs --venue to serve a market (e.g. --venue binance --symbol BTC/USDT:USDT), or leave --demo on")
         fail("nothing to serve: give --bundle DIR or leave --demo on")
-    serve_registry(registry, host, port)
+    serve_registry(registry, host, port, allowed_host, header_timeout)
 
 
 def add_demo_market(registry: object, out: Path, live: bool = False) -> None:

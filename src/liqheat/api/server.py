@@ -1,0 +1,104 @@
+"""How ``liqheat serve`` runs the app: uvicorn with limits that keep slow or idle clients from starving
+the rest.
+
+uvicorn closes a kept-alive connection that stays idle, but not one that never finishes its request
+head: 1,500 sockets sending a header byte now and then (slowloris) held every slot while real clients
+waited. :class:`GuardedH11` gives each request head :attr:`Limits.header_timeout` seconds, counted
+from the connection (or the previous response) and not renewed by the bytes that trickle in, and
+keeps at most :attr:`Limits.max_waiting` connections waiting for a head: past that, the oldest waiting
+one is closed to make room, so a flood of half-open sockets cannot shut out a real client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+
+@dataclass(frozen=True)
+class Limits:
+    header_timeout: float = 10.0  # seconds for a whole request head to arrive
+    keep_alive: int = 5  # seconds an idle kept-alive connection stays open
+    max_waiting: int = 512  # connections waiting for a request head; the oldest goes past that
+    max_head_bytes: int = 16 * 1024  # a request line and headers longer than that are a 400
+    backlog: int = 2048
+
+
+class GuardedH11(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on each request head and a cap on connections waiting for one.
+
+    ``limits`` and ``waiting`` are set per server by :func:`protocol_for` (a subclass each), so two
+    servers in one process share nothing.
+    """
+
+    limits: ClassVar[Limits] = Limits()
+    waiting: ClassVar[dict[GuardedH11, None]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self._head_deadline is None and self.conn.their_state is h11.IDLE:
+            self._await_head()  # bytes of a next request on a kept-alive connection
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._head_arrived()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
+        super().connection_lost(exc)
+
+    def _await_head(self) -> None:
+        self._head_deadline = self.loop.call_later(self.limits.header_timeout, self._head_too_slow)
+        self.waiting[self] = None
+        while len(self.waiting) > self.limits.max_waiting:
+            oldest = next(iter(self.waiting))
+            oldest._head_too_slow()
+
+    def _head_arrived(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+        self.waiting.pop(self, None)
+
+    def _head_too_slow(self) -> None:
+        self._head_arrived()
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def protocol_for(limits: Limits) -> type[GuardedH11]:
+    """A :class:`GuardedH11` for one server: its own limits and its own list of waiting connections."""
+    return type("GuardedH11Server", (GuardedH11,), {"limits": limits, "waiting": {}})
+
+
+def config(app: Any, host: str, port: int, limits: Limits = Limits(), log_level: str = "warning") -> uvicorn.Config:
+    """The uvicorn configuration ``liqheat serve`` runs ``app`` with."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=protocol_for(limits),
+        timeout_keep_alive=limits.keep_alive,
+        h11_max_incomplete_event_size=limits.max_head_bytes,
+        backlog=limits.backlog,
+        log_level=log_level,
+        lifespan="off",
+    )
+
+
+def serve(app: Any, host: str, port: int, limits: Limits = Limits(), sockets: Sequence[socket.socket] | None = None) -> None:
+    """Run until interrupted."""
+    uvicorn.Server(config(app, host, port, limits)).run(sockets=list(sockets) if sockets else None)
