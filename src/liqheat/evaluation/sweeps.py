@@ -130,8 +130,7 @@ def first_cross(view: MarketView, starts: np.ndarray, levels: np.ndarray, long: 
 def after_returns(view: MarketView, sweep: np.ndarray, long: np.ndarray, hours: Sequence[int]) -> dict[str, np.ndarray]:
     """Signed % return from each sweep candle's close to the last close ``h`` hours later (NaN past the data):
     positive = continuation of the sweep's move, negative = reversal."""
-    step = int(view.ts[1] - view.ts[0]) if len(view) > 1 else HOUR_US
-    closes_at = view.ts + step
+    closes_at = view.ts + step_us(view)
     sign = np.where(long, -1.0, 1.0)
     out: dict[str, np.ndarray] = {}
     for h in hours:
@@ -146,8 +145,7 @@ def after_returns(view: MarketView, sweep: np.ndarray, long: np.ndarray, hours: 
 
 def sample_candles(view: MarketView, settings: SweepSettings) -> np.ndarray:
     """Candles closing on the ``every`` grid (UTC), after the warm-up, whose whole horizon is in the data."""
-    step = int(view.ts[1] - view.ts[0]) if len(view) > 1 else HOUR_US
-    closes = view.ts + step
+    closes = view.ts + step_us(view)
     every = round(settings.every_hours * HOUR_US)
     on_grid = closes % every == 0
     warm = closes >= view.ts[0] + round(settings.warmup_hours * HOUR_US)
@@ -199,6 +197,56 @@ def null_levels(
     return times, levels
 
 
+def follow(view: MarketView, sel: pd.DataFrame, settings: SweepSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The selections with their first sweep (``sweep``, -1 for none; ``touched``), and the deduplicated
+    events with hours to the sweep and the signed returns after it. ``day`` is the UTC day a statistic's
+    block bootstrap puts a row in: the map's day for a selection, the sweep's for an event."""
+    sel = sel.assign(sel=np.arange(len(sel)))
+    t = sel["t"].to_numpy(np.int64)
+    sel["sweep"] = first_cross(view, t, sel["peak"].to_numpy(np.float64), (sel["side"] == "long").to_numpy(),
+                               round(settings.horizon_hours * HOUR_US))  # fmt: skip
+    sel["touched"] = sel["sweep"] >= 0
+    sel["day"] = (view.ts[t] + step_us(view)) // DAY_US
+    sel["size_group"] = terciles(sel["size_oi"].to_numpy(np.float64))
+    events = dedupe(sel[sel["touched"]]).reset_index(drop=True)
+    events["event"] = np.arange(len(events))
+    sweep = events["sweep"].to_numpy(np.int64)
+    events["hours_to_sweep"] = (view.ts[sweep] - view.ts[events["t"].to_numpy(np.int64)]) / HOUR_US
+    events["day"] = (view.ts[sweep] + step_us(view)) // DAY_US
+    for key, values in after_returns(view, sweep, (events["side"] == "long").to_numpy(), settings.after_hours).items():
+        events[key] = values
+    return sel, events
+
+
+def draw_nulls(
+    view: MarketView, sel: pd.DataFrame, events: pd.DataFrame, settings: SweepSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``nulls`` random levels per selection (``sel``, ``t``, ``level``, ``touched``) and per event (the swept
+    ones only: ``event``, ``t``, ``level``, ``sweep`` and the returns), drawn from candles after the
+    warm-up whose whole horizon is in the data."""
+    horizon, step, k = round(settings.horizon_hours * HOUR_US), step_us(view), settings.nulls
+    rng = np.random.default_rng(settings.seed)
+    atr = atr_pcts(view)
+    closes = view.ts + step
+    eligible = np.flatnonzero((closes >= view.ts[0] + round(settings.warmup_hours * HOUR_US)) & (closes + horizon <= closes[-1]))
+    if not len(eligible):
+        raise DomainError("no candle after the warm-up has its whole horizon in the bundle: shorten --warmup or --horizon")
+    long = (sel["side"] == "long").to_numpy()
+    times, levels = null_levels(view, atr, sel["distance_atr"].to_numpy(np.float64), long, eligible, k, rng)
+    touches = pd.DataFrame({"sel": np.repeat(sel["sel"].to_numpy(), k), "t": times, "level": levels,
+                            "touched": first_cross(view, times, levels, np.repeat(long, k), horizon) >= 0})  # fmt: skip
+    ev_long = (events["side"] == "long").to_numpy()
+    times, levels = null_levels(view, atr, events["distance_atr"].to_numpy(np.float64), ev_long, eligible, k, rng)
+    null_long = np.repeat(ev_long, k)
+    null_sweep = first_cross(view, times, levels, null_long, horizon)
+    swept = null_sweep >= 0
+    null_events = pd.DataFrame({"event": np.repeat(events["event"].to_numpy(), k)[swept], "t": times[swept],
+                                "level": levels[swept], "sweep": null_sweep[swept]})  # fmt: skip
+    for key, values in after_returns(view, null_sweep[swept], null_long[swept], settings.after_hours).items():
+        null_events[key] = values
+    return touches, null_events
+
+
 def study(
     bundle: Bundle,
     params: ModelParams | None = None,
@@ -211,52 +259,21 @@ def study(
     view = MarketView.from_bundle(bundle)
     if len(view) < 2:
         raise DomainError("the bundle needs at least two candles")
-    horizon = round(settings.horizon_hours * HOUR_US)
-    sel = select(bundle, params, settings, view)
-    sel = sel.assign(sel=np.arange(len(sel)))
-    long = (sel["side"] == "long").to_numpy()
-    t = sel["t"].to_numpy(np.int64)
-    sel["sweep"] = first_cross(view, t, sel["peak"].to_numpy(np.float64), long, horizon)
-    sel["touched"] = sel["sweep"] >= 0
-    step = int(view.ts[1] - view.ts[0])
-    sel["day"] = (view.ts[t] + step) // DAY_US
-    sel["size_group"] = terciles(sel["size_oi"].to_numpy(np.float64))
-    events = dedupe(sel[sel["touched"]]).reset_index(drop=True)
-    events["event"] = np.arange(len(events))
-    ev_long = (events["side"] == "long").to_numpy()
-    sweep = events["sweep"].to_numpy(np.int64)
-    events["hours_to_sweep"] = (view.ts[sweep] - view.ts[events["t"].to_numpy(np.int64)]) / HOUR_US
-    events["day"] = (view.ts[sweep] + step) // DAY_US
-    for key, values in after_returns(view, sweep, ev_long, settings.after_hours).items():
-        events[key] = values
-
-    rng = np.random.default_rng(settings.seed)
-    atr = atr_pcts(view)
-    eligible = np.flatnonzero((view.ts + step >= view.ts[0] + round(settings.warmup_hours * HOUR_US))
-                              & (view.ts + step + horizon <= view.ts[-1] + step))  # fmt: skip
-    k = settings.nulls
-    if len(eligible) == 0:
-        eligible = np.zeros(1, dtype=np.int64)
-    times, levels = null_levels(view, atr, sel["distance_atr"].to_numpy(np.float64), long, eligible, k, rng)
-    null_touches = pd.DataFrame({"sel": np.repeat(sel["sel"].to_numpy(), k), "t": times, "level": levels,
-                                 "touched": first_cross(view, times, levels, np.repeat(long, k), horizon) >= 0})  # fmt: skip
-    times, levels = null_levels(view, atr, events["distance_atr"].to_numpy(np.float64), ev_long, eligible, k, rng)
-    null_long = np.repeat(ev_long, k)
-    null_sweep = first_cross(view, times, levels, null_long, horizon)
-    swept = null_sweep >= 0
-    null_events = pd.DataFrame({"event": np.repeat(events["event"].to_numpy(), k)[swept], "t": times[swept],
-                                "level": levels[swept], "sweep": null_sweep[swept]})  # fmt: skip
-    for key, values in after_returns(view, null_sweep[swept], null_long[swept], settings.after_hours).items():
-        null_events[key] = values
+    sel, events = follow(view, select(bundle, params, settings, view), settings)
+    touches, null_events = draw_nulls(view, sel, events, settings)
     return Study(
         name=name or (bundle.path.name if bundle.path is not None else bundle.meta.symbol),
         selections=sel,
-        null_touches=null_touches,
+        null_touches=touches,
         events=events,
         null_events=null_events,
         samples=int(sel["t"].nunique()),
         candles=len(view),
     )
+
+
+def step_us(view: MarketView) -> int:
+    return round(view.timeframe_hours * HOUR_US)
 
 
 def terciles(values: np.ndarray) -> np.ndarray:
