@@ -93,7 +93,7 @@ class Study:
     null_touches: pd.DataFrame  # ``nulls`` rows per selection: sel, touched
     events: pd.DataFrame  # one row per side and sweep candle, with the signed returns ``ret_<h>h``
     null_events: pd.DataFrame  # the swept random levels matched to each event, with their returns
-    samples: int
+    samples: int  # candles sampled (some may have no cluster within reach)
     candles: int
 
 
@@ -267,7 +267,7 @@ def study(
         null_touches=touches,
         events=events,
         null_events=null_events,
-        samples=int(sel["t"].nunique()),
+        samples=len(sample_candles(view, settings)),
         candles=len(view),
     )
 
