@@ -1,8 +1,10 @@
 """What price does after a liquidation cluster is swept, against random levels at the same distance.
 
 Selection is causal: every ``every`` hours (candles closing on that grid, after a warm-up) the map after
-candle t (:func:`liqheat.analytics.maps.market_map`) gives its ``top`` clusters per side
-(:func:`liqheat.analytics.clusters.clusters_of`). Only what comes after is looked at forward, on purpose:
+candle t (:func:`liqheat.analytics.maps.market_map`) gives its ``top`` clusters per side within
+``reach_atr`` ATRs of price (:func:`liqheat.analytics.clusters.clusters_of`): the map's largest bands
+overall sit some 25 ATR away and are seldom reached within the horizon. Only what comes after is looked
+at forward, on purpose:
 
 - **swept**: the first candle after t, closing at most ``horizon`` later, whose low (a long band, below
   price) or high (a short band) reaches the band's *peak*. The peak, not an edge: it is where the map puts
@@ -273,6 +275,7 @@ def study(
 
 
 def step_us(view: MarketView) -> int:
+    """The candle length in µs from the timeframe, not from the first two stamps (a bundle may start with a gap)."""
     return round(view.timeframe_hours * HOUR_US)
 
 
@@ -330,10 +333,6 @@ class Days:
         if n is not None:
             out["n"] = n
         return out
-
-
-def covers_zero(stat: dict[str, Any]) -> bool:
-    return not (stat["low"] > 0 or stat["high"] < 0)
 
 
 def _clean(value: Any) -> Any:
