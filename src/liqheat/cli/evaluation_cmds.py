@@ -1,0 +1,125 @@
+"""``liqheat sweeps``: what price does after a cluster is swept, against random levels (the evaluation's face)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from liqheat.cli.common import app, console, emit_json, errors, fail
+from liqheat.cli.model_cmds import ParamsFile, SetParam, load_params
+from liqheat.model import DomainError
+
+
+def _hours(text: str, what: str) -> float:
+    from liqheat.timeutil import parse_duration
+
+    return float(parse_duration(text, what).total_seconds() / 3600)
+
+
+def _ci(stat: dict[str, Any] | None, scale: float = 1.0, digits: int = 2, signed: bool = False) -> str:
+    """``46 [40, 53]``; bold when a difference's interval excludes 0."""
+    if not stat or stat.get("estimate") is None:
+        return "—"
+    f = f"{{:{'+' if signed else ''}.{digits}f}}"
+    if stat.get("low") is None:
+        return f.format(stat["estimate"] * scale)
+    est, low, high = (f.format(stat[k] * scale) for k in ("estimate", "low", "high"))
+    text = escape(f"{est} [{low}, {high}]")
+    return f"[bold]{text}[/]" if signed and (stat["low"] > 0 or stat["high"] < 0) else text
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _table(title: str, columns: tuple[str, ...]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=escape(title), header_style="bold", show_edge=False, pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="left" if column == "group" else "right", no_wrap=True)
+    return table
+
+
+def _print_report(title: str, rep: dict[str, Any], horizon: float) -> None:
+    console.rule(escape(title))
+    rates = _table("continuation rate, %", ("group", "after", "n", "sweeps", "null", "Δ pts"))
+    means = _table("mean signed return, % (+ continuation, − reversal)", ("group", "after", "sweeps", "null", "Δ"))
+    for g in rep["groups"]:
+        c, m = g["continuation"], g["mean_pct"]
+        head = (g["group"], f"{g['after_hours']}h")
+        rates.add_row(*head, str(c["cluster"].get("n", 0)), _ci(c["cluster"], 100, 0), _ci(c["null"], 100, 0),
+                      _ci(c["diff"], 100, 0, signed=True))  # fmt: skip
+        means.add_row(*head, _ci(m["cluster"], signed=True), _ci({"estimate": m["null"]["estimate"]}, signed=True),
+                      _ci(m["diff"], signed=True))  # fmt: skip
+    touch = _table(f"reached within {horizon:g} h, %", ("group", "clusters", "touch", "null", "Δ pts"))
+    for t in rep["touch"]:
+        null = {"estimate": t["null"]["estimate"]}
+        touch.add_row(t["group"], str(t["cluster"].get("n", 0)), _ci(t["cluster"], 100, 1), _ci(null, 100, 1),
+                      _ci(t["diff"], 100, 1, signed=True))  # fmt: skip
+    for table in (rates, means, touch):
+        console.print(table)
+    said = None
+    for c in rep["claims"]:
+        if c["claim"] != said:
+            console.print(f"[bold]{escape(c['claim'])}[/]", highlight=False, soft_wrap=True)
+            said = c["claim"]
+        after = "" if c["after_hours"] is None else f" · {c['after_hours']}h"
+        colour = {"supported": "green", "contradicted": "red"}.get(c["verdict"], "default")
+        console.print(f"  {escape(c['group'] + after)}: [{colour}]{c['verdict']}[/] ({escape(c['detail'])})",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@app.command()
+def sweeps(
+    bundles: Annotated[list[Path], typer.Argument(help="Market bundle folders (pooled over calendar days when several).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    horizon: Annotated[str, typer.Option(help="How long after a sample a cluster may be swept.")] = "72h",
+    every: Annotated[str, typer.Option(help="Sample the map on this UTC grid.")] = "4h",
+    warmup: Annotated[str, typer.Option(help="Skip samples this early in each bundle (the map is still thin).")] = "7d",
+    top: Annotated[int, typer.Option(help="Clusters per side at each sample, largest first.")] = 3,
+    reach: Annotated[float, typer.Option(help="Only clusters within this many ATRs of price (0: the whole map).")] = 10.0,
+    nulls: Annotated[int, typer.Option(help="Random levels per cluster for the null.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the null's levels and of the bootstrap.")] = 0,
+    draws: Annotated[int, typer.Option(help="Bootstrap draws.")] = 2000,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """After a sweep: continuation or reversal 1/4/24 h after a cluster is swept, against random levels at its distance."""
+    from liqheat.bundle import read_bundle
+    from liqheat.evaluation.sweeps import SweepSettings
+    from liqheat.evaluation.sweeps import sweeps as run_sweeps
+
+    try:
+        params = load_params(params_file, set_param)
+        settings = SweepSettings(
+            horizon_hours=_hours(horizon, "--horizon"), every_hours=_hours(every, "--every"),
+            warmup_hours=_hours(warmup, "--warmup"), top=top, reach_atr=reach if reach > 0 else math.inf, nulls=nulls,
+            seed=seed, draws=draws,
+        )  # fmt: skip
+        loaded = [read_bundle(path) for path in bundles]
+        result = run_sweeps(loaded, params, settings, names=[path.name for path in bundles],
+                            progress=None if as_json else lambda name: errors.print(f"[dim]{name} done[/]"))  # fmt: skip
+    except DomainError as exc:
+        fail(exc)
+    if as_json:
+        emit_json(result)
+        return
+    for rep in result["bundles"]:
+        title = f"{rep['name']} · {rep['samples']} samples · {rep['selections']} clusters · {rep['events']} sweeps"
+        _print_report(title, rep, settings.horizon_hours)
+    if result["pooled"] is not None:
+        pooled = result["pooled"]
+        _print_report(f"pooled · {pooled['selections']} clusters · {pooled['events']} sweeps", pooled, settings.horizon_hours)
+    console.print(
+        "[dim]continuation = share of sweeps followed by a further move the same way; null = random levels at the same "
+        "side and ATR distance from a random candle's close; \\[low, high] = 95 % block bootstrap over days; bold Δ: the "
+        "interval excludes 0, otherwise no difference[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
