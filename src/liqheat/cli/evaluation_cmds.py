@@ -123,3 +123,54 @@ def sweeps(
         highlight=False,
         soft_wrap=True,
     )
+
+
+@app.command()
+def hits(
+    bundles: Annotated[list[Path], typer.Argument(help="Market bundles (the pooled figures put their samples together).")],
+    every: Annotated[str, typer.Option(help="A map every so long.")] = "4h",
+    top: Annotated[int, typer.Option(min=1, max=20, help="Clusters per side of each map.")] = 5,
+    draws: Annotated[int, typer.Option(min=100, max=20_000, help="Block-bootstrap draws.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """How well the chance a cluster is reached is told: the driftless model against learned ones, walk-forward."""
+    import pandas as pd
+    from rich.progress import Progress
+
+    from liqheat.bundle import read_bundle
+    from liqheat.evaluation.hits import report, samples
+
+    try:
+        params = load_params(params_file, set_param)
+        every_h = _hours(every, "--every")
+        data, reports = {}, {}
+        with Progress(console=errors, transient=True) as progress:
+            task = progress.add_task("maps, clusters, walk-forward fits", total=2 * len(bundles) + (len(bundles) > 1))
+            for path in bundles:
+                data[path.name] = samples(read_bundle(path), params, every_hours=every_h, top=top)
+                progress.advance(task)
+                reports[path.name] = report(data[path.name], reps=draws)
+                progress.advance(task)
+            if len(data) > 1:
+                reports["pooled"] = report(pd.concat(data.values(), ignore_index=True), reps=draws)
+    except DomainError as exc:
+        fail(exc)
+    if as_json:
+        emit_json(reports)
+        return
+    for name, rep in reports.items():
+        table = _table(f"{name}: chance a cluster's near edge is reached (walk-forward, out of sample)",
+                       ("horizon", "samples", "observed", "baseline says", "Brier baseline", "base rate",
+                        "isotonic skill", "boosted skill"))  # fmt: skip
+        for horizon, r in rep.items():
+            if not r["samples"]:
+                table.add_row(horizon, "0", *["—"] * 6)
+                continue
+            skill = {s["model"]: s for s in r["skill"]}
+            shown = [_ci({"estimate": skill[m]["skill"], "low": skill[m]["low"], "high": skill[m]["high"]}, signed=True, digits=3)
+                     for m in ("isotonic", "boosted")]  # fmt: skip
+            table.add_row(horizon, f"{r['samples']:,}", f"{r['observed']:.2%}", f"{r['baseline_mean']:.2%}",
+                          f"{r['brier']['baseline']:.4f}", f"{r['brier']['base_rate']:.4f}", *shown)  # fmt: skip
+        console.print(table)

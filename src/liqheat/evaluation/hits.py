@@ -31,7 +31,7 @@ from liqheat.model import DomainError
 from liqheat.timeutil import epoch_micros
 
 FEATURES = ("side", "log_distance", "z24", "log_size_oi", "side_share", "momentum_24h", "funding", "oi_change_24h", "sigma")
-MODELS = ("baseline", "isotonic", "boosted")
+MODELS = ("baseline", "base_rate", "isotonic", "boosted")  # base_rate: the training frequency, the floor any model must beat
 
 
 def samples(bundle: Bundle, params: ModelParams | None = None, *, every_hours: float = 4.0, top: int = 5) -> pd.DataFrame:
@@ -61,6 +61,7 @@ def samples(bundle: Bundle, params: ModelParams | None = None, *, every_hours: f
             row: dict[str, Any] = {
                 "ts": m.ts,
                 "index": i,
+                "near": near,
                 "side": sign,
                 "log_distance": math.log(max(d, 1e-6)),
                 "z24": d / (sigma * math.sqrt(24.0)) if sigma > 0 else np.inf,
@@ -110,6 +111,7 @@ def walk_forward(data: pd.DataFrame, horizon: int, *, refit_days: float = 7.0, m
                     "ts": test["ts"].to_numpy(),
                     "y": test[label].to_numpy(),
                     "baseline": test[f"baseline_{horizon}"].to_numpy(),
+                    "base_rate": np.full(len(test), float(y.mean())),
                     "isotonic": iso.predict(test[f"baseline_{horizon}"]),
                     "boosted": boosted.predict_proba(_features(test, horizon))[:, 1],
                 }
@@ -190,6 +192,27 @@ def skills(pred: pd.DataFrame, horizon: int, *, reps: int = 1000, seed: int = 0)
         boot = np.array([1 - errors[m][rows].mean() / errors["baseline"][rows].mean() for rows in draws])
         lo, hi = np.quantile(boot, [0.025, 0.975])
         out.append(Skill(m, float(errors[m].mean()), float(1 - errors[m].mean() / base_total), float(lo), float(hi)))
+    return out
+
+
+def report(data: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS_H, *, reps: int = 1000) -> dict[str, Any]:
+    """Walk-forward figures per horizon: samples, base rate, Brier of each model, skills, the baseline's reliability."""
+    out: dict[str, Any] = {}
+    for h in horizons:
+        pred = walk_forward(data, h)
+        if pred.empty:
+            out[f"{h}h"] = {"samples": 0}
+            continue
+        y = pred["y"].to_numpy(dtype=np.float64)
+        out[f"{h}h"] = {
+            "samples": len(pred),
+            "days": int((pred["ts"].max() - pred["ts"].min()) / pd.Timedelta(days=1)) + 1,
+            "observed": float(y.mean()),
+            "baseline_mean": float(pred["baseline"].mean()),
+            "brier": {m: brier(pred[m].to_numpy(), y) for m in MODELS},
+            "skill": [s.__dict__ | {"verdict": s.verdict} for s in skills(pred, h, reps=reps)],
+            "reliability": reliability(pred["baseline"].to_numpy(), y),
+        }
     return out
 
 
