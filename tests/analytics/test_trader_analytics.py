@@ -704,3 +704,19 @@ def test_sentiment_ratio_skew_funding_and_open_interest_change() -> None:
     assert no_shorts["skew"] == pytest.approx(1.0)
     assert no_shorts["funding_mean"] is None
     assert no_shorts["funding_last"] is None
+
+
+def test_a_band_next_to_price_keeps_its_peak_on_its_own_side() -> None:
+    """Smoothing spreads a short band that starts one bin above price to the bins below it; its peak and
+    edges must stay above price (a short cluster below price read as a long one in every face)."""
+    values = np.zeros(N)
+    above = int(np.searchsorted(CENTERS, PRICE))
+    values[above : above + 2] = 1e6
+    long_values = np.zeros(N)
+    long_values[above - 2 : above] = 1e6
+    for side, v in (("short", values), ("long", long_values)):
+        found = find_clusters(v, EDGES, PRICE, side, top=None)
+        assert found, side
+        for c in found:
+            assert (c.peak_price > PRICE) == (side == "short")
+            assert (c.price_low >= EDGES[above]) if side == "short" else (c.price_high <= EDGES[above])

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from api.data import HOUR, SYN
 from helpers import plain
-from liqheat.analytics.clusters import clusters_of
+from liqheat.analytics.clusters import clusters_of, ranked
 from liqheat.analytics.maps import market_map
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
@@ -80,7 +80,7 @@ def test_the_api_answers_the_map_the_cli_path_gives(syn: TestClient, when: pd.Ti
     assert sum(data["short"]) == pytest.approx(float(short[inside].sum()), rel=1e-9, abs=1000 * 0.005)
     clusters = get(syn, "clusters", at=iso(when), top=20).json()
     assert clusters["at"] == iso(cli.ts)
-    every = clusters_of(cli, top=None)
+    every = ranked(clusters_of(cli, top=None), "reach")
     assert clusters["clusters"] == plain([c.to_dict() for s in ("long", "short") for c in [x for x in every if x.side == s][:20]])
 
 

@@ -543,7 +543,7 @@ def test_map_tiny_span_is_rejected_or_usable(safe_client: TestClient) -> None:
         assert 400 <= response.status_code < 500
 
 
-def check_clusters(data: dict[str, Any], top: int) -> dict[str, list[dict[str, Any]]]:
+def check_clusters(data: dict[str, Any], top: int, rank: str = "reach") -> dict[str, list[dict[str, Any]]]:
     price = data["price"]
     by_side: dict[str, list[dict[str, Any]]] = {"long": [], "short": []}
     sides = [c["side"] for c in data["clusters"]]
@@ -570,8 +570,8 @@ def check_clusters(data: dict[str, Any], top: int) -> dict[str, list[dict[str, A
             assert c["distance_pct"] > 0
     for found in by_side.values():
         assert 1 <= len(found) <= top
-        notional = [c["notional_usd"] for c in found]
-        assert notional == sorted(notional, reverse=True)
+        order = [c["expected_usd_24h" if rank == "reach" else "notional_usd"] for c in found]
+        assert order == sorted(order, reverse=True)
         assert sum(c["side_share"] for c in found) <= 1 + 1e-9
         bands = sorted((c["price_low"], c["price_high"]) for c in found)
         assert all(a[1] <= b[0] * (1 + 1e-12) for a, b in itertools.pairwise(bands)), "bands do not overlap"
@@ -592,6 +592,19 @@ def test_clusters_default_and_top(client: TestClient) -> None:
     assert one["short"][0] in five["short"]
     many = check_clusters(get(client, "/api/markets/syn/clusters", top=20, at=iso(SYN_TS.iloc[200])), 20)
     assert len(many["long"]) > 5
+
+
+def test_clusters_rank_by_reach_or_size(client: TestClient) -> None:
+    """By default the list leads with what is likely to liquidate soon; rank=size keeps the largest first."""
+    reach = check_clusters(get(client, "/api/markets/syn/clusters", top=20), 20)
+    size = check_clusters(get(client, "/api/markets/syn/clusters", top=20, rank="size"), 20, rank="size")
+    for side in ("long", "short"):  # each order's leader leads the other list on its own measure too
+        assert reach[side][0]["expected_usd_24h"] >= max(c["expected_usd_24h"] for c in size[side])
+        assert size[side][0]["notional_usd"] >= max(c["notional_usd"] for c in reach[side])
+    assert [c["peak_price"] for c in reach["long"]] != [c["peak_price"] for c in size["long"]]  # the orders differ here
+    bad = client.get("/api/markets/syn/clusters", params={"rank": "loudest"})
+    assert bad.status_code == 422
+    assert bad.json()["param"] == "rank"
 
 
 def test_clusters_top_one_is_the_largest(client: TestClient) -> None:
@@ -630,7 +643,7 @@ def check_heatmap_peak_matches(client: TestClient, market: str, window: str) -> 
     at = iso(last_open)
     mp = map_at(client, market, at=at, bins=200, span_pct=30)
     assert mp["at"] == iso(last_open)
-    cl = get(client, f"/api/markets/{market}/clusters", at=at, top=5)
+    cl = get(client, f"/api/markets/{market}/clusters", at=at, top=5, rank="size")  # the largest bands hold the largest cell
     assert cl["price"] == mp["price"]
     mc = centers(mp["price_edges"])
     for side in ("long", "short"):

@@ -22,7 +22,7 @@ from typer.testing import Result
 from helpers import PLAN_KEYS, SHARED_BUNDLES, cli_json, implied_price, plain, plan_json, run
 from liqheat.analytics.cascade import calibrated
 from liqheat.analytics.cascade import cascade as run_cascade
-from liqheat.analytics.clusters import clusters_of, concentration
+from liqheat.analytics.clusters import clusters_of, concentration, ranked
 from liqheat.analytics.levels import confluence, levels
 from liqheat.analytics.maps import MarketMap, market_map
 from liqheat.analytics.planner import plan as make_plan
@@ -59,9 +59,9 @@ def iso(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def shown(m: MarketMap, top: int = 5) -> list[dict[str, Any]]:
-    """What ``liqheat clusters`` shows: the ``top`` largest clusters of each side, longs first."""
-    every = clusters_of(m, top=None)
+def shown(m: MarketMap, top: int = 5, rank: str = "reach") -> list[dict[str, Any]]:
+    """What ``liqheat clusters`` shows: each side's ``top`` clusters by ``rank``, longs first."""
+    every = ranked(clusters_of(m, top=None), rank)
     return plain([c.to_dict() for side in ("long", "short") for c in [x for x in every if x.side == side][:top]])
 
 
@@ -103,8 +103,8 @@ def test_trader_commands_are_registered() -> None:
 
 
 def test_clusters_json_is_the_engine_map(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
-    data = cli_json("clusters", demo_dir)
-    assert data == shown(demo_map)
+    data = cli_json("clusters", demo_dir, "--rank", "size")
+    assert data == shown(demo_map, rank="size")
     price = demo_map.price
     assert price == float(demo.candles["close"].iloc[-1])
     long_risk, short_risk = demo_map.at_risk()
@@ -186,8 +186,10 @@ def test_clusters_table(demo_dir: Path, demo_map: MarketMap) -> None:
     n, k, share = stats["clusters"], stats["top5pct_clusters"], stats["top5pct_share"]
     assert f"top 5 % of {n} clusters ({k}) hold {share:.1%} of the notional at risk" in out
     assert 0 < share <= 1
+    likeliest_long = max((c for c in every if c.side == "long"), key=lambda c: c.expected_usd_24h or 0.0)
+    assert f"{likeliest_long.distance_pct:+.2f}%" in out
     largest_long = max((c for c in every if c.side == "long"), key=lambda c: c.notional_usd)
-    assert f"{largest_long.distance_pct:+.2f}%" in out
+    assert f"{largest_long.distance_pct:+.2f}%" in text(run("clusters", demo_dir, "--rank", "size").stdout)
     assert f"every {stats['round_affinity']['round_step']:,.0f}" in out
 
 
@@ -699,3 +701,19 @@ def test_real_screen_ranks_the_shared_markets() -> None:
         assert r["side"] in ("long", "short")
         assert (r["peak_price"] < r["price"]) == (r["side"] == "long")
         assert r["notional_usd"] > 0
+
+
+def test_clusters_lead_with_what_is_likely_to_liquidate_soon(demo_dir: Path, demo_map: MarketMap) -> None:
+    """The default order is the notional expected within 24 h (analytics.reach), each side; the table shows it."""
+    data = cli_json("clusters", demo_dir, "--top", "100")
+    for side in ("long", "short"):
+        expected = [c["expected_usd_24h"] for c in data if c["side"] == side]
+        assert expected == sorted(expected, reverse=True)
+        assert all(0 <= c["hit_prob_24h"] <= 1 for c in data if c["side"] == side)
+    assert data == shown(demo_map, top=100)
+    table = run("clusters", demo_dir)
+    assert table.exit_code == 0
+    assert "24h p" in table.output
+    bad = run("clusters", demo_dir, "--rank", "loud")
+    assert bad.exit_code == 2
+    assert "--rank" in bad.output

@@ -12,6 +12,7 @@ import numpy as np
 
 from liqheat.analytics.maps import MarketMap
 from liqheat.analytics.reach import reach_of
+from liqheat.model import DomainError
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def find_clusters(
     for peak in np.argsort(smooth)[::-1]:
         if smooth[peak] <= 0:
             break
-        if taken[peak]:
+        if taken[peak] or not mask[peak]:  # smoothing spreads a band past price: its peak stays on its side
             continue
         left = smooth[peak - 1] if peak > 0 else -np.inf
         right = smooth[peak + 1] if peak < len(v) - 1 else -np.inf
@@ -76,10 +77,10 @@ def find_clusters(
             continue  # a shoulder of a band, not a peak of its own
         half = 0.5 * smooth[peak]
         lo = peak
-        while lo > 0 and smooth[lo - 1] >= half and not taken[lo - 1]:
+        while lo > 0 and smooth[lo - 1] >= half and not taken[lo - 1] and mask[lo - 1]:
             lo -= 1
         hi = peak
-        while hi < len(v) - 1 and smooth[hi + 1] >= half and not taken[hi + 1]:
+        while hi < len(v) - 1 and smooth[hi + 1] >= half and not taken[hi + 1] and mask[hi + 1]:
             hi += 1
         taken[lo : hi + 1] = True
         notional = float(v[lo : hi + 1].sum())
@@ -142,6 +143,21 @@ def clusters_of(m: MarketMap, top: int | None = 5) -> list[Cluster]:
                 )
             )
     return out
+
+
+RANKS = ("reach", "size")
+
+
+def ranked(clusters: list[Cluster], rank: str = "reach") -> list[Cluster]:
+    """Each side's clusters in the order a trader reads them: ``reach`` by the notional they are expected to
+    liquidate within 24 h (near and large first), ``size`` by notional. Longs first, then shorts."""
+    if rank not in RANKS:
+        raise DomainError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}", param="rank")
+
+    def key(c: Cluster) -> tuple[float, float]:
+        return ((c.expected_usd_24h or 0.0) if rank == "reach" else c.notional_usd, c.notional_usd)
+
+    return [c for side in ("long", "short") for c in sorted((x for x in clusters if x.side == side), key=key, reverse=True)]
 
 
 DISTANCE_BUCKETS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, math.inf)

@@ -22,6 +22,7 @@ from typing import Any
 
 from liqheat.analytics.clusters import Cluster
 from liqheat.analytics.maps import MarketMap
+from liqheat.analytics.reach import touch_probability
 from liqheat.engine.bounds import PRICE, USD
 from liqheat.model import ContractKind, DomainError, MarginMode, Position
 from liqheat.timeutil import iso
@@ -74,6 +75,8 @@ class Plan:
     venue: str = "binance"
     symbol: str = ""
     notes: list[str] = field(default_factory=list)
+    # chance price reaches each level from the map's price within 24 h / 72 h (the driftless model of analytics.reach)
+    reach: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in ("below", "above")}
@@ -176,11 +179,25 @@ def plan(
     reward = None if target is None else abs(target - entry) / distance
     if target is None:
         notes.append("no cluster in the trade's direction: no target suggested")
+    reach = {
+        label: {f"{h}h": float(touch_probability(math.log(price / m.price), m.sigma_hour, h)) for h in (24, 72)}
+        for label, price in (("stop", stop), ("take_profit", target), ("liquidation_price", liq))
+        if price is not None and price > 0
+    }
+    if m.sigma_hour > 0:
+        own = reach.get("liquidation_price", {}).get("72h", 0.0)  # none at 1× long: it never liquidates above 0
+        if own >= 0.05:
+            warnings.append(f"the own liquidation price {liq:,.2f} has a {own:.0%} chance of being reached within 72 h "
+                            "(driftless model at the last 3 days' volatility)")  # fmt: skip
+        notes.append(
+            f"chance price reaches the stop within 24 h: {reach['stop']['24h']:.0%}"
+            + (f"; the target within 72 h: {reach['take_profit']['72h']:.0%}" if "take_profit" in reach else "")
+        )
     return Plan(
         side=side, entry=entry, leverage=leverage, balance=balance, risk_usd=risk_usd, size_base=size, notional_usd=notional,
         margin_usd=margin, stop=stop, stop_reason=reason, liquidation_price=liq, take_profit=target, reward_risk=reward,
         below=below[:3], above=above[:3], warnings=warnings, margin_to_clear=margin_to_clear, venue=venue, symbol=symbol,
-        notes=notes,
+        notes=notes, reach=reach,
     )  # fmt: skip
 
 

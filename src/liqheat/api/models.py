@@ -236,6 +236,10 @@ class Plan(Model):
     venue: str
     symbol: str
     notes: list[str]
+    reach: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Chance price reaches the stop, take_profit and liquidation_price within 24h and 72h (driftless model).",
+    )
     clusters_below: list[Cluster]
     clusters_above: list[Cluster]
 

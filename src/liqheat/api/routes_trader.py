@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from liqheat.analytics.cascade import calibrated
 from liqheat.analytics.cascade import cascade as run_cascade
-from liqheat.analytics.clusters import Cluster, clusters_of, concentration
+from liqheat.analytics.clusters import Cluster, clusters_of, concentration, ranked
 from liqheat.analytics.levels import confluence, levels
 from liqheat.analytics.planner import parse_risk
 from liqheat.analytics.planner import plan as make_plan
@@ -43,10 +43,17 @@ MarginVenue = Annotated[
     dependencies=HEAVY,
 )
 def clusters(
-    m: MarketDep, at: At = None, top: Annotated[int, Query(ge=1, le=20)] = 5, format: Literal["json", "csv"] = "json"
+    m: MarketDep,
+    at: At = None,
+    top: Annotated[int, Query(ge=1, le=20)] = 5,
+    rank: Annotated[
+        Literal["reach", "size"],
+        Query(description="reach: by the notional expected to liquidate within 24 h (near and large first); size: by notional"),
+    ] = "reach",
+    format: Literal["json", "csv"] = "json",
 ) -> Any:
     mm = map_at(m, at)
-    every = clusters_of(mm, top=None)
+    every = ranked(clusters_of(mm, top=None), rank)
     found = [c for side in ("long", "short") for c in [x for x in every if x.side == side][:top]]
     if format == "csv":
         table = pd.DataFrame([c.to_dict() for c in found], columns=list(Cluster.__dataclass_fields__))

@@ -35,35 +35,42 @@ def clusters(
     bundle: BundleArg,
     at: AtOption = None,
     top: Annotated[int, typer.Option(min=1, max=100, help="Clusters per side.")] = 5,
+    rank: Annotated[
+        str, typer.Option(help="reach: by the notional expected to liquidate within 24 h; size: by notional.")
+    ] = "reach",
     as_json: JsonOption = False,
     params_file: ParamsFile = None,
     set_param: SetParam = None,
 ) -> None:
     """The crowded zones of the map: bands of notional at risk per side, with distance, age and concentration."""
+    from rich import box
     from rich.table import Table
 
-    from liqheat.analytics.clusters import clusters_of, concentration
+    from liqheat.analytics.clusters import clusters_of, concentration, ranked
 
     try:
         _, m = _map(bundle, at, params_file, set_param)
+        every = ranked(clusters_of(m, top=None), rank)
     except DomainError as exc:
         fail(exc)
-    every = clusters_of(m, top=None)
     shown = [c for side in ("long", "short") for c in [x for x in every if x.side == side][:top]]
     stats = concentration(m, every)
     if as_json:
         emit_json([c.to_dict() for c in shown])
         return
     table = Table(
-        title=f"{m.symbol} at {m.ts:%Y-%m-%d %H:%M} UTC, price {m.price:,.2f}, ATR {m.atr_pct:.2f}%", header_style="bold"
-    )
-    for col in ("side", "from", "to", "peak", "notional", "share (of side)", "distance", "ATRs", "age"):
-        table.add_column(col, justify="right")
+        title=f"{m.symbol} at {m.ts:%Y-%m-%d %H:%M} UTC, price {m.price:,.2f}, ATR {m.atr_pct:.2f}%", header_style="bold",
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True,
+    )  # fmt: skip
+    table.caption = "24h p: chance price reaches the band within 24 h; 24h $: what it would liquidate (driftless model)"
+    for col in ("side", "band", "notional", "of side", "distance", "ATRs", "age", "24h p", "24h $"):
+        table.add_column(col, justify="left" if col == "side" else "right", no_wrap=True)
     for c in shown:
-        age = f"{'≥' if c.age_at_least else ''}{c.age_hours:,.0f} h" if c.age_hours is not None else "—"
+        age = f"{'≥' if c.age_at_least else ''}{c.age_hours:,.0f}h" if c.age_hours is not None else "—"
         atrs = f"{c.distance_atr:+.1f}" if c.distance_atr else "—"
-        table.add_row(c.side, f"{c.price_low:,.2f}", f"{c.price_high:,.2f}", f"{c.peak_price:,.2f}", usd(c.notional_usd),
-                      f"{c.share:.1%} ({c.side_share or 0.0:.1%})", f"{c.distance_pct:+.2f}%", atrs, age)  # fmt: skip
+        reached = f"{c.hit_prob_24h:.0%}" if c.hit_prob_24h is not None else "—"
+        table.add_row(c.side, f"{c.price_low:,.0f}–{c.price_high:,.0f}", usd(c.notional_usd), f"{c.side_share or 0.0:.1%}",
+                      f"{c.distance_pct:+.2f}%", atrs, age, reached, usd(c.expected_usd_24h or 0.0))  # fmt: skip
     console.print(table)
     ra = stats["round_affinity"]
     ratio = f"{ra['ratio']:.2f}×" if ra["ratio"] is not None else "—"
