@@ -141,7 +141,8 @@ def test_the_calculator_panel(page: Any, server: str) -> None:
         (
             "clusters",
             "liqheat-synthetic-clusters.csv",
-            b"side,price_low,price_high,peak_price,notional_usd,share,distance_pct,distance_atr,age_hours,age_at_least,side_share\n",
+            b"side,price_low,price_high,peak_price,notional_usd,share,distance_pct,distance_atr,age_hours,age_at_least,side_share,"
+            b"hit_prob_4h,hit_prob_24h,hit_prob_72h,expected_usd_4h,expected_usd_24h,expected_usd_72h\n",
         ),
         ("html", "liqheat-synthetic-24h.html", b"<!doctype html>"),
     ],
