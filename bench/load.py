@@ -42,10 +42,23 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-Outcome = tuple[list[float], Counter[str], float]
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def hammer(base: str, clients: int, queries: list[dict[str, str]], timeout: float) -> Outcome:
+Outcome = tuple[list[float], Counter[str], float, float, float]
+
+
+def hammer(base: str, pid: int, clients: int, queries: list[dict[str, str]], timeout: float) -> Outcome:
+    """:func:`load` with the CPU the server and this client spent on it: which side is the bottleneck."""
+    server, client = cpu_s(pid), time.process_time()
+    latencies, outcomes, elapsed = asyncio.run(load(base, clients, queries, timeout))
+    return latencies, outcomes, elapsed, cpu_s(pid) - server, time.process_time() - client
+
+
+async def load(base: str, clients: int, queries: list[dict[str, str]], timeout: float) -> tuple[list[float], Counter[str], float]:
     """``queries`` shared out among ``clients`` concurrent connections; latencies of the answered, and outcomes."""
     latencies: list[float] = []
     outcomes: Counter[str] = Counter()
@@ -74,7 +87,9 @@ async def hammer(base: str, clients: int, queries: list[dict[str, str]], timeout
     return latencies, outcomes, time.perf_counter() - start
 
 
-def report(label: str, pid: int, latencies: list[float], outcomes: Counter[str], elapsed: float) -> tuple[float, int]:
+def report(
+    label: str, pid: int, latencies: list[float], outcomes: Counter[str], elapsed: float, server_cpu: float, client_cpu: float
+) -> tuple[float, int]:
     ok = outcomes.get("200", 0)
     p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else float("nan")
     dropped = sum(n for k, n in outcomes.items() if k.startswith(("dropped", "timed out")))
@@ -84,7 +99,8 @@ def report(label: str, pid: int, latencies: list[float], outcomes: Counter[str],
     if latencies:
         print(f"    {ok / elapsed:.1f} answered req/s · latency p50 {statistics.median(latencies):.2f} s  p95 {p95:.2f} s"
               f"  max {max(latencies):.2f} s")  # fmt: skip
-    print(f"    server RSS {now:,.0f} MB (peak {peak:,.0f} MB)")
+    print(f"    server RSS {now:,.0f} MB (peak {peak:,.0f} MB) · CPU: server {server_cpu:.1f} s, this client {client_cpu:.1f} s "
+          f"({(server_cpu + client_cpu) / elapsed:.0%} of one core over {os.cpu_count()} cores)")  # fmt: skip
     return p95, dropped
 
 
@@ -130,15 +146,15 @@ def run(args: argparse.Namespace, base: str, pid: int, ts: pd.Series) -> None:
           f"{time.perf_counter() - start:.1f} s · RSS {rss_mb(pid)[0]:,.0f} MB")  # fmt: skip
 
     print(f"1-year heatmap ({', '.join(f'{k}={v}' for k, v in YEAR.items())}):")
-    many = asyncio.run(hammer(base, args.clients, [YEAR] * (args.clients * args.requests), args.timeout))
+    many = hammer(base, pid, args.clients, [YEAR] * (args.clients * args.requests), args.timeout)
     _, dropped = report(f"{args.clients} clients × {args.requests}", pid, *many)
-    p95_50, _ = report("50 clients × 4", pid, *asyncio.run(hammer(base, 50, [YEAR] * 200, args.timeout)))
+    p95_50, _ = report("50 clients × 4", pid, *hammer(base, pid, 50, [YEAR] * 200, args.timeout))
 
     step = max(1, (len(ts) - 180 * 1440) // args.windows)
     ends = [ts.iloc[180 * 1440 + k * step].strftime("%Y-%m-%dT%H:%M:%SZ") for k in range(args.windows)]
     windows = [{**YEAR, "window": "180d", "end": end} for end in ends]
     print(f"{len(set(ends)):,} distinct 180-day windows (2,000 × 1,000, q16), {args.distinct_clients} clients:")
-    report("distinct windows", pid, *asyncio.run(hammer(base, args.distinct_clients, windows, args.timeout)))
+    report("distinct windows", pid, *hammer(base, pid, args.distinct_clients, windows, args.timeout))
     rss_after, _ = rss_mb(pid)
 
     start = time.perf_counter()
