@@ -174,3 +174,34 @@ def hits(
             table.add_row(horizon, f"{r['samples']:,}", f"{r['observed']:.2%}", f"{r['baseline_mean']:.2%}",
                           f"{r['brier']['baseline']:.4f}", f"{r['brier']['base_rate']:.4f}", *shown)  # fmt: skip
         console.print(table)
+
+
+@app.command()
+def report(
+    bundles: Annotated[list[Path], typer.Argument(help="Market bundles with realized liquidations.")],
+    out: Annotated[Path, typer.Option("--out", help="The HTML page to write (self-contained: no script, no network).")],
+    every: Annotated[str, typer.Option(help="A map every so long, for the reach and sweep studies.")] = "4h",
+    draws: Annotated[int, typer.Option(min=100, max=20_000, help="Block-bootstrap draws.")] = 1000,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """One HTML page of how good the model is: score per bundle and month, reach of clusters, after a sweep."""
+    from rich.progress import Progress
+
+    from liqheat.bundle import read_bundle
+    from liqheat.evaluation.report import build
+    from liqheat.fsutil import check_writable
+    from liqheat.render.report import write_report
+
+    try:
+        check_writable(out, param="out")
+        params = load_params(params_file, set_param)
+        every_h = _hours(every, "--every")
+        loaded = [read_bundle(path) for path in bundles]
+        with Progress(console=errors, transient=True) as progress:
+            task = progress.add_task("score, reach, sweeps", total=2 * len(loaded) + 2)
+            data = build(loaded, params, every_hours=every_h, draws=draws, progress=lambda _: progress.advance(task))
+        write_report(data, out)
+    except DomainError as exc:
+        fail(exc)
+    console.print(f"wrote {out}")

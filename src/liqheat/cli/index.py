@@ -27,6 +27,9 @@ COMMANDS: dict[str, Entry] = {
         "evaluation_cmds",
         "How well the chance a cluster is reached is told: the driftless model against learned ones, walk-forward.",
     ),
+    "report": Entry(
+        "evaluation_cmds", "One HTML page of how good the model is: score per bundle and month, reach of clusters, after a sweep."
+    ),
     "sweeps": Entry(
         "evaluation_cmds",
         "After a sweep: continuation or reversal 1/4/24 h after a cluster is swept, against random levels at its distance.",
