@@ -195,3 +195,13 @@ def test_real_api_matches_the_cli(real_client: TestClient) -> None:
     assert without(s, "market") == cli_json("sentiment", folder)
     c = api(real_client, "cascade", market=market, shock=-3)
     assert without(c, "market", "at", "time") == cli_json("cascade", folder, "--shock", "-3%")
+
+
+def test_cascade_depth_scale_has_the_library_bounds(demo_client: Any) -> None:
+    """The API takes the same [1e-4, 1e4] as the library and the CLI: 5,000 (a deep book) is an answer, not a 422."""
+    deep = demo_client.get("/api/markets/demo/cascade", params={"shock": -5, "depth_scale": 5000})
+    assert deep.status_code == 200, deep.text
+    for bad in (5e-5, 2e4):
+        refused = demo_client.get("/api/markets/demo/cascade", params={"shock": -5, "depth_scale": bad})
+        assert refused.status_code == 422
+        assert refused.json()["param"] == "depth_scale"

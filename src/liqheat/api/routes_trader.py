@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Query
 
-from liqheat.analytics.cascade import calibrated
+from liqheat.analytics.cascade import DEPTH_SCALE, calibrated
 from liqheat.analytics.cascade import cascade as run_cascade
 from liqheat.analytics.clusters import Cluster, clusters_of, concentration, ranked
 from liqheat.analytics.levels import confluence, levels
@@ -101,7 +101,7 @@ def sr_levels(
 def cascade_route(
     m: MarketDep,
     shock: Annotated[float, Query(gt=-90, lt=900, description="% move, negative = down")],
-    depth_scale: Annotated[float, Query(gt=0, le=1000)] = 1.0,
+    depth_scale: Annotated[float, Query(ge=DEPTH_SCALE[0], le=DEPTH_SCALE[1], description="Book depth × this.")] = 1.0,
     book: Literal["calm", "crash"] = "calm",
     refill: Annotated[float, Query(ge=0, le=1)] = 0.0,
     at: At = None,
