@@ -28,10 +28,14 @@ def serve_registry(
     except DomainError as exc:
         fail(exc)
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        fail(f"--host {host!r} is not an address or a name this machine resolves ({exc.strerror})")
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # IPv4 or IPv6, as the host is
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((host, port))
+            probe.bind(address)
         except OSError as exc:
             fail(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port")
     if not (vendor_dir() / "lightweight-charts.standalone.production.js").is_file():
