@@ -128,24 +128,7 @@ def market_map(
         engine = Engine.for_view(view, params)
         _, ascending_long, ascending_short = engine.run(view, frame_at=frames, stop=index + 1)
         source, offsets = engine.grid, (engine.off_long, engine.off_short)
-    grid = known_grid(view, params, *offsets, index)
-    long, short = on_grid(ascending_long[::-1], source, grid), on_grid(ascending_short[::-1], source, grid)
-    ts = bundle.candles["ts"]
-    return MarketMap(
-        symbol=bundle.meta.symbol,
-        index=index,
-        ts=ts.iloc[index] + step,
-        price=float(bundle.candles["close"].iloc[index]),
-        edges=edges_of(grid),
-        long=long[0],
-        short=short[0],
-        atr_pct=atr_pct(bundle.candles, index),
-        timeframe=step,
-        past_ts=tuple(ts.iloc[i] + step for i in past),
-        past_long=long[1:],
-        past_short=short[1:],
-        sigma_hour=sigma_per_hour(view.high, view.low, index, step.total_seconds() / 3600),
-    )
+    return _assembled(bundle, view, params, source, offsets, index, ascending_long[::-1], ascending_short[::-1], past)
 
 
 def maps_at(bundle: Bundle, params: ModelParams, indices: np.ndarray, view: MarketView | None = None) -> list[MarketMap]:
@@ -158,28 +141,44 @@ def maps_at(bundle: Bundle, params: ModelParams, indices: np.ndarray, view: Mark
         raise DomainError(f"candle indices must rise within the bundle (0 … {len(view) - 1})")
     engine = Engine.for_view(view, params)
     _, long, short = engine.run(view, frame_at=frames, stop=int(frames[-1]) + 1 if frames.size else 0)
+    offsets = (engine.off_long, engine.off_short)
+    return [
+        _assembled(bundle, view, params, engine.grid, offsets, index, long[row : row + 1], short[row : row + 1], [])
+        for row, index in enumerate(frames.tolist())
+    ]
+
+
+def _assembled(
+    bundle: Bundle,
+    view: MarketView,
+    params: ModelParams,
+    source: Grid,
+    offsets: tuple[np.ndarray, np.ndarray],
+    index: int,
+    long: np.ndarray,
+    short: np.ndarray,
+    past: list[int],
+) -> MarketMap:
+    """The map after candle ``index`` from replayed rows on ``source`` (newest first: the map, then ``past``),
+    cut to the grid a replay up to ``index`` alone would use."""
+    grid = known_grid(view, params, *offsets, index)
+    long, short = on_grid(long, source, grid), on_grid(short, source, grid)
     ts, step = bundle.candles["ts"], bundle.meta.timeframe_delta
-    out = []
-    for row, index in enumerate(frames.tolist()):
-        grid = known_grid(view, params, engine.off_long, engine.off_short, index)
-        out.append(
-            MarketMap(
-                symbol=bundle.meta.symbol,
-                index=index,
-                ts=ts.iloc[index] + step,
-                price=float(view.close[index]),
-                edges=edges_of(grid),
-                long=on_grid(long[row : row + 1], engine.grid, grid)[0],
-                short=on_grid(short[row : row + 1], engine.grid, grid)[0],
-                atr_pct=atr_pct(bundle.candles, index),
-                timeframe=step,
-                past_ts=(),
-                past_long=np.zeros((0, grid.n_bins)),
-                past_short=np.zeros((0, grid.n_bins)),
-                sigma_hour=sigma_per_hour(view.high, view.low, index, step.total_seconds() / 3600),
-            )
-        )
-    return out
+    return MarketMap(
+        symbol=bundle.meta.symbol,
+        index=index,
+        ts=ts.iloc[index] + step,
+        price=float(view.close[index]),
+        edges=edges_of(grid),
+        long=long[0],
+        short=short[0],
+        atr_pct=atr_pct(bundle.candles, index),
+        timeframe=step,
+        past_ts=tuple(ts.iloc[i] + step for i in past),
+        past_long=long[1:],
+        past_short=short[1:],
+        sigma_hour=sigma_per_hour(view.high, view.low, index, step.total_seconds() / 3600),
+    )
 
 
 def known_grid(view: MarketView, params: ModelParams, off_long: np.ndarray, off_short: np.ndarray, index: int) -> Grid:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from liqheat.analytics.clusters import clusters_of
 from liqheat.analytics.maps import VOL_WINDOW_H, maps_at
-from liqheat.analytics.reach import HORIZONS_H, touch_probability
+from liqheat.analytics.reach import HORIZONS_H
 from liqheat.bundle import Bundle
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import MarketView
@@ -75,7 +75,7 @@ def samples(bundle: Bundle, params: ModelParams | None = None, *, every_hours: f
             }
             for h in HORIZONS_H:
                 steps = round(h / tf_h)
-                row[f"baseline_{h}"] = float(touch_probability(d, sigma, h))
+                row[f"baseline_{h}"] = getattr(c, f"hit_prob_{h}h")  # the driftless model, as clusters_of set it
                 if i + steps >= n:
                     row[f"hit_{h}"] = np.nan
                 elif c.side == "long":

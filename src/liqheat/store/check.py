@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from liqheat.fsutil import atomic_write
-from liqheat.store.parquet_store import INTERRUPTED, KEYS, Store
+from liqheat.store.parquet_store import INTERRUPTED, KEYS, Store, write_month
 
 QUARANTINE = "quarantine"
 _AGAIN = "moved to quarantine/; import or fetch the month again"
@@ -103,9 +101,5 @@ def repair(store: Store) -> list[Problem]:
             else:
                 kind = problem.path.relative_to(store.root).parts[0]
                 key = [k for k in KEYS[kind] if k in pq.read_schema(problem.path).names]
-                table = pq.read_table(problem.path).to_pandas()
-                merged = table.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
-                atomic_write(
-                    problem.path, partial(pq.write_table, pa.Table.from_pandas(merged, preserve_index=False), compression="zstd")
-                )
+                write_month(problem.path, pq.read_table(problem.path).to_pandas(), key)
     return removed + problems

@@ -60,6 +60,14 @@ def _month(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise DomainError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:120]}); {REPAIR}") from None
 
 
+def write_month(path: Path, rows: pd.DataFrame, key: list[str]) -> int:
+    """Replace a month file with ``rows`` merged on ``key`` (the last of repeated keys kept, in key order),
+    atomically; returns how many rows it holds. Every write and ``store check --repair`` go through here."""
+    merged = rows.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
+    atomic_write(path, partial(pq.write_table, pa.Table.from_pandas(merged, preserve_index=False), compression="zstd"))
+    return len(merged)
+
+
 def default_root() -> Path:
     return Path(os.environ.get("LIQHEAT_HOME") or Path.home() / ".liqheat")
 
@@ -145,11 +153,8 @@ class Store:
         for month, part in frame.groupby(months, sort=True):
             path = folder / f"month={month}" / "data.parquet"
             old = _month(path).to_pandas() if path.exists() else None
-            merged = part if old is None else pd.concat([old, part], ignore_index=True)
-            merged = merged.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
-            added += len(merged) - (0 if old is None else len(old))
-            table = pa.Table.from_pandas(merged, preserve_index=False)
-            atomic_write(path, partial(pq.write_table, table, compression="zstd"))
+            rows = write_month(path, part if old is None else pd.concat([old, part], ignore_index=True), key)
+            added += rows - (0 if old is None else len(old))
         return added
 
     def read(self, series: Series, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
