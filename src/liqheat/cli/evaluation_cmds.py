@@ -1,7 +1,8 @@
-"""``liqheat sweeps``: what price does after a cluster is swept, against random levels (the evaluation's face)."""
+"""``liqheat calibrate``, ``hits``, ``sweeps`` and ``report``: the evaluation's faces."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -199,9 +200,80 @@ def report(
         every_h = _hours(every, "--every")
         loaded = [read_bundle(path) for path in bundles]
         with Progress(console=errors, transient=True) as progress:
-            task = progress.add_task("score, reach, sweeps", total=2 * len(loaded) + 2)
+            task = progress.add_task("score, reach, sweeps", total=2 * len(loaded) + 3)
             data = build(loaded, params, every_hours=every_h, draws=draws, progress=lambda _: progress.advance(task))
         write_report(data, out)
     except DomainError as exc:
         fail(exc)
     console.print(f"wrote {out}")
+
+
+def _cell(side: dict[str, Any]) -> tuple[str, str]:
+    model, ratio = side.get("model"), side.get("predicted_to_realized")
+    return ("—" if model is None else f"{model:.3f}", "—" if ratio is None else f"{ratio:.2f}")
+
+
+@app.command()
+def calibrate(
+    bundles: Annotated[list[Path], typer.Argument(help="Market bundles with realized liquidations (the background is pooled).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the calibration fitted on all the data (JSON, one per bundle).")
+    ] = None,
+    refit: Annotated[str, typer.Option("--refit", help="Refit every so long (walk-forward).")] = "7d",
+    min_train: Annotated[str, typer.Option("--min-train", help="Realized history needed before the first refit.")] = "7d",
+    window: Annotated[str, typer.Option("--window", help="Trailing realized history the scale is fitted on.")] = "14d",
+    shrink: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="How far (in log) the scale moves to the trailing ratio.")
+    ] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    params_file: ParamsFile = None,
+    set_param: SetParam = None,
+) -> None:
+    """Fit the map's calibration walk-forward (background, scale) and score it per bundle and month against the engine."""
+    from rich.progress import Progress
+
+    from liqheat.bundle import read_bundle
+    from liqheat.evaluation import calibrate as calib
+    from liqheat.evaluation.report import calibrated
+    from liqheat.fsutil import atomic_write, check_writable
+
+    try:
+        if out is not None:
+            check_writable(out, param="out")
+        params = load_params(params_file, set_param)
+        spans = (("--refit", refit), ("--min-train", min_train), ("--window", window))
+        days = {name: _hours(text, name) / 24 for name, text in spans}
+        loaded = [read_bundle(path) for path in bundles]
+        with Progress(console=errors, transient=True, disable=as_json) as progress:
+            task = progress.add_task("walk-forward", total=None)
+            parts = [calib.Parts.of(b, params) for b in loaded]
+            result = calib.walk_forward(
+                parts, refit_days=days["--refit"], min_train_days=days["--min-train"], window_days=days["--window"],
+                shrink=shrink, progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )  # fmt: skip
+        rows = calibrated(loaded, parts, result)
+        data = {**calib.summary(result), "bundles": rows, "params": params.to_dict()}
+        if out is not None:
+            text = json.dumps({"calibrations": data["calibrations"], "settings": data["settings"]}, indent=2, sort_keys=True)
+            atomic_write(out, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"), param="out")
+    except DomainError as exc:
+        fail(exc)
+    if as_json:
+        emit_json(data)
+        return
+    for row in rows:
+        table = _table(f"{row['name']} · walk-forward", ("period", "side", "engine", "calib.", "yardst.", "eng. ÷", "calib. ÷"))
+        for period in [{"month": "whole", **row["whole"]}, *row["months"]]:
+            for side in ("long", "short"):
+                e, c = period["engine"][side], period["calibrated"][side]
+                if e.get("buckets", 0) == 0:
+                    continue
+                ys = c.get("yardstick")
+                table.add_row(period["month"] if side == "long" else "", side, _cell(e)[0], _cell(c)[0],
+                              "—" if ys is None else f"{ys:.3f}", _cell(e)[1], _cell(c)[1])  # fmt: skip
+        console.print(table)
+    console.print("[dim]Spearman per side; ÷ = predicted ÷ realized (target: [0.5, 2] per month, [0.67, 1.5] whole)[/]")
+    for name, c in result.final.items():
+        console.print(f"{escape(name)}: {escape(c.to_json())}", highlight=False, soft_wrap=True)
+    if out is not None:
+        console.print(f"wrote {out}")

@@ -23,6 +23,10 @@ COMMANDS: dict[str, Entry] = {
     "replay": Entry("model_cmds", "Replay a bundle causally and write each candle's predicted liquidations."),
     "score": Entry("model_cmds", "Spearman rank correlation of the model with realized liquidations, beside the yardstick."),
     "fit": Entry("model_cmds", "Fit parameters on the first half of each bundle's scored window, check on the second half."),
+    "calibrate": Entry(
+        "evaluation_cmds",
+        "Fit the map's calibration walk-forward (background, scale) and score it per bundle and month against the engine.",
+    ),
     "hits": Entry(
         "evaluation_cmds",
         "How well the chance a cluster is reached is told: the driftless model against learned ones, walk-forward.",

@@ -122,20 +122,32 @@ def score(
     until: Annotated[str | None, typer.Option("--until", help="Score only buckets before this time.")] = None,
     params_file: ParamsFile = None,
     set_param: SetParam = None,
+    calibration_file: Annotated[
+        Path | None, typer.Option("--calibration", help="Apply a calibration (liqheat calibrate --out) to the map first.")
+    ] = None,
 ) -> None:
     """Spearman rank correlation of the model with realized liquidations, beside the yardstick."""
     from rich.markup import escape
 
     from liqheat.bundle import read_bundle
+    from liqheat.engine import calibration as calib
     from liqheat.evaluation.fit import predict
     from liqheat.evaluation.score import score as score_bundle
 
     try:
         params = load_params(params_file, set_param)
         loaded = read_bundle(bundle)
+        calibration = None
+        if calibration_file is not None:
+            try:
+                text = calibration_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DomainError(f"--calibration {calibration_file}: cannot read ({exc})", param="--calibration") from None
+            calibration = calib.load(text, bundle.name, f"--calibration {calibration_file}")
         report = score_bundle(
-            loaded, predict(loaded, params), start=_ts(start, "--from"), until=_ts(until, "--until"), params=params.to_dict()
-        )
+            loaded, predict(loaded, params, calibration=calibration), start=_ts(start, "--from"), until=_ts(until, "--until"),
+            params={**params.to_dict(), **({"calibration": calibration.to_dict()} if calibration else {})},
+        )  # fmt: skip
     except DomainError as exc:
         fail(exc)
     data = report.to_dict()
@@ -145,6 +157,8 @@ def score(
     print_score(data, f"{escape(report.bundle)} · {report.window[0]} → {report.window[1]} · {report.interval} buckets")
     console.print(verdict(report), highlight=False)
     console.print(f"[dim]params {escape(params.to_json())}[/]", highlight=False, soft_wrap=True)
+    if calibration is not None:
+        console.print(f"[dim]calibration {escape(calibration.to_json())}[/]", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from liqheat.bundle import Bundle
+from liqheat.engine.calibration import Calibration
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import MarketView, predicted_sides
 from liqheat.evaluation.score import ScoreReport, score
@@ -33,9 +34,14 @@ DEFAULT_GRID: dict[str, tuple[float, ...]] = {
 }
 
 
-def predict(bundle: Bundle, params: ModelParams, view: MarketView | None = None) -> pd.DataFrame:
-    """Per-candle predicted liquidations (ts, long_usd, short_usd) of a causal replay."""
-    long_usd, short_usd = predicted_sides(view or MarketView.from_bundle(bundle), params)
+def predict(
+    bundle: Bundle, params: ModelParams, view: MarketView | None = None, calibration: Calibration | None = None
+) -> pd.DataFrame:
+    """Per-candle predicted liquidations (ts, long_usd, short_usd) of a causal replay, calibrated if asked."""
+    view = view or MarketView.from_bundle(bundle)
+    long_usd, short_usd = predicted_sides(view, params)
+    if calibration is not None:
+        long_usd, short_usd = calibration.predicted(long_usd, short_usd, view.open, view.high, view.low, view.oi_before)
     return pd.DataFrame({"ts": bundle.candles["ts"], "long_usd": long_usd, "short_usd": short_usd})
 
 

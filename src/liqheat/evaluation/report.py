@@ -17,7 +17,7 @@ import pandas as pd
 from liqheat import __version__
 from liqheat.bundle import Bundle
 from liqheat.engine.params import ModelParams
-from liqheat.evaluation import hits, sweeps
+from liqheat.evaluation import calibrate, hits, sweeps
 from liqheat.evaluation.fit import predict
 from liqheat.evaluation.score import ScoreReport, score
 from liqheat.timeutil import iso
@@ -56,6 +56,27 @@ def months(bundle: Bundle, predictions: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def calibrated(
+    bundles: Sequence[Bundle], parts: Sequence[calibrate.Parts], result: calibrate.WalkForward
+) -> list[dict[str, Any]]:
+    """Per bundle, the engine and its walk-forward calibration side by side: whole window and each month."""
+    rows = []
+    for bundle, part in zip(bundles, parts, strict=True):
+        engine = calibrate.frame(part, part.swept)
+        walked = calibrate.frame(part, result.predictions[part.name])
+        whole = {"engine": score(bundle, engine), "calibrated": score(bundle, walked)}
+        by_month = {"engine": months(bundle, engine), "calibrated": months(bundle, walked)}
+        rows.append({
+            "name": part.name,
+            "whole": {k: {side: _side(r, side) for side in ("long", "short")} for k, r in whole.items()},
+            "months": [{"month": e["month"], "engine": {side: e[side] for side in ("long", "short")},
+                        "calibrated": {side: c[side] for side in ("long", "short")}}
+                       for e, c in zip(by_month["engine"], by_month["calibrated"], strict=True)],
+            "calibration": result.final[part.name].to_dict(),
+        })  # fmt: skip
+    return rows
+
+
 def build(
     bundles: Sequence[Bundle],
     params: ModelParams | None = None,
@@ -88,6 +109,9 @@ def build(
         tell(f"{name}: scored")
         samples.append(hits.samples(bundle, params, every_hours=every_hours))
         tell(f"{name}: cluster samples")
+    parts = [calibrate.Parts.of(b, params) for b in bundles]
+    walked = calibrate.walk_forward(parts)
+    tell("calibrated walk-forward")
     pooled = pd.concat(samples, ignore_index=True)
     reach = hits.report(pooled, reps=draws)
     tell("reach graded")
@@ -97,6 +121,8 @@ def build(
         "version": __version__,
         "params": params.to_dict(),
         "bundles": per_bundle,
+        "calibrated": calibrated(bundles, parts, walked),
+        "calibration_settings": walked.settings,
         "reach": reach,
         "sweeps": {"settings": after["settings"], "pooled": after["pooled"] or after["bundles"][0]},
     }

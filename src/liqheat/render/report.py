@@ -105,6 +105,13 @@ def _reliability_chart(reach: dict[str, Any]) -> str:
     return _png(fig)
 
 
+def _pair(engine: dict[str, Any], calibrated: dict[str, Any]) -> tuple[str, str]:
+    """``engine → calibrated`` for the Spearman and the predicted ÷ realized of one side."""
+    ratio = "predicted_to_realized"
+    return (f"{_f(engine['model'])} → {_f(calibrated['model'])}",
+            f"{_f(engine[ratio], 2)} → {_f(calibrated[ratio], 2)}")  # fmt: skip
+
+
 def render(data: dict[str, Any]) -> str:
     """The report page for :func:`liqheat.evaluation.report.build`'s data."""
     bundles = data["bundles"]
@@ -130,6 +137,18 @@ def render(data: dict[str, Any]) -> str:
                      f"{_e(b['scored']['interval'])} buckets)</span></h3>")  # fmt: skip
         head_row = ["month", "long", "margin", "buckets", "pred ÷ real", "short", "margin", "buckets", "pred ÷ real"]
         parts.append(_table(head_row, rows))
+    if data.get("calibrated"):
+        parts.append("<h2>Calibrated map, walk-forward</h2>")
+        parts.append("<p>The engine's map with a level-free background and a scale fitted on realized liquidations "
+                     "that had ended before each refit (settings: " + _e(", ".join(f"{k} {v:g}" for k, v in
+                     data["calibration_settings"].items())) + "). Spearman and predicted ÷ realized, engine → calibrated."
+                     "</p>")  # fmt: skip
+        for b in data["calibrated"]:
+            periods = [{"month": "whole", **b["whole"]}, *b["months"]]
+            rows = [[p["month"], *[x for side in ("long", "short") for x in _pair(p["engine"][side], p["calibrated"][side])]]
+                    for p in periods if p["engine"]["long"]["buckets"] or p["engine"]["short"]["buckets"]]  # fmt: skip
+            parts.append(f"<h3>{_e(b['name'])}</h3>")
+            parts.append(_table(["period", "long ρ", "long ÷", "short ρ", "short ÷"], rows))
     parts.append("<h2>How likely a cluster is reached</h2>")
     parts.append("<p>The driftless model (reflection principle, Parkinson volatility over 72 h) against learned models "
                  "fitted walk-forward; skill = 1 − Brier ÷ Brier of the driftless model, with a 95 % block-bootstrap "
