@@ -65,6 +65,8 @@ def test_api_levels_are_the_cli_levels(demo_client: TestClient, demo_dir: Path) 
     assert len(data["levels"]) == 10
     small = api(demo_client, "levels", top=3, lookback=100)
     assert without(small, "market", "at") == cli_json("levels", demo_dir, "--top", "3", "--lookback", "100")
+    sized = api(demo_client, "levels", rank="size")
+    assert without(sized, "market", "at") == cli_json("levels", demo_dir, "--rank", "size")
 
 
 @pytest.mark.parametrize(("shock", "scale", "book"), [(-3.0, 1.0, "calm"), (3.0, 0.5, "calm"), (-2.0, 0.05, "crash")])

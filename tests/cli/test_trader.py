@@ -217,9 +217,19 @@ def test_levels_json(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
         assert x["distance_pct"] == pytest.approx(dist)
         assert c["price_low"] <= lv["price"] <= c["price_high"] or abs(dist) <= 0.5
         closeness = 1.0 if abs(dist) <= 0.5 else 0.5 / abs(dist)
-        assert x["score"] == pytest.approx(c["side_share"] * lv["strength"] * closeness)
+        assert x["score"] == pytest.approx(c["side_share"] * c["hit_prob_24h"] * lv["strength"] * closeness)
     scores = [x["score"] for x in data["confluence"]]
     assert scores == sorted(scores, reverse=True)
+    by_size = cli_json("levels", demo_dir, "--rank", "size")
+    sized = confluence(clusters_of(demo_map, top=10), found, rank="size")
+    assert by_size["confluence"] == plain([x.to_dict() for x in sized[:10]])
+    for x in by_size["confluence"]:
+        dist = abs(x["distance_pct"])
+        closeness = 1.0 if dist <= 0.5 else 0.5 / dist
+        assert x["score"] == pytest.approx(x["cluster"]["side_share"] * x["level"]["strength"] * closeness)
+    bad = run("levels", demo_dir, "--rank", "loud")
+    assert bad.exit_code == 2
+    assert "--rank" in bad.stderr
     three = cli_json("levels", demo_dir, "--top", "3", "--lookback", "100")
     assert three["levels"] == plain([lv.to_dict() for lv in levels(demo.candles, price, lookback=100)[:3]])
 
@@ -496,7 +506,7 @@ def nearest_large(folder: Path, min_share: float = 0.1) -> dict[str, Any]:
 
 
 def test_screen_ranks_markets_by_their_nearest_large_cluster(demo_dir: Path, other_dir: Path) -> None:
-    rows = cli_json("screen", demo_dir, other_dir)
+    rows = [strip_reach(r) for r in cli_json("screen", demo_dir, other_dir, "--rank", "distance")]
     expected = [nearest_large(demo_dir), nearest_large(other_dir)]
     assert all(r["side"] is not None for r in expected), "both markets have a cluster holding ≥ 10 % of its side"
     assert rows == plain(sorted(expected, key=lambda r: abs(r["distance_atr"])))
@@ -506,23 +516,50 @@ def test_screen_ranks_markets_by_their_nearest_large_cluster(demo_dir: Path, oth
     for r in rows:
         assert (r["side"] == "long") == (r["peak_price"] < r["price"])
         assert r["notional_usd"] > 0
-    assert cli_json("screen", other_dir, demo_dir) == rows  # ranked, not in the order given
+    assert [strip_reach(r) for r in cli_json("screen", other_dir, demo_dir, "--rank", "distance")] == rows  # not the given order
     # a stricter idea of "large" never finds a nearer cluster; none at all leaves the market unranked, last
-    strict = {r["market"]: r for r in cli_json("screen", demo_dir, other_dir, "--min-share", "0.15")}
+    strict = {r["market"]: r for r in cli_json("screen", demo_dir, other_dir, "--min-share", "0.15", "--rank", "distance")}
     for r in rows:
         further = strict[r["market"]]["distance_atr"]
         assert further is None or abs(further) >= abs(r["distance_atr"])
     empty = cli_json("screen", demo_dir, "--min-share", "1.01")
     assert empty == [{"market": "demo", "price": rows[[r["market"] for r in rows].index("demo")]["price"], "side": None,
-                      "peak_price": None, "distance_pct": None, "distance_atr": None, "notional_usd": 0.0}]  # fmt: skip
+                      "peak_price": None, "distance_pct": None, "distance_atr": None, "notional_usd": 0.0,
+                      "hit_prob_24h": None, "expected_usd_24h": None}]  # fmt: skip
+
+
+def strip_reach(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("hit_prob_24h", "expected_usd_24h")}
+
+
+def test_screen_ranks_markets_by_the_chance_a_large_cluster_is_reached(demo_dir: Path, other_dir: Path) -> None:
+    """By default each market shows its large cluster likeliest to be reached within 24 h, markets by that chance."""
+    rows = cli_json("screen", demo_dir, other_dir)
+    assert {r["market"] for r in rows} == {"demo", "other"}
+    chances = [r["hit_prob_24h"] for r in rows]
+    assert chances == sorted(chances, reverse=True)
+    for folder in (demo_dir, other_dir):
+        m = market_map(read_bundle(folder), history_points=1)
+        large = [c for c in clusters_of(m, top=None) if (c.side_share or 0.0) >= 0.1]
+        best = max(large, key=lambda c: (c.hit_prob_24h or 0.0, c.notional_usd))
+        row = next(r for r in rows if r["market"] == folder.name)
+        assert row["hit_prob_24h"] == pytest.approx(best.hit_prob_24h)
+        assert row["peak_price"] == pytest.approx(best.peak_price)
+        assert all((c.hit_prob_24h or 0.0) <= row["hit_prob_24h"] for c in large)
+    out = text(run("screen", demo_dir, other_dir).stdout)
+    assert "likeliest large cluster per market" in out
+    assert f"{rows[0]['hit_prob_24h'] * 100:.0f}%" in out
+    bad = run("screen", demo_dir, "--rank", "soon")
+    assert bad.exit_code == 2
+    assert "--rank" in bad.stderr
 
 
 def test_screen_table(demo_dir: Path, other_dir: Path) -> None:
-    result = run("screen", demo_dir, other_dir)
+    result = run("screen", demo_dir, other_dir, "--rank", "distance")
     assert result.exit_code == 0, result.output
     out = text(result.stdout)
     assert "nearest large cluster per market" in out
-    rows = cli_json("screen", demo_dir, other_dir)
+    rows = cli_json("screen", demo_dir, other_dir, "--rank", "distance")
     first, second = (f"{r['market']} {r['price']:,.2f} {r['side']} {r['peak_price']:,.2f}" for r in rows)
     assert first in out
     assert second in out
@@ -695,7 +732,11 @@ def test_real_bundle_every_command(name: str) -> None:
 def test_real_screen_ranks_the_shared_markets() -> None:
     rows = cli_json("screen", *(BUNDLES / n for n in REAL_NAMES))
     assert sorted(r["market"] for r in rows) == sorted(REAL_NAMES)
-    distances = [abs(r["distance_atr"]) for r in rows]
+    chances = [r["hit_prob_24h"] for r in rows]
+    assert chances == sorted(chances, reverse=True)
+    assert all(0 < p < 1 for p in chances)
+    nearest = cli_json("screen", *(BUNDLES / n for n in REAL_NAMES), "--rank", "distance")
+    distances = [abs(r["distance_atr"]) for r in nearest]
     assert distances == sorted(distances)
     for r in rows:
         assert r["side"] in ("long", "short")

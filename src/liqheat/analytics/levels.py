@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liqheat.analytics.clusters import Cluster
+from liqheat.analytics.clusters import RANKS, Cluster
+from liqheat.model import DomainError
 
 SCALES = (5, 20, 60)
 
@@ -145,12 +146,20 @@ class Confluence:
         }
 
 
-def confluence(clusters: list[Cluster], found: list[Level], near_pct: float = 0.5) -> list[Confluence]:
-    """Cluster-level pairs that meet, best first. Long clusters pair with supports, short ones with resistances."""
+def confluence(clusters: list[Cluster], found: list[Level], near_pct: float = 0.5, rank: str = "reach") -> list[Confluence]:
+    """Cluster-level pairs that meet, best first. Long clusters pair with supports, short ones with resistances.
+
+    The cluster weighs by its share of its side (a side's crowding, not the other's); with ``rank`` =
+    ``reach`` also by the chance price reaches it within 24 h, so a far band does not lead the list.
+    """
+    if rank not in RANKS:
+        raise DomainError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}", param="rank")
     out = []
     for c in clusters:
         want = "support" if c.side == "long" else "resistance"
-        weight = c.side_share if c.side_share is not None else c.share  # of its side: a side's crowding, not the other's
+        weight = c.side_share if c.side_share is not None else c.share
+        if rank == "reach":
+            weight *= c.hit_prob_24h if c.hit_prob_24h is not None else 0.0
         for lv in found:
             if lv.kind != want:
                 continue

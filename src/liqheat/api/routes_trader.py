@@ -79,10 +79,14 @@ def sr_levels(
     at: At = None,
     top: Annotated[int, Query(ge=1, le=100)] = 10,
     lookback: Annotated[int, Query(ge=10, le=1_000_000)] = 720,
+    rank: Annotated[
+        Literal["reach", "size"],
+        Query(description="reach: confluence weighs each cluster by its chance of being reached within 24 h; size: not"),
+    ] = "reach",
 ) -> dict[str, Any]:
     mm = map_at(m, at)
     found = levels(m.bundle.candles.iloc[: mm.index + 1], mm.price, lookback=lookback)
-    meets = confluence(clusters_of(mm, top=10), found)
+    meets = confluence(clusters_of(mm, top=10), found, rank=rank)
     return {
         "market": m.id,
         "at": iso(mm.ts),

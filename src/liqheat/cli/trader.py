@@ -88,6 +88,9 @@ def levels(
     at: AtOption = None,
     top: Annotated[int, typer.Option(min=1, max=100, help="Levels to show.")] = 10,
     lookback: Annotated[int, typer.Option(min=10, help="Candles to read levels from.")] = 24 * 30,
+    rank: Annotated[
+        str, typer.Option(help="reach: confluence weighs each cluster by its chance of being reached within 24 h; size: not.")
+    ] = "reach",
     as_json: JsonOption = False,
     params_file: ParamsFile = None,
     set_param: SetParam = None,
@@ -101,10 +104,10 @@ def levels(
 
     try:
         b, m = _map(bundle, at, params_file, set_param)
+        found = find_levels(b.candles.iloc[: m.index + 1], m.price, lookback=lookback)
+        meets = confluence(clusters_of(m, top=10), found, rank=rank)
     except DomainError as exc:
         fail(exc)
-    found = find_levels(b.candles.iloc[: m.index + 1], m.price, lookback=lookback)
-    meets = confluence(clusters_of(m, top=10), found)
     if as_json:
         emit_json(
             {"price": m.price, "levels": [lv.to_dict() for lv in found[:top]], "confluence": [x.to_dict() for x in meets[:top]]}
@@ -128,7 +131,8 @@ def levels(
     for x in meets[:5]:
         c = x.cluster
         band = f"{c.price_low:,.2f}–{c.price_high:,.2f}"
-        console.print(f"confluence {x.score:.3f}: {c.side} cluster {band} ({usd(c.notional_usd)}) "
+        reach = "" if c.hit_prob_24h is None else f", {c.hit_prob_24h * 100:.0f}% within 24 h"
+        console.print(f"confluence {x.score:.3f}: {c.side} cluster {band} ({usd(c.notional_usd)}{reach}) "
                       f"with {x.level.kind} {x.level.price:,.2f} ({x.level.source})")  # fmt: skip
 
 
@@ -297,9 +301,12 @@ def screen(
     ] = None,
     timeframe: Annotated[str, typer.Option(help="Candle timeframe of the store's markets.")] = "1h",
     min_share: Annotated[float, typer.Option(help="A cluster counts as large from this share of its side.")] = 0.1,
+    rank: Annotated[
+        str, typer.Option(help="reach: by the chance the likeliest large cluster is reached within 24 h; distance: in ATRs.")
+    ] = "reach",
     as_json: JsonOption = False,
 ) -> None:
-    """Rank markets by their nearest large cluster: how close the next crowded zone is, in ATRs."""
+    """Rank markets by their large clusters within reach: the chance the next crowded zone is reached in 24 h."""
     from rich.table import Table
 
     from liqheat.analytics.clusters import clusters_of
@@ -307,6 +314,8 @@ def screen(
     from liqheat.bundle import read_bundle
 
     items: list[tuple[str, Any]] = []
+    if rank not in ("reach", "distance"):
+        fail(DomainError(f"rank must be reach or distance, got {rank!r}", param="rank"))
     try:
         for folder in bundle or []:
             items.append((folder.name, read_bundle(folder)))
@@ -324,26 +333,35 @@ def screen(
             console.print(f"[yellow]{name}: skipped ({exc})[/]")
             continue
         large = [c for c in clusters_of(m, top=None) if (c.side_share or 0.0) >= min_share]
+        fields = ("side", "peak_price", "distance_pct", "distance_atr", "hit_prob_24h", "expected_usd_24h")
         if not large:
-            empty = dict.fromkeys(("side", "peak_price", "distance_pct", "distance_atr"))
-            rows.append(empty | {"market": name, "price": m.price, "notional_usd": 0.0})
+            rows.append(dict.fromkeys(fields) | {"market": name, "price": m.price, "notional_usd": 0.0})
             continue
-        near = min(large, key=lambda c: abs(c.distance_atr or c.distance_pct))
-        fields = ("side", "peak_price", "notional_usd", "distance_pct", "distance_atr")
-        rows.append({"market": name, "price": m.price} | {f: getattr(near, f) for f in fields})
-    rows.sort(key=lambda r: abs(r["distance_atr"]) if r["distance_atr"] is not None else float("inf"))
+        if rank == "reach":
+            near = max(large, key=lambda c: (c.hit_prob_24h or 0.0, c.notional_usd))
+        else:
+            near = min(large, key=lambda c: abs(c.distance_atr or c.distance_pct))
+        rows.append({"market": name, "price": m.price, "notional_usd": near.notional_usd} | {f: getattr(near, f) for f in fields})
+    if rank == "reach":
+        rows.sort(key=lambda r: -(r["hit_prob_24h"] or 0.0) if r["side"] is not None else float("inf"))
+    else:
+        rows.sort(key=lambda r: abs(r["distance_atr"]) if r["distance_atr"] is not None else float("inf"))
     if as_json:
         emit_json(rows)
         return
-    table = Table(title="nearest large cluster per market", header_style="bold")
-    for col in ("market", "price", "side", "peak", "notional", "distance", "ATRs"):
+    title = "likeliest large cluster per market" if rank == "reach" else "nearest large cluster per market"
+    from rich import box
+
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("market", "price", "side", "peak", "notional", "distance", "ATRs", "24h p"):
         table.add_column(col, justify="right")
     for r in rows:
         if r["side"] is None:
-            table.add_row(r["market"], f"{r['price']:,.2f}", "—", "—", "—", "—", "—")
+            table.add_row(r["market"], f"{r['price']:,.2f}", *["—"] * 6)
             continue
+        p = "—" if r["hit_prob_24h"] is None else f"{r['hit_prob_24h'] * 100:.0f}%"
         table.add_row(r["market"], f"{r['price']:,.2f}", r["side"], f"{r['peak_price']:,.2f}", usd(r["notional_usd"]),
-                      f"{r['distance_pct']:+.2f}%", f"{r['distance_atr']:+.1f}")  # fmt: skip
+                      f"{r['distance_pct']:+.2f}%", f"{r['distance_atr']:+.1f}", p)  # fmt: skip
     console.print(table)
 
 
