@@ -11,6 +11,7 @@ at every distance, so the stopping price is computed from that formula.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -350,6 +351,18 @@ def test_confluence_scores_a_level_next_to_a_cluster_and_ignores_far_ones() -> N
     assert [(x.cluster, x.level.price) for x in out] == [(c, p) for c, p, _ in expect]
     assert [x.score for x in out] == pytest.approx([s for _, _, s in expect])
     assert [x.distance_pct for x in out] == pytest.approx([(p / c.peak_price - 1) * 100 for c, p, _ in expect])
+    assert [(x.cluster, x.score) for x in confluence([near, far, narrow, short], found, rank="size")] == [
+        (x.cluster, x.score) for x in out
+    ]  # without a chance to weigh by, reach is size
+    chances = {near: 0.05, far: 0.0, narrow: 0.9, short: 0.5}
+    reached = [replace(c, hit_prob_24h=chances[c]) for c in (near, far, narrow, short)]
+    by_reach = confluence(reached, found)
+    expect_reach = sorted(((c.price_low, p, s * chances[c]) for c, p, s in expect), key=lambda e: -e[2])
+    assert [(x.cluster.price_low, x.level.price) for x in by_reach] == [(lo, p) for lo, p, _ in expect_reach]
+    assert [x.score for x in by_reach] == pytest.approx([s for _, _, s in expect_reach])
+    assert [x.score for x in confluence(reached, found, rank="size")] == pytest.approx([s for _, _, s in expect])
+    with pytest.raises(DomainError, match="rank must be one of reach, size"):
+        confluence(reached, found, rank="near")
     assert all(x.cluster is not far for x in out)
     assert confluence([far], found) == []
 

@@ -150,7 +150,8 @@ def confluence(clusters: list[Cluster], found: list[Level], near_pct: float = 0.
     """Cluster-level pairs that meet, best first. Long clusters pair with supports, short ones with resistances.
 
     The cluster weighs by its share of its side (a side's crowding, not the other's); with ``rank`` =
-    ``reach`` also by the chance price reaches it within 24 h, so a far band does not lead the list.
+    ``reach`` also by the chance price reaches it within 24 h, so a far band does not lead the list
+    (a cluster whose chance is unknown, from a map without volatility, weighs by its share alone).
     """
     if rank not in RANKS:
         raise DomainError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}", param="rank")
@@ -159,7 +160,7 @@ def confluence(clusters: list[Cluster], found: list[Level], near_pct: float = 0.
         want = "support" if c.side == "long" else "resistance"
         weight = c.side_share if c.side_share is not None else c.share
         if rank == "reach":
-            weight *= c.hit_prob_24h if c.hit_prob_24h is not None else 0.0
+            weight *= c.hit_prob_24h if c.hit_prob_24h is not None else 1.0
         for lv in found:
             if lv.kind != want:
                 continue

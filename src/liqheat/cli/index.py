@@ -75,7 +75,9 @@ COMMANDS: dict[str, Entry] = {
         "Size a trade from its risk; place the stop and target against the clusters; check its own liquidation price.",
     ),
     "sentiment": Entry("trader", "Long against short notional at risk, funding, and the open-interest change over a window."),
-    "screen": Entry("trader", "Rank markets by their nearest large cluster: how close the next crowded zone is, in ATRs."),
+    "screen": Entry(
+        "trader", "Rank markets by their large clusters within reach: the chance the next crowded zone is reached in 24 h."
+    ),
     "tables": Entry("store_cmds", "Maintenance-margin (bracket) tables: list them, refresh them from the venues."),
     "store": Entry("store_cmds", "The store itself: check it and repair what an interrupted write or a hand edit left."),
 }
