@@ -14,31 +14,117 @@ function colour(v) {
 const LUT = new Uint8Array(256 * 3);
 for (let k = 0; k < 256; k++) LUT.set(colour(k / 255), 3 * k);
 
-export function paint(h, scale) {
+const FOCUS = 0.05; // ±5 % of price: the zone a trader acts on
+const EDGE = 0.01; // the two scales blend over ±1 % around the zone's edge, so it shows no seam
+const FAR = 0.65; // the brightest level beyond it is drawn at this brightness, so it never outshines the focus
+
+function quantile(sample, q) {
+  if (!sample.length) return 0;
+  sample.sort((a, b) => a - b);
+  return sample[Math.floor(q * (sample.length - 1))];
+}
+
+// The largest of each column's values over a window of neighbouring columns: a reference that follows the
+// market without flickering from one column to the next.
+function rollingMax(values, half) {
+  const out = new Float64Array(values.length);
+  for (let c = 0; c < values.length; c++) {
+    let m = 0;
+    for (let k = Math.max(0, c - half); k <= Math.min(values.length - 1, c + half); k++) m = Math.max(m, values[k]);
+    out[c] = m;
+  }
+  return out;
+}
+
+// Brightness 0..1 of every cell, and what a brightness means in USD (the colour bar).
+// - local (the default): within ±5 % of the column's price, each cell against the largest level of its side
+//   (longs below price, shorts above) within ±5 % in the columns around it; beyond, against the largest of its
+//   side beyond, drawn at most 65 % bright. The levels beside price show however large the far bands are, a
+//   thin side is not drowned by a crowded one, and the far bands stay visible.
+// - relative: each column against its own largest cell. absolute / log: every cell against the view's
+//   99.5th percentile, on a square-root or log scale.
+// `contrast` > 1 lifts the faint cells, < 1 keeps only the strongest; `prices` is the price at each column.
+export function levels(h, scale, { contrast = 1, prices = null } = {}) {
+  const n = h.columns * h.rows;
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = h.long[i] + h.short[i];
+  const out = new Float32Array(n);
+  const power = 0.5 / contrast;
+  const step = Math.max(1, Math.floor(n / 20000));
+  const sample = [];
+  for (let i = 0; i < n; i += step) if (values[i] > 0) sample.push(values[i]);
+  const top = quantile(sample, 0.995) || 1;
+  if (scale === 'local' && prices) {
+    const centers = new Float64Array(h.rows);
+    for (let r = 0; r < h.rows; r++) centers[r] = Math.sqrt(h.price_edges[r] * h.price_edges[r + 1]);
+    const weight = new Float32Array(n); // 1 within the zone, 0 beyond it, blended across its edge
+    const below = new Uint8Array(n); // the long side of the column's price
+    const maxes = [0, 1, 2, 3].map(() => new Float64Array(h.columns)); // [near short, near long, far short, far long]
+    for (let c = 0; c < h.columns; c++) {
+      for (let r = 0; r < h.rows; r++) {
+        const i = c * h.rows + r;
+        const d = prices[c] > 0 ? Math.log(centers[r] / prices[c]) : Infinity;
+        below[i] = d < 0 ? 1 : 0;
+        weight[i] = Math.min(1, Math.max(0, (FOCUS + EDGE - Math.abs(d)) / (2 * EDGE)));
+        const k = (Math.abs(d) <= FOCUS ? 0 : 2) + below[i];
+        maxes[k][c] = Math.max(maxes[k][c], values[i]);
+      }
+    }
+    const half = Math.max(2, Math.round(h.columns / 50));
+    const refs = maxes.map((m) => rollingMax(m, half));
+    for (let c = 0; c < h.columns; c++) {
+      for (let r = 0; r < h.rows; r++) {
+        const i = c * h.rows + r;
+        const v = values[i];
+        if (v <= 0) continue;
+        const nearRef = refs[below[i]][c];
+        const farRef = refs[2 + below[i]][c];
+        const inner = nearRef > 0 ? Math.min(1, (v / nearRef) ** power) : 1;
+        const outer = farRef > 0 ? Math.min(1, (v / farRef) ** power) * FAR : FAR;
+        out[i] = weight[i] * inner + (1 - weight[i]) * outer;
+      }
+    }
+    const last = h.columns - 1;
+    const note = 'each side within ±5 % of price against its largest level there, farther bands dimmed';
+    const sides = { long: refs[1][last], short: refs[0][last] };
+    return { level: out, legend: { scale, power, ref: null, sides, label: 'near price', note } };
+  }
+  for (let c = 0; c < h.columns; c++) {
+    let columnMax = 0;
+    if (scale === 'relative') for (let r = 0; r < h.rows; r++) columnMax = Math.max(columnMax, values[c * h.rows + r]);
+    for (let r = 0; r < h.rows; r++) {
+      const i = c * h.rows + r;
+      const v = values[i];
+      if (v <= 0) continue;
+      if (scale === 'log') out[i] = Math.min(1, (Math.log1p(v) / Math.log1p(top)) ** (1 / contrast));
+      else if (scale === 'relative') out[i] = (v / columnMax) ** power;
+      else out[i] = Math.min(1, (v / top) ** power);
+    }
+  }
+  const note = scale === 'relative' ? 'each column against its largest cell' : 'every cell on one scale';
+  const label = scale === 'relative' ? 'dark → bright per column' : 'every cell';
+  return { level: out, legend: { scale, power, ref: scale === 'relative' ? null : top, label, note } };
+}
+
+// The USD a brightness stands for on the legend's scale (null where it depends on the column).
+export function usdAt(legend, level) {
+  if (legend.ref === null) return null;
+  if (legend.scale === 'log') return Math.expm1(level ** (0.5 / legend.power) * Math.log1p(legend.ref));
+  return legend.ref * level ** (1 / legend.power);
+}
+
+export function paint(h, scale, options = {}) {
+  const { level, legend } = levels(h, scale, options);
   const canvas = document.createElement('canvas');
   canvas.width = h.columns;
   canvas.height = h.rows;
   const ctx = canvas.getContext('2d');
   const img = ctx.createImageData(h.columns, h.rows);
-  const values = new Float32Array(h.columns * h.rows);
-  for (let i = 0; i < values.length; i++) values[i] = h.long[i] + h.short[i];
-  // the 99.5th percentile of the non-zero cells, from a sample (a full sort of 2M cells costs seconds)
-  const step = Math.max(1, Math.floor(values.length / 20000));
-  const sample = [];
-  for (let i = 0; i < values.length; i += step) if (values[i] > 0) sample.push(values[i]);
-  sample.sort((a, b) => a - b);
-  const top = sample.length ? sample[Math.floor(0.995 * (sample.length - 1))] : 1;
   for (let c = 0; c < h.columns; c++) {
-    let columnMax = 0;
-    if (scale === 'relative') for (let r = 0; r < h.rows; r++) columnMax = Math.max(columnMax, values[c * h.rows + r]);
     for (let r = 0; r < h.rows; r++) {
-      const v = values[c * h.rows + r];
-      if (v <= 0) continue;
-      let level;
-      if (scale === 'log') level = Math.log1p(v) / Math.log1p(top);
-      else if (scale === 'relative') level = Math.sqrt(v / columnMax);
-      else level = Math.sqrt(v / top);
-      const k = Math.min(255, (level * 255) | 0);
+      const x = level[c * h.rows + r];
+      if (x <= 0) continue;
+      const k = Math.min(255, (x * 255) | 0);
       const o = 4 * ((h.rows - 1 - r) * h.columns + c); // image row 0 = highest price
       img.data[o] = LUT[3 * k];
       img.data[o + 1] = LUT[3 * k + 1];
@@ -47,8 +133,10 @@ export function paint(h, scale) {
     }
   }
   ctx.putImageData(img, 0, 0);
-  return canvas;
+  return { canvas, level, legend };
 }
+
+export const GRADIENT = `linear-gradient(90deg, ${[0, 0.25, 0.5, 0.75, 1].map((x) => `rgb(${colour(x).join(',')})`).join(', ')})`;
 
 // ---------------------------------------------------------------------------------------- data
 

@@ -9,11 +9,12 @@ import { clearCascade, clearPlan, wireForms } from './forms.js';
 import { barIndex, decodeQ16, HeatmapPrimitive, paint, xOf } from './heatmap.js';
 import { loadMap } from './mapview.js';
 import {
-  drawClusters, drawLevels, drawMarkers, drawRealized, drawSentiment, drawSummary, drawTooltip, drawVenues, loadStoreLiquidations,
+  drawClusters, drawColourBar, drawLevels, drawMarkers, drawRealized, drawSentiment, drawSummary, drawTooltip, drawVenues,
+  loadStoreLiquidations,
 } from './panels.js';
 
 const LWC = window.LightweightCharts;
-const state = { market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'relative', tab: 'heatmap' };
+const state = { market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap' };
 const params = new URLSearchParams(location.search);
 for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
 const page = {
@@ -59,9 +60,42 @@ const app = { state, page, chart, series };
 // The tests and bench/web.py evaluate these by name, as they could when the page was one classic script.
 Object.assign(window, { page, chart, series, xOf, barIndex: (t) => barIndex(page.bars, t) });
 
-chart.subscribeCrosshairMove((param) => drawTooltip(app, param));
+chart.subscribeCrosshairMove((param) => {
+  if (!param.point && performance.now() - (page.touchedAt ?? -1e9) < 4000) return; // a tap's hover stays a while
+  drawTooltip(app, param);
+});
+// Touch: a tap or a drag on the chart shows the hover of the cell under the finger (a phone has no cursor).
+$('chart').addEventListener('pointerdown', touchHover, { capture: true });
+$('chart').addEventListener('pointermove', touchHover, { capture: true });
+function touchHover(event) {
+  if (event.pointerType !== 'touch') return;
+  const box = $('chart').getBoundingClientRect();
+  const point = { x: event.clientX - box.left, y: event.clientY - box.top };
+  const time = chart.timeScale().coordinateToTime(point.x);
+  if (time === null) return;
+  page.touchedAt = performance.now();
+  drawTooltip(app, { point, time });
+}
 
 // ---------------------------------------------------------------------------------------- data
+
+// The price each heatmap column stands at: the open of the candle its time falls in (the map a candle opens on).
+function columnPrices(h) {
+  const out = new Float64Array(h.columns);
+  let k = 0;
+  for (let c = 0; c < h.columns; c++) {
+    while (k + 1 < page.candles.length && page.candles[k + 1].time <= h.time[c]) k++;
+    out[c] = page.candles[k]?.open ?? 0;
+  }
+  return out;
+}
+
+function repaint() {
+  const painted = paint(page.heatmap, state.scale, { contrast: Number(state.contrast) || 1, prices: columnPrices(page.heatmap) });
+  page.painted = painted;
+  heatmapPrimitive.set(painted.canvas);
+  drawColourBar(app, painted.legend);
+}
 
 async function heatmapData() {
   const [lo, hi] = state.lev.split('-');
@@ -99,7 +133,7 @@ async function load({ keepView = false } = {}) {
     const [candles, heat, liqs, summary, clusters, realized, venues, levels, mood] = await Promise.all([
       api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
       heatmapData(),
-      api.liquidations(id, { window: state.window, limit: 300 }),
+      api.liquidations(id, { window: state.window, limit: 5000 }),
       api.summary(id),
       api.clusters(id, { top: 3 }),
       api.liquidationTotals(id, { window: '7d', bucket: '1d', largest: 5 }),
@@ -113,7 +147,7 @@ async function load({ keepView = false } = {}) {
     page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
     series.setData(page.candles);
     page.heatmap = heat;
-    heatmapPrimitive.set(paint(heat, state.scale));
+    repaint();
     drawMarkers(app, liqs);
     drawClusters(app, clusters.clusters);
     drawSummary(app, summary);
@@ -146,10 +180,10 @@ function showTab(tab) {
 
 wireForms(app);
 $('sr').addEventListener('change', () => { if (page.levels) drawLevels(app, page.levels); });
-for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale']) {
-  $(key).addEventListener('change', () => {
+for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'contrast']) {
+  $(key).addEventListener(key === 'contrast' ? 'input' : 'change', () => {
     state[key] = $(key).value;
-    if (key === 'scale' && page.heatmap) { saveUrl(); heatmapPrimitive.set(paint(page.heatmap, state.scale)); return; }
+    if ((key === 'scale' || key === 'contrast') && page.heatmap) { saveUrl(); repaint(); return; }
     load();
   });
 }
@@ -181,7 +215,7 @@ async function start() {
     fill($('market'), markets.map((m) => new Option(`${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}`, m.id)));
     if (!markets.some((m) => m.id === state.market)) state.market = markets[0].id;
     if (![...$('window').options].some((o) => o.value === state.window)) $('window').add(new Option(state.window, state.window));
-    for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale']) $(key).value = state[key];
+    for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'contrast']) $(key).value = state[key];
     showTab(state.tab === 'map' ? 'map' : 'heatmap');
     await load();
     $('storeliqform').addEventListener('change', () => loadStoreLiquidations(app).catch(showError));

@@ -15,7 +15,9 @@ export async function loadMap({ state, page }) {
   ctx.scale(ratio, ratio);
   const W = canvas.clientWidth;
   const H = canvas.clientHeight;
-  const pad = { l: 70, r: 70, t: 20, b: 30 };
+  const side = W < 500 ? 8 : 70; // a phone's width has no room for margins; the labels sit inside the plot
+  const pad = { l: side, r: side, t: 20, b: 30 };
+  page.mapGeometry = { width: W, plotWidth: W - pad.l - pad.r, pad };
   const n = m.long.length;
   const barMax = Math.max(...m.long, ...m.short, 1);
   const cumMax = Math.max(...m.cumulative_long, ...m.cumulative_short, 1);

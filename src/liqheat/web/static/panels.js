@@ -4,26 +4,62 @@
 
 import * as api from './api.js';
 import { $, fill, h, price, terms, usd, utc } from './format.js';
-import { barIndex, cellAt } from './heatmap.js';
+import { barIndex, cellAt, GRADIENT, usdAt } from './heatmap.js';
 
 const LWC = window.LightweightCharts;
 
-// Realized liquidation orders as circles on the candles: longs below, shorts above, sized by notional.
-export function drawMarkers({ page, series }, liqs) {
+// Realized liquidations on the candles: summed per shown bar and side, and only the significant bars (the
+// 90th percentile of the side's bars and up, at most one bar in 20), sized by notional, the largest three
+// labelled. Longs below the bar, shorts above; the side filter applies.
+export function drawMarkers({ page, series, state }, liqs) {
   if (page.markers) page.markers.setMarkers([]);
-  if (!liqs.time.length) return;
-  const biggest = Math.max(...liqs.usd);
-  const markers = liqs.time.map((t, i) => {
-    const index = Math.max(0, Math.floor(barIndex(page.bars, t) ?? 0));
-    return {
-      time: page.bars[Math.min(index, page.bars.length - 1)],
-      position: liqs.side[i] === 'long' ? 'belowBar' : 'aboveBar',
-      color: liqs.side[i] === 'long' ? '#f85149' : '#3fb950',
+  const sides = state.side === 'both' ? ['long', 'short'] : [state.side];
+  const totals = { long: new Map(), short: new Map() };
+  for (let i = 0; i < liqs.time.length; i++) {
+    if (!sides.includes(liqs.side[i])) continue;
+    const index = Math.min(page.bars.length - 1, Math.max(0, Math.floor(barIndex(page.bars, liqs.time[i]) ?? 0)));
+    const bar = page.bars[index];
+    totals[liqs.side[i]].set(bar, (totals[liqs.side[i]].get(bar) ?? 0) + liqs.usd[i]);
+  }
+  const shown = [];
+  const cut = {};
+  for (const side of sides) {
+    const bars = [...totals[side].entries()].sort((a, b) => b[1] - a[1]);
+    if (!bars.length) continue;
+    const keep = Math.max(3, Math.ceil(page.bars.length / 20));
+    const p90 = bars[Math.floor(0.1 * (bars.length - 1))][1];
+    const kept = bars.slice(0, keep).filter(([, usdSum]) => usdSum >= p90);
+    cut[side] = kept[kept.length - 1][1];
+    const biggest = bars[0][1];
+    kept.forEach(([time, usdSum], rank) => shown.push({
+      time,
+      position: side === 'long' ? 'belowBar' : 'aboveBar',
+      color: side === 'long' ? '#f85149' : '#3fb950',
       shape: 'circle',
-      size: 0.4 + 1.6 * Math.sqrt(liqs.usd[i] / biggest),
-    };
-  }).sort((a, b) => a.time - b.time);
-  page.markers = LWC.createSeriesMarkers(series, markers);
+      size: 0.6 + 1.8 * Math.sqrt(usdSum / biggest),
+      text: rank < 3 ? usd(usdSum) : '',
+    }));
+  }
+  page.markerBars = shown;
+  shown.sort((a, b) => a.time - b.time);
+  page.markers = LWC.createSeriesMarkers(series, shown);
+  const legend = $('markerlegend');
+  legend.textContent = Object.keys(cut).length
+    ? `● realized liquidations per bar: ${Object.entries(cut).map(([side, v]) => `${side} ≥ ${usd(v)}`).join(', ')}`
+    : '';
+  legend.title = 'the significant bars of realized liquidations in the window (top decile, at most one bar in 20), sized by notional';
+}
+
+// The colour bar under the chart: the gradient with what its colours stand for in USD on the current scale.
+export function drawColourBar({ page }, legend) {
+  page.legend = legend;
+  const bar = $('colourbar');
+  bar.querySelector('.swatch').style.background = GRADIENT;
+  const ticks = [0.25, 0.5, 1].map((x) => usdAt(legend, x));
+  let text = ticks[0] === null ? legend.label : `${ticks.map((v) => usd(v)).join(' · ')} ${legend.label}`;
+  if (legend.sides) text = `brightest ${legend.label}: long ${usd(legend.sides.long)} · short ${usd(legend.sides.short)} a cell`;
+  bar.querySelector('.ticks').textContent = text;
+  bar.title = `colour scale (${legend.note}): a quarter, half and full brightness in USD; the hover gives each cell's dollars`;
 }
 
 export function drawClusters({ page, series }, clusters) {

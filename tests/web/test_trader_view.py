@@ -1,0 +1,142 @@
+"""What a trader sees on the real market: levels near price at a glance, realized liquidations that are
+not clutter, and a page that works on a phone. Chromium at 1400 × 900 and 390 × 844; screenshots under
+artifacts/web/ (looked at, not asserted on)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from web.browser import SHARED, chart_box, open_page, shot
+
+MARKET = "btc-agg-1h-dec-feb"
+
+
+@pytest.fixture
+def desk(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, device_scale_factor=2)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    context.close()
+
+
+def need_shared() -> None:
+    if not (SHARED / "meta.json").is_file():
+        pytest.skip(f"shared bundle {SHARED} is absent")
+
+
+def band_level(page: Any, column: int, low: float, high: float) -> float:
+    """The drawn brightness (0..1) of the brightest cell of ``column`` within a cluster's band [low, high]."""
+    return float(
+        page.evaluate(
+            """([c, lo, hi]) => { const h = page.heatmap; let best = 0;
+                for (let r = 0; r < h.rows; r++) {
+                  if (h.price_edges[r + 1] <= lo || h.price_edges[r] >= hi) continue;
+                  best = Math.max(best, page.painted.level[c * h.rows + r]);
+                }
+                return best; }""",
+            [column, low, high],
+        )
+    )
+
+
+def test_the_default_view_draws_the_largest_levels_near_price_brighter_than_the_median_cell(desk: Any, server: str) -> None:
+    need_shared()
+    open_page(desk, f"{server}/?market={MARKET}")
+    assert desk.evaluate("document.body.dataset.state") == "ready", desk.text_content("#error")
+    assert desk.input_value("#scale") == "local"
+    assert desk.input_value("#window") == "7d"
+    found = {}
+    for rank in ("size", "reach"):  # the near ones lead by reach; the API gives at most 20 per side either way
+        answer = httpx.get(f"{server}/api/markets/{MARKET}/clusters", params={"top": 20, "rank": rank}).json()
+        found |= {(c["side"], c["peak_price"]): c for c in answer["clusters"] if abs(c["distance_pct"]) <= 5}
+    near = sorted(found.values(), key=lambda c: -c["notional_usd"])[:3]
+    assert len(near) == 3, "btc-agg has three clusters within ±5 % of its last price"
+    levels = np.array(desk.evaluate("Array.from(page.painted.level)"))
+    median = float(np.median(levels[levels > 0]))
+    last = desk.evaluate("page.heatmap.columns") - 1
+    for c in near:
+        assert band_level(desk, last, c["price_low"], c["price_high"]) > median, c
+    # the colour bar says what the colours are worth, in dollars
+    ticks = desk.text_content("#colourbar .ticks") or ""
+    assert ticks.count("$") == 2
+    assert "near price" in ticks
+    sides = desk.evaluate("page.legend.sides")
+    for side, v in sides.items():  # full brightness is the side's largest cell within ±5 % of the last price
+        assert f"{side} $" in ticks
+        assert v > 0
+    shot(desk, "trader-default-7d")
+    # the other scales stay available, and the contrast slider brightens the faint cells
+    before = float(np.mean(levels[levels > 0]))
+    desk.evaluate("() => { const el = document.getElementById('contrast'); el.value = '2.5'; "
+                  "el.dispatchEvent(new Event('input')); }")
+    after = np.array(desk.evaluate("Array.from(page.painted.level)"))
+    assert float(np.mean(after[after > 0])) > before
+    assert "contrast=2.5" in desk.url
+    desk.select_option("#scale", "absolute")
+    assert desk.evaluate("page.legend.scale") == "absolute"
+    assert desk.errors == []
+
+
+def test_realized_liquidations_are_a_few_significant_bars_with_a_legend(desk: Any, server: str) -> None:
+    need_shared()
+    open_page(desk, f"{server}/?market={MARKET}")
+    shown = desk.evaluate("page.markerBars")
+    bars = desk.evaluate("page.bars.length")
+    for side in ("long", "short"):
+        mine = [m for m in shown if (m["position"] == "belowBar") == (side == "long")]
+        assert 3 <= len(mine) <= max(3, -(-bars // 20)), (side, len(mine), bars)
+        assert len({m["time"] for m in mine}) == len(mine)  # one marker per bar and side
+    rows = httpx.get(f"{server}/api/markets/{MARKET}/liquidations", params={"window": "7d", "limit": 5000}).json()
+    assert len(rows["usd"]) > 2 * len(shown)  # a dot per row was the clutter
+    for below in (True, False):
+        mine = [m for m in shown if (m["position"] == "belowBar") == below]
+        labelled = [m["size"] for m in mine if m["text"]]
+        assert len(labelled) == 3  # the three largest per side carry their dollars
+        assert min(labelled) >= max([m["size"] for m in mine if not m["text"]], default=0)
+        assert all(m["text"].startswith("$") for m in mine if m["text"])
+    legend = desk.text_content("#markerlegend") or ""
+    assert "long ≥ $" in legend
+    assert "short ≥ $" in legend
+    desk.select_option("#side", "long")
+    desk.wait_for_function("document.body.dataset.state === 'ready'")
+    assert all(m["position"] == "belowBar" for m in desk.evaluate("page.markerBars"))
+    assert "short" not in (desk.text_content("#markerlegend") or "")
+    assert desk.errors == []
+
+
+def test_a_phone_gets_a_full_width_chart_a_map_the_right_way_round_and_a_touch_hover(phone: Any, server: str) -> None:
+    need_shared()
+    open_page(phone, f"{server}/?market={MARKET}")
+    box = chart_box(phone)
+    assert box["width"] >= 0.95 * 390
+    assert box["height"] >= 300
+    shot(phone, "trader-phone")
+    phone.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.4)
+    phone.wait_for_selector("#tooltip:not([hidden])", timeout=10_000)
+    assert "$" in (phone.text_content("#tooltip") or "")
+    phone.click("#tab-map")
+    phone.wait_for_function("page.map !== null && page.map !== undefined")
+    geometry = phone.evaluate("page.mapGeometry")
+    assert geometry["plotWidth"] > 150
+    assert geometry["pad"]["l"] + geometry["pad"]["r"] < 390
+    shot(phone, "trader-phone-map")
+    assert phone.errors == []
