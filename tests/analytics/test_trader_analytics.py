@@ -10,12 +10,15 @@ at every distance, so the stopping price is computed from that formula.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liqheat.analytics.cascade import DepthCurve, DepthModel, calibrated, cascade, cascade_risk, simulate_cascade
 from liqheat.analytics.clusters import Cluster, clusters_of, concentration, find_clusters, round_step
@@ -124,6 +127,30 @@ def test_find_clusters_gives_each_block_its_exact_band_peak_notional_share_and_d
     assert find_clusters(a + b, EDGES, PRICE, "long")[0].distance_atr is None  # no ATR given
     assert find_clusters(a + b, EDGES, PRICE, "long", total_usd=4 * a_total)[0].share == pytest.approx(0.25)
     assert find_clusters(a + b, EDGES, PRICE, "short") == []  # nothing above the price
+
+
+def test_a_wide_plateau_is_cut_into_bands_no_wider_than_the_cap() -> None:
+    """A 12 % plateau (the 7,800-wide band a trader could not act on) becomes bands of at most 2.5 %, side by side,
+    holding all of it; a narrower cap cuts finer; a band under the cap is left whole."""
+    lo = bin_of(EDGES, PRICE * 0.80)
+    hi = bin_of(EDGES, PRICE * 0.92)
+    v = np.zeros(N)
+    v[lo:hi] = 1e6 * (1 + 0.1 * np.sin(np.arange(hi - lo) / 7.0))  # ripples: peaks of their own along the plateau
+    for cap in (2.5, 1.0):
+        bands = sorted(find_clusters(v, EDGES, PRICE, "long", top=None, max_width_pct=cap), key=lambda c: c.price_low)
+        assert len(bands) >= math.floor(12 / cap)
+        for c in bands:
+            assert c.price_high / c.price_low - 1 <= cap / 100 + 1e-12
+            assert c.price_low <= c.peak_price <= c.price_high
+        for a, b in itertools.pairwise(bands):
+            assert a.price_high <= b.price_low  # no bin in two bands
+        covered = sum(c.notional_usd for c in bands)
+        assert covered >= 0.9 * v.sum()  # the plateau's ends fall under half a ripple's peak
+    narrow, _, total = block(N, bin_of(EDGES, PRICE * 0.97), 11, 2e6)
+    (whole,) = find_clusters(narrow, EDGES, PRICE, "long", top=1)
+    assert whole.notional_usd == pytest.approx(total)
+    with pytest.raises(DomainError, match="max_width_pct must be > 0"):
+        find_clusters(v, EDGES, PRICE, "long", max_width_pct=0)
 
 
 def test_clusters_of_reads_both_sides_with_distance_in_atr_and_age_from_the_past_frames() -> None:
@@ -616,19 +643,21 @@ def long_cluster(lo: float, hi: float, share: float = 0.2) -> Cluster:
     return Cluster("long", lo, hi, peak, 1e6, share, (peak / ENTRY - 1) * 100)
 
 
-def test_plan_warns_when_entry_stop_and_own_liquidation_price_sit_inside_clusters() -> None:
+def test_plan_steps_past_a_stop_that_would_sit_inside_the_next_cluster_and_warns_about_the_rest() -> None:
+    """A stop beyond k1 would sit in k2, which adjoins it: the stop goes below the zone they make (62,500–64,200)."""
     k1 = long_cluster(63_500.0, 64_200.0)  # holds the entry; its peak lies below it
-    k2 = long_cluster(62_500.0, 63_450.0)  # holds the stop, 0.2 % below k1
+    k2 = long_cluster(62_500.0, 63_450.0)  # would hold a stop 0.2 % below k1: the stop goes below k2 instead
     k3 = long_cluster(57_000.0, 58_500.0)  # holds the 10× long's liquidation price, 57,831
     p = plan(blank_map(), [k3, k2, k1], side="long", entry=ENTRY, leverage=10, balance=10_000, risk=0.01)
-    stop = 63_500.0 * (1 - STOP_BUFFER_PCT / 100)
+    stop = 62_500.0 * (1 - STOP_BUFFER_PCT / 100)
     size = 100 / (ENTRY - stop)
     assert p.stop == pytest.approx(stop)
+    assert p.sound_stop
+    assert p.stop_reason == "0.2% below the long cluster 62,500.00–64,200.00"
     assert p.below == [k1, k2, k3]
     assert p.liquidation_price == pytest.approx(own_liq("long", size, 10), rel=1e-12)
     assert p.warnings == [
         f"the entry {ENTRY:,.2f} sits inside a long cluster 63,500.00–64,200.00",
-        f"the stop {stop:,.2f} sits inside a long cluster 62,500.00–63,450.00",
         f"the own liquidation price {p.liquidation_price:,.2f} sits inside a long cluster 57,000.00–58,500.00",
     ]
     assert p.margin_to_clear is not None
@@ -638,18 +667,55 @@ def test_plan_warns_when_entry_stop_and_own_liquidation_price_sit_inside_cluster
     assert p.notes
 
 
-def test_plan_warns_when_liquidated_before_the_stop_and_gives_the_margin_to_clear_it() -> None:
+def test_plan_says_when_no_sound_stop_exists_and_never_stops_past_its_own_liquidation() -> None:
     k1 = long_cluster(61_000.0, 62_000.0)
     p = plan(blank_map(), [k1], side="long", entry=ENTRY, leverage=50, balance=10_000, risk=0.01)
-    stop = 61_000.0 * (1 - STOP_BUFFER_PCT / 100)
-    size = 100 / (ENTRY - stop)
-    liq = ENTRY * (1 - 1 / 50) / (1 - BINANCE_TIER1_MMR)  # 62,972: above the stop
+    liq = ENTRY * (1 - 1 / 50) / (1 - BINANCE_TIER1_MMR)  # 62,972: above the stop below k1 and above 2 ATR (62,080)
     assert p.liquidation_price == pytest.approx(liq, rel=1e-9)
-    assert liq > stop
-    assert len(p.warnings) == 1
-    assert p.warnings[0].startswith(f"liquidated at {liq:,.2f} before the stop at {stop:,.2f}")
-    assert p.margin_to_clear == pytest.approx(size * (ENTRY - stop * (1 - BINANCE_TIER1_MMR)), rel=1e-9)
-    assert own_liq("long", size, 50, p.margin_to_clear) < stop
+    assert not p.sound_stop
+    worst = own_liq("long", 10_000 * 50 / ENTRY, 50)  # at the largest size the balance margins: a higher tier, nearer
+    assert worst > liq
+    assert p.stop == pytest.approx(worst + 0.1 * (ENTRY - worst))  # the farthest allowed: a tenth of the way back
+    assert p.stop > p.liquidation_price
+    assert p.warnings[0].startswith("no sound stop: every stop beyond a cluster or 2 ATR away lies past")
+    assert "lower the leverage" in p.warnings[0]
+    assert p.stop_reason.startswith("no sound stop")
+    assert not any("before the stop" in w for w in p.warnings)
+    assert p.margin_to_clear is None
+    lower = plan(blank_map(), [k1], side="long", entry=ENTRY, leverage=10, balance=10_000, risk=0.01)
+    assert lower.sound_stop
+    assert lower.stop == pytest.approx(61_000.0 * (1 - STOP_BUFFER_PCT / 100))
+
+
+def test_plan_keeps_the_stop_within_the_maximum_distance() -> None:
+    far = long_cluster(57_500.0, 58_500.0)  # 9 % down: 6 ATR at 1.5 %
+    p = plan(blank_map(), [far], side="long", entry=ENTRY, leverage=3, balance=10_000, risk=0.01)
+    assert p.sound_stop
+    assert p.stop == pytest.approx(ENTRY * (1 - 2 * 0.015))  # beyond 4 ATR: the 2 ATR stop instead
+    assert p.stop_reason == "2 ATR (no cluster of its side to stand behind within reach)"
+    wide = plan(blank_map(), [far], side="long", entry=ENTRY, leverage=3, balance=10_000, risk=0.01, max_stop_atr=8)
+    assert wide.stop == pytest.approx(57_500.0 * (1 - STOP_BUFFER_PCT / 100))
+    tight = plan(blank_map(), [far], side="long", entry=ENTRY, leverage=3, balance=10_000, risk=0.01, max_stop_atr=1)
+    assert not tight.sound_stop
+    assert tight.stop == pytest.approx(ENTRY * (1 - 0.015))
+    with pytest.raises(DomainError, match="max_stop_atr must be > 0"):
+        plan(blank_map(), [far], side="long", entry=ENTRY, leverage=3, balance=10_000, risk=0.01, max_stop_atr=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["long", "short"]), st.floats(1.0, 125.0), st.floats(0.5, 8.0), st.floats(0.2, 3.0))
+def test_a_plans_stop_is_never_past_its_own_liquidation_nor_past_the_maximum(side: str, leverage: float, max_atr: float,
+                                                                             atr: float) -> None:  # fmt: skip
+    m, _ = planner_map()
+    m = replace(m, atr_pct=atr)
+    p = plan(m, clusters_of(m, top=None), side=side, entry=ENTRY, leverage=leverage, balance=10_000, risk=0.01,
+             max_stop_atr=max_atr)  # fmt: skip
+    sign = 1 if side == "long" else -1
+    assert sign * (ENTRY - p.stop) <= max_atr * atr / 100 * ENTRY * (1 + 1e-9)
+    if p.liquidation_price > 0 and math.isfinite(p.liquidation_price):
+        assert sign * (p.stop - p.liquidation_price) > 0  # the stop comes first
+    if p.sound_stop:
+        assert not any(c.price_low <= p.stop <= c.price_high for c in clusters_of(m, top=None))
 
 
 def test_plan_caps_the_size_and_says_when_no_margin_can_clear_the_cluster() -> None:

@@ -140,3 +140,44 @@ def test_a_phone_gets_a_full_width_chart_a_map_the_right_way_round_and_a_touch_h
     assert geometry["pad"]["l"] + geometry["pad"]["r"] < 390
     shot(phone, "trader-phone-map")
     assert phone.errors == []
+
+
+def test_the_planner_stops_before_its_own_liquidation_keeps_every_line_on_screen_and_survives_a_refresh(
+    desk: Any, server: str
+) -> None:
+    """The trader's case of the issue: a 10× long at the last price of btc-agg, then a 50× one."""
+    need_shared()
+    open_page(desk, f"{server}/?market={MARKET}&window=24h")
+    labels = desk.eval_on_selector_all("#plan label", "ls => ls.map((l) => l.childNodes[0].textContent.trim())")
+    assert labels == ["side", "venue", "entry", "leverage", "balance $", "risk", "max stop ATR"]
+    desk.fill("#plan input[name=leverage]", "10")
+    desk.click("#plan button[type=submit]")
+    desk.wait_for_function("page.plan !== null")
+    plan = desk.evaluate("page.plan")
+    assert plan["sound_stop"]
+    assert plan["liquidation_price"] < plan["stop"] < plan["entry"]
+    atr_pct = httpx.get(f"{server}/api/markets/{MARKET}/clusters").json()["atr_pct"]
+    assert plan["entry"] - plan["stop"] <= plan["max_stop_atr"] * atr_pct / 100 * plan["entry"] * (1 + 1e-9)
+    box = chart_box(desk)
+    desk.wait_for_timeout(300)
+    for key in ("entry", "stop", "liquidation_price", "take_profit"):
+        if plan[key] is None:
+            continue
+        y = desk.evaluate(f"series.priceToCoordinate({plan[key]})")
+        assert y is not None
+        assert 0 <= y <= box["height"] - 28, (key, y)  # on screen, above the time axis
+    shot(desk, "trader-planner-10x")
+    lines = desk.evaluate("page.planLines.length")
+    desk.evaluate("refresh()")
+    desk.wait_for_function("document.body.dataset.state === 'ready'")
+    assert desk.evaluate("page.planLines.length") == lines  # a live refresh keeps the plan
+    desk.click("#planclear")
+    assert desk.evaluate("page.planLines.length") == 0
+    desk.fill("#plan input[name=leverage]", "75")
+    desk.click("#plan button[type=submit]")
+    desk.wait_for_function("page.plan !== null && page.plan.leverage === 75")
+    high = desk.evaluate("page.plan")
+    assert not high["sound_stop"]
+    assert high["liquidation_price"] < high["stop"]
+    assert "no sound stop" in (desk.text_content("#planout") or "")
+    assert desk.errors == []

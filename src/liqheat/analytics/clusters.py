@@ -39,6 +39,9 @@ class Cluster:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
+MAX_WIDTH_PCT = 2.5  # a band's widest, % of price: about two hourly ATRs of BTC
+
+
 def find_clusters(
     values: np.ndarray,
     edges: np.ndarray,
@@ -48,14 +51,20 @@ def find_clusters(
     smooth_bins: int = 5,
     atr_pct: float | None = None,
     total_usd: float | None = None,
+    max_width_pct: float = MAX_WIDTH_PCT,
 ) -> list[Cluster]:
     """The ``top`` bands of one side's map, largest notional first.
 
     The map is smoothed over ``smooth_bins`` bins. A band is a local peak and the bins around it
-    that stay above half of it. Longs are only looked for below ``price``, shorts above it.
-    ``share`` is of ``total_usd`` (all notional at risk; this side's when not given), ``side_share``
-    of this side's.
+    that stay above half of it, grown toward its larger neighbour first and never wider than
+    ``max_width_pct`` % of price: a plateau is cut into bands a trader can act on (a stop or a target
+    sits at a price, not across 10 % of it), each with its own peak. Longs are only looked for below
+    ``price``, shorts above it. ``share`` is of ``total_usd`` (all notional at risk; this side's when
+    not given), ``side_share`` of this side's.
     """
+    if not (math.isfinite(max_width_pct) and max_width_pct > 0):
+        raise DomainError(f"max_width_pct must be > 0, got {max_width_pct}", param="max_width_pct")
+    max_log_width = math.log1p(max_width_pct / 100)
     centers = np.sqrt(edges[:-1] * edges[1:])
     mask = centers < price if side == "long" else centers > price
     v = np.where(mask, values, 0.0)
@@ -71,17 +80,22 @@ def find_clusters(
             break
         if taken[peak] or not mask[peak]:  # smoothing spreads a band past price: its peak stays on its side
             continue
-        left = smooth[peak - 1] if peak > 0 else -np.inf
-        right = smooth[peak + 1] if peak < len(v) - 1 else -np.inf
+        left = smooth[peak - 1] if peak > 0 and not taken[peak - 1] else -np.inf
+        right = smooth[peak + 1] if peak < len(v) - 1 and not taken[peak + 1] else -np.inf
         if smooth[peak] < left or smooth[peak] < right:
             continue  # a shoulder of a band, not a peak of its own
         half = 0.5 * smooth[peak]
-        lo = peak
-        while lo > 0 and smooth[lo - 1] >= half and not taken[lo - 1] and mask[lo - 1]:
-            lo -= 1
-        hi = peak
-        while hi < len(v) - 1 and smooth[hi + 1] >= half and not taken[hi + 1] and mask[hi + 1]:
-            hi += 1
+        lo = hi = peak
+
+        while True:
+            down = lo > 0 and smooth[lo - 1] >= half and not taken[lo - 1] and bool(mask[lo - 1])
+            up = hi < len(v) - 1 and smooth[hi + 1] >= half and not taken[hi + 1] and bool(mask[hi + 1])
+            if not (down or up):
+                break
+            b = lo - 1 if down and (not up or smooth[lo - 1] >= smooth[hi + 1]) else hi + 1
+            if math.log(edges[max(hi, b) + 1] / edges[min(lo, b)]) > max_log_width:
+                break
+            lo, hi = min(lo, b), max(hi, b)
         taken[lo : hi + 1] = True
         notional = float(v[lo : hi + 1].sum())
         if notional <= 0:

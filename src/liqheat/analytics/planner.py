@@ -2,8 +2,10 @@
 the liquidation clusters around the entry.
 
 - Stop: for a long, just below the long-liquidation cluster beneath the entry (a sweep of that band
-  is where forced selling runs out); for a short, just above the short cluster over it. Without such a
-  cluster the stop is 2 ATR away.
+  is where forced selling runs out); for a short, just above the short cluster over it; else 2 ATR. A
+  stop must be sound: within a maximum distance (4 ATR by default), short of the position's own
+  liquidation price, and not inside another cluster; the next cluster out is tried, and when no stop
+  is sound the plan says so.
 - Size: risk (balance × risk %) ÷ distance to the stop, capped by what the balance can margin at the
   leverage.
 - The position's own liquidation price is exact (the venue's tiered rule, isolated margin).
@@ -30,6 +32,42 @@ from liqheat.venues.calc import calculate, position_from_inputs
 from liqheat.venues.registry import linear_quote
 
 STOP_BUFFER_PCT = 0.2
+MAX_STOP_ATR = 4.0  # the farthest stop a plan suggests, in ATR of the market's candles
+
+
+def _stop(
+    side: str, entry: float, atr: float, max_atr: float, own_liq: float, guards: list[Cluster], clusters: list[Cluster]
+) -> tuple[float, str, bool]:
+    """(stop, why, sound): the nearest sound stop beyond a cluster of the trade's own side, else 2 ATR, else none."""
+    sign = -1.0 if side == "long" else 1.0  # the direction of a loss
+    limit = entry + sign * max_atr * atr
+    if math.isfinite(own_liq) and own_liq > 0:
+        before_liq = own_liq - sign * 0.1 * abs(entry - own_liq)  # a tenth of the way back toward the entry
+        limit = max(limit, before_liq) if side == "long" else min(limit, before_liq)
+
+    def beyond_limit(p: float) -> bool:
+        return p < limit if side == "long" else p > limit
+
+    word = "below" if side == "long" else "above"
+    for c in guards:
+        zone, stop = c, math.nan
+        while zone is not None:  # past the guard and every cluster it runs into (a wide zone comes in adjoining bands)
+            edge = zone.price_low if side == "long" else zone.price_high
+            stop = edge * (1 + sign * STOP_BUFFER_PCT / 100)
+            if beyond_limit(stop):
+                break
+            zone = _inside(stop, clusters)
+        if beyond_limit(stop):
+            break  # farther guards are farther still
+        low, high = (edge, c.price_high) if side == "long" else (c.price_low, edge)
+        return stop, f"{STOP_BUFFER_PCT}% {word} the {side} cluster {low:,.2f}–{high:,.2f}", True
+    stop = entry + sign * 2 * atr
+    if atr > 0 and not beyond_limit(stop) and _inside(stop, clusters) is None:
+        return stop, "2 ATR" + ("" if not guards else " (no cluster of its side to stand behind within reach)"), True
+    why = (f"every stop beyond a cluster or 2 ATR away lies past {limit:,.2f}, the nearer of {max_atr:g} ATR "
+           f"and the position's own liquidation price {own_liq:,.2f}, or inside a cluster: lower the leverage or widen "
+           "the maximum stop distance")  # fmt: skip
+    return limit, why, False
 
 
 def venue_symbol(venue: str, base: str, contract: ContractKind) -> str:
@@ -77,6 +115,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # chance price reaches each level from the map's price within 24 h / 72 h (the driftless model of analytics.reach)
     reach: dict[str, dict[str, float]] = field(default_factory=dict)
+    sound_stop: bool = True  # false: no stop satisfies the rules (plan's docstring); the one given is the farthest allowed
+    max_stop_atr: float = MAX_STOP_ATR
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in ("below", "above")}
@@ -110,8 +150,15 @@ def plan(
     venue: str = "binance",
     contract: ContractKind = ContractKind.LINEAR,
     min_share: float = 0.03,
+    max_stop_atr: float = MAX_STOP_ATR,
 ) -> Plan:
-    """``clusters`` smaller than ``min_share`` of their side's notional at risk are not crowded zones and are ignored."""
+    """``clusters`` smaller than ``min_share`` of their side's notional at risk are not crowded zones and are ignored.
+
+    The stop is the first of these that is sound: beyond the nearest cluster of the trade's own side, then
+    beyond the next, …, then 2 ATR. Sound means within ``max_stop_atr`` ATR of the entry, short of the
+    position's own liquidation price (with a margin of a tenth of the distance), and not inside a cluster.
+    When none is, the plan says so (``sound_stop`` false) and stops at the farthest sound distance.
+    """
     if side not in ("long", "short"):
         raise DomainError(f"side must be long or short, got {side!r}", param="side")
     # a price as a market's (engine.bounds); a balance up to the USD bound; no venue offers more than 200×
@@ -126,26 +173,23 @@ def plan(
     above = sorted([c for c in clusters if c.side == "short" and c.peak_price > entry], key=lambda c: c.peak_price)
     atr = m.atr_pct / 100 * entry
     notes = []
-    if side == "long":
-        guard = below[0] if below else None
-        stop = guard.price_low * (1 - STOP_BUFFER_PCT / 100) if guard else entry - 2 * atr
-        reason = f"{STOP_BUFFER_PCT}% below the long cluster {guard.price_low:,.2f}–{guard.price_high:,.2f}" if guard else "2 ATR"
-        target = above[0].peak_price if above else None
-    else:
-        guard = above[0] if above else None
-        stop = guard.price_high * (1 + STOP_BUFFER_PCT / 100) if guard else entry + 2 * atr
-        reason = (
-            f"{STOP_BUFFER_PCT}% above the short cluster {guard.price_low:,.2f}–{guard.price_high:,.2f}" if guard else "2 ATR"
-        )
-        target = below[0].peak_price if below else None
+    if not (math.isfinite(max_stop_atr) and max_stop_atr > 0):
+        raise DomainError(f"max_stop_atr must be > 0, got {max_stop_atr!r}", param="max_stop_atr")
+    risk_usd = balance * risk
+    if not risk_usd > 0:
+        raise DomainError(f"balance {balance!r} at risk {risk:g} is no amount to risk (it rounds to 0)", param="balance")
+    own = _liq(venue, symbol, side, entry, leverage, balance * leverage / entry, None)  # at the most it could hold
+    stop, reason, sound = _stop(side, entry, atr, max_stop_atr, own, below if side == "long" else above, clusters)
+    problem = None
+    if not sound:
+        problem = f"no sound stop: {reason}"
+        reason = f"no sound stop: the farthest allowed ({max_stop_atr:g} ATR or before the own liquidation)"
+    target = (above[0].peak_price if above else None) if side == "long" else (below[0].peak_price if below else None)
     if stop <= 0:
         raise DomainError(f"the stop ({stop:,.2f}) is not a price: entry {entry:,.2f} is too close to zero")
     distance = abs(entry - stop)
     if distance <= 0:  # a market that never moved (ATR 0) and no cluster to stand behind
         raise DomainError(f"no stop can be placed away from the entry {entry:,.2f}: the ATR is 0 and no cluster guards it")
-    risk_usd = balance * risk
-    if not risk_usd > 0:
-        raise DomainError(f"balance {balance!r} at risk {risk:g} is no amount to risk (it rounds to 0)", param="balance")
     size = risk_usd / distance if distance > 0 else math.inf
     if not math.isfinite(size):
         raise DomainError(f"entry {entry!r} is too close to zero: its stop is {distance!r} away, no size fits", param="entry")
@@ -153,7 +197,7 @@ def plan(
         message = f"balance {balance!r} risks {risk_usd!r} over a stop {distance!r} away from entry {entry!r}: no size"
         raise DomainError(message, param="balance")
     max_size = balance * leverage / entry
-    warnings: list[str] = []
+    warnings: list[str] = [problem] if problem else []
     if size > max_size:
         warnings.append(f"the risk allows {size:,.6f} but the balance margins only {max_size:,.6f} at {leverage:g}×: size capped")
         size = max_size
@@ -197,7 +241,7 @@ def plan(
         side=side, entry=entry, leverage=leverage, balance=balance, risk_usd=risk_usd, size_base=size, notional_usd=notional,
         margin_usd=margin, stop=stop, stop_reason=reason, liquidation_price=liq, take_profit=target, reward_risk=reward,
         below=below[:3], above=above[:3], warnings=warnings, margin_to_clear=margin_to_clear, venue=venue, symbol=symbol,
-        notes=notes, reach=reach,
+        notes=notes, reach=reach, sound_stop=sound, max_stop_atr=max_stop_atr,
     )  # fmt: skip
 
 

@@ -242,6 +242,9 @@ class Plan(Model):
     )
     clusters_below: list[Cluster]
     clusters_above: list[Cluster]
+    sound_stop: bool = Field(description="false: no stop is within max_stop_atr, short of the own liquidation and outside "
+                             "every cluster; the stop given is the farthest allowed")  # fmt: skip
+    max_stop_atr: float
 
 
 class Sentiment(Model):

@@ -131,6 +131,7 @@ def plan_route(
     balance: Annotated[float, Query(gt=0)],
     risk: Annotated[str, Query(description="of the balance: 1% or 0.01")] = "1%",
     venue: MarginVenue = None,
+    max_stop_atr: Annotated[float, Query(gt=0, le=100, description="the farthest stop from the entry, in ATRs")] = 4.0,
     at: At = None,
 ) -> dict[str, Any]:
     mm = map_at(m, at)
@@ -138,7 +139,8 @@ def plan_route(
         fraction = parse_risk(risk)
     with naming("venue", "side", "entry", "leverage", "balance", aliases={"the stop": "entry", "notional": "balance"}):
         p = make_plan(mm, clusters_of(mm, top=None), side=side, entry=entry, leverage=leverage, balance=balance,
-                      risk=fraction, venue=venue or m.params.venue, contract=m.bundle.meta.contract)  # fmt: skip
+                      risk=fraction, venue=venue or m.params.venue, contract=m.bundle.meta.contract,
+                      max_stop_atr=max_stop_atr)  # fmt: skip
     return {"market": m.id, "at": iso(mm.ts), "price": mm.price, **p.to_dict()}
 
 

@@ -205,6 +205,9 @@ def plan_cmd(
     venue: Annotated[
         str, typer.Option(help="Venue whose liquidation rule applies: binance, bybit, okx, hyperliquid.")
     ] = "binance",
+    max_stop: Annotated[
+        float, typer.Option("--max-stop", help="The farthest stop from the entry, in ATRs of the market's candles.")
+    ] = 4.0,
     at: AtOption = None,
     as_json: JsonOption = False,
     params_file: ParamsFile = None,
@@ -218,8 +221,10 @@ def plan_cmd(
         fraction = parse_risk(risk)
         b, m = _map(bundle, at, params_file, set_param)
         p = plan(m, clusters_of(m, top=None), side=side.lower(), entry=entry, leverage=leverage, balance=balance, risk=fraction,
-                 venue=venue.lower(), contract=b.meta.contract)  # fmt: skip
+                 venue=venue.lower(), contract=b.meta.contract, max_stop_atr=max_stop)  # fmt: skip
     except DomainError as exc:
+        if exc.param == "max_stop_atr":
+            exc = DomainError(str(exc).replace("max_stop_atr", "--max-stop", 1))
         fail(exc)
     if as_json:
         emit_json(p.to_dict())
@@ -231,7 +236,7 @@ def plan_cmd(
             f"{p.size_base:,.6f} {m.symbol} = {usd(p.notional_usd)} notional, {usd(p.margin_usd)} margin at {p.leverage:g}×",
         ),
         ("risk", f"{usd(p.risk_usd)} to the stop"),
-        ("stop", f"{p.stop:,.2f} ({p.stop_reason})"),
+        ("stop", f"{p.stop:,.2f} ({p.stop_reason})" if p.sound_stop else f"[red]{p.stop:,.2f} ({p.stop_reason})[/]"),
         ("own liquidation", f"{p.liquidation_price:,.2f} (exact, isolated)"),
         ("target", "—" if p.take_profit is None else f"{p.take_profit:,.2f}, reward/risk {p.reward_risk:.2f}"),
     ]
@@ -300,7 +305,9 @@ def screen(
         Path | None, typer.Option("--store", help="Also rank every market the store holds candles and open interest for.")
     ] = None,
     timeframe: Annotated[str, typer.Option(help="Candle timeframe of the store's markets.")] = "1h",
-    min_share: Annotated[float, typer.Option(help="A cluster counts as large from this share of its side.")] = 0.1,
+    min_share: Annotated[
+        float, typer.Option(help="A cluster (a band at most 2.5 % wide) counts as large from this share of its side.")
+    ] = 0.05,
     rank: Annotated[
         str, typer.Option(help="reach: by the chance the likeliest large cluster is reached within 24 h; distance: in ATRs.")
     ] = "reach",

@@ -10,6 +10,7 @@ export function clearPlan({ page, series }) {
   for (const line of page.planLines) series.removePriceLine(line);
   page.planLines = [];
   page.plan = null;
+  page.fitPrices = [];
 }
 
 // The simulated cascade is drawn over the heatmap as a path after the last candle: one step per round.
@@ -19,7 +20,7 @@ export function clearCascade({ page, chart }) {
 }
 
 async function submitPlan(app, event) {
-  const { state, page, series } = app;
+  const { state, page, series, chart } = app;
   event.preventDefault();
   const form = new FormData(event.target);
   if (!form.get('entry') && page.summary) form.set('entry', page.summary.price);
@@ -32,8 +33,13 @@ async function submitPlan(app, event) {
     page.planLines.push(line(p.entry, '#58a6ff', 'entry'), line(p.stop, '#f0883e', 'stop'));
     if (p.liquidation_price > 0 && Number.isFinite(p.liquidation_price)) page.planLines.push(line(p.liquidation_price, '#ff7b72', 'own liquidation'));
     if (p.take_profit !== null) page.planLines.push(line(p.take_profit, '#3fb950', 'target'));
+    // every line of the plan on screen: the price scale widens to hold them (main.js's autoscale)
+    page.fitPrices = [p.entry, p.stop, p.liquidation_price, p.take_profit].filter((x) => x !== null && x > 0 && Number.isFinite(x));
+    chart.priceScale('right').applyOptions({ autoScale: true });
+    const stopText = p.sound_stop ? ['stop ', h('b', null, price(p.stop)), ` · ${p.stop_reason}`]
+      : h('span', { className: 'unsound' }, `no sound stop · ${price(p.stop)} is the farthest allowed`);
     fill($('planout'), 'size ', h('b', null, p.size_base.toPrecision(4)), ` (${usd(p.notional_usd)}, margin ${usd(p.margin_usd)})`, h('br'),
-      'stop ', h('b', null, price(p.stop)), ` · ${p.stop_reason}`, h('br'), 'own liquidation ', h('b', null, price(p.liquidation_price)), h('br'),
+      stopText, h('br'), 'own liquidation ', h('b', null, price(p.liquidation_price)), h('br'),
       p.take_profit === null ? 'no target cluster' : ['target ', h('b', null, price(p.take_profit)), ` · reward/risk ${p.reward_risk.toFixed(2)}`],
       p.margin_to_clear === null ? null : [h('br'), `margin to clear: ${usd(p.margin_to_clear)}`],
       p.warnings.map((w) => h('div', { className: 'warn' }, `⚠ ${w}`)));
@@ -84,4 +90,6 @@ export function wireForms(app) {
   $('plan').addEventListener('submit', (event) => submitPlan(app, event));
   $('cascade').addEventListener('submit', (event) => submitCascade(app, event));
   $('calc').addEventListener('submit', (event) => submitCalc(app, event));
+  $('planclear').addEventListener('click', () => { clearPlan(app); $('planout').textContent = ''; });
+  $('cascadeclear').addEventListener('click', () => { clearCascade(app); $('cascadeout').textContent = ''; });
 }

@@ -224,6 +224,7 @@ export class HeatmapPrimitive {
     });
     const finished = performance.now();
     page.drawMs.push(finished - started);
+    if (page.afterDraw) queueMicrotask(page.afterDraw); // what follows the price scale (off-screen marks)
     if (page.firstPaintMs === null && page.dataAt) page.firstPaintMs = finished - page.dataAt;
   }
 }

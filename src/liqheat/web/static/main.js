@@ -52,13 +52,23 @@ const chart = LWC.createChart($('chart'), {
 const series = chart.addSeries(LWC.CandlestickSeries, {
   upColor: '#3fb950', downColor: '#f85149', wickUpColor: '#3fb950', wickDownColor: '#f85149', borderVisible: false,
 });
+// the price scale holds the candles and whatever the trader asked to see (a plan's lines)
+series.applyOptions({
+  autoscaleInfoProvider: (original) => {
+    const range = original();
+    const extra = page.fitPrices ?? [];
+    if (!range || !extra.length) return range;
+    const { minValue, maxValue } = range.priceRange;
+    return { ...range, priceRange: { minValue: Math.min(minValue, ...extra), maxValue: Math.max(maxValue, ...extra) } };
+  },
+});
 const heatmapPrimitive = new HeatmapPrimitive(chart, series, page);
 series.attachPrimitive(heatmapPrimitive);
 
 // what the other modules draw with
 const app = { state, page, chart, series };
 // The tests and bench/web.py evaluate these by name, as they could when the page was one classic script.
-Object.assign(window, { page, chart, series, xOf, barIndex: (t) => barIndex(page.bars, t) });
+Object.assign(window, { page, chart, series, xOf, barIndex: (t) => barIndex(page.bars, t), refresh: () => load({ keepView: true }) });
 
 chart.subscribeCrosshairMove((param) => {
   if (!param.point && performance.now() - (page.touchedAt ?? -1e9) < 4000) return; // a tap's hover stays a while
@@ -155,8 +165,10 @@ async function load({ keepView = false } = {}) {
     drawVenues(app, venues);
     drawLevels(app, levels);
     drawSentiment(app, mood);
-    clearPlan(app);
-    clearCascade(app);
+    if (!keepView) { // a refresh of the same view keeps what the trader drew (a plan, a cascade)
+      clearPlan(app);
+      clearCascade(app);
+    }
     page.clusters = clusters.clusters;
     if (visible) chart.timeScale().setVisibleLogicalRange(visible); else chart.timeScale().fitContent();
     if (state.tab === 'map') await loadMap(app);

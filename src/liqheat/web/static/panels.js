@@ -62,9 +62,14 @@ export function drawColourBar({ page }, legend) {
   bar.title = `colour scale (${legend.note}): a quarter, half and full brightness in USD; the hover gives each cell's dollars`;
 }
 
-export function drawClusters({ page, series }, clusters) {
+// The clusters within reach (the API ranks them by what they are expected to liquidate within 24 h), of the
+// side shown: dashed lines on the chart, a list in the panel, and a mark at the chart's top or bottom edge for
+// each one priced off the visible range, with its distance.
+export function drawClusters({ page, series, state }, clusters) {
   for (const line of page.priceLines) series.removePriceLine(line);
-  page.priceLines = clusters.slice(0, 6).map((c) => series.createPriceLine({
+  const shown = clusters.filter((c) => state.side === 'both' || c.side === state.side);
+  page.shownClusters = shown;
+  page.priceLines = shown.slice(0, 6).map((c) => series.createPriceLine({
     price: c.peak_price,
     color: c.side === 'long' ? '#f85149' : '#3fb950',
     lineStyle: LWC.LineStyle.Dashed,
@@ -72,10 +77,32 @@ export function drawClusters({ page, series }, clusters) {
     axisLabelVisible: true,
     title: `${c.side} cluster ${usd(c.notional_usd)}`,
   }));
-  fill($('clusters'), clusters.map((c) => h('li', { className: c.side }, `${c.side} ${price(c.peak_price)} · ${usd(c.notional_usd)} · `
-    + `${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%`
-    + (c.distance_atr === null ? '' : ` (${Math.abs(c.distance_atr).toFixed(1)} ATR)`)
+  const chance = (c) => (c.hit_prob_24h === null || c.hit_prob_24h === undefined ? '' : ` · ${Math.round(c.hit_prob_24h * 100)}% in 24 h`);
+  fill($('clusters'), shown.map((c) => h('li', { className: c.side }, `${c.side} ${price(c.price_low)}–${price(c.price_high)} · `
+    + `${usd(c.notional_usd)} · ${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%`
+    + (c.distance_atr === null ? '' : ` (${Math.abs(c.distance_atr).toFixed(1)} ATR)`) + chance(c)
     + (c.age_hours === null ? '' : ` · ${c.age_at_least ? '≥' : ''}${Math.round(c.age_hours)} h old`))));
+  page.afterDraw = () => markOffscreen(page, series);
+  markOffscreen(page, series);
+}
+
+// Clusters priced above or below what the chart shows, as marks at its top and bottom edges.
+function markOffscreen(page, series) {
+  const box = $('offscreen');
+  const height = $('chart').clientHeight - 30; // the time axis
+  const above = [];
+  const below = [];
+  for (const c of page.shownClusters ?? []) {
+    const y = series.priceToCoordinate(c.peak_price);
+    if (y === null) continue;
+    const text = `${c.side} ${usd(c.notional_usd)} ${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(1)}%`;
+    if (y < 0) above.push(text); else if (y > height) below.push(text);
+  }
+  const key = `${above.join('|')}#${below.join('|')}`;
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  fill(box, above.length ? h('div', { className: 'edge top' }, `▲ ${above.join(' · ')}`) : null,
+    below.length ? h('div', { className: 'edge bottom' }, `▼ ${below.join(' · ')}`) : null);
 }
 
 export function drawRealized({ page }, r) {
