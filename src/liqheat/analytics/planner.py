@@ -50,7 +50,8 @@ def _stop(
 
     word = "below" if side == "long" else "above"
     for c in guards:
-        zone, stop = c, math.nan
+        zone: Cluster | None = c
+        stop = math.nan
         while zone is not None:  # past the guard and every cluster it runs into (a wide zone comes in adjoining bands)
             edge = zone.price_low if side == "long" else zone.price_high
             stop = edge * (1 + sign * STOP_BUFFER_PCT / 100)
