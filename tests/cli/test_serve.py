@@ -127,6 +127,22 @@ def test_one_signal_stops_serve_while_a_tab_holds_the_event_stream(small_bundle:
             proc.wait()
 
 
+def test_requests_cancelled_at_a_stop_log_one_line_not_a_traceback_each() -> None:
+    import asyncio
+    import logging
+
+    from liqheat.api.server import QuietCancel
+
+    def record(exc: BaseException | None) -> logging.LogRecord:
+        info = (type(exc), exc, None) if exc is not None else None
+        return logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application", (), info)
+
+    quiet = QuietCancel()
+    assert not quiet.filter(record(asyncio.CancelledError("Task cancelled, timeout graceful shutdown exceeded")))
+    assert quiet.filter(record(ValueError("a real failure")))
+    assert quiet.filter(record(None))
+
+
 def _last(port: int) -> pd.Timestamp:
     return pd.Timestamp(httpx.get(f"http://127.0.0.1:{port}/api/markets/demo", timeout=30).json()["last"])
 

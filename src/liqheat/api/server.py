@@ -18,6 +18,7 @@ stop by.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 import threading
@@ -140,7 +141,19 @@ class Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+class QuietCancel(logging.Filter):
+    """Drops the traceback uvicorn logs for each request it cancels at a stop: its one line "Cancel N running
+    task(s)" says what happened, and a Ctrl-C should not fill the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
 def serve(app: Any, host: str, port: int, limits: Limits = Limits(), sockets: Sequence[socket.socket] | None = None) -> None:
     """Run until interrupted (SIGINT or SIGTERM), then stop within about :attr:`Limits.stop_timeout` seconds."""
     stopping = getattr(getattr(app, "state", None), "stopping", None)
-    Server(config(app, host, port, limits), stopping).run(sockets=list(sockets) if sockets else None)
+    settings = config(app, host, port, limits)  # configures uvicorn's loggers: the filter goes on after
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietCancel) for f in logger.filters):
+        logger.addFilter(QuietCancel())
+    Server(settings, stopping).run(sockets=list(sockets) if sockets else None)
