@@ -26,6 +26,7 @@ from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
 from liqheat.demo.job import market as demo_market
 from liqheat.evaluation.synthetic.market import SimParams
+from liqheat.store.parquet_store import default_root
 
 
 def ms(client: TestClient, url: str, **params: str) -> float:
@@ -42,7 +43,9 @@ def spread(label: str, values: list[float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="where the demo market is cached (serve's default)")
+    parser.add_argument(
+        "--out", type=Path, default=default_root() / "demo-cache", help="where the demo market is cached (serve's default)"
+    )
     parser.add_argument("--requests", type=int, default=20)
     args = parser.parse_args()
     print(f"machine: {machine()}")

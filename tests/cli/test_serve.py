@@ -1,7 +1,12 @@
-"""`liqheat serve` listens where --host says: an IPv6 address works, a name nobody resolves is a message."""
+"""`liqheat serve` listens where --host says (an IPv6 address works, a name nobody resolves is a message),
+stops on one signal while clients hold the event stream, and keeps its live demo's cache and clock in the
+store folder: a restart never turns the demo's clock back."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -9,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from tests.helpers import run
 
@@ -49,3 +55,184 @@ def test_serves_on_ipv6_loopback(small_bundle: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# ------------------------------------------------------------------------------------ stopping and restarting
+
+
+def _wait_listening(proc: subprocess.Popen[bytes], port: int, startup: float = 180.0) -> None:
+    deadline = time.monotonic() + startup
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"liqheat serve exited {proc.returncode}: {proc.stdout.read().decode() if proc.stdout else ''}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"liqheat serve did not listen on {port} within {startup:g} s")
+            time.sleep(0.1)
+
+
+def _hold_events(port: int) -> socket.socket:
+    """A tab's event stream: opened, its hello read, then left open."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    data = b""
+    while b"event: hello" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the event stream closed before its hello: {data!r}"
+        data += chunk
+    return sock
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: signal.Signals, stream: socket.socket) -> tuple[float, bytes]:
+    """Send one ``sig`` and wait (generously) for the exit; the seconds it took and the rest of the stream."""
+    began = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"one {sig.name} did not stop liqheat serve within 20 s while a client held the event stream")
+    took = time.monotonic() - began
+    rest = b""
+    stream.settimeout(5)
+    try:
+        while chunk := stream.recv(65536):
+            rest += chunk
+    except OSError:
+        pass
+    stream.close()
+    print(f"{sig.name}: liqheat serve exited {proc.returncode} after {took:.2f} s")  # measured, not asserted tightly
+    return took, rest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_one_signal_stops_serve_while_a_tab_holds_the_event_stream(small_bundle: Path, sig: signal.Signals) -> None:
+    """uvicorn alone waited for the tab to close its stream (714 s once); now the stream ends with a bye."""
+    port = _free_port(socket.AF_INET, "127.0.0.1")
+    command = [sys.executable, "-m", "liqheat", "serve", "--bundle", str(small_bundle), "--no-demo", "--port", str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_listening(proc, port)
+        _, rest = _stop(proc, sig, _hold_events(port))
+        assert proc.returncode == 0, proc.stdout.read().decode() if proc.stdout else ""
+        assert b"event: bye" in rest
+        assert b"stopped" in (proc.stdout.read() if proc.stdout else b"")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_requests_cancelled_at_a_stop_log_one_line_not_a_traceback_each() -> None:
+    import asyncio
+    import logging
+
+    from liqheat.api.server import QuietCancel
+
+    def record(exc: BaseException | None) -> logging.LogRecord:
+        info = (type(exc), exc, None) if exc is not None else None
+        return logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application", (), info)
+
+    quiet = QuietCancel()
+    assert not quiet.filter(record(asyncio.CancelledError("Task cancelled, timeout graceful shutdown exceeded")))
+    assert quiet.filter(record(ValueError("a real failure")))
+    assert quiet.filter(record(None))
+
+
+def _last(port: int) -> pd.Timestamp:
+    return pd.Timestamp(httpx.get(f"http://127.0.0.1:{port}/api/markets/demo", timeout=30).json()["last"])
+
+
+def test_the_live_demo_resumes_after_a_restart_and_caches_in_the_store(tmp_path: Path) -> None:
+    """Two runs of the default ``liqheat serve`` (the live demo) in an empty folder: one Ctrl-C stops the
+    first with its feeder and a held event stream; the second starts where the first left off, never
+    earlier; the demo cache is in the store folder ($LIQHEAT_HOME/demo-cache), and the folder it ran in
+    stays empty."""
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    cwd.mkdir()
+    env = {**os.environ, "LIQHEAT_HOME": str(home)}
+    shown: list[pd.Timestamp] = []
+    for run_no in range(2):
+        port = _free_port(socket.AF_INET, "127.0.0.1")
+        command = [sys.executable, "-m", "liqheat", "serve", "--port", str(port)]
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            _wait_listening(proc, port)
+            first = _last(port)
+            if shown:
+                assert first >= shown[-1], f"the demo's clock went back after a restart: {shown[-1]} then {first}"
+            deadline = time.monotonic() + 60
+            while (latest := _last(port)) < first + pd.Timedelta(minutes=2):  # the feeder publishes a minute a second
+                assert time.monotonic() < deadline, "the live demo did not grow"
+                time.sleep(0.5)
+            shown.append(latest)
+            stream = _hold_events(port)
+            _, _ = _stop(proc, signal.SIGINT, stream)
+            assert proc.returncode == 0, proc.stdout.read().decode() if proc.stdout else ""
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert list(cwd.iterdir()) == [], f"run {run_no + 1} wrote into the current folder"
+    assert (home / "demo-cache" / "bundle").is_dir()
+    assert json.loads((home / "demo-cache" / "live.json").read_text())["candles"] > 43_200
+
+
+def test_the_demo_clock_rule(tmp_path: Path) -> None:
+    """Resume at the recorded count, never before the cached market's end nor past the cap; a record of
+    other parameters or an unreadable one counts for nothing; the simulation runs a day past the resume."""
+    from liqheat.demo import clock
+    from liqheat.evaluation.synthetic.market import SimParams
+
+    params = SimParams(days=2, seed=3)
+    base, cap = params.minutes, params.minutes + clock.EXTRA_DAYS * 1440
+    assert clock.resume_at(tmp_path, params) == base  # never ran
+    record = clock.Recorder(tmp_path, params)
+    for count, resumes in ((base + 90, base + 90), (base - 5, base), (cap + 7, cap)):
+        record(count)
+        assert clock.resume_at(tmp_path, params) == resumes
+    clock.Recorder(tmp_path, SimParams(days=2, seed=4))(base + 90)
+    assert clock.resume_at(tmp_path, params) == base  # another market's clock
+    (tmp_path / clock.FILE).write_text("{not json")
+    assert clock.resume_at(tmp_path, params) == base
+    assert clock.ahead(params, base).minutes == base + 1440
+    assert clock.ahead(params, base + 90).minutes >= base + 90 + 1440
+    assert clock.ahead(params, cap).minutes == cap
+    clock.Recorder(tmp_path / clock.FILE / "x", params)(base + 1)  # cannot be written: logged, the demo goes on
+
+
+def test_a_restarted_demo_resumes_the_same_market_where_it_was(tmp_path: Path) -> None:
+    """In-process: the feeder records its clock; a second start resumes there with the market the first
+    one showed, continued (same candles, open interest and liquidations up to that point)."""
+    from liqheat.api.markets import Registry
+    from liqheat.cli.serve import add_demo_market
+    from liqheat.evaluation.synthetic.market import SimParams
+
+    params = SimParams(days=1, seed=3)
+    out = tmp_path / "cache"
+    registry = Registry()
+    feeder = add_demo_market(registry, out, live=True, params=params)
+    assert feeder is not None
+    deadline = time.monotonic() + 60
+    while feeder.count < params.minutes + 3:  # one candle a second
+        assert time.monotonic() < deadline, "the demo did not grow"
+        time.sleep(0.1)
+    feeder.stop()
+    shown = registry.get("demo").bundle
+
+    again = Registry()
+    feeder = add_demo_market(again, out, live=True, params=params)
+    assert feeder is not None
+    feeder.stop()
+    resumed = again.get("demo").bundle
+    assert resumed.candles["ts"].iloc[-1] >= shown.candles["ts"].iloc[-1]
+    n = len(shown.candles)
+    pd.testing.assert_frame_equal(resumed.candles.iloc[:n], shown.candles)
+    cutoff = shown.candles["ts"].iloc[-1]
+    for name in ("open_interest", "liquidations"):
+        before, after = getattr(shown, name), getattr(resumed, name)
+        pd.testing.assert_frame_equal(after[after["ts"] <= cutoff], before[before["ts"] <= cutoff])

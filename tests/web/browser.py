@@ -25,21 +25,24 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 @contextmanager
-def serve(registry: Any) -> Iterator[str]:
-    """The API and the page for ``registry`` on a free local port (in a thread); yields its base URL."""
+def serve(registry: Any, port: int | None = None) -> Iterator[str]:
+    """The API and the page for ``registry`` on ``port`` (default: a free one) on loopback, in a thread;
+    yields its base URL. Stopped as ``liqheat serve`` stops: the pages' event streams end at once."""
     import uvicorn
 
     from liqheat.api.app import create_app
+    from liqheat.api.server import Server
 
-    config = uvicorn.Config(create_app(registry), host="127.0.0.1", port=_free_port(), log_level="warning")
-    srv = uvicorn.Server(config)
+    app = create_app(registry)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port or free_port(), log_level="warning")
+    srv = Server(config, app.state.stopping)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 20

@@ -15,6 +15,8 @@ the replay, the maps and the heatmaps it built) or the analytics, and encodes th
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI
 
 from liqheat import __version__
@@ -33,7 +35,10 @@ def create_app(registry: Registry, *, hosts: frozenset[str] | None = None, gate:
     ``gate`` bounds the heavy routes computing at once (default: one per core, 256 waiting, then 429).
 
     ``hosts`` (see :func:`liqheat.api.hosts.allowed_hosts`) are the ``Host`` names it answers; ``None``
-    answers any, for in-process clients only: ``liqheat serve`` always passes them."""
+    answers any, for in-process clients only: ``liqheat serve`` always passes them.
+
+    ``app.state.stopping`` is set when the server begins to stop (:class:`liqheat.api.server.Server`):
+    long-lived responses (the event stream) end on it instead of holding the stop up."""
     app = FastAPI(
         title="liqheat",
         version=__version__,
@@ -41,6 +46,7 @@ def create_app(registry: Registry, *, hosts: frozenset[str] | None = None, gate:
     )
     app.state.registry = registry
     app.state.gate = gate or Gate()
+    app.state.stopping = threading.Event()
     errors.install(app)
     for router in (routes_market.router, routes_trader.router, routes_liquidations.router, routes_page.router):
         app.include_router(router)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -26,15 +27,32 @@ INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 router = APIRouter(prefix="/api", responses=ERRORS)
 
 
-@router.get("/events", summary="Server-sent events: a market grew (its version moved)")
+async def _stopped_within(seconds: float, stopping: threading.Event) -> bool:
+    """Wait ``seconds``, looking every quarter second whether the server is stopping; True once it is."""
+    until = asyncio.get_running_loop().time() + seconds
+    while not stopping.is_set():
+        left = until - asyncio.get_running_loop().time()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(left, 0.25))
+    return True
+
+
+@router.get("/events", summary="Server-sent events: a market grew (its version moved); bye when the server stops")
 async def events(
     request: Request, markets: RegistryDep, poll: Annotated[float, Query(gt=0.05, le=60)] = 1.0
 ) -> StreamingResponse:
+    # A stream ends when the server stops (a tab holding it open must not hold up the stop) with a last
+    # `bye`, so the page knows at once that the server is gone and starts retrying.
+    stopping: threading.Event = getattr(request.app.state, "stopping", None) or threading.Event()
+
     async def stream() -> AsyncIterator[str]:
         seen = markets.versions()
         yield f"event: hello\ndata: {json.dumps(seen)}\n\n"
         while not await request.is_disconnected():
-            await asyncio.sleep(poll)
+            if await _stopped_within(poll, stopping):
+                yield "event: bye\ndata: {}\n\n"
+                return
             markets.refresh()
             now = markets.versions()
             for market_id, version in now.items():

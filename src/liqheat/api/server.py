@@ -7,13 +7,23 @@ waited. :class:`GuardedH11` gives each request head :attr:`Limits.header_timeout
 from the connection (or the previous response) and not renewed by the bytes that trickle in, and
 keeps at most :attr:`Limits.max_waiting` connections waiting for a head: past that, the oldest waiting
 one is closed to make room, so a flood of half-open sockets cannot shut out a real client.
+
+A stop (one Ctrl-C, or SIGTERM) is graceful and quick: :class:`Server` sets the app's ``state.stopping``
+before uvicorn waits for open requests, so the event streams a tab holds open end at once (uvicorn alone
+waited for the tab to go away: 714 s once), and a request still running :attr:`Limits.stop_timeout`
+seconds later is cancelled. The process then exits 0 rather than dying of the signal it was asked to
+stop by.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 import socket
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -29,6 +39,7 @@ class Limits:
     max_waiting: int = 512  # connections waiting for a request head; the oldest goes past that
     max_head_bytes: int = 16 * 1024  # a request line and headers longer than that are a 400
     backlog: int = 2048
+    stop_timeout: int = 3  # seconds requests still running at a stop get before they are cancelled
 
 
 class GuardedH11(H11Protocol):
@@ -96,9 +107,53 @@ def config(app: Any, host: str, port: int, limits: Limits = Limits(), log_level:
         backlog=limits.backlog,
         log_level=log_level,
         lifespan="off",
+        timeout_graceful_shutdown=limits.stop_timeout,
     )
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, which tells the app it is stopping and exits cleanly on the signal that stopped it.
+
+    ``stopping`` (the app's ``state.stopping``, see :func:`liqheat.api.app.create_app`) is set as the stop
+    begins, before uvicorn waits for the open requests: the event stream ends on it.
+    """
+
+    def __init__(self, config: uvicorn.Config, stopping: threading.Event | None = None) -> None:
+        super().__init__(config)
+        self.stopping = stopping if stopping is not None else threading.Event()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.stopping.set()
+        await super().shutdown(sockets)
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """SIGINT and SIGTERM ask for a graceful stop (a second Ctrl-C forces it), as uvicorn does; unlike
+        uvicorn, the signal is not raised again once stopped, so a stop asked for and done exits 0."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class QuietCancel(logging.Filter):
+    """Drops the traceback uvicorn logs for each request it cancels at a stop: its one line "Cancel N running
+    task(s)" says what happened, and a Ctrl-C should not fill the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
 def serve(app: Any, host: str, port: int, limits: Limits = Limits(), sockets: Sequence[socket.socket] | None = None) -> None:
-    """Run until interrupted."""
-    uvicorn.Server(config(app, host, port, limits)).run(sockets=list(sockets) if sockets else None)
+    """Run until interrupted (SIGINT or SIGTERM), then stop within about :attr:`Limits.stop_timeout` seconds."""
+    stopping = getattr(getattr(app, "state", None), "stopping", None)
+    settings = config(app, host, port, limits)  # configures uvicorn's loggers: the filter goes on after
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietCancel) for f in logger.filters):
+        logger.addFilter(QuietCancel())
+    Server(settings, stopping).run(sockets=list(sockets) if sockets else None)

@@ -113,7 +113,7 @@ def demo(
         from liqheat.cli.serve import add_demo_market, serve_registry
 
         registry = Registry()
-        add_demo_market(registry, out, live=True)
+        feeder = add_demo_market(registry, out, live=True, params=params)
         for folder in bundle or []:
             registry.add_folder(folder)
-        serve_registry(registry, "127.0.0.1", port, allowed_host)
+        serve_registry(registry, "127.0.0.1", port, allowed_host, feeder=feeder)

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from liqheat.cli.common import AllowedHost, app, console, fail
+from liqheat.cli.common import AllowedHost, app, console, fail, store_root
 from liqheat.model import DomainError
+
+if TYPE_CHECKING:
+    from liqheat.demo.live import Feeder
+    from liqheat.evaluation.synthetic.market import SimParams
+
+DEMO_CACHE = "demo-cache"  # the folder in the store where serve keeps the demo market
 
 
 def serve_registry(
-    registry: object, host: str, port: int, allowed_host: list[str] | None = None, header_timeout: float = 10.0
+    registry: object,
+    host: str,
+    port: int,
+    allowed_host: list[str] | None = None,
+    header_timeout: float = 10.0,
+    feeder: Feeder | None = None,
 ) -> None:
-    """Run the server until interrupted; a taken port is a clear error, not a traceback."""
+    """Run the server until interrupted; a taken port is a clear error, not a traceback. A stop (Ctrl-C,
+    SIGTERM) ends the open event streams, stops ``feeder`` (the live demo) and returns."""
     from liqheat.api.app import create_app, vendor_dir
     from liqheat.api.hosts import allowed_hosts
     from liqheat.api.server import Limits, serve
@@ -45,7 +57,12 @@ def serve_registry(
         )
     registry.warm()  # type: ignore[attr-defined]
     console.print(f"[bold]liqheat[/] serving on http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
-    serve(create_app(registry, hosts=hosts), host, port, Limits(header_timeout=header_timeout))  # type: ignore[arg-type]
+    try:
+        serve(create_app(registry, hosts=hosts), host, port, Limits(header_timeout=header_timeout))  # type: ignore[arg-type]
+    finally:
+        if feeder is not None:
+            feeder.stop()
+    console.print("stopped")
 
 
 @app.command()
@@ -55,7 +72,10 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also serve the embedded synthetic market.")] = True,
     live: Annotated[bool, typer.Option("--live/--still", help="Let the demo market grow by one minute every second.")] = True,
-    out: Annotated[Path, typer.Option(help="Where the demo market is cached.")] = Path("out/demo"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help=f"Where the demo market is cached (default: {DEMO_CACHE}/ in the store folder, see --store)."),
+    ] = None,
     store_dir: Annotated[
         Path | None,
         typer.Option(
@@ -81,6 +101,7 @@ def serve(
     if not (0 < port < 65536):
         fail(f"--port must be 1..65535, got {port}")
     registry = Registry()
+    feeder = None
     try:
         for folder in bundle or []:
             registry.add_folder(folder)
@@ -96,40 +117,45 @@ def serve(
             if venue:
                 registry.add_store(store, parse_feeds(venue, symbol), timeframe, parse_time(since, "--since"))
         if demo:
-            add_demo_market(registry, out, live=live)
+            feeder = add_demo_market(registry, out if out is not None else store_root(store_dir) / DEMO_CACHE, live=live)
     except DomainError as exc:
         fail(exc)
     if not len(registry):
         if registry.store is not None:
             fail("--store needs --venue to serve a market (e.g. --venue binance --symbol BTC/USDT:USDT), or leave --demo on")
         fail("nothing to serve: give --bundle DIR or leave --demo on")
-    serve_registry(registry, host, port, allowed_host, header_timeout)
+    serve_registry(registry, host, port, allowed_host, header_timeout, feeder)
 
 
-def add_demo_market(registry: object, out: Path, live: bool = False) -> None:
-    """The synthetic market of ``liqheat demo`` (simulated once, then reused from ``out``).
+def add_demo_market(registry: object, out: Path, live: bool = False, params: SimParams | None = None) -> Feeder | None:
+    """The synthetic market of ``liqheat demo`` (simulated once, then reused from ``out``); with ``live``,
+    the started :class:`~liqheat.demo.live.Feeder` that grows it (the caller stops it).
 
-    ``live`` simulates one more day and publishes it a minute per second, so the page has a market
-    that grows (the first 30 days are the same market: same seed, same random stream).
+    ``live`` simulates one more day and publishes it a minute per second, so the page has a market that
+    grows (the cached days are the same market: same seed, same random stream). It resumes where the
+    last run left off (``out/live.json``, see :mod:`liqheat.demo.clock`): a restart never turns the
+    market's clock back.
     """
     from liqheat.api.markets import Registry
+    from liqheat.demo import clock
     from liqheat.demo.job import market as demo_market
     from liqheat.evaluation.synthetic.market import SimParams, simulate
+    from liqheat.fsutil import check_writable
 
     assert isinstance(registry, Registry)
-    params = SimParams()
+    params = params or SimParams()
+    check_writable(out, folder=True, param="out")
     sim, reused = demo_market(out, params)
     if not reused:
         console.print(f"simulated the demo market (cached in {out} for next time)")
     if not live:
         registry.add(sim.bundle, market_id="demo", kind="synthetic")
-        return
-    from dataclasses import replace
-
+        return None
     from liqheat.demo.live import Feeder, published
 
-    ahead = simulate(replace(params, days=params.days + 1))
-    start = len(sim.bundle.candles)
-    market = registry.add(published(ahead.bundle, start), market_id="demo", kind="synthetic")
-    Feeder(market, ahead.bundle, start).start()
+    start = clock.resume_at(out, params)
+    full = simulate(clock.ahead(params, start)).bundle
+    market = registry.add(published(full, start), market_id="demo", kind="synthetic")
+    feeder = Feeder(market, full, start, record=clock.Recorder(out, params)).start()
     console.print("the demo market grows by one simulated minute every second (--still to stop it)")
+    return feeder

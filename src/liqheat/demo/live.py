@@ -8,6 +8,7 @@ Everything downstream (engine, heatmap, page) only ever sees what is published, 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 import pandas as pd
@@ -36,15 +37,21 @@ def published(full: Bundle, candles: int) -> Bundle:
 
 
 class Feeder:
-    """Publishes one more candle of ``full`` into ``market`` every ``every`` seconds until stopped."""
+    """Publishes one more candle of ``full`` into ``market`` every ``every`` seconds until stopped.
 
-    def __init__(self, market: Market, full: Bundle, start: int, every: float = 1.0) -> None:
+    ``record(count)`` is told each new count just before that candle is published (the demo keeps its
+    clock with it, see :mod:`liqheat.demo.clock`)."""
+
+    def __init__(
+        self, market: Market, full: Bundle, start: int, every: float = 1.0, record: Callable[[int], None] | None = None
+    ) -> None:
         if not (0 < start <= len(full.candles)):
             raise ValueError(f"start must be within the {len(full.candles)} candles, got {start}")
         self.market = market
         self.full = full
         self.count = start
         self.every = every
+        self.record = record
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"feed-{market.id}", daemon=True)
 
@@ -54,7 +61,8 @@ class Feeder:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def step(self) -> bool:
         """Publish one more candle; False when the simulated future is used up."""
@@ -66,5 +74,7 @@ class Feeder:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
+            if self.record is not None and self.count < len(self.full.candles):
+                self.record(self.count + 1)  # before publishing: a kill in between resumes ahead, never behind
             if not self.step():
                 return

@@ -7,10 +7,20 @@ function url(path, query) {
 }
 const market = (id, route, query) => url(`/api/markets/${encodeURIComponent(id)}/${route}`, query);
 
+// A fetch that gets no answer at all means the server is gone: the page says "disconnected" (and
+// live.js, told by this window event, shows it and retries) rather than the browser's "Failed to fetch".
+export const OFFLINE = 'liqheat:offline';
+
 // An error carries the server's own words: FastAPI's {detail: "…"} or its list of validation errors,
 // else the status line; `status` lets a caller tell "not there" (404) from a failure.
 async function get(href) {
-  const response = await fetch(href);
+  let response;
+  try {
+    response = await fetch(href);
+  } catch (error) {
+    window.dispatchEvent(new Event(OFFLINE));
+    throw Object.assign(new Error('disconnected — the server does not answer; the page retries'), { offline: true, cause: error });
+  }
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try {

@@ -7,6 +7,7 @@ import { exportView } from './export.js';
 import { $, fill, price } from './format.js';
 import { clearCascade, clearPlan, wireForms } from './forms.js';
 import { barIndex, decodeQ16, HeatmapPrimitive, paint, xOf } from './heatmap.js';
+import * as live from './live.js';
 import { loadMap } from './mapview.js';
 import {
   drawClusters, drawColourBar, drawLevels, drawMarkers, drawRealized, drawSentiment, drawSummary, drawTooltip, drawVenues,
@@ -208,14 +209,18 @@ $('export').addEventListener('change', (event) => {
 });
 
 function listen() {
-  // the server says when a market grew (a live venue, a followed store, the demo running on)
-  if (!window.EventSource) return;
-  const source = new EventSource(api.EVENTS);
-  source.addEventListener('grew', (event) => {
-    const info = JSON.parse(event.data);
-    page.version = info.version;
-    if (info.market === state.market && document.body.dataset.state !== 'loading') load({ keepView: true });
-    if (!$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
+  // the server says when a market grew (a live venue, a followed store, the demo running on); when it is
+  // gone, live.js says so and retries, and once it is back the market is loaded again
+  live.listen({
+    onGrew: (info) => {
+      page.version = info.version;
+      if (info.market === state.market && document.body.dataset.state !== 'loading') load({ keepView: true });
+      if (!$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
+    },
+    onReconnect: () => {
+      load({ keepView: true });
+      if (!$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
+    },
   });
 }
 
