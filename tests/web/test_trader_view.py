@@ -181,3 +181,44 @@ def test_the_planner_stops_before_its_own_liquidation_keeps_every_line_on_screen
     assert high["liquidation_price"] < high["stop"]
     assert "no sound stop" in (desk.text_content("#planout") or "")
     assert desk.errors == []
+
+
+def test_the_map_view_follows_side_leverage_and_window_stacks_by_leverage_and_explains_a_band(desk: Any, server: str) -> None:
+    need_shared()
+    open_page(desk, f"{server}/?market={MARKET}&tab=map&split=leverage&window=7d")
+    desk.wait_for_function("page.map && page.map.split_by === 'leverage'")
+    m = desk.evaluate("page.map")
+    api = httpx.get(f"{server}/api/markets/{MARKET}/map", params={"bins": 160, "window": "7d", "by": "leverage"}).json()
+    assert m["parts"] == api["parts"]
+    assert len(m["parts"]) >= 3
+    legend = desk.text_content("#maplegend") or ""
+    assert all(p["label"] in legend for p in m["parts"])
+    shot(desk, "trader-map-leverage")
+    # the tooltip: the band under the pointer, its total and its cumulative from price, as the API says
+    total = np.array(m["long"]) + np.array(m["short"])
+    band = int(np.argmax(total))
+    g = desk.evaluate("page.mapGeometry")
+    canvas = desk.locator("#mapcanvas").bounding_box()
+    x = canvas["x"] + g["pad"]["l"] + (band + 0.5) / len(total) * g["plotWidth"]
+    desk.mouse.move(x, canvas["y"] + canvas["height"] * 0.6)
+    desk.wait_for_selector("#maptip:not([hidden])")
+    assert int(desk.get_attribute("#maptip", "data-band") or -1) == band
+    assert float(desk.get_attribute("#maptip", "data-value") or "nan") == pytest.approx(total[band])
+    text = desk.text_content("#maptip") or ""
+    assert "cumulative from price" in text
+    assert sum(p["label"] in text for p in m["parts"]) >= 1
+    # the header's side and leverage reach the map: shorts only, then ≥ 50× only
+    desk.select_option("#side", "short")
+    desk.wait_for_function("page.map && page.map.long.every((v) => v === 0)")
+    assert max(desk.evaluate("page.map.short")) > 0
+    desk.select_option("#lev", "50-200")
+    desk.wait_for_function("page.map && page.map.parts.length === 1 && page.map.parts[0].label === '≥ 50×'")
+    # the window sets the prices shown: a day spans fewer prices than a week
+    week = desk.evaluate("page.map.price_edges")
+    desk.select_option("#window", "24h")
+    desk.wait_for_function(f"page.map && page.map.price_edges[0] > {week[0]}")
+    assert desk.evaluate("page.map.price_edges.at(-1)") < week[-1]
+    desk.select_option("#mapsplit", "none")
+    desk.wait_for_function("page.map && page.map.split_by === 'none'")
+    assert desk.is_disabled("#mapsplit option[value=venue]")  # a bundle has one open interest: no venue split
+    assert desk.errors == []

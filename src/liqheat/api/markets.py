@@ -172,6 +172,20 @@ class Market:
         ts = seconds(frame["ts"].iloc[idx])
         return {"venues": cols, "ts": ts, "shares": shares, "status": status}
 
+    def venue_shares_at(self, ts: pd.Timestamp) -> dict[str, float]:
+        """Each venue's share of open interest at ``ts`` (each venue's last sample at or before it, so a lagging
+        venue keeps its last known part), those with some; empty for a market without per-venue open interest."""
+        frame = self.venue_oi
+        if frame is None or frame.empty:
+            return {}
+        k = int(frame["ts"].searchsorted(ts, side="right")) - 1
+        if k < 0:
+            return {}
+        row = frame.drop(columns="ts").iloc[: k + 1].astype("float64").ffill().iloc[-1]
+        row = row[np.isfinite(row) & (row > 0)]
+        total = float(row.sum())
+        return {str(v): float(x) / total for v, x in row.items()} if total > 0 else {}
+
 
 def _side_score(s: SideScore) -> dict[str, float | None]:
     return {"model": num(s.model, 4), "yardstick": num(s.yardstick, 4), "margin": num(s.margin, 4)}

@@ -8,7 +8,7 @@ its model fails its tests instead of silently dropping it. Numbers that can be m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,6 +98,12 @@ class Heatmap(Model):
     short: list[list[float]]
 
 
+class MapPart(Model):
+    label: str = Field(description="A leverage band (\"< 10×\", \"10–25×\", …), a venue, or \"all\".")
+    long: list[float]
+    short: list[float]
+
+
 class LiquidationMap(Model):
     market: str
     at: str = Field(description="The time the map describes: the close of the last candle closed by `at`.")
@@ -107,6 +113,9 @@ class LiquidationMap(Model):
     short: list[float] = Field(description="USD of shorts liquidating in each band above price (0 below it).")
     cumulative_long: list[float] = Field(description="Longs from price downwards.")
     cumulative_short: list[float] = Field(description="Shorts from price upwards.")
+    split_by: Literal["none", "leverage", "venue"] = Field(description="What `parts` splits each band by.")
+    parts: list[MapPart] = Field(description="The bands split: per leverage band (adding up to long/short) or venue.")
+    note: str = Field(description="How the split was made, when it is not exact.")
 
 
 # ------------------------------------------------------------------------------------------ trader

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -15,6 +14,8 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from liqheat.analytics.liqmap import leverage_parts, venue_parts, whole
+from liqheat.analytics.liqmap import liquidation_map as build_map
 from liqheat.api import encode
 from liqheat.api.busy import HEAVY
 from liqheat.api.deps import At, End, MarketDep, RegistryDep, Window, end_of, map_at, time_of, window_of
@@ -22,6 +23,7 @@ from liqheat.api.errors import ApiError, naming
 from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, Summary, VenueShares
 from liqheat.timeutil import iso, parse_duration
 
+MAP_MARGIN = 0.15  # the heatmap's: the window's traded range, this much wider each way
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 
 router = APIRouter(prefix="/api", responses=ERRORS)
@@ -186,7 +188,7 @@ def heatmap(
 
 @router.get(
     "/markets/{market_id}/map",
-    summary="The liquidation map at a time: notional per price, cumulative per side",
+    summary="The liquidation map at a time: notional per price (split by leverage or venue), cumulative per side",
     response_model=LiquidationMap,
     dependencies=HEAVY,
 )
@@ -194,27 +196,56 @@ def liquidation_map(
     m: MarketDep,
     at: At = None,
     bins: Annotated[int, Query(ge=10, le=1000)] = 200,
-    span_pct: Annotated[float, Query(ge=0.1, le=90)] = 30.0,
+    span_pct: Annotated[float, Query(ge=0.1, le=90, description="± this % of price (without window).")] = 30.0,
+    window: Annotated[
+        str | None, Query(description="The prices traded over this window before the map, ± 15 % (the heatmap's range).")
+    ] = None,
+    side: Literal["both", "long", "short"] = "both",
+    lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
+    lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
+    by: Annotated[
+        Literal["none", "leverage", "venue"],
+        Query(description="Split each band by leverage band (exact) or by venue (by open-interest share)."),
+    ] = "none",
 ) -> dict[str, Any]:
+    if lev_min > lev_max:
+        raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
     mm = map_at(m, at, ages=False)
-    edges, lv, sv = _rebin(mm.edges, mm.long, mm.short, mm.price, span_pct, bins)
-    centers = np.sqrt(edges[:-1] * edges[1:])
-    below = centers < mm.price
-    # Levels on the wrong side of price are swept by the next candle for certain (its low is at or
-    # below its open, its high at or above): they are not at risk, so the map does not show them.
-    lv = np.where(below, lv, 0.0)
-    sv = np.where(below, 0.0, sv)
-    cum_long = np.where(below, np.cumsum(lv[::-1])[::-1], 0.0)  # longs below price: from price downwards
-    cum_short = np.where(~below, np.cumsum(sv), 0.0)
+    if window is None:
+        low, high = mm.price * (1 - span_pct / 100), mm.price * (1 + span_pct / 100)
+    else:
+        span = window_of(window)
+        c = m.bundle.candles.iloc[: mm.index + 1]
+        seen = c[c["ts"] > c["ts"].iloc[-1] - span]
+        low, high = float(seen["low"].min()) * (1 - MAP_MARGIN), float(seen["high"].max()) * (1 + MAP_MARGIN)
+    lev_range = (lev_min, lev_max)
+    note = ""
+    with naming("by", aliases={"no leverage bucket": "lev_min"}):
+        if by == "leverage":
+            parts = leverage_parts(mm, m.timeline, m.params, lev_range)
+        else:
+            total = whole(mm, m.timeline, m.params, lev_range)
+            parts = [total]
+            if by == "venue":
+                shares = m.venue_shares_at(mm.ts)
+                if not shares:
+                    venues = ", ".join(m.bundle.meta.venues)
+                    raise ApiError(400, f"by=venue needs each venue's open interest; this market has one series ({venues})", "by")
+                parts = venue_parts(total, shares)
+                note = "each venue's part is its share of open interest at the map's time, not a map of its own"
+        lm = build_map(mm, parts, low=low, high=high, bins=bins, side=side, split_by=by, note=note)
     return {
         "market": m.id,
         "at": iso(mm.ts),
-        "price": mm.price,
-        "price_edges": edges.round(8).tolist(),
-        "long": lv.round(2).tolist(),
-        "short": sv.round(2).tolist(),
-        "cumulative_long": cum_long.round(2).tolist(),
-        "cumulative_short": cum_short.round(2).tolist(),
+        "price": lm.price,
+        "price_edges": lm.edges.round(8).tolist(),
+        "long": lm.long.round(2).tolist(),
+        "short": lm.short.round(2).tolist(),
+        "cumulative_long": lm.cumulative_long.round(2).tolist(),
+        "cumulative_short": lm.cumulative_short.round(2).tolist(),
+        "split_by": by,
+        "parts": [{"label": p.label, "long": p.long.round(2).tolist(), "short": p.short.round(2).tolist()} for p in lm.parts],
+        "note": note,
     }
 
 
@@ -243,17 +274,3 @@ def summary(m: MarketDep) -> dict[str, Any]:
         else {side: float(recent.loc[recent["side"] == side, "usd"].sum()) for side in ("long", "short")},
         "params": m.params.to_dict(),
     }
-
-
-def _rebin(
-    edges: np.ndarray, long: np.ndarray, short: np.ndarray, price: float, span_pct: float, bins: int
-) -> tuple[np.ndarray, ...]:
-    """Sum engine bins into ``bins`` equal log-bins within ±``span_pct`` of price."""
-    lo, hi = math.log(price * (1 - span_pct / 100)), math.log(price * (1 + span_pct / 100))
-    new_edges = np.exp(np.linspace(lo, hi, bins + 1))
-    centers = np.log(np.sqrt(edges[:-1] * edges[1:]))
-    idx = np.floor((centers - lo) / (hi - lo) * bins).astype(np.int64)
-    ok = (idx >= 0) & (idx < bins)
-    lv = np.bincount(idx[ok], weights=long[ok], minlength=bins)
-    sv = np.bincount(idx[ok], weights=short[ok], minlength=bins)
-    return new_edges, lv, sv

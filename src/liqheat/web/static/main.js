@@ -8,14 +8,16 @@ import { $, fill, price } from './format.js';
 import { clearCascade, clearPlan, wireForms } from './forms.js';
 import { barIndex, decodeQ16, HeatmapPrimitive, paint, xOf } from './heatmap.js';
 import * as live from './live.js';
-import { loadMap } from './mapview.js';
+import { drawMap, loadMap, mapTooltip } from './mapview.js';
 import {
   drawClusters, drawColourBar, drawLevels, drawMarkers, drawRealized, drawSentiment, drawSummary, drawTooltip, drawVenues,
   loadStoreLiquidations,
 } from './panels.js';
 
 const LWC = window.LightweightCharts;
-const state = { market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap' };
+const state = {
+  market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap', split: 'none',
+};
 const params = new URLSearchParams(location.search);
 for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
 const page = {
@@ -202,6 +204,10 @@ for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'cont
 }
 $('tab-heatmap').addEventListener('click', () => showTab('heatmap'));
 $('tab-map').addEventListener('click', () => showTab('map'));
+$('mapsplit').addEventListener('change', () => { state.split = $('mapsplit').value; saveUrl(); loadMap(app).catch(showError); });
+$('mapcanvas').addEventListener('pointermove', (event) => mapTooltip(page, event));
+$('mapcanvas').addEventListener('pointerleave', () => { $('maptip').hidden = true; });
+window.addEventListener('resize', () => { if (state.tab === 'map') drawMap(page); });
 $('export').addEventListener('change', (event) => {
   const kind = event.target.value;
   event.target.value = '';
