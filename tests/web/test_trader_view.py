@@ -222,3 +222,37 @@ def test_the_map_view_follows_side_leverage_and_window_stacks_by_leverage_and_ex
     desk.wait_for_function("page.map && page.map.split_by === 'none'")
     assert desk.is_disabled("#mapsplit option[value=venue]")  # a bundle has one open interest: no venue split
     assert desk.errors == []
+
+
+def test_controls_offer_only_what_the_market_has_and_the_permalink_keeps_the_zoom(desk: Any, server: str) -> None:
+    need_shared()
+    open_page(desk, f"{server}/?market={MARKET}&window=1y")
+    disabled = desk.eval_on_selector_all("#interval option", "os => os.filter((o) => o.disabled).map((o) => o.value)")
+    assert disabled == ["1m", "5m", "15m"]  # an hourly market: no finer candles on offer
+    note = desk.text_content("#windownote") or ""
+    assert desk.is_visible("#windownote")
+    assert "the data holds 86 days" in note or "the data holds 87 days" in note
+    desk.select_option("#window", "7d")
+    desk.wait_for_function("document.body.dataset.state === 'ready'")
+    assert not desk.is_visible("#windownote")
+    # zoom in, then open the permalink elsewhere: the same time range
+    times = desk.evaluate("page.bars")
+    want = {"from": times[-60], "to": times[-20]}
+    desk.evaluate(f"chart.timeScale().setVisibleRange({{ from: {want['from']}, to: {want['to']} }})")
+    desk.wait_for_function(f"new URLSearchParams(location.search).get('from') === '{want['from']}'", timeout=5000)
+    link = desk.evaluate("location.href")
+    other = desk.context.new_page()
+    open_page(other, link)
+    shown = other.evaluate("chart.timeScale().getVisibleRange()")
+    assert shown["from"] == want["from"]
+    assert shown["to"] == want["to"]
+    # S/R lines: labelled on the axis, support and resistance told apart by colour
+    lines = desk.evaluate("page.levelLines.map((l) => l.options())")
+    assert lines
+    assert all(o["axisLabelVisible"] for o in lines)
+    kinds = desk.evaluate("page.levels.levels.slice(0, 6).map((l) => l.kind)")
+    own = {"support": "#79c0ff", "resistance": "#ffa657"}  # purple (#d2a8ff) where a level meets a cluster
+    for o, kind in zip(lines, kinds, strict=True):
+        assert o["color"] in (own[kind], "#d2a8ff")
+        assert o["title"].startswith(kind)
+    assert desk.errors == []

@@ -16,7 +16,7 @@ import {
 
 const LWC = window.LightweightCharts;
 const state = {
-  market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap', split: 'none',
+  market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap', split: 'none', from: '', to: '',
 };
 const params = new URLSearchParams(location.search);
 for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
@@ -73,6 +73,14 @@ const app = { state, page, chart, series };
 // The tests and bench/web.py evaluate these by name, as they could when the page was one classic script.
 Object.assign(window, { page, chart, series, xOf, barIndex: (t) => barIndex(page.bars, t), refresh: () => load({ keepView: true }) });
 
+// the permalink keeps the zoom: the visible time range, once the trader moves it
+let zoomTimer = null;
+chart.timeScale().subscribeVisibleTimeRangeChange((range) => {
+  if (!range || !page.zoomReady || document.body.dataset.state === 'loading') return;
+  clearTimeout(zoomTimer);
+  zoomTimer = setTimeout(() => { state.from = String(range.from); state.to = String(range.to); saveUrl(); }, 250);
+});
+
 chart.subscribeCrosshairMove((param) => {
   if (!param.point && performance.now() - (page.touchedAt ?? -1e9) < 4000) return; // a tap's hover stays a while
   drawTooltip(app, param);
@@ -120,11 +128,15 @@ async function heatmapData() {
 
 const SECONDS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '4h': 14400, '1d': 86400 };
 const WINDOW_SECONDS = { '4h': 14400, '12h': 43200, '24h': 86400, '3d': 259200, '7d': 604800, '30d': 2592000, '90d': 7776000, '180d': 15552000, '1y': 31536000 };
-function autoInterval() {
-  // the finest interval that keeps the window to about 3,000 candles, never finer than the market's
+function nativeSeconds() {
   const market = page.markets?.find((m) => m.id === state.market);
   const m = /^(\d+)([smhdw])$/.exec(market?.timeframe ?? '1m');
-  const native = m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]] : 60;
+  return m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]] : 60;
+}
+
+function autoInterval() {
+  // the finest interval that keeps the window to about 3,000 candles, never finer than the market's
+  const native = nativeSeconds();
   const span = WINDOW_SECONDS[state.window] ?? 604800;
   let pick = null;
   for (const [name, seconds] of Object.entries(SECONDS)) {
@@ -133,7 +145,25 @@ function autoInterval() {
       if (span / seconds <= 3000) return name;
     }
   }
-  return pick ?? market?.timeframe ?? '1d';
+  return pick ?? page.markets?.find((m) => m.id === state.market)?.timeframe ?? '1d';
+}
+
+// Only the candle intervals the market can give (its own timeframe and multiples of it); a window longer
+// than the market's data says it shows all of it.
+function fitControls() {
+  const market = page.markets?.find((m) => m.id === state.market);
+  const native = nativeSeconds();
+  for (const option of $('interval').options) {
+    const seconds = SECONDS[option.value];
+    option.disabled = Boolean(option.value) && (seconds < native || seconds % native !== 0);
+    option.title = option.disabled ? `finer than, or not a multiple of, this market's ${market?.timeframe} candles` : '';
+  }
+  if ($('interval').selectedOptions[0]?.disabled) { state.interval = ''; $('interval').value = ''; }
+  const held = market ? (Date.parse(market.last) - Date.parse(market.first)) / 1000 + native : Infinity;
+  const asked = WINDOW_SECONDS[state.window];
+  const note = $('windownote');
+  note.hidden = !(asked > held * 1.02);
+  note.textContent = note.hidden ? '' : `the data holds ${Math.round(held / 86400)} days: all of it is shown`;
 }
 
 async function load({ keepView = false } = {}) {
@@ -173,7 +203,10 @@ async function load({ keepView = false } = {}) {
       clearCascade(app);
     }
     page.clusters = clusters.clusters;
-    if (visible) chart.timeScale().setVisibleLogicalRange(visible); else chart.timeScale().fitContent();
+    if (visible) chart.timeScale().setVisibleLogicalRange(visible);
+    else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
+    else chart.timeScale().fitContent();
+    page.zoomReady = true;
     if (state.tab === 'map') await loadMap(app);
     document.body.dataset.state = 'ready';
   } catch (error) {
@@ -199,6 +232,8 @@ for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'cont
   $(key).addEventListener(key === 'contrast' ? 'input' : 'change', () => {
     state[key] = $(key).value;
     if ((key === 'scale' || key === 'contrast') && page.heatmap) { saveUrl(); repaint(); return; }
+    if (['market', 'window', 'interval'].includes(key)) { state.from = ''; state.to = ''; }
+    fitControls();
     load();
   });
 }
@@ -240,6 +275,7 @@ async function start() {
     if (![...$('window').options].some((o) => o.value === state.window)) $('window').add(new Option(state.window, state.window));
     for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'contrast']) $(key).value = state[key];
     showTab(state.tab === 'map' ? 'map' : 'heatmap');
+    fitControls();
     await load();
     $('storeliqform').addEventListener('change', () => loadStoreLiquidations(app).catch(showError));
     await loadStoreLiquidations(app);

@@ -81,9 +81,17 @@ export function drawClusters({ page, series, state }, clusters) {
   fill($('clusters'), shown.map((c) => h('li', { className: c.side }, `${c.side} ${price(c.price_low)}–${price(c.price_high)} · `
     + `${usd(c.notional_usd)} · ${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%`
     + (c.distance_atr === null ? '' : ` (${Math.abs(c.distance_atr).toFixed(1)} ATR)`) + chance(c)
-    + (c.age_hours === null ? '' : ` · ${c.age_at_least ? '≥' : ''}${Math.round(c.age_hours)} h old`))));
+    + (c.age_hours === null ? '' : ` · ${c.age_at_least ? '≥ ' : ''}${age(c.age_hours)} old`))));
   page.afterDraw = () => markOffscreen(page, series);
   markOffscreen(page, series);
+}
+
+// 5 h, 40 h, 3 d 8 h, 12 d: hours while they count, then days
+export function age(hours) {
+  const hrs = Math.round(hours);
+  if (hrs < 48) return `${hrs} h`;
+  const days = Math.floor(hrs / 24);
+  return days >= 10 ? `${days} d` : `${days} d ${hrs % 24} h`;
 }
 
 // Clusters priced above or below what the chart shows, as marks at its top and bottom edges.
@@ -205,9 +213,12 @@ export function drawLevels({ page, series }, data) {
   page.levelLines = [];
   const meets = new Set(data.confluence.map((x) => x.level.price));
   if ($('sr').checked) {
+    // support blue, resistance orange, a level that meets a cluster purple and thicker; each labelled on the axis
+    const colour = (lv) => (meets.has(lv.price) ? '#d2a8ff' : lv.kind === 'support' ? '#79c0ff' : '#ffa657');
     page.levelLines = data.levels.slice(0, 6).map((lv) => series.createPriceLine({
-      price: lv.price, color: meets.has(lv.price) ? '#d2a8ff' : '#8b949e', lineStyle: LWC.LineStyle.Dotted, lineWidth: 1,
-      axisLabelVisible: false, title: `${lv.kind === 'support' ? 'S' : 'R'} ${lv.source}${meets.has(lv.price) ? ' ✦ cluster' : ''}`,
+      price: lv.price, color: colour(lv), lineStyle: LWC.LineStyle.Dotted, lineWidth: meets.has(lv.price) ? 2 : 1,
+      axisLabelVisible: true, axisLabelColor: colour(lv), axisLabelTextColor: '#0d1117',
+      title: `${lv.kind} (${lv.source})${meets.has(lv.price) ? ' ✦ cluster' : ''}`,
     }));
   }
   fill($('levels'), data.levels.slice(0, 6).map((lv) => h('li', { className: `level ${lv.kind}` },
@@ -238,7 +249,7 @@ export function drawSummary({ page }, s) {
   const rows = [
     ['price', price(s.price)], ['24h', `${s.change_24h_pct >= 0 ? '+' : ''}${s.change_24h_pct.toFixed(2)}%`],
     ['open interest', usd(s.open_interest_usd)], ['funding', s.funding_rate === null ? '—' : `${(s.funding_rate * 100).toFixed(4)}%`],
-    ['liquidated 24h', s.liquidations_24h ? `${usd(s.liquidations_24h.long)} L · ${usd(s.liquidations_24h.short)} S` : '—'],
+    ['liquidated 24h', s.liquidations_24h ? `${usd(s.liquidations_24h.long)} L · ${usd(s.liquidations_24h.short)} S` : 'no data'],
     ['score (Spearman)', score], ['venues', s.venues.join(', ')], ['data up to', `${s.last.replace('T', ' ').slice(0, 16)} UTC`],
     ['open interest as of', `${s.open_interest_as_of.replace('T', ' ').slice(0, 16)} UTC`],
   ];
