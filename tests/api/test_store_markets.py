@@ -30,7 +30,7 @@ def served(tmp_path: Path) -> tuple[TestClient, Registry, Store, pd.DataFrame]:
 def test_the_store_market_is_listed_with_its_venues(served: tuple[TestClient, Registry, Store, pd.DataFrame]) -> None:
     client, *_ = served
     markets = client.get("/api/markets").json()
-    assert [m["id"] for m in markets] == ["btc-binance-bybit-1m"]
+    assert [m["id"] for m in markets] == ["btc-binance-bybit-1m", "btc-binance-1m", "btc-bybit-1m"]  # and each venue alone
     status = {s["venue"]: s for s in markets[0]["venue_status"]}
     assert status["binance"]["state"] == "fresh"
     assert status["bybit"]["state"] == "lagging"
@@ -38,6 +38,11 @@ def test_the_store_market_is_listed_with_its_venues(served: tuple[TestClient, Re
     assert markets[0]["venues"] == ["binance", "bybit"]
     heat = client.get("/api/markets/btc-binance-bybit-1m/heatmap?window=1d").json()
     assert max(max(row) for row in heat["long"]) > 0
+    assert markets[1]["venues"] == ["binance"]
+    assert markets[2]["venues"] == ["bybit"]
+    one = client.get("/api/markets/btc-binance-1m/summary").json()
+    both = client.get("/api/markets/btc-binance-bybit-1m/summary").json()
+    assert one["open_interest_usd"] < both["open_interest_usd"]  # binance alone holds its own open interest, not the sum
 
 
 def test_venue_shares_follow_open_interest(served: tuple[TestClient, Registry, Store, pd.DataFrame]) -> None:
@@ -57,7 +62,7 @@ def test_a_follower_writing_grows_the_market(served: tuple[TestClient, Registry,
     client, registry, store, frame = served
     before = client.get("/api/markets/btc-binance-bybit-1m").json()
     write_venue(store, "binance", frame.iloc[2 * 1440 : 2 * 1440 + 60], 7e9)
-    assert registry.refresh() == ["btc-binance-bybit-1m"]
+    assert registry.refresh() == ["btc-binance-bybit-1m", "btc-binance-1m"]  # bybit alone did not change
     after = client.get("/api/markets/btc-binance-bybit-1m").json()
     assert after["version"] == before["version"] + 1
     assert pd.Timestamp(after["last"]) - pd.Timestamp(before["last"]) == pd.Timedelta(minutes=60)

@@ -349,9 +349,29 @@ def test_heatmap_options(synthetic: Path, tmp_path: Path) -> None:
     assert data["side"] == "long"
 
 
+def test_heatmap_leverage_keeps_only_positions_of_that_leverage(synthetic: Path, tmp_path: Path) -> None:
+    def matrix(*extra: object) -> dict[str, Any]:
+        out = tmp_path / f"h{len(list(tmp_path.iterdir()))}.json"
+        result = run("heatmap", synthetic, "--window", "1d", "--bins", "40", "--columns", "20", *extra, "--out", out)
+        assert result.exit_code == 0, result.output
+        data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return data
+
+    every = matrix()
+    bands = [matrix("--leverage", band) for band in ("1-9.99", "10-24.99", "25-49.99", "50-200")]
+    assert all(b["price_edges"] == every["price_edges"] for b in bands)
+    for side in ("long", "short"):
+        total = np.sum([np.array(b[side]) for b in bands], axis=0)
+        assert total == pytest.approx(np.array(every[side]), rel=1e-6, abs=0.05)  # the bands partition (JSON: cents)
+    assert 0 < np.sum(bands[3]["long"]) < 0.9 * np.sum(every["long"])
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
+        (("--leverage", "10"), ("--leverage must be LOW-HIGH",)),
+        (("--leverage", "25-10"), ("--leverage must be LOW-HIGH",)),
+        (("--leverage", "0-500"), ("--leverage must be LOW-HIGH",)),
         (("--window", "3x"), ("--window must look like",)),
         (("--end", "2020-01-01T00:00:00Z"), ("before the bundle's first candle",)),
         (("--end", "2030-01-01T00:00:00Z"), ("after the bundle's last candle",)),

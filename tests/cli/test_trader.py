@@ -28,6 +28,7 @@ from liqheat.analytics.maps import MarketMap, market_map
 from liqheat.analytics.planner import plan as make_plan
 from liqheat.analytics.planner import sentiment as read_sentiment
 from liqheat.bundle import Bundle, read_bundle, write_bundle
+from liqheat.cli.common import price_text
 from liqheat.evaluation.synthetic.market import SimParams, simulate
 from liqheat.venues.calc import calculate, position_from_inputs
 
@@ -580,7 +581,7 @@ def test_screen_table(demo_dir: Path, other_dir: Path) -> None:
     out = text(result.stdout)
     assert "nearest large cluster per market" in out
     rows = cli_json("screen", demo_dir, other_dir, "--rank", "distance")
-    first, second = (f"{r['market']} {r['price']:,.2f} {r['side']} {r['peak_price']:,.2f}" for r in rows)
+    first, second = (f"{r['market']} {price_text(r['price'])} {r['side']} {price_text(r['peak_price'])}" for r in rows)
     assert first in out
     assert second in out
     assert out.index(first) < out.index(second)
@@ -778,3 +779,22 @@ def test_clusters_lead_with_what_is_likely_to_liquidate_soon(demo_dir: Path, dem
     bad = run("clusters", demo_dir, "--rank", "loud")
     assert bad.exit_code == 2
     assert "--rank" in bad.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("clusters",), ("levels",), ("sentiment",), ("plan", "--side", "long", *PLAN_KEYS), ("screen", "OTHER"), ("score",)],
+    ids=["clusters", "levels", "sentiment", "plan", "screen", "score"],
+)
+def test_cli_tables_fit_80_columns_without_cutting_a_value(demo_dir: Path, other_dir: Path, args: tuple[str, ...]) -> None:
+    import liqheat.cli.model_cmds  # noqa: F401  (registers score)
+
+    command, *rest = args
+    extra = [other_dir if a == "OTHER" else a for a in rest]
+    if command == "plan":
+        extra += ["--entry", round(market_map(read_bundle(demo_dir)).price)]
+    result = run(command, demo_dir, *extra)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("params {")]  # JSON kept whole, to copy
+    assert max(len(line) for line in lines) <= 80, "\n".join(line for line in lines if len(line) > 80)
+    assert not any("…" in line for line in lines), result.stdout  # a value rich had to cut

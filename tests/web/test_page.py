@@ -248,6 +248,26 @@ def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_
             assert "BTC/USDT long $500.0k @ 60,000" in panel
             assert "undefined" not in (page.text_content("aside") or "")  # three liquidations are too few to score
             shot(page, "store-venues")
+            # one venue alone, per request: the venue select picks the server's market of that venue
+            assert page.is_visible("#venue")
+            options = page.eval_on_selector_all("#venue option", "os => os.map((o) => [o.value, o.textContent])")
+            assert options == [
+                ["btc-binance-bybit-1m", "all (binance+bybit)"], ["btc-binance-1m", "binance"], ["btc-bybit-1m", "bybit"]
+            ]
+            page.select_option("#venue", "btc-bybit-1m")
+            page.wait_for_function("document.body.dataset.state === 'ready' && page.summary.id === 'btc-bybit-1m'")
+            assert page.evaluate("page.summary.venues") == ["bybit"]
+            assert page.input_value("#market") == "btc-bybit-1m"
+            assert page.input_value("#calc input[name=symbol]") == "BTC/USDT:USDT"
+            assert page.input_value("#calc select[name=venue]") == "bybit"
+            # search: typed words find the market
+            page.fill("#search", "binance bybit")
+            page.press("#search", "Enter")
+            page.wait_for_function("document.body.dataset.state === 'ready' && page.summary.id === 'btc-binance-bybit-1m'")
+            page.fill("#search", "doge")
+            page.press("#search", "Enter")
+            assert page.evaluate("document.getElementById('search').validationMessage") == "no market matches"
+            assert page.evaluate("page.summary.id") == "btc-binance-bybit-1m"
         finally:
             context.close()
 

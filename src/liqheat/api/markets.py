@@ -187,6 +187,16 @@ class Market:
         return {str(v): float(x) / total for v, x in row.items()} if total > 0 else {}
 
 
+def _fingerprint(bundle: Bundle) -> tuple[Any, ...]:
+    """What changes when a store market gains or edits rows anywhere: its tables' lengths and a hash of every row."""
+    parts: list[Any] = []
+    for name in ("candles", "open_interest", "funding", "liquidations"):
+        table = bundle.table(name)
+        rows = None if table is None else pd.util.hash_pandas_object(table, index=False).to_numpy()
+        parts.append(None if rows is None else (len(rows), int(rows.sum(dtype=np.uint64)), int(np.bitwise_xor.reduce(rows))))
+    return tuple(parts)
+
+
 def _side_score(s: SideScore) -> dict[str, float | None]:
     return {"model": num(s.model, 4), "yardstick": num(s.yardstick, 4), "margin": num(s.margin, 4)}
 
@@ -281,7 +291,21 @@ class Registry:
         return grown + self._refresh_stores()
 
     def add_store(self, store: Any, feeds: list[Any], timeframe: str, since: pd.Timestamp | None = None) -> Market:
-        """A market aggregated from the store (one or several venues); refreshed when a follower writes."""
+        """A market aggregated from the store (one or several venues); refreshed when a follower writes.
+
+        Several venues give each its own market too (added after the aggregate), so a trader picks the
+        aggregate or one venue per request, not at start-up."""
+        aggregated = self._add_store(store, feeds, timeframe, since)
+        venues = list(dict.fromkeys(f.venue for f in feeds))
+        if len(venues) > 1:
+            for venue in venues:
+                try:
+                    self._add_store(store, [f for f in feeds if f.venue == venue], timeframe, since)
+                except DomainError as exc:  # the aggregate serves; this venue alone has too little to map
+                    self.problems[slug(f"{feeds[0].market.base}-{venue}-{timeframe}")] = str(exc)
+        return aggregated
+
+    def _add_store(self, store: Any, feeds: list[Any], timeframe: str, since: pd.Timestamp | None) -> Market:
         from liqheat.store.aggregate import aggregate
 
         self.store = store
@@ -308,6 +332,8 @@ class Registry:
                 continue
             self.problems.pop(market_id, None)
             market = self._markets[market_id]
+            if _fingerprint(agg.bundle) == _fingerprint(market.bundle):
+                continue  # another venue wrote: this market's rows are as they were
             market.grow(agg.bundle)
             market.venue_oi = agg.venue_oi
             grown.append(market_id)

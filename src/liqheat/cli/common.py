@@ -172,6 +172,15 @@ def usd(x: float, digits: int = 2) -> str:
     return f"${x:,.0f}"
 
 
+def price_text(p: float) -> str:
+    """``72,438``, ``2,116``, ``146.37``, ``0.08412``: a price in as few characters as a table needs (80 columns)."""
+    if abs(p) >= 1000:
+        return f"{p:,.0f}"
+    if abs(p) >= 1:
+        return f"{p:,.2f}"
+    return f"{p:.4g}"
+
+
 def emit_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
 

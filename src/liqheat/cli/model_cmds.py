@@ -78,10 +78,11 @@ def _fmt(x: object) -> str:
 
 
 def print_score(report_dict: dict[str, object], title: str) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, header_style="bold", show_edge=False)
-    for column in ("side", "liqheat", "naive", "excursion", "yardstick", "margin", "buckets", "predicted/realized"):
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)  # fits 80 columns
+    for column in ("side", "liqheat", "naive", "excursion", "yardstick", "margin", "buckets", "pred/real"):
         table.add_column(column, justify="left" if column == "side" else "right")
     for side in ("long", "short"):
         s = report_dict[side]
@@ -205,6 +206,20 @@ def fit(
         console.print(f"wrote {out}")
 
 
+def _leverage_band(text: str | None) -> tuple[float, float] | None:
+    """``10-25`` → (10.0, 25.0); None for every position."""
+    if text is None:
+        return None
+    low, sep, high = text.partition("-")
+    try:
+        band = (float(low), float(high))
+    except ValueError:
+        band = (math.nan, math.nan)
+    if not sep or not all(math.isfinite(x) and 1 <= x <= 200 for x in band) or band[0] > band[1]:
+        raise DomainError(f"--leverage must be LOW-HIGH within 1-200, low ≤ high (e.g. 10-25), got {text!r}")
+    return band
+
+
 @app.command()
 def heatmap(
     bundle: BundleArg,
@@ -214,6 +229,9 @@ def heatmap(
     bins: Annotated[int, typer.Option(help="Price rows (at most).")] = 300,
     columns: Annotated[int, typer.Option(help="Time columns (at most).")] = 1000,
     side: Annotated[str, typer.Option(help="both, long or short.")] = "both",
+    leverage: Annotated[
+        str | None, typer.Option(help="Only positions of this leverage: LOW-HIGH, e.g. 10-25 or 50-200 (the page's filter).")
+    ] = None,
     params_file: ParamsFile = None,
     set_param: SetParam = None,
 ) -> None:
@@ -231,7 +249,9 @@ def heatmap(
         check_writable(out, param="out")
         params = load_params(params_file, set_param)
         loaded = read_bundle(bundle)
-        frame = heatmap_frame(loaded, params, window=window, end=_ts(end, "--end"), max_bins=bins, max_columns=columns)
+        band = _leverage_band(leverage)
+        frame = heatmap_frame(loaded, params, window=window, end=_ts(end, "--end"), max_bins=bins, max_columns=columns,
+                              leverage_band=band)  # fmt: skip
         write_heatmap(frame, out, side=side, param="out")
     except DomainError as exc:
         fail(exc)

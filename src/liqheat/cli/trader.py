@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from liqheat.cli.common import BundleArg, app, console, emit_json, fail, store_root, usd
+from liqheat.cli.common import BundleArg, app, console, emit_json, fail, price_text, store_root, usd
 from liqheat.cli.model_cmds import ParamsFile, SetParam, load_params
 from liqheat.model import DomainError
 
@@ -359,15 +359,16 @@ def screen(
     title = "likeliest large cluster per market" if rank == "reach" else "nearest large cluster per market"
     from rich import box
 
-    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True)  # fmt: skip
     for col in ("market", "price", "side", "peak", "notional", "distance", "ATRs", "24h p"):
         table.add_column(col, justify="right")
     for r in rows:
         if r["side"] is None:
-            table.add_row(r["market"], f"{r['price']:,.2f}", *["—"] * 6)
+            table.add_row(r["market"], price_text(r["price"]), *["—"] * 6)
             continue
         p = "—" if r["hit_prob_24h"] is None else f"{r['hit_prob_24h'] * 100:.0f}%"
-        table.add_row(r["market"], f"{r['price']:,.2f}", r["side"], f"{r['peak_price']:,.2f}", usd(r["notional_usd"]),
+        table.add_row(r["market"], price_text(r["price"]), r["side"], price_text(r["peak_price"]), usd(r["notional_usd"], 1),
                       f"{r['distance_pct']:+.2f}%", f"{r['distance_atr']:+.1f}", p)  # fmt: skip
     console.print(table)
 

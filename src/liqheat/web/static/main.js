@@ -4,7 +4,7 @@
 
 import * as api from './api.js';
 import { exportView } from './export.js';
-import { $, fill, price } from './format.js';
+import { $, fill, h, price } from './format.js';
 import { clearCascade, clearPlan, wireForms } from './forms.js';
 import { barIndex, decodeQ16, HeatmapPrimitive, paint, xOf } from './heatmap.js';
 import * as live from './live.js';
@@ -226,6 +226,64 @@ function showTab(tab) {
   if (tab === 'map') loadMap(app).catch(showError);
 }
 
+// ---------------------------------------------------------------------------------------- markets
+
+const marketLabel = (m) => `${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}`;
+const sameGroup = (a, b) => a.symbol === b.symbol && a.quote === b.quote && a.contract === b.contract && a.timeframe === b.timeframe;
+
+// The venue select: the market's venues aggregated, or one of them (the server serves each as a market).
+function fitVenues() {
+  const current = page.markets?.find((m) => m.id === state.market);
+  const group = current ? page.markets.filter((m) => sameGroup(m, current)) : [];
+  $('venuelabel').hidden = group.length < 2;
+  fill($('venue'), group.map((m) => new Option(m.venues.length > 1 ? `all (${m.venues.join('+')})` : m.venues[0], m.id)));
+  $('venue').value = state.market;
+  fitCalc();
+}
+
+// The calculator and the planner price the market shown: its venue (where it has margin rules) and its symbol
+// in that venue's quote, so ETH is priced with ETH's brackets.
+const RULES = ['binance', 'bybit', 'okx', 'hyperliquid'];
+function calcSymbol(m, venue) {
+  if (m.contract === 'inverse') return `${m.symbol}/USD:${m.symbol}`;
+  return venue === 'hyperliquid' ? `${m.symbol}/USDC:USDC` : `${m.symbol}/USDT:USDT`;
+}
+function fitCalc() {
+  const m = page.markets?.find((x) => x.id === state.market);
+  if (!m) return;
+  const venue = m.venues.find((v) => RULES.includes(v));
+  const form = $('calc');
+  if (venue) { form.elements.venue.value = venue; $('plan').elements.venue.value = venue; }
+  form.elements.symbol.value = calcSymbol(m, form.elements.venue.value);
+}
+$('calc').elements.venue.addEventListener('change', () => {
+  const m = page.markets?.find((x) => x.id === state.market);
+  if (m) $('calc').elements.symbol.value = calcSymbol(m, $('calc').elements.venue.value);
+});
+
+function chooseMarket(id) {
+  state.market = id;
+  state.from = '';
+  state.to = '';
+  $('market').value = id;
+  fitVenues();
+  fitControls();
+  load();
+}
+
+// search: the first market whose symbol, venues or timeframe hold every word typed
+function search(text) {
+  const words = text.toLowerCase().split(/[\s·]+/).filter(Boolean);
+  if (!words.length) return;
+  const found = page.markets.find((m) => words.every((w) => `${marketLabel(m)} ${m.id}`.toLowerCase().includes(w)));
+  $('search').setCustomValidity(found ? '' : 'no market matches');
+  $('search').title = found ? '' : `no market matches “${text}”`;
+  if (found && found.id !== state.market) chooseMarket(found.id);
+}
+$('search').addEventListener('change', () => search($('search').value));
+$('search').addEventListener('keydown', (event) => { if (event.key === 'Enter') search($('search').value); });
+$('venue').addEventListener('change', () => chooseMarket($('venue').value));
+
 wireForms(app);
 $('sr').addEventListener('change', () => { if (page.levels) drawLevels(app, page.levels); });
 for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'contrast']) {
@@ -233,6 +291,7 @@ for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'cont
     state[key] = $(key).value;
     if ((key === 'scale' || key === 'contrast') && page.heatmap) { saveUrl(); repaint(); return; }
     if (['market', 'window', 'interval'].includes(key)) { state.from = ''; state.to = ''; }
+    if (key === 'market') fitVenues();
     fitControls();
     load();
   });
@@ -270,12 +329,14 @@ async function start() {
     const markets = await api.markets();
     page.markets = markets;
     if (!markets.length) throw new Error('this server has no market: start it with --bundle DIR');
-    fill($('market'), markets.map((m) => new Option(`${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}`, m.id)));
+    fill($('market'), markets.map((m) => new Option(marketLabel(m), m.id)));
+    fill($('marketlist'), markets.map((m) => h('option', { value: marketLabel(m) })));
     if (!markets.some((m) => m.id === state.market)) state.market = markets[0].id;
     if (![...$('window').options].some((o) => o.value === state.window)) $('window').add(new Option(state.window, state.window));
     for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'contrast']) $(key).value = state[key];
     showTab(state.tab === 'map' ? 'map' : 'heatmap');
     fitControls();
+    fitVenues();
     await load();
     $('storeliqform').addEventListener('change', () => loadStoreLiquidations(app).catch(showError));
     await loadStoreLiquidations(app);
