@@ -23,6 +23,7 @@ from liqheat.api.errors import ApiError, naming
 from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, Summary, VenueShares
 from liqheat.timeutil import iso, parse_duration
 
+WAKE = 0.02  # how often the event stream looks at the markets' versions (seconds)
 MAP_MARGIN = 0.15  # the heatmap's: the window's traded range, this much wider each way
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 
@@ -48,14 +49,19 @@ async def events(
     # `bye`, so the page knows at once that the server is gone and starts retrying.
     stopping: threading.Event = getattr(request.app.state, "stopping", None) or threading.Event()
 
+    # Versions are read every WAKE seconds (a dict of ints: a market grown in this process reaches the page at
+    # once); files on disk are looked at every `poll` seconds.
     async def stream() -> AsyncIterator[str]:
         seen = markets.versions()
         yield f"event: hello\ndata: {json.dumps(seen)}\n\n"
+        looked = asyncio.get_running_loop().time()
         while not await request.is_disconnected():
-            if await _stopped_within(poll, stopping):
+            if await _stopped_within(min(WAKE, poll), stopping):
                 yield "event: bye\ndata: {}\n\n"
                 return
-            markets.refresh()
+            if asyncio.get_running_loop().time() - looked >= poll:
+                markets.refresh()
+                looked = asyncio.get_running_loop().time()
             now = markets.versions()
             for market_id, version in now.items():
                 if seen.get(market_id) != version:

@@ -184,7 +184,8 @@ export function xOf(ts, logical) {
 }
 
 // Draws page.heatmap (placed on page.bars) as the bitmap set(); records each draw's time in page.drawMs
-// and the first paint after page.dataAt in page.firstPaintMs (bench/web.py reads both).
+// and the first paint after page.dataAt in page.firstPaintMs, the page's first after navigation in
+// page.firstPaintAt (bench/web.py reads them).
 export class HeatmapPrimitive {
   constructor(chart, series, page) {
     this.chart = chart;
@@ -225,7 +226,10 @@ export class HeatmapPrimitive {
     const finished = performance.now();
     page.drawMs.push(finished - started);
     if (page.afterDraw) queueMicrotask(page.afterDraw); // what follows the price scale (off-screen marks)
-    if (page.firstPaintMs === null && page.dataAt) page.firstPaintMs = finished - page.dataAt;
+    if (page.firstPaintMs === null && page.dataAt) {
+      page.firstPaintMs = finished - page.dataAt;
+      page.firstPaintAt ??= finished; // after navigation (performance.now() counts from it)
+    }
   }
 }
 

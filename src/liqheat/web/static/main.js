@@ -23,7 +23,7 @@ for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.g
 const page = {
   heatmap: null, bars: [], candles: [], map: null, summary: null, clusters: [], priceLines: [], markers: null,
   levelLines: [], planLines: [], levels: null, plan: null, cascade: null,
-  dataAt: 0, firstPaintMs: null, drawMs: [],
+  dataAt: 0, firstPaintMs: null, drawMs: [], answers: {}, answerText: {},
 };
 // resolution overrides for benchmarks and big screens: ?bins=1000&columns=2000
 const detail = { bins: Number(params.get('bins') || 300), columns: params.get('columns') ? Number(params.get('columns')) : null };
@@ -166,24 +166,33 @@ function fitControls() {
   note.textContent = note.hidden ? '' : `the data holds ${Math.round(held / 86400)} days: all of it is shown`;
 }
 
-async function load({ keepView = false } = {}) {
+const SLOW_MS = 60_000;
+
+async function load({ keepView = false, live = false } = {}) {
   $('error').hidden = true;
   document.body.dataset.state = 'loading';
   const visible = keepView ? chart.timeScale().getVisibleLogicalRange() : null;
   saveUrl();
   try {
     const id = state.market;
+    // A live refresh (the market grew by a candle) asks again only for what a candle changes; the slow panels
+    // (7-day totals, venues, S/R, 24 h sentiment) at most once a minute. A panel is redrawn only when its
+    // answer changed.
+    const slow = !live || performance.now() - (page.slowAt ?? -Infinity) > SLOW_MS;
+    const kept = (key, ask) => (slow ? ask() : Promise.resolve(page.answers[key]));
     const [candles, heat, liqs, summary, clusters, realized, venues, levels, mood] = await Promise.all([
       api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
       heatmapData(),
       api.liquidations(id, { window: state.window, limit: 5000 }),
       api.summary(id),
       api.clusters(id, { top: 3 }),
-      api.liquidationTotals(id, { window: '7d', bucket: '1d', largest: 5 }),
-      api.venues(id),
-      api.levels(id, { top: 8 }),
-      api.sentiment(id, { window: '24h' }),
+      kept('realized', () => api.liquidationTotals(id, { window: '7d', bucket: '1d', largest: 5 })),
+      kept('venues', () => api.venues(id)),
+      kept('levels', () => api.levels(id, { top: 8 })),
+      kept('mood', () => api.sentiment(id, { window: '24h' })),
     ]);
+    if (slow) page.slowAt = performance.now();
+    page.requests = (page.requests ?? 0) + (slow ? 9 : 5);
     page.dataAt = performance.now();
     page.firstPaintMs = null;
     page.bars = candles.time;
@@ -191,13 +200,21 @@ async function load({ keepView = false } = {}) {
     series.setData(page.candles);
     page.heatmap = heat;
     repaint();
-    drawMarkers(app, liqs);
-    drawClusters(app, clusters.clusters);
-    drawSummary(app, summary);
-    drawRealized(app, realized);
-    drawVenues(app, venues);
-    drawLevels(app, levels);
-    drawSentiment(app, mood);
+    const changed = (key, value) => {
+      const text = JSON.stringify(value);
+      if (live && page.answerText[key] === text) return false;
+      page.answerText[key] = text;
+      page.answers[key] = value;
+      return true;
+    };
+    if (changed('liqs', liqs)) drawMarkers(app, liqs);
+    if (changed('clusters', clusters)) drawClusters(app, clusters.clusters);
+    if (changed('summary', summary)) drawSummary(app, summary);
+    if (changed('realized', realized)) drawRealized(app, realized);
+    if (changed('venues', venues)) drawVenues(app, venues);
+    if (changed('levels', levels)) drawLevels(app, levels);
+    if (changed('mood', mood)) drawSentiment(app, mood);
+    page.updatedAt = performance.timeOrigin + performance.now();
     if (!keepView) { // a refresh of the same view keeps what the trader drew (a plan, a cascade)
       clearPlan(app);
       clearCascade(app);
@@ -209,6 +226,7 @@ async function load({ keepView = false } = {}) {
     page.zoomReady = true;
     if (state.tab === 'map') await loadMap(app);
     document.body.dataset.state = 'ready';
+    if (page.grewWhileLoading) { page.grewWhileLoading = false; load({ keepView: true, live: true }); }
   } catch (error) {
     showError(error);
   }
@@ -314,7 +332,9 @@ function listen() {
   live.listen({
     onGrew: (info) => {
       page.version = info.version;
-      if (info.market === state.market && document.body.dataset.state !== 'loading') load({ keepView: true });
+      if (info.market !== state.market) return;
+      if (document.body.dataset.state === 'loading') page.grewWhileLoading = true; // once this load ends
+      else load({ keepView: true, live: true });
       if (!$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
     },
     onReconnect: () => {

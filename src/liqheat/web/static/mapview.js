@@ -140,7 +140,7 @@ export function drawMap(page) {
   const swatches = m.parts.map((p, k) => h('span', { className: 'part' },
     h('i', { style: `background:${palette[k][0]}` }), h('i', { style: `background:${palette[k][1]}` }), ` ${p.label}`));
   fill($('maplegend'),
-    m.split_by === 'none' ? [h('span', { className: 'long' }, 'longs below price'), ' · ', h('span', { className: 'short' }, 'shorts above')]
+    m.split_by === 'none' ? [h('span', { className: 'long' }, 'longs liquidate below price'), ', ', h('span', { className: 'short' }, 'shorts above')]
       : swatches,
     ` · bars: per band (left) · lines: cumulative from price (right) · at ${m.at.replace('T', ' ').slice(0, 16)} UTC`,
     m.note ? ` · ${m.note}` : null);
