@@ -193,6 +193,37 @@ def test_the_page_follows_a_market_that_grows(browser: Any) -> None:
             context.close()
 
 
+def test_a_grown_candle_asks_only_for_what_a_candle_changes_and_keeps_what_the_trader_drew(browser: Any) -> None:
+    """One candle appended: the page asks again for candles, heatmap, markers, summary and clusters (not the
+    slow panels), keeps the plan's lines, and shows the candle."""
+    from liqheat.api.markets import Registry
+    from liqheat.demo.live import published
+    from liqheat.evaluation.synthetic.market import SimParams, simulate
+
+    full = simulate(SimParams(days=2, seed=5)).bundle
+    registry = Registry()
+    start = 1440
+    market = registry.add(published(full, start), market_id="live")
+    with serve(registry) as base:
+        context = browser.new_context(viewport={"width": 1200, "height": 700})
+        page = context.new_page()
+        try:
+            open_page(page, f"{base}/?market=live&window=24h&interval=1m")
+            page.click("#plan button[type=submit]")
+            page.wait_for_function("page.plan !== null")
+            lines = page.evaluate("page.planLines.length")
+            asked: list[str] = []
+            page.on("request", lambda r: asked.append(r.url.split("?")[0].rsplit("/", 1)[-1]) if "/api/markets/" in r.url else None)
+            before = page.evaluate("page.bars.at(-1)")
+            market.grow(published(full, start + 1))
+            page.wait_for_function(f"page.bars.at(-1) === {before} + 60 && document.body.dataset.state === 'ready'", timeout=10_000)
+            assert sorted(asked) == ["candles", "clusters", "heatmap", "liquidations", "summary"]
+            assert page.evaluate("page.planLines.length") == lines
+            assert page.evaluate("page.plan !== null")
+        finally:
+            context.close()
+
+
 def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_path: Path) -> None:
     """Two venues from the store: the panel says which one lags, and the hover splits a level by venue."""
     import re
