@@ -67,7 +67,9 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     (f"{M}/heatmap", {"lev_min": 50, "lev_max": 10}, 400, "lev_min", "lev_min 50.0 is above lev_max 10.0"),
     (f"{M}/heatmap", {"lev_min": 1, "lev_max": 1.4}, 400, "lev_min", "no leverage bucket lies in 1x … 1.4x"),
     (f"{M}/heatmap", {"end": "2026-01-05T00:30:00Z", "window": "4h"}, 400, "window", "window 14400s ending"),
-    (f"{M}/cascade", {"shock": 0}, 400, "shock", "shock must not be 0"),
+    (f"{M}/cascade", {"shock": 0}, 400, "shock", "shock must be a non-zero % in (-90, 900), got 0.0"),
+    (f"{M}/cascade", {"shock": "-3%%"}, 400, "shock", "shock must be a percentage such as -3% or +2.5, got '-3%%'"),
+    (f"{M}/cascade", {"shock": "-3", "depth": "deep"}, 422, "depth", "query.depth:"),
     (f"{M}/plan", {**PLAN, "risk": "abc"}, 400, "risk", "risk must be a percentage"),
     (f"{M}/plan", {**PLAN, "risk": "150%"}, 400, "risk", "risk must be in (0, 100 %]"),
     (f"{M}/plan", {**PLAN, "entry": "inf"}, 400, "entry", "entry must be a number in [1e-12, 1e+12]"),  # no CLI flag

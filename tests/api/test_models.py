@@ -25,7 +25,8 @@ ROUTES: list[tuple[str, dict[str, Any], type[BaseModel]]] = [
     (f"{M}/map", {}, models.LiquidationMap),
     (f"{M}/clusters", {}, models.Clusters),
     (f"{M}/levels", {}, models.Levels),
-    (f"{M}/cascade", {"shock": -5}, models.Cascade),
+    # syn trades ~$2k an hour against $1B of open interest: a book scaled to that volume is too thin for any cascade
+    (f"{M}/cascade", {"shock": "-5%", "depth": "reference"}, models.Cascade),
     (f"{M}/plan", {"side": "short", "entry": 70, "leverage": 5, "balance": 1000}, models.Plan),
     (f"{M}/sentiment", {}, models.Sentiment),
     (f"{M}/liquidations", {}, models.Liquidations),

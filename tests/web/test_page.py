@@ -287,4 +287,4 @@ def test_trader_panels_levels_planner_and_cascade(page: Any, server: str) -> Non
     page.fill("#cascade input[name=shock]", "0")
     page.click("#cascade button")
     page.wait_for_function("document.getElementById('cascadeout').textContent.startsWith('Error')")
-    assert "shock must not be 0" in (page.text_content("#cascadeout") or "")
+    assert "shock must be a non-zero % in (-90, 900), got 0.0" in (page.text_content("#cascadeout") or "")

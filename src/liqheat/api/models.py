@@ -196,6 +196,20 @@ class CascadeRound(Model):
     clusters: list[int] = Field(description="Indices into clusters_fired first reached in this round.")
 
 
+class CascadeDepth(Model):
+    """Which book the cascade walked and how it was scaled to the market (analytics.cascade.market_book)."""
+
+    reference: str = Field(description="The measured book: Binance BTCUSDT's bookDepth of 2025-10-10, calm or crash.")
+    rule: str = Field(description="volume (scaled by traded volume), reference (as measured, asked), "
+                      "or 'no volume: reference' (the market's candles carry no volume)")  # fmt: skip
+    market_usd_per_hour: float | None = Field(description="USD this market traded per hour over window_days up to the map.")
+    reference_usd_per_hour: float = Field(description="Binance BTCUSDT's over the calm book's hours.")
+    window_days: int
+    market_scale: float = Field(description="market_usd_per_hour ÷ reference_usd_per_hour (1 unless rule is volume).")
+    depth_scale: float = Field(description="The depth_scale asked for, on top.")
+    scale: float = Field(description="The book walked = the reference book × this.")
+
+
 class Cascade(Model):
     market: str
     at: str
@@ -208,6 +222,7 @@ class Cascade(Model):
     liquidated_usd: float
     stop_reason: str
     depth_source: str
+    depth: CascadeDepth
     refill: float
     rounds: list[CascadeRound]
     clusters_fired: list[Cluster]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Query
 
-from liqheat.analytics.cascade import DEPTH_SCALE, calibrated
+from liqheat.analytics.cascade import DEPTH_SCALE, market_book, parse_shock
 from liqheat.analytics.cascade import cascade as run_cascade
 from liqheat.analytics.clusters import Cluster, clusters_of, concentration, ranked
 from liqheat.analytics.levels import confluence, levels
@@ -104,16 +104,22 @@ def sr_levels(
 )
 def cascade_route(
     m: MarketDep,
-    shock: Annotated[float, Query(gt=-90, lt=900, description="% move, negative = down")],
+    shock: Annotated[str, Query(description="The push in %: -3%, -3 or +2.5% (negative = down, through the longs).")],
     depth_scale: Annotated[float, Query(ge=DEPTH_SCALE[0], le=DEPTH_SCALE[1], description="Book depth × this.")] = 1.0,
+    depth: Annotated[
+        Literal["market", "reference"],
+        Query(description="market: Binance BTCUSDT's book scaled by this market's traded volume; reference: that book as is."),
+    ] = "market",
     book: Literal["calm", "crash"] = "calm",
     refill: Annotated[float, Query(ge=0, le=1)] = 0.0,
     at: At = None,
 ) -> dict[str, Any]:
-    if shock == 0:
-        raise ApiError(400, "shock must not be 0", "shock")
+    with naming("shock"):
+        pct = parse_shock(shock)
     mm = map_at(m, at)
-    result = run_cascade(mm, shock, calibrated(book).scaled(depth_scale), clusters_of(mm, top=20), refill=refill)
+    b = m.bundle
+    model = market_book(book, b.candles, mm.index, b.meta.timeframe_delta, depth=depth, symbol=b.meta.symbol).scaled(depth_scale)
+    result = run_cascade(mm, pct, model, clusters_of(mm, top=20), refill=refill)
     return {"market": m.id, "at": iso(mm.ts), "time": int(mm.ts.timestamp()), **result.to_dict()}
 
 
