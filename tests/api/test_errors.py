@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ M = "/api/markets/syn"
 PLAN = {"side": "long", "entry": 100, "leverage": 10, "balance": 10_000}
 CALC = {"venue": "binance", "symbol": "BTCUSDT", "side": "long", "entry": 60000, "leverage": 20, "size": 1}
 OUTSIDE = "2031-06-01T00:00:00Z"
+CLI_FLAG = re.compile(r"(?<![\w-])--[a-z]")
 
 # (url, query, status, param, start of detail)
 CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
@@ -81,6 +83,8 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     ("/api/calc", {**CALC, "symbol": "NOPE"}, 400, "symbol", "cannot read symbol 'NOPE'"),
     ("/api/calc", {**CALC, "venue": "hyperliquid"}, 400, "symbol", "no hyperliquid bracket table for BTC/USDT:USDT"),
     ("/api/calc", {**CALC, "venue": "hyperliquid", "symbol": "BTCUSD_PERP"}, 400, "symbol", "Hyperliquid has no inverse"),
+    ("/api/calc", {**CALC, "symbol": "ETH"}, 400, "symbol",
+     "cannot read symbol 'ETH' (a bare coin names a market only on hyperliquid, not binance); use a unified symbol"),
     ("/api/calc", {**CALC, "side": "up"}, 400, "side", "side must be long or short, got 'up'"),
     ("/api/calc", {**CALC, "entry": "inf"}, 400, "entry", "entry price must be a finite number > 0"),
     ("/api/calc", {**CALC, "leverage": 1000}, 400, "leverage", "leverage 1000x exceeds the 150x maximum"),
@@ -88,6 +92,8 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     ("/api/calc", {**CALC, "margin_mode": "cross", "balance": -5}, 400, "balance", "margin must be a finite number > 0"),
     ("/api/liquidations", {"venue": "ftx"}, 400, "venue", "unknown venue 'ftx' (known: binance, bybit, okx, hyperliquid)"),
     ("/api/liquidations", {"symbol": "not a symbol"}, 400, "symbol", "cannot read symbol"),
+    ("/api/liquidations", {"symbol": "BTC"}, 400, "symbol",
+     "cannot read symbol 'BTC' (a bare coin names a market only on hyperliquid: name the venue); use a unified symbol"),
     ("/api/liquidations", {"venue": "okx"}, 404, None, "no liquidations in the store"),
 ]  # fmt: skip
 
@@ -118,6 +124,7 @@ def test_every_error_has_one_shape_naming_its_parameter(
     assert isinstance(body["detail"], str)
     assert body["detail"].startswith(detail), body
     assert body["param"] == param, body
+    assert not CLI_FLAG.search(body["detail"]), body  # the API names its query parameter, never the CLI's --flag
 
 
 def test_a_validation_error_on_several_parameters_names_the_first_and_says_every_one(client: TestClient) -> None:
