@@ -7,6 +7,7 @@ skipped when ../shared is absent.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -28,7 +29,9 @@ from liqheat.api.app import create_app, vendor_dir
 from liqheat.api.markets import Registry
 from liqheat.bundle import Bundle, read_bundle, write_bundle
 from liqheat.engine.params import ModelParams
+from liqheat.model import Market
 from liqheat.venues.calc import calculate, position_from_inputs
+from liqheat.venues.tables import lookup
 
 needs_shared = pytest.mark.skipif(not (REAL / "meta.json").is_file(), reason=f"shared bundle {REAL} is absent")
 
@@ -42,6 +45,7 @@ API_PATHS = {
     "/api/markets/{market_id}/liquidations",
     "/api/markets/{market_id}/summary",
     "/api/calc",
+    "/api/markets/{market_id}/calc",
 }
 MARKET_ROUTES = ("", "/candles", "/heatmap", "/map", "/clusters", "/liquidations", "/summary")
 CALC_OK = {"venue": "binance", "symbol": "BTCUSDT", "side": "long", "entry": 60000, "leverage": 20, "size": 1}
@@ -836,6 +840,74 @@ def test_calc_missing_parameter_is_422(client: TestClient, missing: str) -> None
     params = {k: v for k, v in CALC_OK.items() if k != missing}
     detail = error(client, "/api/calc", 422, **params)
     assert f"query.{missing}: Field required" == detail
+
+
+MARKET_CALC = {"side": "long", "entry": 3000, "leverage": 20, "size": 10}
+
+
+@pytest.fixture(scope="module")
+def venue_client() -> TestClient:
+    """``syn`` (BTC over Binance + Bybit), ``bare`` (ETH on OKX) and ``hl-eth`` (the same ETH on Hyperliquid)."""
+    reg = Registry()
+    reg.add(SYN, market_id="syn")
+    reg.add(BARE, market_id="bare")
+    reg.add(Bundle(meta=dataclasses.replace(BARE.meta, venues=("hyperliquid",)), candles=BARE.candles,
+                   open_interest=BARE.open_interest), market_id="hl-eth")  # fmt: skip
+    return TestClient(create_app(reg))
+
+
+@pytest.mark.parametrize(
+    ("market", "venue", "own_venue", "symbol"),
+    [
+        ("hl-eth", None, "hyperliquid", "ETH/USDC:USDC"),  # a Hyperliquid market: Hyperliquid's ETH tiers
+        ("bare", None, "okx", "ETH/USDT:USDT"),  # one venue: its own
+        ("bare", "binance", "binance", "ETH/USDT:USDT"),  # asked for: that venue's ETH table, not BTCUSDT's
+        ("syn", None, "binance", "BTC/USDT:USDT"),  # an aggregate of two venues: the model's venue
+    ],
+)
+def test_market_calc_prices_the_market_s_own_coin_with_its_own_tiers(
+    venue_client: TestClient, market: str, venue: str | None, own_venue: str, symbol: str
+) -> None:
+    data = get(venue_client, f"/api/markets/{market}/calc", **MARKET_CALC, **({"venue": venue} if venue else {}))
+    assert (data["venue"], data["symbol"]) == (own_venue, symbol)
+    assert data == get(venue_client, "/api/calc", venue=own_venue, symbol=symbol, **MARKET_CALC)
+    table = lookup(own_venue, Market.parse_unified(symbol))
+    assert data["table_source"] == table.table.source
+    assert data["bracket"]["mmr"] == table.table.brackets[0].mmr  # $30k of notional: tier 1
+
+
+def test_hyperliquid_eth_is_not_priced_with_btc_s_tiers(venue_client: TestClient) -> None:
+    eth = get(venue_client, "/api/markets/hl-eth/calc", **MARKET_CALC)
+    btc = get(venue_client, "/api/calc", venue="hyperliquid", symbol="BTC", **MARKET_CALC)
+    assert (eth["bracket"]["mmr"], eth["bracket"]["max_leverage"]) == (0.02, 25)  # ETH: 2 %, 25x
+    assert (btc["bracket"]["mmr"], btc["bracket"]["max_leverage"]) == (0.0125, 40)  # BTC: 1.25 %, 40x
+    assert eth["liquidation_price"] > btc["liquidation_price"]  # the larger maintenance rate liquidates a long sooner
+    # 30x is allowed on BTC, beyond ETH's 25x maximum: refused, naming leverage
+    assert "exceeds the 25x maximum" in error(venue_client, "/api/markets/hl-eth/calc", 400, **{**MARKET_CALC, "leverage": 30})
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "param", "fragment"),
+    [
+        ({"venue": "bybit"}, 400, "venue", "no bybit bracket table for ETH/USDT:USDT"),  # the market's coin is not there
+        ({"venue": "ftx"}, 422, "venue", "query.venue:"),
+        ({"side": "up"}, 400, "side", "side must be long or short, got 'up'"),
+        ({"margin_mode": "cross"}, 400, "balance", "cross margin needs balance"),
+        ({"symbol": "BTCUSDT"}, 200, None, ""),  # no symbol parameter here: the market's own is priced
+    ],
+)
+def test_market_calc_errors_name_their_parameter(
+    venue_client: TestClient, params: dict[str, Any], status: int, param: str | None, fragment: str
+) -> None:
+    response = venue_client.get("/api/markets/bare/calc", params={**MARKET_CALC, **params})
+    assert response.status_code == status, response.text
+    body = response.json()
+    if status == 200:
+        assert body["symbol"] == "ETH/USDT:USDT"
+        return
+    assert body["param"] == param
+    assert body["detail"].startswith(fragment)
+    assert error(venue_client, "/api/markets/nope/calc", 404, **MARKET_CALC).startswith("unknown market 'nope'")
 
 
 # ------------------------------------------------------------------------------------------ page and OpenAPI
