@@ -25,9 +25,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.data import BARE, HOUR, REAL, SYN
+from helpers import SHARED_BUNDLES
 from liqheat.api.app import create_app, vendor_dir
 from liqheat.api.markets import Registry
+from liqheat.api.routes_market import realized_24h
 from liqheat.bundle import Bundle, read_bundle, write_bundle
+from liqheat.bundle.meta import with_tables
 from liqheat.engine.params import ModelParams
 from liqheat.model import Market
 from liqheat.venues.calc import calculate, position_from_inputs
@@ -757,6 +760,57 @@ def test_summary_fields(client: TestClient) -> None:
         side: pytest.approx(recent.loc[recent["side"] == side, "usd"].sum()) for side in ("long", "short")
     }
     assert data["params"] == ModelParams().to_dict()
+
+
+def totals(bundle: Bundle, interval: str, liq: pd.DataFrame) -> Bundle:
+    """``bundle`` with ``liq`` as per-bar totals (no prices) over ``interval`` bars."""
+    return with_tables(dataclasses.replace(bundle, meta=dataclasses.replace(bundle.meta, liquidations_interval=interval)),
+                       liquidations=liq.assign(price=np.nan))  # fmt: skip
+
+
+def test_realized_24h_is_unknown_not_zero_where_the_data_does_not_cover_the_day() -> None:
+    liq = SYN.liquidations
+    assert liq is not None
+    start = LAST + HOUR - pd.Timedelta(hours=24)
+    inside = liq[liq["ts"] >= start]
+    full = {side: pytest.approx(inside.loc[inside["side"] == side, "usd"].sum()) for side in ("long", "short")}
+    # hourly totals with a row for every hour: the sum; one hour without its row: unknown
+    assert realized_24h(totals(SYN, "1h", liq)) == full
+    assert realized_24h(totals(SYN, "1h", liq[liq["ts"] != LAST - 5 * HOUR])) is None
+    # daily totals that end days before the candles (the Hyperliquid bundles): unknown, not $0
+    days = liq.assign(ts=liq["ts"].dt.floor("1D")).groupby(["ts", "side"], as_index=False)["usd"].sum()
+    assert realized_24h(totals(SYN, "1d", days[days["ts"] < LAST.floor("1D") - pd.Timedelta(days=2)])) is None
+    last_day = days[days["ts"] == LAST.floor("1D")]
+    expected = {side: pytest.approx(last_day.loc[last_day["side"] == side, "usd"].sum()) for side in ("long", "short")}
+    assert realized_24h(totals(SYN, "1d", days)) == expected  # the day that opens inside the window
+    # a stream of orders: known once it began before the window and has an order in it
+    assert realized_24h(SYN) == full
+    assert realized_24h(with_tables(SYN, liquidations=liq[liq["ts"] >= start + HOUR])) is None  # began inside
+    assert realized_24h(with_tables(SYN, liquidations=liq[liq["ts"] < start])) is None  # stopped before it
+    assert realized_24h(BARE) is None
+
+
+def test_summary_says_null_for_liquidations_it_does_not_have() -> None:
+    liq = SYN.liquidations
+    assert liq is not None
+    stale = totals(SYN, "1h", liq[liq["ts"] < LAST - pd.Timedelta(days=3)])
+    reg = Registry()
+    reg.add(stale, market_id="stale")
+    data = get(TestClient(create_app(reg)), "/api/markets/stale/summary")
+    assert data["liquidations_24h"] is None
+    assert data["price"] == pytest.approx(SYN.candles["close"].iloc[-1])
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["btc-hyperliquid-1h-2025", "eth-hyperliquid-1h-2025", "sol-hyperliquid-1h-2025"])
+def test_real_hyperliquid_summary_does_not_claim_zero_liquidations(name: str) -> None:
+    folder = SHARED_BUNDLES / name
+    if not (folder / "meta.json").is_file():
+        pytest.skip(f"shared bundle {folder} is absent")
+    bundle = read_bundle(folder)
+    assert bundle.liquidations is not None
+    assert bundle.liquidations["ts"].iloc[-1] < bundle.candles["ts"].iloc[-1] - pd.Timedelta(days=30)  # daily totals end early
+    assert realized_24h(bundle) is None
 
 
 def test_summary_of_a_bare_market(client: TestClient) -> None:

@@ -60,7 +60,11 @@ class Summary(MarketInfo):
     open_interest_usd: float
     open_interest_as_of: str
     funding_rate: float | None
-    liquidations_24h: dict[str, float] | None = Field(description="Realized USD per side over the last 24 h.")
+    liquidations_24h: dict[str, float] | None = Field(
+        description="Realized USD per side over the 24 h up to the last candle's close; null (unknown, not 0) when the "
+        "market has no realized data there: a bar of totals without its row, or a stream of orders not yet begun or "
+        "without one order in those 24 h."
+    )
     params: dict[str, Any] = Field(description="The model parameters the market is replayed with.")
 
 

@@ -19,6 +19,7 @@ from liqheat.api.busy import HEAVY
 from liqheat.api.deps import At, End, MarketDep, RegistryDep, Window, end_of, map_at, time_of, window_of
 from liqheat.api.errors import ApiError, naming
 from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, Summary, VenueShares
+from liqheat.bundle import Bundle
 from liqheat.timeutil import iso, parse_duration
 
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
@@ -211,8 +212,6 @@ def summary(m: MarketDep) -> dict[str, Any]:
     day = c[c["ts"] > last - pd.Timedelta(hours=24)]
     oi = m.bundle.open_interest
     funding = m.bundle.funding
-    liq = m.bundle.liquidations
-    recent = liq[liq["ts"] > last - pd.Timedelta(hours=24)] if liq is not None else None
     return {
         **m.describe(),
         "price": float(c["close"].iloc[-1]),
@@ -220,11 +219,41 @@ def summary(m: MarketDep) -> dict[str, Any]:
         "open_interest_usd": float(oi["oi_usd"].iloc[-1]),
         "open_interest_as_of": iso(oi["ts"].iloc[-1]),
         "funding_rate": float(funding["rate"].iloc[-1]) if funding is not None and len(funding) else None,
-        "liquidations_24h": None
-        if recent is None
-        else {side: float(recent.loc[recent["side"] == side, "usd"].sum()) for side in ("long", "short")},
+        "liquidations_24h": realized_24h(m.bundle),
         "params": m.params.to_dict(),
     }
+
+
+DAY = pd.Timedelta(hours=24)
+
+
+def realized_24h(bundle: Bundle) -> dict[str, float] | None:
+    """Realized USD per side over the 24 h up to the last candle's close; None when the data cannot say.
+
+    Unknown is not $0: the Hyperliquid bundles' daily totals end weeks before their candles, and a page
+    showing "liquidated 24h $0" there is wrong. Totals per bar (rows without a price) know a bar only where
+    it has a row, so every ``liquidations_interval`` bar opening in the window needs one. A stream of orders
+    (rows with prices) has no row for a quiet hour, so it must have begun by the window's start and hold
+    an order inside it (none in 24 h cannot be told from a stream that stopped).
+    """
+    liq = bundle.liquidations
+    if liq is None or liq.empty:
+        return None
+    end = bundle.candles["ts"].iloc[-1] + bundle.meta.timeframe_delta
+    start = end - DAY
+    ts = liq["ts"]
+    recent = liq[(ts >= start) & (ts < end)]
+    if recent.empty:
+        return None
+    if "price" in liq and liq["price"].notna().any():
+        if ts.iloc[0] > start:
+            return None
+    else:
+        step = parse_duration(bundle.meta.liquidations_interval or bundle.meta.timeframe, "liquidations_interval")
+        bars = pd.date_range(start.ceil(step), end, freq=step, inclusive="left")
+        if not bars.isin(recent["ts"]).all():
+            return None
+    return {side: float(recent.loc[recent["side"] == side, "usd"].sum()) for side in ("long", "short")}
 
 
 def _rebin(
