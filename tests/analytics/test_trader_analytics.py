@@ -232,8 +232,11 @@ def test_atr_pct_is_the_mean_true_range_over_close() -> None:
     candles = pd.DataFrame({"open": [100.0, 101.0, 105.0], "high": [102.0, 101.5, 106.0], "low": [99.0, 100.5, 104.0],
                             "close": [101.0, 101.0, 105.0]})  # fmt: skip
     # true ranges: 3 (first candle: against its open), 1, and 5 across the gap from 101 to 104–106
-    assert atr_pct(candles, 2) == pytest.approx((3 / 101 + 1 / 101 + 5 / 105) / 3 * 100)
-    assert atr_pct(candles, 2, window=1) == pytest.approx(5 / 105 * 100)
+    hour = pd.Timedelta(hours=1)
+    assert atr_pct(candles, 2, hour) == pytest.approx((3 / 101 + 1 / 101 + 5 / 105) / 3 * 100)
+    assert atr_pct(candles, 2, hour, hours=1) == pytest.approx(5 / 105 * 100)
+    # 4-hour candles are bars of their own, their ranges scaled to an hour by √(1/4)
+    assert atr_pct(candles, 2, 4 * hour) == pytest.approx((3 / 101 + 1 / 101 + 5 / 105) / 3 * 100 / 2)
 
 
 # ------------------------------------------------------------------------------------------- levels

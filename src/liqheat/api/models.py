@@ -124,7 +124,9 @@ class Cluster(Model):
     notional_usd: float
     share: float = Field(description="Of all notional at risk, both sides.")
     distance_pct: float
-    distance_atr: float | None
+    distance_atr: float | None = Field(
+        description="distance_pct ÷ atr_pct: in ATRs of 14 hourly bars (the same on 1-minute and 1-hour candles)."
+    )
     age_hours: float | None
     age_at_least: bool | None = Field(description="Older than the oldest map kept: age_hours is a lower bound.")
     side_share: float | None = Field(description="Of its own side's notional at risk.")
@@ -162,7 +164,10 @@ class Clusters(Model):
     market: str
     at: str
     price: float
-    atr_pct: float
+    atr_pct: float = Field(
+        description="Average true range of the last 14 hourly bars (candles grouped into hours ending at the map's close), "
+        "% of price; candles longer than an hour: theirs × √(1 h / timeframe)."
+    )
     clusters: list[Cluster]
     concentration: Concentration
 
