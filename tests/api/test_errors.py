@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from liqheat import __version__
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
 from liqheat.store.parquet_store import Series, Store
@@ -136,13 +137,15 @@ def test_a_validation_error_on_several_parameters_names_the_first_and_says_every
     }
 
 
-def test_a_server_without_a_store_says_how_to_get_one() -> None:
-    response = TestClient(create_app(Registry())).get("/api/liquidations")
+def test_a_server_without_a_store_says_so_where_a_page_can_ask_first() -> None:
+    client = TestClient(create_app(Registry()))
+    response = client.get("/api/liquidations")
     assert response.status_code == 404
     assert response.json() == {
-        "detail": "this server has no store: start it with --store DIR (or --venue) to see realized liquidations",
+        "detail": "this server has no store (GET /api/server says so): serve one to see realized liquidations",
         "param": None,
     }
+    assert client.get("/api/server").json() == {"version": __version__, "store": False, "markets": 0}
 
 
 def test_a_wrong_method_has_the_same_shape(client: TestClient) -> None:

@@ -34,6 +34,7 @@ ROUTES: list[tuple[str, dict[str, Any], type[BaseModel]]] = [
     ("/api/calc", {"venue": "okx", "symbol": "BTC/USDT:USDT", "side": "short", "entry": 6e4, "leverage": 50, "size": 1},
      models.Calc),
     (f"{M}/calc", {"side": "long", "entry": 100, "leverage": 10, "size": 3}, models.Calc),
+    ("/api/server", {}, models.ServerInfo),
 ]  # fmt: skip
 
 

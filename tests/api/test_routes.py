@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import liqheat
 from api.data import BARE, HOUR, REAL, SYN
 from helpers import SHARED_BUNDLES
 from liqheat.api.app import create_app, vendor_dir
@@ -33,6 +34,7 @@ from liqheat.bundle import Bundle, read_bundle, write_bundle
 from liqheat.bundle.meta import with_tables
 from liqheat.engine.params import ModelParams
 from liqheat.model import Market
+from liqheat.store.parquet_store import Store
 from liqheat.venues.calc import calculate, position_from_inputs
 from liqheat.venues.tables import lookup
 
@@ -49,6 +51,7 @@ API_PATHS = {
     "/api/markets/{market_id}/summary",
     "/api/calc",
     "/api/markets/{market_id}/calc",
+    "/api/server",
 }
 MARKET_ROUTES = ("", "/candles", "/heatmap", "/map", "/clusters", "/liquidations", "/summary")
 CALC_OK = {"venue": "binance", "symbol": "BTCUSDT", "side": "long", "entry": 60000, "leverage": 20, "size": 1}
@@ -981,6 +984,29 @@ def test_page(client: TestClient) -> None:
         if url.startswith("/vendor/") and not vendor_present:
             continue
         assert client.get(url).status_code == 200, url
+
+
+def test_favicon_is_the_packaged_icon(client: TestClient) -> None:
+    """Browsers ask for /favicon.ico whatever the page links: the icon shipped beside the page, not a 404."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/x-icon"
+    shipped = (Path(liqheat.__file__).parent / "web" / "static" / "favicon.ico").read_bytes()
+    assert response.content == shipped
+    assert shipped[:4] == b"\x00\x00\x01\x00"  # an ICO file (reserved 0, type 1)
+    assert struct.unpack("<H", shipped[4:6])[0] >= 2  # 16 and 32 px at least
+    assert "/favicon.ico" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_server_says_whether_it_has_a_store(client: TestClient, tmp_path: Path) -> None:
+    """What the page asks before /api/liquidations, which is a 404 on a server without a store."""
+    assert get(client, "/api/server") == {"version": liqheat.__version__, "store": False, "markets": 2}
+    assert client.get("/api/liquidations").status_code == 404
+    registry = Registry()
+    registry.add(SYN, market_id="syn")
+    registry.store = Store(tmp_path)
+    with_store = TestClient(create_app(registry))
+    assert get(with_store, "/api/server") == {"version": liqheat.__version__, "store": True, "markets": 1}
 
 
 def served_paths(routes: list[Any]) -> set[str]:

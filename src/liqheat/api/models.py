@@ -54,6 +54,12 @@ class MarketInfo(Model):
     venue_status: list[dict[str, Any]] = Field(description="Store markets: each venue's freshness and gaps.")
 
 
+class ServerInfo(Model):
+    version: str
+    store: bool = Field(description="Whether /api/liquidations answers (a store behind the server) or is a 404.")
+    markets: int
+
+
 class Summary(MarketInfo):
     price: float
     change_24h_pct: float

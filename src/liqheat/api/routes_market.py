@@ -1,5 +1,5 @@
-"""Markets and what the chart draws: the list, candles, the heatmap, the liquidation map at a time, the
-summary, each venue's share, and the event stream that says a market grew."""
+"""Markets and what the chart draws: the server's offer, the list, candles, the heatmap, the liquidation map at a
+time, the summary, each venue's share, and the event stream that says a market grew."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from liqheat import __version__
 from liqheat.api import encode
 from liqheat.api.busy import HEAVY
 from liqheat.api.deps import At, End, MarketDep, RegistryDep, Window, end_of, map_at, time_of, window_of
 from liqheat.api.errors import ApiError, naming
-from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, Summary, VenueShares
+from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, ServerInfo, Summary, VenueShares
 from liqheat.bundle import Bundle
 from liqheat.timeutil import iso, parse_duration
 
@@ -45,6 +46,13 @@ async def events(
             seen = now
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/server", summary="What this server offers beyond its markets: its version and whether it has a store",
+            response_model=ServerInfo)
+def server(registry: RegistryDep) -> dict[str, Any]:
+    """A page asks here before it asks ``/api/liquidations``, which only a server with a store answers (404 else)."""
+    return {"version": __version__, "store": registry.store is not None, "markets": len(registry)}
 
 
 @router.get("/markets", summary="Every market this server knows", response_model=list[MarketInfo])
