@@ -5,6 +5,10 @@ Model: cumulative USD notional within x % of mid, per side, as the median over s
 ("calm": 00:00–20:00 UTC; "crash": 21:00–21:30 UTC, when the book was thinnest). Between the points
 the curve is linear; inside 1 % and beyond 5 % it grows as x² (square-root impact).
 The power-law fit D1 · x^β is printed too, as a summary of the shape.
+
+``reference_volume`` is what that book is scaled from for another market (analytics.cascade.market_book):
+Binance USD-M BTCUSDT's USD traded per hour (volume × close) over the calm hours, from its 1h klines, which
+are the price path of ../shared/data/bundles/btc-hyperliquid-1h-2025 (its meta.json says so).
 Run: .venv/bin/python scripts/calibrate_depth.py [PATH]
 """
 
@@ -21,6 +25,20 @@ from liqheat.venues.binance.archive import read_book_depth
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO.parent / "shared" / "data" / "raw" / "binance-vision-2025-10-10" / "BTCUSDT-bookDepth-2025-10-10.csv"
+KLINES = REPO.parent / "shared" / "data" / "bundles" / "btc-hyperliquid-1h-2025" / "candles.csv"  # Binance USD-M BTCUSDT 1h
+
+
+def reference_volume(path: Path = KLINES) -> dict[str, object]:
+    """USD traded per hour on Binance BTCUSDT over the calm book's hours, 2025-10-10 00:00–20:00 UTC."""
+    c = pd.read_csv(path, parse_dates=["ts"])
+    calm = c[(c["ts"] >= "2025-10-10T00:00:00Z") & (c["ts"] < "2025-10-10T20:00:00Z")]
+    if len(calm) != 20:
+        raise SystemExit(f"{path}: expected the 20 hourly candles of 2025-10-10 00:00–20:00, found {len(calm)}")
+    return {
+        "usd_per_hour": round(float((calm["volume"] * calm["close"]).sum()) / len(calm), -3),
+        "hours": "2025-10-10T00:00:00Z … 2025-10-10T20:00:00Z (the calm book's)",
+        "source": "Binance USD-M BTCUSDT 1h klines, volume × close (the price path of the btc-hyperliquid-1h-2025 bundle)",
+    }
 
 
 def fit(frame: pd.DataFrame) -> tuple[float, float]:
@@ -39,6 +57,7 @@ def main() -> None:
         "source": f"Binance USD-M BTCUSDT bookDepth 2025-10-10 ({path.name}, {len(d):,} rows), by scripts/calibrate_depth.py",
         "model": "cumulative USD within x % of mid: linear between the points, growing as x**2 inside 1 % and beyond 5 %",
         "reference_market": "BTC/USDT:USDT on binance",
+        "reference_volume": reference_volume(),
     }
     hours = d["ts"].dt.hour + d["ts"].dt.minute / 60
     for state, mask in (("calm", hours < 20), ("crash", (hours >= 21) & (hours < 21.5))):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import hourly_random_walk
-from liqheat.analytics.maps import HISTORY, HISTORY_POINTS, index_at, market_map
+from helpers import SHARED_BUNDLES, hourly_random_walk
+from liqheat.analytics.clusters import clusters_of
+from liqheat.analytics.maps import HISTORY, HISTORY_POINTS, atr_pct, atr_pcts, index_at, market_map
 from liqheat.bundle import Bundle, BundleMeta
 from liqheat.demo.live import published
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import MarketView
 from liqheat.engine.timeline import Timeline
 from liqheat.model import ContractKind, DomainError
+from liqheat.venues.binance.archive import read_klines
 
 N = 48
 TS, CANDLES, OI, FUNDING, _ = hourly_random_walk(N, seed=5)  # 1-hour candles from 2026-01-05T00:00
@@ -91,3 +95,65 @@ def test_a_timeline_of_other_parameters_is_refused() -> None:
     timeline = Timeline(MarketView.from_bundle(BUNDLE), ModelParams(bin_width=0.002))
     with pytest.raises(DomainError, match="another bundle or other parameters"):
         market_map(BUNDLE, index=3, timeline=timeline)
+
+
+# ------------------------------------------------------------------------------------------ ATR
+
+
+def hourly(candles: pd.DataFrame) -> pd.DataFrame:
+    """Minute candles as hour candles: first open, highest high, lowest low, last close."""
+    bars = candles.set_index("ts").resample("1h").agg({"open": "first", "high": "max", "low": "min", "close": "last"})
+    return bars.dropna().reset_index()
+
+
+def fourteen_candle_atr(candles: pd.DataFrame, index: int) -> float:
+    """The old ATR: 14 candles of whatever timeframe (on 1-minute candles, 14 minutes)."""
+    part = candles.iloc[max(0, index - 13) : index + 1]
+    prev = candles["close"].shift(1).iloc[part.index].fillna(part["open"])
+    true_range = np.maximum(part["high"] - part["low"], np.maximum((part["high"] - prev).abs(), (part["low"] - prev).abs()))
+    return float((true_range / part["close"]).mean() * 100)
+
+
+def test_minute_and_hour_candles_of_one_market_give_the_same_atr_and_cluster_distances(demo: Bundle) -> None:
+    """The ATR is of hourly bars, so a cluster is as many ATRs away on the demo's 1-minute candles as on the same
+    market's 1-hour candles (14 one-minute candles put it ~12 times farther)."""
+    minute = demo.candles
+    hour = hourly(minute)
+    as_hours = Bundle(meta=dataclasses.replace(demo.meta, timeframe="1h"), candles=hour, open_interest=demo.open_interest)
+    by_minute, by_hour = market_map(demo), market_map(as_hours)
+    assert by_minute.ts == by_hour.ts  # both after the last hour closed
+    assert by_minute.atr_pct == pytest.approx(by_hour.atr_pct, rel=1e-12)
+    # every hour boundary of the three days: the same number from 60 minute candles an hour as from one hour candle
+    step = pd.Timedelta(minutes=1)
+    closes = minute.index[(minute["ts"] + step).dt.minute == 0]
+    minute_atr = atr_pcts(*(minute[k].to_numpy() for k in ("open", "high", "low", "close")), step)[closes]
+    hour_atr = atr_pcts(*(hour[k].to_numpy() for k in ("open", "high", "low", "close")), pd.Timedelta(hours=1))
+    np.testing.assert_allclose(minute_atr, hour_atr, rtol=1e-12)
+    assert atr_pct(minute, int(closes[-1]), step) == pytest.approx(minute_atr[-1], rel=1e-12)  # one candle, same number
+    assert by_minute.atr_pct > 8 * fourteen_candle_atr(minute, len(minute) - 1)  # what the 14-minute ATR said
+    for m in (by_minute, by_hour):
+        clusters = clusters_of(m, top=5)
+        assert clusters
+        for c in clusters:
+            assert c.distance_atr == pytest.approx(c.distance_pct / m.atr_pct)
+            assert abs(c.distance_atr or 0) < 60  # tens of ATRs at most, not the hundreds 1-minute ATRs gave
+
+
+@pytest.mark.shared
+def test_real_minute_candles_give_the_hourly_atr() -> None:
+    """Binance BTCUSD_PERP 1-minute klines of 2025-10-10 (the crash day): hourly bars from 60 of them are the
+    hour candles' ATR; 14 one-minute candles were a fraction of it (√60 ≈ 7.7 for a random walk)."""
+    path = SHARED_BUNDLES.parent / "raw" / "binance-vision-2025-10-10" / "BTCUSD_PERP-1m-2025-10-10.zip"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    minute = read_klines(path)[["ts", "open", "high", "low", "close"]].reset_index(drop=True)
+    hour = hourly(minute)
+    step = pd.Timedelta(minutes=1)
+    assert (len(minute), len(hour)) == (1440, 24)
+    closes = minute.index[(minute["ts"] + step).dt.minute == 0]
+    minute_atr = atr_pcts(*(minute[k].to_numpy() for k in ("open", "high", "low", "close")), step)[closes]
+    hour_atr = atr_pcts(*(hour[k].to_numpy() for k in ("open", "high", "low", "close")), pd.Timedelta(hours=1))
+    np.testing.assert_allclose(minute_atr, hour_atr, rtol=1e-12)
+    ratios = [minute_atr[i] / fourteen_candle_atr(minute, int(closes[i])) for i in range(14, 24)]
+    assert float(np.median(ratios)) > 4  # the hourly ATR is ~5 of the old ones
+    assert min(ratios) > 2  # even in the crash hour, whose minutes were wide

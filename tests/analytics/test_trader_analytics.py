@@ -20,7 +20,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liqheat.analytics.cascade import DepthCurve, DepthModel, calibrated, cascade, cascade_risk, simulate_cascade
+from liqheat.analytics.cascade import (
+    DepthCurve,
+    DepthModel,
+    calibrated,
+    cascade,
+    cascade_risk,
+    market_book,
+    parse_shock,
+    simulate_cascade,
+    usd_per_hour,
+)
 from liqheat.analytics.clusters import Cluster, clusters_of, concentration, find_clusters, round_step
 from liqheat.analytics.levels import Level, confluence, levels, pivot_levels, volume_nodes
 from liqheat.analytics.maps import MarketMap, atr_pct
@@ -249,8 +259,11 @@ def test_atr_pct_is_the_mean_true_range_over_close() -> None:
     candles = pd.DataFrame({"open": [100.0, 101.0, 105.0], "high": [102.0, 101.5, 106.0], "low": [99.0, 100.5, 104.0],
                             "close": [101.0, 101.0, 105.0]})  # fmt: skip
     # true ranges: 3 (first candle: against its open), 1, and 5 across the gap from 101 to 104–106
-    assert atr_pct(candles, 2) == pytest.approx((3 / 101 + 1 / 101 + 5 / 105) / 3 * 100)
-    assert atr_pct(candles, 2, window=1) == pytest.approx(5 / 105 * 100)
+    hour = pd.Timedelta(hours=1)
+    assert atr_pct(candles, 2, hour) == pytest.approx((3 / 101 + 1 / 101 + 5 / 105) / 3 * 100)
+    assert atr_pct(candles, 2, hour, hours=1) == pytest.approx(5 / 105 * 100)
+    # 4-hour candles are bars of their own, their ranges scaled to an hour by √(1/4)
+    assert atr_pct(candles, 2, 4 * hour) == pytest.approx((3 / 101 + 1 / 101 + 5 / 105) / 3 * 100 / 2)
 
 
 # ------------------------------------------------------------------------------------------- levels
@@ -540,6 +553,86 @@ def test_the_calibrated_books_load_and_the_crash_book_is_thinner() -> None:
         simulate_cascade(CENTERS, long, short, PRICE, -2.5, crash, found).price_after
         < simulate_cascade(CENTERS, long, short, PRICE, -2.5, calm, found).price_after
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("-3%", -3.0), ("-3", -3.0), ("+2.5%", 2.5), ("2.5", 2.5), (" -3 % ", -3.0), ("\u22123%", -3.0), ("1e1%", 10.0),
+     (-4.0, -4.0)],
+)  # fmt: skip
+def test_a_shock_reads_the_same_with_or_without_its_sign_and_percent(text: str | float, value: float) -> None:
+    assert parse_shock(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("abc", "shock must be a percentage such as -3% or +2.5, got 'abc'"), ("%", "shock must be a percentage"),
+     ("3%%", "shock must be a percentage"), ("", "shock must be a percentage"),
+     ("0", "shock must be a non-zero % in (-90, 900), got 0.0"), ("-90%", "got -90.0"), ("900", "got 900.0"),
+     ("nan", "shock must be a non-zero %"), ("-inf", "shock must be a non-zero %")],
+)  # fmt: skip
+def test_a_bad_shock_is_refused_naming_it(text: str, message: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        parse_shock(text)
+    assert str(refused.value).startswith("shock must")
+    assert message in str(refused.value)
+    assert refused.value.param == "shock"
+
+
+def hourly(volume: list[float], close: list[float], start: str = "2026-01-01") -> pd.DataFrame:
+    ts = pd.date_range(start, periods=len(close), freq="1h", tz="UTC")
+    return pd.DataFrame({"ts": ts, "open": close, "high": close, "low": close, "close": close, "volume": volume})
+
+
+def test_usd_per_hour_is_volume_times_close_over_the_week_up_to_the_map() -> None:
+    hour = pd.Timedelta(hours=1)
+    n = 7 * 24 + 2  # two candles before the week that ends with the last one
+    volume = [1000.0, 1000.0, *[2.0] * (n - 2)]
+    close = [50.0, 50.0, *[100.0] * (n - 2)]
+    candles = hourly(volume, close)
+    assert usd_per_hour(candles, n - 1, hour) == pytest.approx(200.0)  # the first two are outside the week
+    assert usd_per_hour(candles, n - 2, hour) == pytest.approx((50_000 + 2 * 100 * (7 * 24 - 1)) / (7 * 24))
+    assert usd_per_hour(candles, 0, hour) == pytest.approx(50_000.0)  # a market shorter than a week: what it has
+    minutes = pd.DataFrame({"ts": pd.date_range("2026-01-01", periods=120, freq="1min", tz="UTC"),
+                            "close": 10.0, "volume": 3.0})  # fmt: skip
+    assert usd_per_hour(minutes, 119, pd.Timedelta(minutes=1)) == pytest.approx(30.0 * 60)  # $30 a minute
+    assert usd_per_hour(candles.drop(columns="volume"), n - 1, hour) is None
+    assert usd_per_hour(candles.assign(volume=0.0), n - 1, hour) is None
+
+
+def test_a_market_book_is_the_reference_book_scaled_by_traded_volume() -> None:
+    hour = pd.Timedelta(hours=1)
+    reference = 1_041_028_000.0  # Binance BTCUSDT's USD per hour, 2025-10-10 00:00–20:00 (depth_model.json)
+    candles = hourly([1_000.0] * 30, [2_000.0] * 30)  # $2M an hour: 2e6 / 1.041028e9 of the reference
+    book = market_book("calm", candles, 29, hour, symbol="ETH")
+    factor = 2e6 / reference
+    assert book.bid.depth(1.0) == pytest.approx(283_236_000 * factor)
+    assert book.ask.depth(3.0) == pytest.approx(474_678_000 * factor, rel=1e-5)  # _points adds 1e-6 · d1 a point
+    assert book.basis == {
+        "reference": "BTC/USDT:USDT on binance, calm book of 2025-10-10", "rule": "volume",
+        "market_usd_per_hour": pytest.approx(2e6), "reference_usd_per_hour": reference, "window_days": 7,
+        "market_scale": pytest.approx(factor), "depth_scale": 1.0, "scale": pytest.approx(factor),
+    }  # fmt: skip
+    assert "ETH's traded volume" in book.source
+    halved = book.scaled(0.5)
+    assert halved.bid.depth(1.0) == pytest.approx(283_236_000 * factor * 0.5)
+    assert (halved.basis["depth_scale"], halved.basis["scale"]) == (0.5, pytest.approx(factor * 0.5))
+    assert halved.source.endswith("× 0.5")
+    crash = market_book("crash", candles, 29, hour)
+    assert crash.bid.depth(1.0) == pytest.approx(2_143_000 * factor)
+    # the reference book on request, and when the candles carry no volume (which the answer says)
+    for asked, frame, rule in (("reference", candles, "reference"), ("market", candles.drop(columns="volume"),
+                                                                     "no volume: reference")):  # fmt: skip
+        same = market_book("calm", frame, 29, hour, depth=asked, symbol="ETH")
+        assert same.bid.depth(1.0) == pytest.approx(283_236_000)
+        assert (same.basis["rule"], same.basis["scale"], same.basis["market_scale"]) == (rule, 1.0, 1.0)
+    with pytest.raises(DomainError, match=r"^depth must be market or reference, got 'deep'"):
+        market_book("calm", candles, 29, hour, depth="deep")
+    # what a cascade answers says which book it walked
+    long, short, found = two_long_levels()
+    r = simulate_cascade(CENTERS, long, short, PRICE, -2.5, halved, found)
+    assert r.to_dict()["depth"] == halved.basis
+    assert r.depth_source == halved.source
 
 
 # ------------------------------------------------------------------------------------------- planner

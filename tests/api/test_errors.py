@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from liqheat import __version__
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
 from liqheat.store.parquet_store import Series, Store
@@ -19,6 +21,7 @@ M = "/api/markets/syn"
 PLAN = {"side": "long", "entry": 100, "leverage": 10, "balance": 10_000}
 CALC = {"venue": "binance", "symbol": "BTCUSDT", "side": "long", "entry": 60000, "leverage": 20, "size": 1}
 OUTSIDE = "2031-06-01T00:00:00Z"
+CLI_FLAG = re.compile(r"(?<![\w-])--[a-z]")
 
 # (url, query, status, param, start of detail)
 CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
@@ -67,7 +70,9 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     (f"{M}/heatmap", {"lev_min": 50, "lev_max": 10}, 400, "lev_min", "lev_min 50.0 is above lev_max 10.0"),
     (f"{M}/heatmap", {"lev_min": 1, "lev_max": 1.4}, 400, "lev_min", "no leverage bucket lies in 1x … 1.4x"),
     (f"{M}/heatmap", {"end": "2026-01-05T00:30:00Z", "window": "4h"}, 400, "window", "window 14400s ending"),
-    (f"{M}/cascade", {"shock": 0}, 400, "shock", "shock must not be 0"),
+    (f"{M}/cascade", {"shock": 0}, 400, "shock", "shock must be a non-zero % in (-90, 900), got 0.0"),
+    (f"{M}/cascade", {"shock": "-3%%"}, 400, "shock", "shock must be a percentage such as -3% or +2.5, got '-3%%'"),
+    (f"{M}/cascade", {"shock": "-3", "depth": "deep"}, 422, "depth", "query.depth:"),
     (f"{M}/plan", {**PLAN, "risk": "abc"}, 400, "risk", "risk must be a percentage"),
     (f"{M}/plan", {**PLAN, "risk": "150%"}, 400, "risk", "risk must be in (0, 100 %]"),
     (f"{M}/plan", {**PLAN, "entry": "inf"}, 400, "entry", "entry must be a number in [1e-12, 1e+12]"),  # no CLI flag
@@ -79,6 +84,8 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     ("/api/calc", {**CALC, "symbol": "NOPE"}, 400, "symbol", "cannot read symbol 'NOPE'"),
     ("/api/calc", {**CALC, "venue": "hyperliquid"}, 400, "symbol", "no hyperliquid bracket table for BTC/USDT:USDT"),
     ("/api/calc", {**CALC, "venue": "hyperliquid", "symbol": "BTCUSD_PERP"}, 400, "symbol", "Hyperliquid has no inverse"),
+    ("/api/calc", {**CALC, "symbol": "ETH"}, 400, "symbol",
+     "cannot read symbol 'ETH' (a bare coin names a market only on hyperliquid, not binance); use a unified symbol"),
     ("/api/calc", {**CALC, "side": "up"}, 400, "side", "side must be long or short, got 'up'"),
     ("/api/calc", {**CALC, "entry": "inf"}, 400, "entry", "entry price must be a finite number > 0"),
     ("/api/calc", {**CALC, "leverage": 1000}, 400, "leverage", "leverage 1000x exceeds the 150x maximum"),
@@ -86,6 +93,8 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     ("/api/calc", {**CALC, "margin_mode": "cross", "balance": -5}, 400, "balance", "margin must be a finite number > 0"),
     ("/api/liquidations", {"venue": "ftx"}, 400, "venue", "unknown venue 'ftx' (known: binance, bybit, okx, hyperliquid)"),
     ("/api/liquidations", {"symbol": "not a symbol"}, 400, "symbol", "cannot read symbol"),
+    ("/api/liquidations", {"symbol": "BTC"}, 400, "symbol",
+     "cannot read symbol 'BTC' (a bare coin names a market only on hyperliquid: name the venue); use a unified symbol"),
     ("/api/liquidations", {"venue": "okx"}, 404, None, "no liquidations in the store"),
 ]  # fmt: skip
 
@@ -116,6 +125,7 @@ def test_every_error_has_one_shape_naming_its_parameter(
     assert isinstance(body["detail"], str)
     assert body["detail"].startswith(detail), body
     assert body["param"] == param, body
+    assert not CLI_FLAG.search(body["detail"]), body  # the API names its query parameter, never the CLI's --flag
 
 
 def test_a_validation_error_on_several_parameters_names_the_first_and_says_every_one(client: TestClient) -> None:
@@ -127,13 +137,15 @@ def test_a_validation_error_on_several_parameters_names_the_first_and_says_every
     }
 
 
-def test_a_server_without_a_store_says_how_to_get_one() -> None:
-    response = TestClient(create_app(Registry())).get("/api/liquidations")
+def test_a_server_without_a_store_says_so_where_a_page_can_ask_first() -> None:
+    client = TestClient(create_app(Registry()))
+    response = client.get("/api/liquidations")
     assert response.status_code == 404
     assert response.json() == {
-        "detail": "this server has no store: start it with --store DIR (or --venue) to see realized liquidations",
+        "detail": "this server has no store (GET /api/server says so): serve one to see realized liquidations",
         "param": None,
     }
+    assert client.get("/api/server").json() == {"version": __version__, "store": False, "markets": 0}
 
 
 def test_a_wrong_method_has_the_same_shape(client: TestClient) -> None:

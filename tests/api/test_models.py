@@ -25,13 +25,16 @@ ROUTES: list[tuple[str, dict[str, Any], type[BaseModel]]] = [
     (f"{M}/map", {}, models.LiquidationMap),
     (f"{M}/clusters", {}, models.Clusters),
     (f"{M}/levels", {}, models.Levels),
-    (f"{M}/cascade", {"shock": -5}, models.Cascade),
+    # syn trades ~$2k an hour against $1B of open interest: a book scaled to that volume is too thin for any cascade
+    (f"{M}/cascade", {"shock": "-5%", "depth": "reference"}, models.Cascade),
     (f"{M}/plan", {"side": "short", "entry": 70, "leverage": 5, "balance": 1000}, models.Plan),
     (f"{M}/sentiment", {}, models.Sentiment),
     (f"{M}/liquidations", {}, models.Liquidations),
     (f"{M}/liquidations/totals", {}, models.LiquidationTotals),
     ("/api/calc", {"venue": "okx", "symbol": "BTC/USDT:USDT", "side": "short", "entry": 6e4, "leverage": 50, "size": 1},
      models.Calc),
+    (f"{M}/calc", {"side": "long", "entry": 100, "leverage": 10, "size": 3}, models.Calc),
+    ("/api/server", {}, models.ServerInfo),
 ]  # fmt: skip
 
 

@@ -7,6 +7,7 @@ skipped when ../shared is absent.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -23,12 +24,19 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import liqheat
 from api.data import BARE, HOUR, REAL, SYN
+from helpers import SHARED_BUNDLES
 from liqheat.api.app import create_app, vendor_dir
 from liqheat.api.markets import Registry
+from liqheat.api.routes_market import realized_24h
 from liqheat.bundle import Bundle, read_bundle, write_bundle
+from liqheat.bundle.meta import with_tables
 from liqheat.engine.params import ModelParams
+from liqheat.model import Market
+from liqheat.store.parquet_store import Store
 from liqheat.venues.calc import calculate, position_from_inputs
+from liqheat.venues.tables import lookup
 
 needs_shared = pytest.mark.skipif(not (REAL / "meta.json").is_file(), reason=f"shared bundle {REAL} is absent")
 
@@ -42,6 +50,8 @@ API_PATHS = {
     "/api/markets/{market_id}/liquidations",
     "/api/markets/{market_id}/summary",
     "/api/calc",
+    "/api/markets/{market_id}/calc",
+    "/api/server",
 }
 MARKET_ROUTES = ("", "/candles", "/heatmap", "/map", "/clusters", "/liquidations", "/summary")
 CALC_OK = {"venue": "binance", "symbol": "BTCUSDT", "side": "long", "entry": 60000, "leverage": 20, "size": 1}
@@ -755,6 +765,57 @@ def test_summary_fields(client: TestClient) -> None:
     assert data["params"] == ModelParams().to_dict()
 
 
+def totals(bundle: Bundle, interval: str, liq: pd.DataFrame) -> Bundle:
+    """``bundle`` with ``liq`` as per-bar totals (no prices) over ``interval`` bars."""
+    return with_tables(dataclasses.replace(bundle, meta=dataclasses.replace(bundle.meta, liquidations_interval=interval)),
+                       liquidations=liq.assign(price=np.nan))  # fmt: skip
+
+
+def test_realized_24h_is_unknown_not_zero_where_the_data_does_not_cover_the_day() -> None:
+    liq = SYN.liquidations
+    assert liq is not None
+    start = LAST + HOUR - pd.Timedelta(hours=24)
+    inside = liq[liq["ts"] >= start]
+    full = {side: pytest.approx(inside.loc[inside["side"] == side, "usd"].sum()) for side in ("long", "short")}
+    # hourly totals with a row for every hour: the sum; one hour without its row: unknown
+    assert realized_24h(totals(SYN, "1h", liq)) == full
+    assert realized_24h(totals(SYN, "1h", liq[liq["ts"] != LAST - 5 * HOUR])) is None
+    # daily totals that end days before the candles (the Hyperliquid bundles): unknown, not $0
+    days = liq.assign(ts=liq["ts"].dt.floor("1D")).groupby(["ts", "side"], as_index=False)["usd"].sum()
+    assert realized_24h(totals(SYN, "1d", days[days["ts"] < LAST.floor("1D") - pd.Timedelta(days=2)])) is None
+    last_day = days[days["ts"] == LAST.floor("1D")]
+    expected = {side: pytest.approx(last_day.loc[last_day["side"] == side, "usd"].sum()) for side in ("long", "short")}
+    assert realized_24h(totals(SYN, "1d", days)) == expected  # the day that opens inside the window
+    # a stream of orders: known once it began before the window and has an order in it
+    assert realized_24h(SYN) == full
+    assert realized_24h(with_tables(SYN, liquidations=liq[liq["ts"] >= start + HOUR])) is None  # began inside
+    assert realized_24h(with_tables(SYN, liquidations=liq[liq["ts"] < start])) is None  # stopped before it
+    assert realized_24h(BARE) is None
+
+
+def test_summary_says_null_for_liquidations_it_does_not_have() -> None:
+    liq = SYN.liquidations
+    assert liq is not None
+    stale = totals(SYN, "1h", liq[liq["ts"] < LAST - pd.Timedelta(days=3)])
+    reg = Registry()
+    reg.add(stale, market_id="stale")
+    data = get(TestClient(create_app(reg)), "/api/markets/stale/summary")
+    assert data["liquidations_24h"] is None
+    assert data["price"] == pytest.approx(SYN.candles["close"].iloc[-1])
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["btc-hyperliquid-1h-2025", "eth-hyperliquid-1h-2025", "sol-hyperliquid-1h-2025"])
+def test_real_hyperliquid_summary_does_not_claim_zero_liquidations(name: str) -> None:
+    folder = SHARED_BUNDLES / name
+    if not (folder / "meta.json").is_file():
+        pytest.skip(f"shared bundle {folder} is absent")
+    bundle = read_bundle(folder)
+    assert bundle.liquidations is not None
+    assert bundle.liquidations["ts"].iloc[-1] < bundle.candles["ts"].iloc[-1] - pd.Timedelta(days=30)  # daily totals end early
+    assert realized_24h(bundle) is None
+
+
 def test_summary_of_a_bare_market(client: TestClient) -> None:
     data = get(client, "/api/markets/bare/summary")
     assert data["funding_rate"] is None
@@ -838,6 +899,74 @@ def test_calc_missing_parameter_is_422(client: TestClient, missing: str) -> None
     assert f"query.{missing}: Field required" == detail
 
 
+MARKET_CALC = {"side": "long", "entry": 3000, "leverage": 20, "size": 10}
+
+
+@pytest.fixture(scope="module")
+def venue_client() -> TestClient:
+    """``syn`` (BTC over Binance + Bybit), ``bare`` (ETH on OKX) and ``hl-eth`` (the same ETH on Hyperliquid)."""
+    reg = Registry()
+    reg.add(SYN, market_id="syn")
+    reg.add(BARE, market_id="bare")
+    reg.add(Bundle(meta=dataclasses.replace(BARE.meta, venues=("hyperliquid",)), candles=BARE.candles,
+                   open_interest=BARE.open_interest), market_id="hl-eth")  # fmt: skip
+    return TestClient(create_app(reg))
+
+
+@pytest.mark.parametrize(
+    ("market", "venue", "own_venue", "symbol"),
+    [
+        ("hl-eth", None, "hyperliquid", "ETH/USDC:USDC"),  # a Hyperliquid market: Hyperliquid's ETH tiers
+        ("bare", None, "okx", "ETH/USDT:USDT"),  # one venue: its own
+        ("bare", "binance", "binance", "ETH/USDT:USDT"),  # asked for: that venue's ETH table, not BTCUSDT's
+        ("syn", None, "binance", "BTC/USDT:USDT"),  # an aggregate of two venues: the model's venue
+    ],
+)
+def test_market_calc_prices_the_market_s_own_coin_with_its_own_tiers(
+    venue_client: TestClient, market: str, venue: str | None, own_venue: str, symbol: str
+) -> None:
+    data = get(venue_client, f"/api/markets/{market}/calc", **MARKET_CALC, **({"venue": venue} if venue else {}))
+    assert (data["venue"], data["symbol"]) == (own_venue, symbol)
+    assert data == get(venue_client, "/api/calc", venue=own_venue, symbol=symbol, **MARKET_CALC)
+    table = lookup(own_venue, Market.parse_unified(symbol))
+    assert data["table_source"] == table.table.source
+    assert data["bracket"]["mmr"] == table.table.brackets[0].mmr  # $30k of notional: tier 1
+
+
+def test_hyperliquid_eth_is_not_priced_with_btc_s_tiers(venue_client: TestClient) -> None:
+    eth = get(venue_client, "/api/markets/hl-eth/calc", **MARKET_CALC)
+    btc = get(venue_client, "/api/calc", venue="hyperliquid", symbol="BTC", **MARKET_CALC)
+    assert (eth["bracket"]["mmr"], eth["bracket"]["max_leverage"]) == (0.02, 25)  # ETH: 2 %, 25x
+    assert (btc["bracket"]["mmr"], btc["bracket"]["max_leverage"]) == (0.0125, 40)  # BTC: 1.25 %, 40x
+    assert eth["liquidation_price"] > btc["liquidation_price"]  # the larger maintenance rate liquidates a long sooner
+    # 30x is allowed on BTC, beyond ETH's 25x maximum: refused, naming leverage
+    assert "exceeds the 25x maximum" in error(venue_client, "/api/markets/hl-eth/calc", 400, **{**MARKET_CALC, "leverage": 30})
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "param", "fragment"),
+    [
+        ({"venue": "bybit"}, 400, "venue", "no bybit bracket table for ETH/USDT:USDT"),  # the market's coin is not there
+        ({"venue": "ftx"}, 422, "venue", "query.venue:"),
+        ({"side": "up"}, 400, "side", "side must be long or short, got 'up'"),
+        ({"margin_mode": "cross"}, 400, "balance", "cross margin needs balance"),
+        ({"symbol": "BTCUSDT"}, 200, None, ""),  # no symbol parameter here: the market's own is priced
+    ],
+)
+def test_market_calc_errors_name_their_parameter(
+    venue_client: TestClient, params: dict[str, Any], status: int, param: str | None, fragment: str
+) -> None:
+    response = venue_client.get("/api/markets/bare/calc", params={**MARKET_CALC, **params})
+    assert response.status_code == status, response.text
+    body = response.json()
+    if status == 200:
+        assert body["symbol"] == "ETH/USDT:USDT"
+        return
+    assert body["param"] == param
+    assert body["detail"].startswith(fragment)
+    assert error(venue_client, "/api/markets/nope/calc", 404, **MARKET_CALC).startswith("unknown market 'nope'")
+
+
 # ------------------------------------------------------------------------------------------ page and OpenAPI
 
 
@@ -855,6 +984,29 @@ def test_page(client: TestClient) -> None:
         if url.startswith("/vendor/") and not vendor_present:
             continue
         assert client.get(url).status_code == 200, url
+
+
+def test_favicon_is_the_packaged_icon(client: TestClient) -> None:
+    """Browsers ask for /favicon.ico whatever the page links: the icon shipped beside the page, not a 404."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/x-icon"
+    shipped = (Path(liqheat.__file__).parent / "web" / "static" / "favicon.ico").read_bytes()
+    assert response.content == shipped
+    assert shipped[:4] == b"\x00\x00\x01\x00"  # an ICO file (reserved 0, type 1)
+    assert struct.unpack("<H", shipped[4:6])[0] >= 2  # 16 and 32 px at least
+    assert "/favicon.ico" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_server_says_whether_it_has_a_store(client: TestClient, tmp_path: Path) -> None:
+    """What the page asks before /api/liquidations, which is a 404 on a server without a store."""
+    assert get(client, "/api/server") == {"version": liqheat.__version__, "store": False, "markets": 2}
+    assert client.get("/api/liquidations").status_code == 404
+    registry = Registry()
+    registry.add(SYN, market_id="syn")
+    registry.store = Store(tmp_path)
+    with_store = TestClient(create_app(registry))
+    assert get(with_store, "/api/server") == {"version": liqheat.__version__, "store": True, "markets": 1}
 
 
 def served_paths(routes: list[Any]) -> set[str]:

@@ -69,7 +69,7 @@ def test_api_levels_are_the_cli_levels(demo_client: TestClient, demo_dir: Path) 
     assert without(sized, "market", "at") == cli_json("levels", demo_dir, "--rank", "size")
 
 
-@pytest.mark.parametrize(("shock", "scale", "book"), [(-3.0, 1.0, "calm"), (3.0, 0.5, "calm"), (-2.0, 0.05, "crash")])
+@pytest.mark.parametrize(("shock", "scale", "book"), [(-3.0, 1.0, "calm"), (3.0, 0.5, "calm"), (-2.0, 5.0, "crash")])
 def test_api_cascade_is_the_cli_cascade(demo_client: TestClient, demo_dir: Path, shock: float, scale: float, book: str) -> None:
     data = api(demo_client, "cascade", shock=shock, depth_scale=scale, book=book)
     assert data["market"] == "demo"
@@ -78,6 +78,15 @@ def test_api_cascade_is_the_cli_cascade(demo_client: TestClient, demo_dir: Path,
     assert without(data, "market", "at", "time") == cli
     assert data["shock_pct"] == shock
     assert (data["price_after"] < data["price_before"]) == (shock < 0)
+    # the CLI's spellings of a shock are the API's too: "-3%", "-3", "+2.5%" (the page's form sends what is typed)
+    for spelled in (f"{shock:+g}%", f"{shock:g}", f"{shock:g} %"):
+        assert api(demo_client, "cascade", shock=spelled, depth_scale=scale, book=book) == data
+    reference = api(demo_client, "cascade", shock=shock, depth_scale=scale, book=book, depth="reference")
+    cli = cli_json("cascade", demo_dir, "--shock", f"{shock:+g}%", "--depth-scale", scale, "--book", book, "--depth", "reference")
+    assert without(reference, "market", "at", "time") == cli
+    assert reference["depth"]["scale"] == scale
+    assert data["depth"]["rule"] == "volume"
+    assert data["depth"]["scale"] == pytest.approx(scale * data["depth"]["market_scale"])
 
 
 @pytest.mark.parametrize(
@@ -116,10 +125,8 @@ def test_api_sentiment_is_the_cli_sentiment(demo_client: TestClient, demo_dir: P
         ("plan", {"balance": 0}, "balance"),
         ("plan", {"venue": "kraken"}, "venue"),
         ("plan", {"side": None}, "side"),
-        ("cascade", {"shock": -95}, "shock"),
-        ("cascade", {"shock": 900}, "shock"),
-        ("cascade", {"shock": "-3%"}, "shock"),
         ("cascade", {"shock": None}, "shock"),
+        ("cascade", {"depth": "deep"}, "depth"),
         ("cascade", {"depth_scale": 0}, "depth_scale"),
         ("cascade", {"book": "wild"}, "book"),
         ("cascade", {"refill": 2}, "refill"),
@@ -145,7 +152,11 @@ def test_api_bad_parameters_are_422_naming_them(demo_client: TestClient, route: 
         ("plan", {"risk": "abc"}, "risk must be a percentage"),
         ("plan", {"risk": "0"}, "risk must be in (0, 100 %]"),
         ("plan", {"risk": "150%"}, "risk must be in (0, 100 %]"),
-        ("cascade", {"shock": 0}, "shock must not be 0"),
+        ("cascade", {"shock": 0}, "shock must be a non-zero % in (-90, 900), got 0.0"),
+        ("cascade", {"shock": -95}, "shock must be a non-zero % in (-90, 900), got -95.0"),
+        ("cascade", {"shock": "900%"}, "shock must be a non-zero % in (-90, 900), got 900.0"),
+        ("cascade", {"shock": "-3%%"}, "shock must be a percentage such as -3% or +2.5, got '-3%%'"),
+        ("cascade", {"shock": "down"}, "shock must be a percentage"),
         ("sentiment", {"window": "3x"}, "window must be one of"),
         ("sentiment", {"window": "99999999999999d"}, "window"),
         ("clusters", {"at": "not-a-time"}, "at is not an ISO 8601 time: 'not-a-time'"),

@@ -366,6 +366,36 @@ def test_heatmap_leverage_keeps_only_positions_of_that_leverage(synthetic: Path,
     assert 0 < np.sum(bands[3]["long"]) < 0.9 * np.sum(every["long"])
 
 
+def test_heatmap_png_is_titled_with_market_side_window_and_time(synthetic: Path, tmp_path: Path) -> None:
+    """A PNG leaves the program: its title (on the picture and in the file's Title text) says what it shows."""
+    from PIL import Image
+
+    out = tmp_path / "h.png"
+    result = run("heatmap", synthetic, "--window", "2d", "--end", "2026-01-10T12:00:00Z", "--side", "long", "--out", out)
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as png:
+        title = png.text["Title"]
+    assert title == ("liqheat · BTC (binance) · long · window 2d: 2026-01-08 13:00 → 2026-01-10 13:00 UTC · "
+                     "1h candles over the levels at risk as each opens (longs liquidate below price, shorts above)")  # fmt: skip
+
+
+@pytest.mark.parametrize("side", ["both", "short"])
+def test_the_heatmap_figure_carries_its_title(synthetic: Path, side: str) -> None:
+    from liqheat.engine.frames import heatmap_frame
+    from liqheat.model import DomainError
+    from liqheat.render.files import heatmap_figure, heatmap_title
+
+    frame = heatmap_frame(read_bundle(synthetic), ModelParams(), window="12h", max_columns=50)
+    figure = heatmap_figure(frame, side)
+    title = figure.axes[0].get_title()
+    assert title == heatmap_title(frame, side)
+    label = {"both": "long + short", "short": "short"}[side]
+    assert title.startswith(f"liqheat · BTC (binance) · {label} · window 12h: 2026-01-18 12:00 → 2026-01-19 00:00 UTC\n"
+                            "1h candles")  # fmt: skip
+    with pytest.raises(DomainError, match="side must be both, long or short, got 'up'"):
+        heatmap_title(frame, "up")
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [

@@ -20,8 +20,8 @@ import pytest
 from typer.testing import Result
 
 from helpers import PLAN_KEYS, SHARED_BUNDLES, cli_json, implied_price, plain, plan_json, run
-from liqheat.analytics.cascade import calibrated
 from liqheat.analytics.cascade import cascade as run_cascade
+from liqheat.analytics.cascade import market_book
 from liqheat.analytics.clusters import clusters_of, concentration, ranked
 from liqheat.analytics.levels import confluence, levels
 from liqheat.analytics.maps import MarketMap, market_map
@@ -247,15 +247,41 @@ def test_levels_table(demo_dir: Path, demo_map: MarketMap) -> None:
 # ------------------------------------------------------------------------------------------ cascade
 
 
-def test_cascade_json_is_the_engine_result(demo_dir: Path, demo_map: MarketMap) -> None:
+def test_cascade_json_is_the_engine_result(demo_dir: Path, demo: Bundle, demo_map: MarketMap) -> None:
     data = cli_json("cascade", demo_dir, "--shock", "-3%")
-    expected = run_cascade(demo_map, -3.0, calibrated("calm").scaled(1.0), clusters_of(demo_map, top=20))
+    book = market_book("calm", demo.candles, demo_map.index, pd.Timedelta(minutes=1), symbol="BTC").scaled(1.0)
+    expected = run_cascade(demo_map, -3.0, book, clusters_of(demo_map, top=20))
     assert data == plain(expected.to_dict())
     assert data["price_before"] == demo_map.price
     assert data["shock_pct"] == -3.0
     assert data["amplification"] == pytest.approx(data["move_pct"] / -3.0)
-    # "5", "+5%" and "5%" are the same shock
+    # "5", "+5%" and "5%" are the same shock, and "-3" is "-3%"
     assert cli_json("cascade", demo_dir, "--shock", "5") == cli_json("cascade", demo_dir, "--shock", "+5%")
+    assert cli_json("cascade", demo_dir, "--shock", "-3") == data
+
+
+def test_cascade_scales_the_book_to_the_market_by_its_traded_volume(demo_dir: Path, demo: Bundle) -> None:
+    """The demo market trades far less than Binance BTCUSDT: its book is the reference's × its volume share."""
+    data = cli_json("cascade", demo_dir, "--shock", "-3%")
+    c = demo.candles  # three days of minutes: the whole market is inside the 7-day window
+    traded = float((c["volume"] * c["close"]).sum()) / (len(c) / 60)
+    share = traded / 1_041_028_000  # Binance BTCUSDT's USD per hour over the calm book's hours
+    assert data["depth"] == {
+        "reference": "BTC/USDT:USDT on binance, calm book of 2025-10-10", "rule": "volume",
+        "market_usd_per_hour": pytest.approx(traded), "reference_usd_per_hour": 1_041_028_000.0, "window_days": 7,
+        "market_scale": pytest.approx(share), "depth_scale": 1.0, "scale": pytest.approx(share),
+    }  # fmt: skip
+    assert 0.01 < share < 0.05  # about $27M an hour against $1.04B
+    assert data["risk"]["bid_depth_1pct_usd"] == pytest.approx(283_236_000 * share)
+    assert "BTC's traded volume ÷ the reference's" in data["depth_source"]
+    # --depth reference walks Binance BTCUSDT's book as measured
+    reference = cli_json("cascade", demo_dir, "--shock", "-3%", "--depth", "reference")
+    assert reference["risk"]["bid_depth_1pct_usd"] == pytest.approx(283_236_000)
+    assert (reference["depth"]["rule"], reference["depth"]["scale"]) == ("reference", 1.0)
+    assert abs(reference["move_pct"]) <= abs(data["move_pct"])  # a deeper book moves no further
+    out = text(run("cascade", demo_dir, "--shock", "-3%").stdout)
+    assert f"scaled by traded volume: ${traded / 1e6:,.2f}M/h over the last 7 days" in out
+    assert f"= × {share:.4g}" in out
 
 
 @pytest.mark.parametrize("shock", ["-3%", "-1.5", "3%", "6%"])
@@ -298,7 +324,9 @@ def test_thinner_book_liquidates_more_and_moves_further(demo_dir: Path, shock: s
     assert liquidated[-1] > liquidated[1]
     assert moves[-1] > moves[1] + 0.1
     assert len(runs[-1]["rounds"]) > len(runs[1]["rounds"])
-    assert runs[2]["depth_source"].endswith("calm × 0.5")
+    assert runs[2]["depth_source"].endswith("traded volume ÷ the reference's) × 0.5")
+    assert runs[2]["depth"]["scale"] == pytest.approx(0.5 * runs[1]["depth"]["scale"])
+    assert runs[2]["depth"]["depth_scale"] == 0.5
     # the cascade-risk index scales inversely with the depth
     assert runs[2]["risk"]["down"] == pytest.approx(2 * runs[1]["risk"]["down"])
     assert runs[2]["risk"]["bid_depth_1pct_usd"] == pytest.approx(0.5 * runs[1]["risk"]["bid_depth_1pct_usd"])
@@ -312,8 +340,9 @@ def test_cascade_table(demo_dir: Path, demo_map: MarketMap) -> None:
     assert f"{demo_map.price:,.2f}, shock +3.00%" in out
     assert f"ends at {data['price_after']:,.2f} ({data['move_pct']:+.2f}%" in out
     assert f"down {data['risk']['down']:.4f}, up {data['risk']['up']:.4f}" in out
-    assert "calm × 0.5; refill 0" in out
-    assert "scale it to" not in out  # the BTC warning is only for other coins at scale 1
+    assert "reference's) × 0.5; $" in out
+    assert "within 1 %; refill 0" in out
+    assert "not scaled to" not in out  # the warning is only for a market whose book could not be scaled
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -613,6 +642,7 @@ BAD_INPUTS = [
     (("cascade", "--shock", "-3%", "--depth-scale", "0"), ("--depth-scale must be a number in [0.0001, 10000]",)),
     (("cascade", "--shock", "-3%", "--depth-scale", "-1"), ("--depth-scale",)),
     (("cascade", "--shock", "-3%", "--book", "wild"), ("--book must be calm or crash", "'wild'")),
+    (("cascade", "--shock", "-3%", "--depth", "deep"), ("--depth must be market or reference", "'deep'")),
     (("cascade", "--shock", "-3%", "--refill", "2"), ("--refill must be in [0, 1]",)),
     (("plan", *PLAN_ARGS, "--risk", "abc"), ("--risk must be a percentage", "'abc'")),
     (("plan", *PLAN_ARGS, "--risk", "0"), ("--risk must be in (0, 100 %]",)),

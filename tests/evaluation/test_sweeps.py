@@ -174,7 +174,7 @@ def test_null_levels_sit_on_the_same_side_at_the_same_atr_distance(walk: Bundle,
     paired = touches.merge(sel[["sel", "side", "distance_atr"]], on="sel")
     closes = walk.candles["close"].to_numpy()
     distance = (paired["level"].to_numpy() / closes[paired["t"].to_numpy()] - 1) * 100
-    atr = np.array([atr_pct(walk.candles, int(t)) for t in paired["t"]])
+    atr = np.array([atr_pct(walk.candles, int(t), walk.meta.timeframe_delta) for t in paired["t"]])
     expected = np.where(paired["side"] == "long", -1, 1) * paired["distance_atr"].to_numpy() * atr
     np.testing.assert_allclose(distance, expected, rtol=1e-9, atol=1e-9)
     assert paired["t"].nunique() > 10  # drawn over the whole market, not at the cluster's own candle

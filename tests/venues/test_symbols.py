@@ -91,6 +91,10 @@ def test_bare_coin_needs_hyperliquid(venue: str | None) -> None:
         resolve("BTC", venue)
     assert "'BTC'" in str(info.value)
     assert "BTC/USDT:USDT" in str(info.value)  # and it shows a spelling that works
+    # in words the CLI and the API share (no --flag): what to name, or why the venue named does not do
+    where = ": name the venue" if venue is None else f", not {venue}"
+    assert f"(a bare coin names a market only on hyperliquid{where})" in str(info.value)
+    assert "--" not in str(info.value)
 
 
 def test_settle_must_be_base_or_quote() -> None:

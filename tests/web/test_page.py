@@ -213,10 +213,13 @@ def test_a_grown_candle_asks_only_for_what_a_candle_changes_and_keeps_what_the_t
             page.wait_for_function("page.plan !== null")
             lines = page.evaluate("page.planLines.length")
             asked: list[str] = []
-            page.on("request", lambda r: asked.append(r.url.split("?")[0].rsplit("/", 1)[-1]) if "/api/markets/" in r.url else None)
+            page.on(
+                "request", lambda r: asked.append(r.url.split("?")[0].rsplit("/", 1)[-1]) if "/api/markets/" in r.url else None
+            )
             before = page.evaluate("page.bars.at(-1)")
             market.grow(published(full, start + 1))
-            page.wait_for_function(f"page.bars.at(-1) === {before} + 60 && document.body.dataset.state === 'ready'", timeout=10_000)
+            grown = f"page.bars.at(-1) === {before} + 60 && document.body.dataset.state === 'ready'"
+            page.wait_for_function(grown, timeout=10_000)
             assert sorted(asked) == ["candles", "clusters", "heatmap", "liquidations", "summary"]
             assert page.evaluate("page.planLines.length") == lines
             assert page.evaluate("page.plan !== null")
@@ -343,4 +346,4 @@ def test_trader_panels_levels_planner_and_cascade(page: Any, server: str) -> Non
     page.fill("#cascade input[name=shock]", "0")
     page.click("#cascade button")
     page.wait_for_function("document.getElementById('cascadeout').textContent.startsWith('Error')")
-    assert "shock must not be 0" in (page.text_content("#cascadeout") or "")
+    assert "shock must be a non-zero % in (-90, 900), got 0.0" in (page.text_content("#cascadeout") or "")

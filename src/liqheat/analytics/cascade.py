@@ -7,18 +7,24 @@ the package never needs ../shared). Forced orders walk that book from the pre-sh
 forced notional Q so far moves price by the x where depth(x) = Q. Inside the first point (1 %) and
 beyond the last (5 %), where nothing was observed, the curve grows as x², the square-root impact law
 (x = √(Q / d1) %).
+
+Another market's book is that one scaled by traded volume (:func:`market_book`): × (the market's USD
+traded per hour over the 7 days up to the map ÷ Binance BTCUSDT's over the calibration hours,
+2025-10-10 00:00–20:00 UTC). A market whose candles carry no volume keeps the reference book as
+measured, and says so.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from liqheat.analytics.clusters import Cluster
 from liqheat.analytics.maps import MarketMap
@@ -67,6 +73,23 @@ class DepthCurve:
 
 
 DEPTH_SCALE = (1e-4, 1e4)
+SHOCK = (-90.0, 900.0)  # % moves a cascade starts from (open bounds): down to a tenth of the price, up to ten times it
+
+
+def parse_shock(text: str | float) -> float:
+    """A shock in % as a user writes it: ``-3%``, ``-3``, ``+2.5%``, ``−3 %`` (a typographic minus) → -3.0, -3.0, 2.5, -3.0.
+
+    The one parser of ``liqheat cascade --shock`` and the API's ``shock``; refused unless a finite, non-zero
+    % in (-90, 900)."""
+    raw = str(text).strip().replace("\u2212", "-")
+    number = raw[:-1].strip() if raw.endswith("%") else raw
+    try:
+        value = float(number)
+    except ValueError:
+        raise DomainError(f"shock must be a percentage such as -3% or +2.5, got {text!r}", param="shock") from None
+    if not (math.isfinite(value) and SHOCK[0] < value < SHOCK[1] and value != 0):
+        raise DomainError(f"shock must be a non-zero % in ({SHOCK[0]:g}, {SHOCK[1]:g}), got {value!r}", param="shock")
+    return value
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,8 @@ class DepthModel:
     bid: DepthCurve  # absorbs forced sells (long liquidations, price falling)
     ask: DepthCurve  # absorbs forced buys (short liquidations, price rising)
     source: str
+    # which book this is and how it was scaled (:func:`market_book`): what a cascade's answer says under "depth"
+    basis: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def scaled(self, factor: float) -> DepthModel:
         """The book × ``factor`` in [1e-4, 1e4]: the calibrated book holds $245M within 1 % of BTC's mid, so
@@ -81,7 +106,8 @@ class DepthModel:
         if not (math.isfinite(factor) and DEPTH_SCALE[0] <= factor <= DEPTH_SCALE[1]):
             low, high = DEPTH_SCALE
             raise DomainError(f"depth_scale must be a number in [{low:g}, {high:g}], got {factor!r}", param="depth_scale")
-        return DepthModel(self.bid.scaled(factor), self.ask.scaled(factor), f"{self.source} × {factor:g}")
+        basis = self.basis | {"depth_scale": factor, "scale": self.basis["market_scale"] * factor} if self.basis else {}
+        return DepthModel(self.bid.scaled(factor), self.ask.scaled(factor), f"{self.source} × {factor:g}", basis)
 
     @classmethod
     def square_root(cls, d1_usd: float, source: str = "square-root law") -> DepthModel:
@@ -109,6 +135,67 @@ def calibrated(state: str = "calm") -> DepthModel:
     )
 
 
+VOLUME_WINDOW = pd.Timedelta(days=7)  # the market's traded volume the book is scaled by: the week up to the map
+DEPTHS = ("market", "reference")
+
+
+def usd_per_hour(
+    candles: pd.DataFrame, index: int, timeframe: pd.Timedelta, window: pd.Timedelta = VOLUME_WINDOW
+) -> float | None:
+    """USD traded per hour (volume × close, summed, ÷ the hours the candles cover) over the candles opened in the
+    ``window`` up to and including candle ``index``; None when the candles carry no volume there."""
+    if "volume" not in candles:
+        return None
+    ts = candles["ts"]
+    start = ts.iloc[index] + timeframe - window
+    lo = int(ts.searchsorted(start, side="left"))
+    part = candles.iloc[lo : index + 1]
+    usd = (part["volume"] * part["close"]).to_numpy(np.float64)
+    usd = usd[np.isfinite(usd)]
+    if not usd.size or float(usd.sum()) <= 0:
+        return None
+    hours = int(usd.size) * float(timeframe.total_seconds()) / 3600
+    return float(usd.sum()) / hours
+
+
+def market_book(
+    state: str, candles: pd.DataFrame, index: int, timeframe: pd.Timedelta, *, depth: str = "market", symbol: str = "?"
+) -> DepthModel:
+    """The calibrated ``state`` book for the market of ``candles`` at candle ``index``.
+
+    ``depth="market"`` (the default) scales Binance BTCUSDT's book by traded volume: × (this market's USD per
+    hour over the :data:`VOLUME_WINDOW` up to the map ÷ the reference's over the hours the calm book was measured
+    on, ``reference_volume`` in ``depth_model.json``), the rule that a book as deep as its market trades. Without
+    volume in the candles it is the reference book as measured (``basis`` says so). ``depth="reference"`` is the
+    reference book whatever the market. ``basis`` holds the figures; :meth:`DepthModel.scaled` multiplies on top.
+    """
+    if depth not in DEPTHS:
+        raise DomainError(f"depth must be {' or '.join(DEPTHS)}, got {depth!r}", param="depth")
+    book = calibrated(state)
+    ref = calibrated_raw()["reference_volume"]
+    reference = float(ref["usd_per_hour"])
+    traded = usd_per_hour(candles, index, timeframe) if depth == "market" else None
+    basis: dict[str, Any] = {
+        "reference": f"{calibrated_raw()['reference_market']}, {state} book of 2025-10-10",
+        "rule": "reference",
+        "market_usd_per_hour": traded,
+        "reference_usd_per_hour": reference,
+        "window_days": VOLUME_WINDOW.days,
+        "market_scale": 1.0,
+        "depth_scale": 1.0,
+        "scale": 1.0,
+    }
+    if depth == "reference":
+        return replace(book, source=f"{book.source} (the reference book, not scaled to {symbol})", basis=basis)
+    if traded is None:
+        note = f"{symbol}'s candles carry no volume to scale it by: the reference book as measured"
+        return replace(book, source=f"{book.source} ({note})", basis=basis | {"rule": "no volume: reference"})
+    factor = traded / reference
+    return DepthModel(book.bid.scaled(factor), book.ask.scaled(factor),
+                      f"{book.source} × {factor:.4g} ({symbol}'s traded volume ÷ the reference's)",
+                      basis | {"rule": "volume", "market_scale": factor, "scale": factor})  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Round:
     n: int
@@ -132,6 +219,7 @@ class CascadeResult:
     depth_source: str
     refill: float = 0.0
     risk: dict[str, float] = field(default_factory=dict)
+    depth: dict[str, Any] = field(default_factory=dict)  # which book and how it was scaled (DepthModel.basis)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +231,7 @@ class CascadeResult:
             "liquidated_usd": self.liquidated_usd,
             "stop_reason": self.stop_reason,
             "depth_source": self.depth_source,
+            "depth": self.depth,
             "refill": self.refill,
             "rounds": [r.__dict__ | {"clusters": list(r.clusters)} for r in self.rounds],
             "clusters_fired": [c.to_dict() for c in self.clusters],
@@ -171,8 +260,7 @@ def simulate_cascade(
     market's law), which makes the result depend on how finely the flow is split. On 2025-10-10 the
     bid side thinned instead of refilling, so the static book is the default.
     """
-    if not (math.isfinite(shock_pct) and -90 < shock_pct < 900 and shock_pct != 0):
-        raise DomainError(f"shock must be a non-zero % in (-90, 900), got {shock_pct!r}", param="shock")
+    parse_shock(shock_pct)
     if not (0 <= refill <= 1):
         raise DomainError(f"refill must be in [0, 1], got {refill!r}", param="refill")
     down = shock_pct < 0
@@ -228,6 +316,7 @@ def simulate_cascade(
         stop_reason=reason,
         depth_source=depth.source,
         refill=refill,
+        depth=dict(depth.basis),
     )
 
 

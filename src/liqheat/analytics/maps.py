@@ -37,7 +37,7 @@ class MarketMap:
     edges: np.ndarray
     long: np.ndarray
     short: np.ndarray
-    atr_pct: float  # average true range of the last 14 candles, % of price
+    atr_pct: float  # average true range of the last 14 hourly bars, % of price (atr_pcts)
     timeframe: pd.Timedelta
     past_ts: tuple[pd.Timestamp, ...]  # earlier maps, newest first, for the age of a band
     past_long: np.ndarray  # (len(past_ts), bins)
@@ -64,14 +64,41 @@ def sigma_per_hour(high: np.ndarray, low: np.ndarray, index: int, timeframe_hour
     return float(math.sqrt(_PARKINSON * float(np.mean(ranges**2)) / timeframe_hours))
 
 
-def atr_pct(candles: pd.DataFrame, index: int, window: int = 14) -> float:
-    lo = max(0, index - window + 1)
+ATR_HOURS = 14  # the ATR's horizon: 14 hourly bars, whatever the candles' timeframe
+
+
+def atr_pcts(
+    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, timeframe: pd.Timedelta, hours: int = ATR_HOURS
+) -> np.ndarray:
+    """The ATR in % of price after each candle: the mean true range ÷ close of the last ``hours`` hourly bars.
+
+    Hourly bars, not candles, so that a distance in ATRs means the same on 1-minute candles as on hourly
+    ones (14 one-minute ranges are a fraction of an hour's, and put every cluster hundreds of ATRs away).
+    A bar is the ``round(1 h / timeframe)`` candles up to one that closes on the bar's end, ending at the
+    map's close; its true range reaches back to the close a bar earlier (the first candle's open at the
+    start of the data). Candles longer than an hour are bars of their own, their ranges scaled to an hour
+    by √(1 h / timeframe), the random-walk rule.
+    """
+    hour_share = timeframe / pd.Timedelta(hours=1)
+    per_bar = max(1, round(1 / hour_share))
+    bar_high = pd.Series(high).rolling(per_bar, min_periods=1).max().to_numpy()
+    bar_low = pd.Series(low).rolling(per_bar, min_periods=1).min().to_numpy()
+    prev = np.concatenate((np.full(min(per_bar, len(close)), open_[0] if len(open_) else np.nan), close[:-per_bar]))
+    true_range = np.maximum(bar_high - bar_low, np.maximum(np.abs(bar_high - prev), np.abs(bar_low - prev))) / close
+    out = np.empty(len(close))
+    for r in range(min(per_bar, len(close))):  # the bars ending at candle i are candles i, i - per_bar, …
+        out[r::per_bar] = pd.Series(true_range[r::per_bar]).rolling(hours, min_periods=1).mean().to_numpy()
+    scale = math.sqrt(1 / hour_share) if hour_share > 1 else 1.0
+    return np.asarray(out * 100 * scale)
+
+
+def atr_pct(candles: pd.DataFrame, index: int, timeframe: pd.Timedelta, hours: int = ATR_HOURS) -> float:
+    """:func:`atr_pcts` after candle ``index`` alone (from the candles it needs, so the same number)."""
+    per_bar = max(1, round(pd.Timedelta(hours=1) / timeframe))
+    lo = max(0, index - hours * per_bar)
     part = candles.iloc[lo : index + 1]
-    prev_close = candles["close"].shift(1).iloc[lo : index + 1].fillna(part["open"])
-    true_range = np.maximum(
-        part["high"] - part["low"], np.maximum((part["high"] - prev_close).abs(), (part["low"] - prev_close).abs())
-    )
-    return float((true_range / part["close"]).mean() * 100)
+    o, h, lw, c = (part[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
+    return float(atr_pcts(o, h, lw, c, timeframe, hours)[-1])
 
 
 def index_at(bundle: Bundle, at: pd.Timestamp | None, *, what: str = "at", name: str = "the bundle") -> int:
@@ -172,7 +199,7 @@ def _assembled(
         edges=edges_of(grid),
         long=long[0],
         short=short[0],
-        atr_pct=atr_pct(bundle.candles, index),
+        atr_pct=atr_pct(bundle.candles, index, step),
         timeframe=step,
         past_ts=tuple(ts.iloc[i] + step for i in past),
         past_long=long[1:],

@@ -65,5 +65,5 @@ class HostGuard:
             await self.app(scope, receive, send)
             return
         shown = "no Host header" if header is None else f"host {header!r} is not served here"
-        detail = f"{shown} (DNS rebinding guard): start the server with --allowed-host NAME to serve another name"
+        detail = f"{shown} (DNS rebinding guard): the server answers another name only when started allowing it"
         await JSONResponse(body(detail, "host"), 400)(scope, receive, send)

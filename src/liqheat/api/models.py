@@ -54,13 +54,23 @@ class MarketInfo(Model):
     venue_status: list[dict[str, Any]] = Field(description="Store markets: each venue's freshness and gaps.")
 
 
+class ServerInfo(Model):
+    version: str
+    store: bool = Field(description="Whether /api/liquidations answers (a store behind the server) or is a 404.")
+    markets: int
+
+
 class Summary(MarketInfo):
     price: float
     change_24h_pct: float
     open_interest_usd: float
     open_interest_as_of: str
     funding_rate: float | None
-    liquidations_24h: dict[str, float] | None = Field(description="Realized USD per side over the last 24 h.")
+    liquidations_24h: dict[str, float] | None = Field(
+        description="Realized USD per side over the 24 h up to the last candle's close; null (unknown, not 0) when the "
+        "market has no realized data there: a bar of totals without its row, or a stream of orders not yet begun or "
+        "without one order in those 24 h."
+    )
     params: dict[str, Any] = Field(description="The model parameters the market is replayed with.")
 
 
@@ -129,7 +139,9 @@ class Cluster(Model):
     notional_usd: float
     share: float = Field(description="Of all notional at risk, both sides.")
     distance_pct: float
-    distance_atr: float | None
+    distance_atr: float | None = Field(
+        description="distance_pct ÷ atr_pct: in ATRs of 14 hourly bars (the same on 1-minute and 1-hour candles)."
+    )
     age_hours: float | None
     age_at_least: bool | None = Field(description="Older than the oldest map kept: age_hours is a lower bound.")
     side_share: float | None = Field(description="Of its own side's notional at risk.")
@@ -167,7 +179,10 @@ class Clusters(Model):
     market: str
     at: str
     price: float
-    atr_pct: float
+    atr_pct: float = Field(
+        description="Average true range of the last 14 hourly bars (candles grouped into hours ending at the map's close), "
+        "% of price; candles longer than an hour: theirs × √(1 h / timeframe)."
+    )
     clusters: list[Cluster]
     concentration: Concentration
 
@@ -205,6 +220,20 @@ class CascadeRound(Model):
     clusters: list[int] = Field(description="Indices into clusters_fired first reached in this round.")
 
 
+class CascadeDepth(Model):
+    """Which book the cascade walked and how it was scaled to the market (analytics.cascade.market_book)."""
+
+    reference: str = Field(description="The measured book: Binance BTCUSDT's bookDepth of 2025-10-10, calm or crash.")
+    rule: str = Field(description="volume (scaled by traded volume), reference (as measured, asked), "
+                      "or 'no volume: reference' (the market's candles carry no volume)")  # fmt: skip
+    market_usd_per_hour: float | None = Field(description="USD this market traded per hour over window_days up to the map.")
+    reference_usd_per_hour: float = Field(description="Binance BTCUSDT's over the calm book's hours.")
+    window_days: int
+    market_scale: float = Field(description="market_usd_per_hour ÷ reference_usd_per_hour (1 unless rule is volume).")
+    depth_scale: float = Field(description="The depth_scale asked for, on top.")
+    scale: float = Field(description="The book walked = the reference book × this.")
+
+
 class Cascade(Model):
     market: str
     at: str
@@ -217,6 +246,7 @@ class Cascade(Model):
     liquidated_usd: float
     stop_reason: str
     depth_source: str
+    depth: CascadeDepth
     refill: float
     rounds: list[CascadeRound]
     clusters_fired: list[Cluster]

@@ -101,7 +101,7 @@ def store_liquidations(
     from liqheat.store.realized import realized
 
     if markets.store is None:
-        raise ApiError(404, "this server has no store: start it with --store DIR (or --venue) to see realized liquidations")
+        raise ApiError(404, "this server has no store (GET /api/server says so): serve one to see realized liquidations")
     span = window_of(window)
     requested = time_of(end, "end")
     with naming("venue"):

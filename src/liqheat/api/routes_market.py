@@ -1,5 +1,5 @@
-"""Markets and what the chart draws: the list, candles, the heatmap, the liquidation map at a time, the
-summary, each venue's share, and the event stream that says a market grew."""
+"""Markets and what the chart draws: the server's offer, the list, candles, the heatmap, the liquidation map at a
+time, the summary, each venue's share, and the event stream that says a market grew."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from liqheat import __version__
 from liqheat.analytics.liqmap import leverage_parts, venue_parts, whole
 from liqheat.analytics.liqmap import liquidation_map as build_map
 from liqheat.api import encode
 from liqheat.api.busy import HEAVY
 from liqheat.api.deps import At, End, MarketDep, RegistryDep, Window, end_of, map_at, time_of, window_of
 from liqheat.api.errors import ApiError, naming
-from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, Summary, VenueShares
+from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, ServerInfo, Summary, VenueShares
+from liqheat.bundle import Bundle
 from liqheat.timeutil import iso, parse_duration
 
 WAKE = 0.02  # how often the event stream looks at the markets' versions (seconds)
@@ -70,6 +72,13 @@ async def events(
             seen = now
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/server", summary="What this server offers beyond its markets: its version and whether it has a store",
+            response_model=ServerInfo)
+def server(registry: RegistryDep) -> dict[str, Any]:
+    """A page asks here before it asks ``/api/liquidations``, which only a server with a store answers (404 else)."""
+    return {"version": __version__, "store": registry.store is not None, "markets": len(registry)}
 
 
 @router.get("/markets", summary="Every market this server knows", response_model=list[MarketInfo])
@@ -266,8 +275,6 @@ def summary(m: MarketDep) -> dict[str, Any]:
     day = c[c["ts"] > last - pd.Timedelta(hours=24)]
     oi = m.bundle.open_interest
     funding = m.bundle.funding
-    liq = m.bundle.liquidations
-    recent = liq[liq["ts"] > last - pd.Timedelta(hours=24)] if liq is not None else None
     return {
         **m.describe(),
         "price": float(c["close"].iloc[-1]),
@@ -275,8 +282,38 @@ def summary(m: MarketDep) -> dict[str, Any]:
         "open_interest_usd": float(oi["oi_usd"].iloc[-1]),
         "open_interest_as_of": iso(oi["ts"].iloc[-1]),
         "funding_rate": float(funding["rate"].iloc[-1]) if funding is not None and len(funding) else None,
-        "liquidations_24h": None
-        if recent is None
-        else {side: float(recent.loc[recent["side"] == side, "usd"].sum()) for side in ("long", "short")},
+        "liquidations_24h": realized_24h(m.bundle),
         "params": m.params.to_dict(),
     }
+
+
+DAY = pd.Timedelta(hours=24)
+
+
+def realized_24h(bundle: Bundle) -> dict[str, float] | None:
+    """Realized USD per side over the 24 h up to the last candle's close; None when the data cannot say.
+
+    Unknown is not $0: the Hyperliquid bundles' daily totals end weeks before their candles, and a page
+    showing "liquidated 24h $0" there is wrong. Totals per bar (rows without a price) know a bar only where
+    it has a row, so every ``liquidations_interval`` bar opening in the window needs one. A stream of orders
+    (rows with prices) has no row for a quiet hour, so it must have begun by the window's start and hold
+    an order inside it (none in 24 h cannot be told from a stream that stopped).
+    """
+    liq = bundle.liquidations
+    if liq is None or liq.empty:
+        return None
+    end = bundle.candles["ts"].iloc[-1] + bundle.meta.timeframe_delta
+    start = end - DAY
+    ts = liq["ts"]
+    recent = liq[(ts >= start) & (ts < end)]
+    if recent.empty:
+        return None
+    if "price" in liq and liq["price"].notna().any():
+        if ts.iloc[0] > start:
+            return None
+    else:
+        step = parse_duration(bundle.meta.liquidations_interval or bundle.meta.timeframe, "liquidations_interval")
+        bars = pd.date_range(start.ceil(step), end, freq=step, inclusive="left")
+        if not bars.isin(recent["ts"]).all():
+            return None
+    return {side: float(recent.loc[recent["side"] == side, "usd"].sum()) for side in ("long", "short")}

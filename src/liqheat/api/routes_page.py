@@ -1,4 +1,5 @@
-"""The page at ``/``, its files under ``/static`` and the chart library under ``/vendor``, all from the package."""
+"""The page at ``/``, its files under ``/static``, the chart library under ``/vendor`` and the icon a browser asks
+for at ``/favicon.ico``, all from the package."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ def vendor_dir() -> Path:
 @router.get("/", include_in_schema=False)
 def index() -> FileResponse:
     return FileResponse(STATIC / "index.html")
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """Every browser asks for it on its own, whatever the page links: answered, not a 404 in every log."""
+    return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})
 
 
 def mount_files(app: FastAPI) -> None:

@@ -1,6 +1,6 @@
 """What a trader does with the map at a time: clusters, support and resistance, a cascade, a sized plan,
-sentiment; and the exact liquidation price of one position. The same answers as ``liqheat clusters``,
-``levels``, ``cascade``, ``plan``, ``sentiment`` and ``calc``."""
+sentiment; and the exact liquidation price of one position, of any symbol or of the market's own. The same
+answers as ``liqheat clusters``, ``levels``, ``cascade``, ``plan``, ``sentiment`` and ``calc``."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Query
 
-from liqheat.analytics.cascade import DEPTH_SCALE, calibrated
+from liqheat.analytics.cascade import DEPTH_SCALE, market_book, parse_shock
 from liqheat.analytics.cascade import cascade as run_cascade
 from liqheat.analytics.clusters import Cluster, clusters_of, concentration, ranked
 from liqheat.analytics.levels import confluence, levels
-from liqheat.analytics.planner import parse_risk
+from liqheat.analytics.planner import parse_risk, venue_symbol
 from liqheat.analytics.planner import plan as make_plan
 from liqheat.analytics.planner import sentiment as read_sentiment
 from liqheat.api import encode
 from liqheat.api.busy import HEAVY
 from liqheat.api.deps import At, MarketDep, Window, map_at, window_of
 from liqheat.api.errors import ApiError, naming
+from liqheat.api.markets import Market
 from liqheat.api.models import ERRORS, Calc, Cascade, Clusters, Levels, Plan, Sentiment
 from liqheat.timeutil import iso
 from liqheat.venues.calc import calculate, position_from_inputs
@@ -104,16 +105,22 @@ def sr_levels(
 )
 def cascade_route(
     m: MarketDep,
-    shock: Annotated[float, Query(gt=-90, lt=900, description="% move, negative = down")],
+    shock: Annotated[str, Query(description="The push in %: -3%, -3 or +2.5% (negative = down, through the longs).")],
     depth_scale: Annotated[float, Query(ge=DEPTH_SCALE[0], le=DEPTH_SCALE[1], description="Book depth × this.")] = 1.0,
+    depth: Annotated[
+        Literal["market", "reference"],
+        Query(description="market: Binance BTCUSDT's book scaled by this market's traded volume; reference: that book as is."),
+    ] = "market",
     book: Literal["calm", "crash"] = "calm",
     refill: Annotated[float, Query(ge=0, le=1)] = 0.0,
     at: At = None,
 ) -> dict[str, Any]:
-    if shock == 0:
-        raise ApiError(400, "shock must not be 0", "shock")
+    with naming("shock"):
+        pct = parse_shock(shock)
     mm = map_at(m, at)
-    result = run_cascade(mm, shock, calibrated(book).scaled(depth_scale), clusters_of(mm, top=20), refill=refill)
+    b = m.bundle
+    model = market_book(book, b.candles, mm.index, b.meta.timeframe_delta, depth=depth, symbol=b.meta.symbol).scaled(depth_scale)
+    result = run_cascade(mm, pct, model, clusters_of(mm, top=20), refill=refill)
     return {"market": m.id, "at": iso(mm.ts), "time": int(mm.ts.timestamp()), **result.to_dict()}
 
 
@@ -157,22 +164,24 @@ def sentiment_route(m: MarketDep, window: Window = "24h", at: At = None) -> dict
     return {"market": m.id, **read_sentiment(mm, b.candles, b.open_interest, b.funding, span)}
 
 
-@router.get("/calc", summary="Exact liquidation price of one position (see liqheat calc)", response_model=Calc)
-def calc(
-    venue: Annotated[str, Query(description=f"whose margin rules: {', '.join(RULES)}")],
-    symbol: Annotated[str, Query(description="unified (BTC/USDT:USDT, BTC/USD:BTC) or the venue's own name (BTCUSDT …)")],
-    side: Annotated[str, Query(description="long or short")],
-    entry: Annotated[float, Query(gt=0)],
-    leverage: Annotated[float, Query(ge=1)],
-    size: Annotated[float, Query(gt=0, description="base units (linear) or contracts (inverse)")],
-    margin_mode: Literal["isolated", "cross"] = "isolated",
-    balance: Annotated[float | None, Query(description="the wallet balance; cross margin needs it")] = None,
+CalcSide = Annotated[str, Query(description="long or short")]
+CalcEntry = Annotated[float, Query(gt=0)]
+CalcLeverage = Annotated[float, Query(ge=1)]
+CalcSize = Annotated[float, Query(gt=0, description="base units (linear) or contracts (inverse)")]
+CalcBalance = Annotated[float | None, Query(description="the wallet balance; cross margin needs it")]
+
+
+def _calc(
+    venue: str, symbol: str, side: str, entry: float, leverage: float, size: float, margin_mode: str, balance: float | None,
+    *, symbol_param: str = "symbol",
 ) -> dict[str, Any]:
+    """The one calculator behind both routes; each refusal names the query parameter it came from (a market's
+    symbol is no parameter: a venue without its contract or table is the ``venue``'s fault there)."""
     if margin_mode == "cross" and balance is None:
         raise ApiError(400, "cross margin needs balance (the account's wallet balance)", "balance")
     with naming("venue"):
         rule = rules(venue)
-    with naming("symbol"):
+    with naming(symbol_param):
         market = resolve(symbol, rule.tables_from)
         rule.rules_for(market.kind)
         table = lookup(rule.tables_from, market)
@@ -181,3 +190,51 @@ def calc(
                                             balance=balance, table=table)  # fmt: skip
         result: dict[str, Any] = calculate(venue, position, table=vt).to_dict()
     return result
+
+
+@router.get("/calc", summary="Exact liquidation price of one position (see liqheat calc)", response_model=Calc)
+def calc(
+    venue: Annotated[str, Query(description=f"whose margin rules: {', '.join(RULES)}")],
+    symbol: Annotated[str, Query(description="unified (BTC/USDT:USDT, BTC/USD:BTC) or the venue's own name (BTCUSDT …)")],
+    side: CalcSide,
+    entry: CalcEntry,
+    leverage: CalcLeverage,
+    size: CalcSize,
+    margin_mode: Literal["isolated", "cross"] = "isolated",
+    balance: CalcBalance = None,
+) -> dict[str, Any]:
+    return _calc(venue, symbol, side, entry, leverage, size, margin_mode, balance)
+
+
+def own_venue(m: Market) -> str:
+    """The venue whose rules a market's positions follow: its own when the bundle has one venue with rules
+    (a Hyperliquid bundle is priced by Hyperliquid's tiers), else the model's (an aggregate of several)."""
+    venues = [v.lower() for v in m.bundle.meta.venues]
+    return venues[0] if len(venues) == 1 and venues[0] in RULES else m.params.venue
+
+
+@router.get(
+    "/markets/{market_id}/calc",
+    summary="Exact liquidation price of one position in this market: its own coin and contract, its venue's tiers",
+    response_model=Calc,
+)
+def market_calc(
+    m: MarketDep,
+    side: CalcSide,
+    entry: CalcEntry,
+    leverage: CalcLeverage,
+    size: CalcSize,
+    venue: Annotated[
+        str | None,
+        Query(pattern=f"^({'|'.join(RULES)})$",
+              description=f"whose margin rules: {', '.join(RULES)}; default: the market's own venue when it has one, "
+                          "else the model's"),
+    ] = None,
+    margin_mode: Literal["isolated", "cross"] = "isolated",
+    balance: CalcBalance = None,
+) -> dict[str, Any]:
+    """The symbol is the market's (its coin's USDT perpetual, USDC on Hyperliquid, or its inverse one), so ETH
+    is priced with ETH's brackets whatever the page's symbol box says; the answer's venue and symbol say which."""
+    chosen = venue or own_venue(m)
+    symbol = venue_symbol(chosen, m.bundle.meta.symbol, m.bundle.meta.contract)
+    return _calc(chosen, symbol, side, entry, leverage, size, margin_mode, balance, symbol_param="venue")

@@ -69,7 +69,10 @@ COMMANDS: dict[str, Entry] = {
     "levels": Entry(
         "trader", "Support and resistance (swing pivots at 3 scales, volume nodes) and their confluence with the clusters."
     ),
-    "cascade": Entry("trader", "Push price by a shock and follow the liquidation chain through a calibrated order book."),
+    "cascade": Entry(
+        "trader",
+        "Push price by a shock and follow the liquidation chain through a calibrated book scaled to the market's volume.",
+    ),
     "plan": Entry(
         "trader",
         "Size a trade from its risk; place the stop and target against the clusters; check its own liquidation price.",

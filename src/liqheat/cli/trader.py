@@ -136,19 +136,15 @@ def levels(
                       f"with {x.level.kind} {x.level.price:,.2f} ({x.level.source})")  # fmt: skip
 
 
-def _percent(text: str, name: str) -> float:
-    raw = text.strip()
-    try:
-        return float(raw[:-1] if raw.endswith("%") else raw)
-    except ValueError:
-        raise DomainError(f"{name} must be a percentage such as -3% or 5, got {text!r}") from None
-
-
 @app.command()
 def cascade(
     bundle: BundleArg,
-    shock: Annotated[str, typer.Option(help="The push, in %: -3% pushes price down 3 %, through the longs.")],
-    depth_scale: Annotated[float, typer.Option(help="Book depth × this (1 = Binance BTCUSDT on 2025-10-10).")] = 1.0,
+    shock: Annotated[str, typer.Option(help="The push in %: -3%, -3 or +2.5% (-3% pushes price down 3 %, through the longs).")],
+    depth_scale: Annotated[float, typer.Option(help="Book depth × this, on top of --depth.")] = 1.0,
+    depth: Annotated[
+        str,
+        typer.Option(help="market: Binance BTCUSDT's book (2025-10-10) scaled by this market's traded volume; reference: as is."),
+    ] = "market",
     book: Annotated[str, typer.Option(help="calm (that day's first 20 h) or crash (21:00–21:30, the thinnest).")] = "calm",
     refill: Annotated[float, typer.Option(help="Share of the book that refills between rounds (0 static … 1 full).")] = 0.0,
     at: AtOption = None,
@@ -156,18 +152,21 @@ def cascade(
     params_file: ParamsFile = None,
     set_param: SetParam = None,
 ) -> None:
-    """Push price by a shock and follow the liquidation chain through a calibrated order book."""
+    """Push price by a shock and follow the liquidation chain through a calibrated book scaled to the market's volume."""
     from rich.table import Table
 
-    from liqheat.analytics.cascade import calibrated
+    from liqheat.analytics.cascade import DEPTHS, calibrated, market_book, parse_shock
     from liqheat.analytics.cascade import cascade as run_cascade
     from liqheat.analytics.clusters import clusters_of
 
     try:
-        pct = _percent(shock, "--shock")
-        depth = calibrated(book).scaled(depth_scale)
-        _, m = _map(bundle, at, params_file, set_param)
-        result = run_cascade(m, pct, depth, clusters_of(m, top=20), refill=refill)
+        pct = parse_shock(shock)
+        calibrated(book).scaled(depth_scale)  # refuse a bad --book or --depth-scale before the replay
+        if depth not in DEPTHS:
+            raise DomainError(f"depth must be {' or '.join(DEPTHS)}, got {depth!r}", param="depth")
+        b, m = _map(bundle, at, params_file, set_param)
+        model = market_book(book, b.candles, m.index, b.meta.timeframe_delta, depth=depth, symbol=m.symbol).scaled(depth_scale)
+        result = run_cascade(m, pct, model, clusters_of(m, top=20), refill=refill)
     except DomainError as exc:
         fail(exc)
     if as_json:
@@ -189,9 +188,14 @@ def cascade(
     )
     risk = result.risk
     console.print(f"cascade risk (liquidated per 1 % ÷ depth per 1 %): down {risk['down']:.4f}, up {risk['up']:.4f}")
-    console.print(f"[dim]depth: {result.depth_source}; refill {refill:g}[/]")
-    if m.symbol != "BTC" and depth_scale == 1.0:
-        console.print(f"[yellow]the book is calibrated on BTC; scale it to {m.symbol}'s with --depth-scale[/]")
+    d = result.depth
+    console.print(f"[dim]depth: {result.depth_source}; {usd(risk['bid_depth_1pct_usd'])} bid and "
+                  f"{usd(risk['ask_depth_1pct_usd'])} ask within 1 %; refill {refill:g}[/]")  # fmt: skip
+    if d["rule"] == "volume":
+        console.print(f"[dim]scaled by traded volume: {usd(d['market_usd_per_hour'])}/h over the last {d['window_days']} days "
+                      f"÷ {usd(d['reference_usd_per_hour'])}/h on the reference day = × {d['market_scale']:.4g}[/]")  # fmt: skip
+    elif m.symbol != "BTC" and depth_scale == 1.0:
+        console.print(f"[yellow]the book is Binance BTCUSDT's, not scaled to {m.symbol}: scale it with --depth-scale[/]")
 
 
 @app.command(name="plan")

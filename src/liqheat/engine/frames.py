@@ -32,6 +32,7 @@ class HeatmapFrame:
     short: np.ndarray
     candles: pd.DataFrame
     params: ModelParams
+    window: str  # the look-back asked for (``7d``): what a drawing's title says beside its first and last time
 
     @property
     def price_centers(self) -> np.ndarray:
@@ -113,4 +114,5 @@ def heatmap_frame(
         short=frames_short[:, r0 : r1 + 1],
         candles=shown,
         params=params,
+        window=window,
     )

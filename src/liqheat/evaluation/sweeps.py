@@ -17,7 +17,7 @@ at forward, on purpose:
   that positive is continuation (further down after a long-side sweep, further up after a short-side
   one) and negative a reversal.
 
-The null: the same side and the same distance in ATR (the map's 14-candle ATR) from the close of a
+The null: the same side and the same distance in ATR (the map's ATR of 14 hourly bars) from the close of a
 random candle (not a sampled one: the cluster condition removed), followed over the same horizon.
 Same time and same distance would be the cluster itself, so the time is what is drawn, ``nulls`` per
 cluster, with a fixed seed. Intervals come from a moving-block bootstrap over calendar days: events of
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from liqheat.analytics import maps
 from liqheat.analytics.clusters import clusters_of
 from liqheat.analytics.maps import market_map
 from liqheat.bundle import Bundle
@@ -99,11 +100,9 @@ class Study:
     candles: int
 
 
-def atr_pcts(view: MarketView, window: int = 14) -> np.ndarray:
-    """:func:`liqheat.analytics.maps.atr_pct` at every candle at once (the same definition)."""
-    prev = np.concatenate(([view.open[0]], view.close[:-1]))
-    true_range = np.maximum(view.high - view.low, np.maximum(np.abs(view.high - prev), np.abs(view.low - prev)))
-    return np.asarray(pd.Series(true_range / view.close).rolling(window, min_periods=1).mean().to_numpy() * 100)
+def atr_pcts(view: MarketView) -> np.ndarray:
+    """The map's ATR (:func:`liqheat.analytics.maps.atr_pcts`, 14 hourly bars) at every candle at once."""
+    return maps.atr_pcts(view.open, view.high, view.low, view.close, pd.Timedelta(hours=view.timeframe_hours))
 
 
 def first_cross(view: MarketView, starts: np.ndarray, levels: np.ndarray, long: np.ndarray, horizon_us: int) -> np.ndarray:

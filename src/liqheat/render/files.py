@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +18,7 @@ from liqheat import arrays
 from liqheat.bundle.write import iso_micros_text
 from liqheat.fsutil import atomic_write
 from liqheat.model import DomainError
-from liqheat.timeutil import iso, stamp_micros
+from liqheat.timeutil import iso, parse_duration, stamp_micros
 
 if TYPE_CHECKING:  # `liqheat replay` writes its CSV without importing pandas or the frame builder
     from liqheat.engine.frames import HeatmapFrame
@@ -72,7 +72,7 @@ def side_values(frame: HeatmapFrame, side: str) -> np.ndarray:
 def write_heatmap(frame: HeatmapFrame, path: Path, side: str = "both", *, param: str | None = None) -> None:
     """The heatmap as ``path``'s suffix says; never NaN or inf; ``param`` names the option ``path`` came from."""
     suffix = path.suffix.lower()
-    values = side_values(frame, side)
+    side_values(frame, side)  # refuses a side it does not know before anything is written
     check_finite({"long_usd": frame.long, "short_usd": frame.short}, path, lambda row: iso(frame.times[row]))
     if suffix == ".json":
         data = {
@@ -104,24 +104,44 @@ def write_heatmap(frame: HeatmapFrame, path: Path, side: str = "both", *, param:
 
         atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), param=param)
     elif suffix == ".png":
-        atomic_write(path, lambda tmp: _png(frame, values, side, tmp), param=param)
+        atomic_write(path, lambda tmp: _png(frame, side, tmp), param=param)
     else:
         raise DomainError(f"the heatmap file must end in .png, .json or .parquet, got {path.name!r}")
 
 
-def _png(frame: HeatmapFrame, values: np.ndarray, side: str, path: Path) -> None:
-    import matplotlib
+SIDE_LABELS = {"both": "long + short", "long": "long", "short": "short"}
 
-    matplotlib.use("Agg")
+
+def heatmap_title(frame: HeatmapFrame, side: str) -> str:
+    """What a heatmap picture shows, on it: market, side, window with its first and last time, candles.
+
+    A PNG leaves the program that drew it; without this it cannot say which market or hours it is."""
+    if side not in SIDE_LABELS:
+        raise DomainError(f"side must be both, long or short, got {side!r}", param="side")
+    first = frame.times[0]
+    last_close = frame.candles["ts"].iloc[-1] + parse_duration(frame.timeframe, "timeframe")
+    return (
+        f"liqheat · {frame.market} · {SIDE_LABELS[side]} · window {frame.window}: "
+        f"{first:%Y-%m-%d %H:%M} → {last_close:%Y-%m-%d %H:%M} UTC\n"
+        f"{frame.timeframe} candles over the levels at risk as each opens (longs liquidate below price, shorts above)"
+    )
+
+
+def heatmap_figure(frame: HeatmapFrame, side: str = "both") -> Any:
+    """The heatmap with its candles over it, titled by :func:`heatmap_title` (a matplotlib ``Figure``, made
+    without pyplot's global state, so a server may draw two at once)."""
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+    import matplotlib.ticker as mticker
     import pandas as pd
     from matplotlib.colors import PowerNorm
+    from matplotlib.figure import Figure
 
+    values = side_values(frame, side)
     times = frame.times.tz_convert("UTC").tz_localize(None)
     step = (times[1] - times[0]) if len(times) > 1 else pd.Timedelta(frame.timeframe)
     t_edges = mdates.date2num(np.append(times.to_numpy(), (times[-1] + step).to_datetime64()))
-    fig, ax = plt.subplots(figsize=(13, 6.5), dpi=110, facecolor="#0d1117")
+    fig = Figure(figsize=(13, 6.5), dpi=110, facecolor="#0d1117")
+    ax = fig.subplots()
     ax.set_facecolor("#0d1117")
     positive = values[values > 0]
     if positive.size:
@@ -150,18 +170,18 @@ def _png(frame: HeatmapFrame, values: np.ndarray, side: str, path: Path) -> None
     ax.set_ylim(frame.price_edges[0], frame.price_edges[-1])
     ax.set_xlim(t_edges[0], t_edges[-1])
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
-    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
     ax.tick_params(colors="#c9d1d9")
     for spine in ax.spines.values():
         spine.set_color("#30363d")
-    label = {"both": "long + short", "long": "long", "short": "short"}[side]
-    ax.set_title(
-        f"liqheat · {frame.market} · {frame.timeframe} candles · {label} liquidation levels "
-        "(longs liquidate below price, shorts above)",
-        color="#c9d1d9",
-        fontsize=10,
-    )
+    ax.set_title(heatmap_title(frame, side), color="#c9d1d9", fontsize=10)
     ax.set_ylabel("price", color="#c9d1d9")
     fig.tight_layout()
-    fig.savefig(path, format="png", facecolor=fig.get_facecolor())
-    plt.close(fig)
+    return fig
+
+
+def _png(frame: HeatmapFrame, side: str, path: Path) -> None:
+    """The figure as PNG, its title also in the file's ``Title`` text chunk (what an image viewer lists)."""
+    fig = heatmap_figure(frame, side)
+    title = heatmap_title(frame, side).replace("\n", " · ")
+    fig.savefig(path, format="png", facecolor=fig.get_facecolor(), metadata={"Title": title, "Software": "liqheat"})

@@ -77,5 +77,8 @@ def _resolve(text: str, venue: str | None) -> Market:
         return Market(base, "USD", base)
     if _BASE_ONLY.match(raw) and feed is not None and feed.bare_coin_quote:
         return Market(raw, feed.bare_coin_quote, feed.bare_coin_quote)
-    hint = f" (a bare coin names a market only on {_bare_coin_venues()}: add --venue)" if _BASE_ONLY.match(raw) else ""
+    hint = ""
+    if _BASE_ONLY.match(raw):  # in words both faces share: the CLI's --venue and the API's venue are one name
+        where = f", not {venue}" if venue else ": name the venue"
+        hint = f" (a bare coin names a market only on {_bare_coin_venues()}{where})"
     raise DomainError(f"cannot read symbol {text!r}{hint}; {_FORMS}")
