@@ -770,7 +770,7 @@ def test_plan_says_when_no_sound_stop_exists_and_never_stops_past_its_own_liquid
     assert worst > liq
     assert p.stop == pytest.approx(worst + 0.1 * (ENTRY - worst))  # the farthest allowed: a tenth of the way back
     assert p.stop > p.liquidation_price
-    assert p.warnings[0].startswith("no sound stop: every stop beyond a cluster or 2 ATR away lies past")
+    assert p.warnings[0].startswith("no sound stop: every stop beyond a cluster, 2 ATR away or just before the nearest lies past")
     assert "lower the leverage" in p.warnings[0]
     assert p.stop_reason.startswith("no sound stop")
     assert not any("before the stop" in w for w in p.warnings)

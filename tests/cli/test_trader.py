@@ -401,9 +401,14 @@ def test_plan_short(demo_dir: Path, demo_map: MarketMap) -> None:
     above = p["clusters_above"]
     assert above
     assert all(c["side"] == "short" and c["peak_price"] > entry for c in above)
+    # the short zone above starts within 2 ATR and runs past the 4 ATR limit: out just before it
     atr = demo_map.atr_pct / 100 * entry
-    assert above[0]["price_low"] - entry > 4 * atr
-    assert p["stop"] == pytest.approx(entry + 2 * atr)
+    assert above[0]["price_low"] < entry + 2 * atr < above[0]["price_high"]
+    assert p["sound_stop"]
+    assert p["stop"] == pytest.approx(above[0]["price_low"] * (1 - 0.2 / 100))
+    assert p["stop_reason"].startswith(f"0.2% below the short cluster {above[0]['price_low']:,.2f}")
+    assert "out before its sweep" in p["stop_reason"]
+    assert 0.5 * atr <= p["stop"] - entry <= 4 * atr
     assert entry < p["stop"] < p["liquidation_price"]
     assert p["size_base"] * (p["stop"] - entry) == pytest.approx(100.0, rel=1e-9)
     assert p["take_profit"] == p["clusters_below"][0]["peak_price"] < entry

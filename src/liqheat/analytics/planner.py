@@ -2,7 +2,8 @@
 the liquidation clusters around the entry.
 
 - Stop: for a long, just below the long-liquidation cluster beneath the entry (a sweep of that band
-  is where forced selling runs out); for a short, just above the short cluster over it; else 2 ATR. A
+  is where forced selling runs out); for a short, just above the short cluster over it; else 2 ATR; else
+  just short of the nearest cluster (out before its sweep, at least half an ATR away). A
   stop must be sound: within a maximum distance (4 ATR by default), short of the position's own
   liquidation price, and not inside another cluster; the next cluster out is tried, and when no stop
   is sound the plan says so.
@@ -32,7 +33,8 @@ from liqheat.venues.calc import calculate, position_from_inputs
 from liqheat.venues.registry import linear_quote
 
 STOP_BUFFER_PCT = 0.2
-MAX_STOP_ATR = 4.0  # the farthest stop a plan suggests, in ATR of the market's candles
+MAX_STOP_ATR = 4.0  # the farthest stop a plan suggests, in ATR (14 hourly bars)
+MIN_STOP_ATR = 0.5  # a stop nearer than this is noise, not a stop
 
 
 def _stop(
@@ -65,7 +67,16 @@ def _stop(
     stop = entry + sign * 2 * atr
     if atr > 0 and not beyond_limit(stop) and _inside(stop, clusters) is None:
         return stop, "2 ATR" + ("" if not guards else " (no cluster of its side to stand behind within reach)"), True
-    why = (f"every stop beyond a cluster or 2 ATR away lies past {limit:,.2f}, the nearer of {max_atr:g} ATR "
+    if guards:  # out before the sweep: just short of the nearest cluster, when that leaves room to breathe
+        c = guards[0]
+        near = c.price_high if side == "long" else c.price_low
+        stop = near * (1 - sign * STOP_BUFFER_PCT / 100)
+        if abs(entry - stop) >= MIN_STOP_ATR * atr and not beyond_limit(stop) and _inside(stop, clusters) is None:
+            where = "above" if side == "long" else "below"
+            return stop, (f"{STOP_BUFFER_PCT}% {where} the {side} cluster {c.price_low:,.2f}–{c.price_high:,.2f}: out before "
+                          f"its sweep (the zone beyond it runs past the maximum stop)"), True  # fmt: skip
+    why = (f"every stop beyond a cluster, 2 ATR away or just before the nearest lies past {limit:,.2f}, the nearer of "
+           f"{max_atr:g} ATR "
            f"and the position's own liquidation price {own_liq:,.2f}, or inside a cluster: lower the leverage or widen "
            "the maximum stop distance")  # fmt: skip
     return limit, why, False

@@ -46,7 +46,8 @@ export const sentiment = (id, query) => json(market(id, 'sentiment', query));
 export const liquidationMap = (id, query) => json(market(id, 'map', query));
 export const plan = (id, query) => json(market(id, 'plan', query));
 export const cascade = (id, query) => json(market(id, 'cascade', query));
-export const calc = (query) => json(url('/api/calc', query));
+export const calc = (id, query) => json(market(id, 'calc', query));
+export const server = () => json(url('/api/server'));
 export const storeLiquidations = (query) => json(url('/api/liquidations', query));
 export const EVENTS = '/api/events';
 // addresses the page downloads from, rather than fetches

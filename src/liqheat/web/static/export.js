@@ -16,8 +16,32 @@ function download(href, name) {
   a.remove();
 }
 
-function viewCanvas({ state, chart }) {
-  return state.tab === 'map' ? $('mapcanvas') : chart.takeScreenshot();
+// The view with a title strip above it: a picture that leaves the page says what it shows.
+function viewCanvas({ state, page, chart }) {
+  const view = state.tab === 'map' ? $('mapcanvas') : chart.takeScreenshot();
+  const strip = 28;
+  const out = document.createElement('canvas');
+  out.width = view.width;
+  out.height = view.height + strip;
+  const ctx = out.getContext('2d');
+  ctx.fillStyle = '#0d1117';
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.drawImage(view, 0, strip);
+  ctx.fillStyle = '#c9d1d9';
+  ctx.font = '14px system-ui';
+  ctx.textBaseline = 'middle';
+  ctx.fillText(exportTitle(state, page), 8, strip / 2);
+  return out;
+}
+
+export function exportTitle(state, page) {
+  const m = page.markets?.find((x) => x.id === state.market);
+  const market = m ? `${m.symbol} · ${m.venues.join('+')} · ${m.timeframe}` : state.market;
+  const side = { both: 'long + short', long: 'long', short: 'short' }[state.side] ?? state.side;
+  const view = state.tab === 'map' ? 'liquidation map' : `heatmap ${state.window}`;
+  const lev = state.lev === '1-200' ? 'all leverage' : `${state.lev.replace('-', '–')}×`;
+  const at = page.summary ? `data up to ${page.summary.last.replace('T', ' ').slice(0, 16)} UTC` : '';
+  return `liqheat · ${market} · ${view} · ${side} · ${lev} · ${at}`;
 }
 
 export function exportView(app, kind) {

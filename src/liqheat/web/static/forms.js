@@ -67,18 +67,19 @@ async function submitCascade(app, event) {
     fill($('cascadeout'), 'ends ', h('b', null, price(c.price_after)),
       ` (${c.move_pct.toFixed(2)}%, ${c.amplification.toFixed(2)}× the shock) · ${usd(c.liquidated_usd)} liquidated in ${c.rounds.length} round(s) · ${c.stop_reason}`,
       h('br'), `risk index: down ${c.risk.down.toFixed(4)}, up ${c.risk.up.toFixed(4)}`,
+      h('div', { className: 'dim' }, `depth: ${c.depth_source}`),
       h('ol', null, c.rounds.filter((r) => r.fired_usd > 0).map((r) => h('li', null, `${price(r.price)} · ${usd(r.fired_usd)}`))));
   } catch (error) {
     $('cascadeout').textContent = `Error: ${error.message}`;
   }
 }
 
-async function submitCalc({ page }, event) {
+async function submitCalc({ state, page }, event) {
   event.preventDefault();
   const form = new FormData(event.target);
   if (!form.get('entry') && page.summary) form.set('entry', page.summary.price);
   try {
-    const r = await api.calc(form);
+    const r = await api.calc(state.market, form);
     fill($('calcout'), 'liquidation ', h('b', { className: r.side }, price(r.liquidation_price)), ` (${r.distance_pct?.toFixed(2)}%)`, h('br'),
       `tier ${r.bracket.tier} · MMR ${(r.bracket.mmr * 100).toFixed(2)}% · triggered by the mark price`);
   } catch (error) {

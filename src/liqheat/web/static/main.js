@@ -180,9 +180,13 @@ async function load({ keepView = false, live = false } = {}) {
     // answer changed.
     const slow = !live || performance.now() - (page.slowAt ?? -Infinity) > SLOW_MS;
     const kept = (key, ask) => (slow ? ask() : Promise.resolve(page.answers[key]));
-    const [candles, heat, liqs, summary, clusters, realized, venues, levels, mood] = await Promise.all([
+    // The chart first: candles and heatmap are drawn as soon as they arrive; the panels follow.
+    const token = (page.loadToken = (page.loadToken ?? 0) + 1);
+    const picture = Promise.all([
       api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
       heatmapData(),
+    ]);
+    const panels = Promise.all([
       api.liquidations(id, { window: state.window, limit: 5000 }),
       api.summary(id),
       api.clusters(id, { top: 3 }),
@@ -191,6 +195,9 @@ async function load({ keepView = false, live = false } = {}) {
       kept('levels', () => api.levels(id, { top: 8 })),
       kept('mood', () => api.sentiment(id, { window: '24h' })),
     ]);
+    panels.catch(() => {}); // awaited below; a failure there is reported once, by that await
+    const [candles, heat] = await picture;
+    if (token !== page.loadToken) return; // another load began (the trader changed the view): it draws
     if (slow) page.slowAt = performance.now();
     page.requests = (page.requests ?? 0) + (slow ? 9 : 5);
     page.dataAt = performance.now();
@@ -200,6 +207,12 @@ async function load({ keepView = false, live = false } = {}) {
     series.setData(page.candles);
     page.heatmap = heat;
     repaint();
+    if (visible) chart.timeScale().setVisibleLogicalRange(visible);
+    else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
+    else chart.timeScale().fitContent();
+    page.zoomReady = true;
+    const [liqs, summary, clusters, realized, venues, levels, mood] = await panels;
+    if (token !== page.loadToken) return;
     const changed = (key, value) => {
       const text = JSON.stringify(value);
       if (live && page.answerText[key] === text) return false;
@@ -220,10 +233,6 @@ async function load({ keepView = false, live = false } = {}) {
       clearCascade(app);
     }
     page.clusters = clusters.clusters;
-    if (visible) chart.timeScale().setVisibleLogicalRange(visible);
-    else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
-    else chart.timeScale().fitContent();
-    page.zoomReady = true;
     if (state.tab === 'map') await loadMap(app);
     document.body.dataset.state = 'ready';
     if (page.grewWhileLoading) { page.grewWhileLoading = false; load({ keepView: true, live: true }); }
@@ -259,25 +268,13 @@ function fitVenues() {
   fitCalc();
 }
 
-// The calculator and the planner price the market shown: its venue (where it has margin rules) and its symbol
-// in that venue's quote, so ETH is priced with ETH's brackets.
+// The planner and the calculator price the market shown on its venue (where it has margin rules).
 const RULES = ['binance', 'bybit', 'okx', 'hyperliquid'];
-function calcSymbol(m, venue) {
-  if (m.contract === 'inverse') return `${m.symbol}/USD:${m.symbol}`;
-  return venue === 'hyperliquid' ? `${m.symbol}/USDC:USDC` : `${m.symbol}/USDT:USDT`;
-}
 function fitCalc() {
   const m = page.markets?.find((x) => x.id === state.market);
-  if (!m) return;
-  const venue = m.venues.find((v) => RULES.includes(v));
-  const form = $('calc');
-  if (venue) { form.elements.venue.value = venue; $('plan').elements.venue.value = venue; }
-  form.elements.symbol.value = calcSymbol(m, form.elements.venue.value);
+  const venue = m?.venues.find((v) => RULES.includes(v));
+  if (venue) { $('calc').elements.venue.value = venue; $('plan').elements.venue.value = venue; }
 }
-$('calc').elements.venue.addEventListener('change', () => {
-  const m = page.markets?.find((x) => x.id === state.market);
-  if (m) $('calc').elements.symbol.value = calcSymbol(m, $('calc').elements.venue.value);
-});
 
 function chooseMarket(id) {
   state.market = id;
@@ -335,11 +332,11 @@ function listen() {
       if (info.market !== state.market) return;
       if (document.body.dataset.state === 'loading') page.grewWhileLoading = true; // once this load ends
       else load({ keepView: true, live: true });
-      if (!$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
+      if (page.server?.store && !$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
     },
     onReconnect: () => {
       load({ keepView: true });
-      if (!$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
+      if (page.server?.store && !$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
     },
   });
 }
@@ -358,8 +355,11 @@ async function start() {
     fitControls();
     fitVenues();
     await load();
-    $('storeliqform').addEventListener('change', () => loadStoreLiquidations(app).catch(showError));
-    await loadStoreLiquidations(app);
+    page.server = await api.server();
+    if (page.server.store) { // the store's realized liquidations, every venue and symbol: only a store has them
+      $('storeliqform').addEventListener('change', () => loadStoreLiquidations(app).catch(showError));
+      await loadStoreLiquidations(app);
+    }
     listen();
   } catch (error) {
     showError(error);
