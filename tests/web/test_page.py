@@ -203,8 +203,10 @@ def test_the_page_follows_a_market_that_grows(browser: Any) -> None:
 
 
 def test_a_grown_candle_asks_only_for_what_a_candle_changes_and_keeps_what_the_trader_drew(browser: Any) -> None:
-    """One candle appended: the page asks again for candles, heatmap, markers, summary and clusters (not the
-    slow panels), keeps the plan's lines, and shows the candle."""
+    """One candle appended: the event carries it; the page asks again for heatmap, markers, summary and clusters
+    (not the candles, not the slow panels), keeps the plan's lines, and shows the candle as the server would."""
+    import httpx
+
     from liqheat.api.markets import Registry
     from liqheat.demo.live import published
     from liqheat.evaluation.synthetic.market import SimParams, simulate
@@ -229,7 +231,22 @@ def test_a_grown_candle_asks_only_for_what_a_candle_changes_and_keeps_what_the_t
             market.grow(published(full, start + 1))
             grown = f"page.bars.at(-1) === {before} + 60 && document.body.dataset.state === 'ready'"
             page.wait_for_function(grown, timeout=10_000)
-            assert sorted(asked) == ["candles", "clusters", "heatmap", "liquidations", "summary"]
+            assert sorted(asked) == ["clusters", "heatmap", "liquidations", "summary"]  # the candle came with the event
+            fresh = httpx.get(f"{base}/api/markets/live/candles", params={"window": "24h", "interval": "1m"}).json()
+            bar = page.evaluate("page.candles.at(-1)")
+            keys = ("time", "open", "high", "low", "close")
+            assert [bar[k] for k in keys] == [fresh[k][-1] for k in keys]
+            # on 5-minute bars the new minute folds into the last bar as the server would resample it
+            page.select_option("#interval", "5m")
+            page.wait_for_function("document.body.dataset.state === 'ready'")
+            for k in (2, 3):
+                market.grow(published(full, start + k))
+                last = f"{full.candles['ts'].iloc[start + k - 1]:%Y-%m-%dT%H:%M}"
+                page.wait_for_function(f"page.answers.summary.last.startsWith('{last}')")
+                page.wait_for_function("document.body.dataset.state === 'ready'")
+            five = httpx.get(f"{base}/api/markets/live/candles", params={"window": "24h", "interval": "5m"}).json()
+            bar = page.evaluate("page.candles.at(-1)")
+            assert [bar[k] for k in keys] == [five[k][-1] for k in keys]
             assert page.evaluate("page.planLines.length") == lines
             assert page.evaluate("page.plan !== null")
         finally:

@@ -43,6 +43,32 @@ async def _stopped_within(seconds: float, stopping: threading.Event) -> bool:
     return True
 
 
+DELTA_ROWS = 500
+
+
+def _last_ts(m: Any) -> pd.Timestamp:
+    ts: pd.Timestamp = m.bundle.candles["ts"].iloc[-1]
+    return ts
+
+
+def _grew(m: Any, version: int, previous: pd.Timestamp | None) -> dict[str, Any]:
+    """What a page needs to follow a market that grew: its version, last candle and the candles after ``previous``."""
+    c = m.bundle.candles
+    payload: dict[str, Any] = {"market": m.id, "version": version, "last": iso(c["ts"].iloc[-1])}
+    if previous is None:
+        return payload
+    k = int(c["ts"].searchsorted(previous, side="right"))
+    if k == 0 or c["ts"].iloc[k - 1] != previous or len(c) - k > DELTA_ROWS:
+        return payload  # history changed, or too much is new: the page asks again
+    new = c.iloc[k:]
+    payload["previous_last"] = iso(previous)
+    payload["candles"] = {
+        "time": encode.seconds(new["ts"]),
+        **{col: new[col].round(8).tolist() for col in ("open", "high", "low", "close")},
+    }
+    return payload
+
+
 @router.get("/events", summary="Server-sent events: a market grew (its version moved); bye when the server stops")
 async def events(
     request: Request, markets: RegistryDep, poll: Annotated[float, Query(gt=0.05, le=60)] = 1.0
@@ -53,8 +79,11 @@ async def events(
 
     # Versions are read every WAKE seconds (a dict of ints: a market grown in this process reaches the page at
     # once); files on disk are looked at every `poll` seconds.
+    # A `grew` event carries the candles appended since the stream last spoke of the market (at most
+    # DELTA_ROWS, after `previous_last`), so a page at that candle appends them instead of asking again.
     async def stream() -> AsyncIterator[str]:
         seen = markets.versions()
+        last_sent = {m: _last_ts(markets.get(m)) for m in seen}
         yield f"event: hello\ndata: {json.dumps(seen)}\n\n"
         looked = asyncio.get_running_loop().time()
         while not await request.is_disconnected():
@@ -67,7 +96,8 @@ async def events(
             now = markets.versions()
             for market_id, version in now.items():
                 if seen.get(market_id) != version:
-                    payload = {"market": market_id, "version": version, "last": markets.get(market_id).describe()["last"]}
+                    payload = _grew(markets.get(market_id), version, last_sent.get(market_id))
+                    last_sent[market_id] = _last_ts(markets.get(market_id))
                     yield f"event: grew\ndata: {json.dumps(payload)}\n\n"
             seen = now
 

@@ -168,7 +168,27 @@ function fitControls() {
 
 const SLOW_MS = 60_000;
 
-async function load({ keepView = false, live = false } = {}) {
+// page.candles with new native candles folded in: into the last bar while they fall in its interval, else as
+// new bars (the candles answer's shape)
+function appended(native) {
+  const step = SECONDS[state.interval || autoInterval()] ?? nativeSeconds();
+  const bars = page.candles.map((b) => ({ ...b }));
+  native.time.forEach((t, i) => {
+    const time = Math.floor(t / step) * step;
+    const last = bars.at(-1);
+    if (last && last.time === time) {
+      last.high = Math.max(last.high, native.high[i]);
+      last.low = Math.min(last.low, native.low[i]);
+      last.close = native.close[i];
+    } else if (!last || time > last.time) {
+      bars.push({ time, open: native.open[i], high: native.high[i], low: native.low[i], close: native.close[i] });
+    }
+  });
+  const column = (key) => bars.map((b) => b[key]);
+  return { time: column('time'), open: column('open'), high: column('high'), low: column('low'), close: column('close') };
+}
+
+async function load({ keepView = false, live = false, delta = null } = {}) {
   $('error').hidden = true;
   document.body.dataset.state = 'loading';
   const visible = keepView ? chart.timeScale().getVisibleLogicalRange() : null;
@@ -182,8 +202,10 @@ async function load({ keepView = false, live = false } = {}) {
     const kept = (key, ask) => (slow ? ask() : Promise.resolve(page.answers[key]));
     // The chart first: candles and heatmap are drawn as soon as they arrive; the panels follow.
     const token = (page.loadToken = (page.loadToken ?? 0) + 1);
+    // the event's candles, when they follow the last one this page has: appended, not asked again
+    const follows = delta?.candles && page.answers.summary?.id === id && page.answers.summary.last === delta.previous_last;
     const picture = Promise.all([
-      api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
+      follows ? Promise.resolve(appended(delta.candles)) : api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
       heatmapData(),
     ]);
     const panels = Promise.all([
@@ -199,7 +221,7 @@ async function load({ keepView = false, live = false } = {}) {
     const [candles, heat] = await picture;
     if (token !== page.loadToken) return; // another load began (the trader changed the view): it draws
     if (slow) page.slowAt = performance.now();
-    page.requests = (page.requests ?? 0) + (slow ? 9 : 5);
+    page.requests = (page.requests ?? 0) + (slow ? 9 : 5) - (follows ? 1 : 0);
     page.dataAt = performance.now();
     page.firstPaintMs = null;
     page.bars = candles.time;
@@ -228,10 +250,12 @@ async function load({ keepView = false, live = false } = {}) {
     if (changed('levels', levels)) drawLevels(app, levels);
     if (changed('mood', mood)) drawSentiment(app, mood);
     page.updatedAt = performance.timeOrigin + performance.now();
-    if (!keepView) { // a refresh of the same view keeps what the trader drew (a plan, a cascade)
-      clearPlan(app);
-      clearCascade(app);
-    }
+    // What the trader drew stays until they clear it: a plan until the market changes, a cascade's path (drawn
+    // in bar steps after the last candle) until the market or the bars change.
+    const bars = `${id}|${state.window}|${state.interval}`;
+    if (page.drawnFor && page.drawnFor.split('|')[0] !== id) clearPlan(app);
+    if (page.drawnFor && page.drawnFor !== bars) clearCascade(app);
+    page.drawnFor = bars;
     page.clusters = clusters.clusters;
     if (state.tab === 'map') await loadMap(app);
     document.body.dataset.state = 'ready';
@@ -331,7 +355,7 @@ function listen() {
       page.version = info.version;
       if (info.market !== state.market) return;
       if (document.body.dataset.state === 'loading') page.grewWhileLoading = true; // once this load ends
-      else load({ keepView: true, live: true });
+      else load({ keepView: true, live: true, delta: info });
       if (page.server?.store && !$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
     },
     onReconnect: () => {
