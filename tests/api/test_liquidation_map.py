@@ -43,12 +43,26 @@ def test_the_leverage_bands_add_up_to_the_whole_map(client: TestClient) -> None:
         assert all(min(p[side]) >= 0 for p in split["parts"])
     assert sum(max(p["long"]) > 0 for p in split["parts"]) >= 2, "more than one band holds longs"
     edges = np.array(whole["price_edges"])
-    below = np.sqrt(edges[:-1] * edges[1:]) < whole["price"]
+    below = edges[:-1] < whole["price"]  # bands starting below the price (the one holding it included)
+    above = edges[1:] > whole["price"]
     assert not np.any(np.array(whole["long"])[~below])
-    assert not np.any(np.array(whole["short"])[below])
+    assert not np.any(np.array(whole["short"])[~above])
     cum = np.array(whole["cumulative_long"])
     assert cum[below] == pytest.approx(np.cumsum(np.array(whole["long"])[below][::-1])[::-1], rel=1e-6, abs=0.1)
     assert np.all(np.diff(cum[below]) <= 1e-6)  # from price downwards: more the farther down
+
+
+def test_the_map_keeps_every_level_at_risk_within_its_range(client: TestClient) -> None:
+    """Coarse bands lose nothing: the band holding the price keeps the levels just below and above it."""
+    from api.data import SYN
+    from liqheat.analytics.maps import market_map
+
+    m = market_map(SYN)
+    long, short = m.at_risk()
+    for bins in (20, 200):
+        data = get(client, MAP, bins=bins, span_pct=90)
+        assert sum(data["long"]) == pytest.approx(long[m.centers > 0.1 * m.price].sum(), rel=1e-6)
+        assert sum(data["short"]) == pytest.approx(short[m.centers < 1.9 * m.price].sum(), rel=1e-6)
 
 
 def test_side_and_leverage_filter_the_map(client: TestClient) -> None:
@@ -107,3 +121,20 @@ def test_a_store_market_splits_by_each_venues_open_interest(tmp_path: Path) -> N
         assert np.array(parts["binance:BTC/USDT:USDT"][side]) == pytest.approx(0.7 * np.array(whole[side]), rel=1e-3, abs=0.05)
         assert np.array(parts["bybit:BTC/USDT:USDT"][side]) == pytest.approx(0.3 * np.array(whole[side]), rel=1e-3, abs=0.05)
     assert "share of open interest" in split["note"]
+
+
+def test_clusters_honour_the_leverage_filter(client: TestClient) -> None:
+    every = get(client, "/api/markets/syn/clusters", top=20)
+    high = get(client, "/api/markets/syn/clusters", top=20, lev_min=50, lev_max=200)
+    band = get(client, MAP, bins=200, span_pct=90, lev_min=50, lev_max=200)
+    assert high["clusters"]
+    for side in ("long", "short"):
+        mine = [c for c in high["clusters"] if c["side"] == side]
+        assert sum(c["notional_usd"] for c in mine) <= sum(band[side]) * (1 + 1e-6)  # only the ≥ 50× positions' levels
+    assert max(c["notional_usd"] for c in high["clusters"]) < max(c["notional_usd"] for c in every["clusters"])
+    assert all(c["age_hours"] is None for c in high["clusters"])  # a band's past maps are not kept
+    assert all(c["age_hours"] is not None for c in every["clusters"])
+    assert all(c["hit_prob_24h"] is not None for c in high["clusters"])
+    bad = client.get("/api/markets/syn/clusters", params={"lev_min": 60, "lev_max": 50})
+    assert bad.status_code == 400
+    assert bad.json()["param"] == "lev_min"

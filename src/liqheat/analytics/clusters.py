@@ -140,14 +140,14 @@ def clusters_of(m: MarketMap, top: int | None = 5) -> list[Cluster]:
     out = []
     for side, values in (("long", long), ("short", short)):
         for c in find_clusters(values, m.edges, m.price, side, top=top, atr_pct=m.atr_pct, total_usd=total):
-            age = band_age(m, c)
+            age = band_age(m, c) if m.past_ts else None  # no past maps (a leverage band's map): age unknown
             oldest = (m.ts - m.past_ts[-1]).total_seconds() / 3600 if m.past_ts else 0.0
             r = reach_of(m, side, c.price_low, c.price_high)
             out.append(
                 replace(
                     c,
                     age_hours=age,
-                    age_at_least=age >= oldest,
+                    age_at_least=None if age is None else age >= oldest,
                     hit_prob_4h=r.hit_prob[4],
                     hit_prob_24h=r.hit_prob[24],
                     hit_prob_72h=r.hit_prob[72],

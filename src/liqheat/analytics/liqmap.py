@@ -102,25 +102,29 @@ def liquidation_map(
         raise DomainError(f"side must be both, long or short, got {side!r}", param="side")
     lo, hi = math.log(low), math.log(high)
     edges = np.exp(np.linspace(lo, hi, bins + 1))
-    centers = np.log(np.sqrt(mm.edges[:-1] * mm.edges[1:]))
+    centers = np.log(mm.centers)
     idx = np.floor((centers - lo) / (hi - lo) * bins).astype(np.int64)
     ok = (idx >= 0) & (idx < bins)
-    below = np.sqrt(edges[:-1] * edges[1:]) < mm.price
+    # sides are told apart on the engine's fine bins (MarketMap.at_risk), before summing into wider bands: the
+    # band that holds the price keeps the high-leverage levels just below and just above it
+    below = mm.centers < mm.price
+    long_ok, short_ok = ok & below, ok & ~below
     shown = []
     for p in parts:
-        long = np.bincount(idx[ok], weights=p.long[ok], minlength=bins) if side != "short" else np.zeros(bins)
-        short = np.bincount(idx[ok], weights=p.short[ok], minlength=bins) if side != "long" else np.zeros(bins)
-        shown.append(Part(p.label, np.where(below, long, 0.0), np.where(below, 0.0, short)))
+        long = np.bincount(idx[long_ok], weights=p.long[long_ok], minlength=bins) if side != "short" else np.zeros(bins)
+        short = np.bincount(idx[short_ok], weights=p.short[short_ok], minlength=bins) if side != "long" else np.zeros(bins)
+        shown.append(Part(p.label, long, short))
     long = np.sum([p.long for p in shown], axis=0) if shown else np.zeros(bins)
     short = np.sum([p.short for p in shown], axis=0) if shown else np.zeros(bins)
+    starts_below, ends_above = edges[:-1] < mm.price, edges[1:] > mm.price
     return LiquidationMap(
         price=mm.price,
         edges=edges,
         parts=shown,
         long=long,
         short=short,
-        cumulative_long=np.where(below, np.cumsum(long[::-1])[::-1], 0.0),
-        cumulative_short=np.where(below, 0.0, np.cumsum(short)),
+        cumulative_long=np.where(starts_below, np.cumsum(long[::-1])[::-1], 0.0),
+        cumulative_short=np.where(ends_above, np.cumsum(short), 0.0),
         split_by=split_by,
         note=note,
     )

@@ -4,6 +4,7 @@ answers as ``liqheat clusters``, ``levels``, ``cascade``, ``plan``, ``sentiment`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -13,6 +14,7 @@ from liqheat.analytics.cascade import DEPTH_SCALE, market_book, parse_shock
 from liqheat.analytics.cascade import cascade as run_cascade
 from liqheat.analytics.clusters import Cluster, clusters_of, concentration, ranked
 from liqheat.analytics.levels import confluence, levels
+from liqheat.analytics.liqmap import whole
 from liqheat.analytics.planner import parse_risk, venue_symbol
 from liqheat.analytics.planner import plan as make_plan
 from liqheat.analytics.planner import sentiment as read_sentiment
@@ -52,8 +54,17 @@ def clusters(
         Query(description="reach: by the notional expected to liquidate within 24 h (near and large first); size: by notional"),
     ] = "reach",
     format: Literal["json", "csv"] = "json",
+    lev_min: Annotated[float, Query(ge=1, le=200, description="Only positions of this leverage and up (ages unknown then).")] = 1,
+    lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
 ) -> Any:
+    if lev_min > lev_max:
+        raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
     mm = map_at(m, at)
+    if lev_min > 1 or lev_max < 200:
+        with naming(None, aliases={"no leverage bucket": "lev_min"}):
+            part = whole(mm, m.timeline, m.params, (lev_min, lev_max))
+        # the band's own map; its past maps are not kept, so its clusters carry no age
+        mm = replace(mm, long=part.long, short=part.short, past_ts=(), past_long=mm.past_long[:0], past_short=mm.past_short[:0])
     every = ranked(clusters_of(mm, top=None), rank)
     found = [c for side in ("long", "short") for c in [x for x in every if x.side == side][:top]]
     if format == "csv":

@@ -211,7 +211,7 @@ async function load({ keepView = false, live = false, delta = null } = {}) {
     const panels = Promise.all([
       api.liquidations(id, { window: state.window, limit: 5000 }),
       api.summary(id),
-      api.clusters(id, { top: 3 }),
+      api.clusters(id, { top: 3, lev_min: state.lev.split('-')[0], lev_max: state.lev.split('-')[1] }),
       kept('realized', () => api.liquidationTotals(id, { window: '7d', bucket: '1d', largest: 5 })),
       kept('venues', () => api.venues(id)),
       kept('levels', () => api.levels(id, { top: 8 })),

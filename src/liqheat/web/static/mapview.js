@@ -160,7 +160,8 @@ export function mapTooltip(page, event) {
   if (i < 0 || i >= n || cy < 0 || cy > rect.height) { tip.hidden = true; return; }
   const lo = m.price_edges[i];
   const hi = m.price_edges[i + 1];
-  const side = Math.sqrt(lo * hi) < m.price ? 'long' : 'short';
+  // the band holding the price has both sides; the larger one is told first
+  const side = lo < m.price && hi > m.price ? (m.long[i] >= m.short[i] ? 'long' : 'short') : hi <= m.price ? 'long' : 'short';
   const value = side === 'long' ? m.long[i] : m.short[i];
   const cum = side === 'long' ? m.cumulative_long[i] : m.cumulative_short[i];
   const parts = m.split_by === 'none' ? [] : m.parts.filter((p) => p[side][i] > 0).map((p) => h('div', null, `${p.label}: ${usd(p[side][i])}`));
