@@ -515,34 +515,34 @@ def test_map_at_a_time(client: TestClient) -> None:
 @pytest.mark.parametrize("k", [40, 150, 335])
 def test_map_cumulative_sums(client: TestClient, k: int) -> None:
     data = map_at(client, at=iso(SYN_TS.iloc[k]))
-    c = centers(data["price_edges"])
-    below = c < data["price"]
-    assert below.any()
+    edges = np.array(data["price_edges"])
+    below = edges[:-1] < data["price"]  # bands starting below the price: the one holding it included
+    above = edges[1:] > data["price"]
     assert (~below).any()
+    assert (~above).any()
     lv, sv = np.array(data["long"]), np.array(data["short"])
     cl, cs = np.array(data["cumulative_long"]), np.array(data["cumulative_short"])
     assert lv.sum() > 0
     assert sv.sum() > 0
     # longs accumulate from the price downwards, shorts from the price upwards
     assert np.all(np.diff(cl[below]) <= 0.011)
-    assert np.all(np.diff(cs[~below]) >= -0.011)
+    assert np.all(np.diff(cs[above]) >= -0.011)
     assert not np.any(cl[~below])
-    assert not np.any(cs[below])
+    assert not np.any(cs[~above])
     n_below = int(below.sum())
     np.testing.assert_allclose(cl[below], np.cumsum(lv[::-1])[::-1][:n_below], rtol=1e-9, atol=0.5)
     assert cl[0] == pytest.approx(lv.sum(), rel=1e-9, abs=0.5)
     assert cs[-1] == pytest.approx(sv.sum(), rel=1e-9, abs=0.5)
-    # what lies on the wrong side of the price is a negligible residue (the map hides them)
-    assert lv[~below].sum() <= 1e-4 * lv.sum()
-    assert sv[below].sum() <= 1e-4 * sv.sum()
 
 
 def test_map_longs_only_below_and_shorts_only_above(client: TestClient) -> None:
+    """Sides are told apart on the engine's fine bins: a long only in a band starting below the price, a short
+    only in one ending above it (the band holding the price may have both)."""
     for k in range(2, len(SYN_TS), 6):
         data = map_at(client, at=iso(SYN_TS.iloc[k]))
-        below = centers(data["price_edges"]) < data["price"]
-        assert not np.any(np.array(data["long"])[~below]), iso(SYN_TS.iloc[k])
-        assert not np.any(np.array(data["short"])[below]), iso(SYN_TS.iloc[k])
+        edges = np.array(data["price_edges"])
+        assert not np.any(np.array(data["long"])[edges[:-1] >= data["price"]]), iso(SYN_TS.iloc[k])
+        assert not np.any(np.array(data["short"])[edges[1:] <= data["price"]]), iso(SYN_TS.iloc[k])
 
 
 def test_map_tiny_span_is_rejected_or_usable(safe_client: TestClient) -> None:

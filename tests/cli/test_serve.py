@@ -236,3 +236,24 @@ def test_a_restarted_demo_resumes_the_same_market_where_it_was(tmp_path: Path) -
     for name in ("open_interest", "liquidations"):
         before, after = getattr(shown, name), getattr(resumed, name)
         pd.testing.assert_frame_equal(after[after["ts"] <= cutoff], before[before["ts"] <= cutoff])
+
+
+def test_log_level_gives_json_lines_with_the_access_log_when_not_on_a_terminal(small_bundle: Path) -> None:
+    port = _free_port(socket.AF_INET, "127.0.0.1")
+    command = [sys.executable, "-m", "liqheat", "serve", "--bundle", str(small_bundle), "--no-demo", "--port", str(port),
+               "--log-level", "info"]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_listening(proc, port)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    records = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
+    access = [r for r in records if r["logger"] == "uvicorn.access"]
+    assert any("GET /healthz" in r["message"] and r["level"] == "info" for r in access), err.decode()[-2000:]
+    bad = run("serve", "--bundle", small_bundle, "--no-demo", "--log-level", "loud")
+    assert bad.exit_code == 2
+    assert "--log-level must be one of debug, info, warning, error" in bad.output

@@ -20,7 +20,7 @@ import threading
 from fastapi import FastAPI
 
 from liqheat import __version__
-from liqheat.api import errors, routes_liquidations, routes_market, routes_page, routes_trader
+from liqheat.api import errors, routes_health, routes_liquidations, routes_market, routes_page, routes_trader
 from liqheat.api.busy import Gate
 from liqheat.api.hosts import HostGuard
 from liqheat.api.markets import Registry
@@ -48,7 +48,8 @@ def create_app(registry: Registry, *, hosts: frozenset[str] | None = None, gate:
     app.state.gate = gate or Gate()
     app.state.stopping = threading.Event()
     errors.install(app)
-    for router in (routes_market.router, routes_trader.router, routes_liquidations.router, routes_page.router):
+    routers = (routes_health.router, routes_market.router, routes_trader.router, routes_liquidations.router, routes_page.router)
+    for router in routers:
         app.include_router(router)
     routes_page.mount_files(app)
     if hosts is not None:

@@ -188,8 +188,9 @@ class Market:
 
 
 def _fingerprint(bundle: Bundle) -> tuple[Any, ...]:
-    """What changes when a store market gains or edits rows anywhere: its tables' lengths and a hash of every row."""
-    parts: list[Any] = []
+    """What changes when a store market gains or edits rows anywhere, or its venues' state moves: its meta (the
+    venue status with it), its tables' lengths and a hash of every row."""
+    parts: list[Any] = [repr(bundle.meta)]
     for name in ("candles", "open_interest", "funding", "liquidations"):
         table = bundle.table(name)
         rows = None if table is None else pd.util.hash_pandas_object(table, index=False).to_numpy()

@@ -95,8 +95,12 @@ def protocol_for(limits: Limits) -> type[GuardedH11]:
     return type("GuardedH11Server", (GuardedH11,), {"limits": limits, "waiting": {}})
 
 
-def config(app: Any, host: str, port: int, limits: Limits = Limits(), log_level: str = "warning") -> uvicorn.Config:
-    """The uvicorn configuration ``liqheat serve`` runs ``app`` with."""
+def config(
+    app: Any, host: str, port: int, limits: Limits = Limits(), log_level: str = "warning", *, own_logging: bool = False
+) -> uvicorn.Config:
+    """The uvicorn configuration ``liqheat serve`` runs ``app`` with; ``own_logging`` keeps the logging that
+    :func:`liqheat.logs.configure` set (JSON lines or rich, with the access log) instead of uvicorn's."""
+    extra: dict[str, Any] = {"log_config": None, "access_log": True} if own_logging else {}
     return uvicorn.Config(
         app,
         host=host,
@@ -108,6 +112,7 @@ def config(app: Any, host: str, port: int, limits: Limits = Limits(), log_level:
         log_level=log_level,
         lifespan="off",
         timeout_graceful_shutdown=limits.stop_timeout,
+        **extra,
     )
 
 
@@ -149,10 +154,26 @@ class QuietCancel(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
 
 
-def serve(app: Any, host: str, port: int, limits: Limits = Limits(), sockets: Sequence[socket.socket] | None = None) -> None:
-    """Run until interrupted (SIGINT or SIGTERM), then stop within about :attr:`Limits.stop_timeout` seconds."""
+def serve(
+    app: Any,
+    host: str,
+    port: int,
+    limits: Limits = Limits(),
+    sockets: Sequence[socket.socket] | None = None,
+    log_level: str | None = None,
+) -> None:
+    """Run until interrupted (SIGINT or SIGTERM), then stop within about :attr:`Limits.stop_timeout` seconds.
+
+    With ``log_level``, liqheat's logging (:func:`liqheat.logs.configure`) at that level, the access log
+    included; without, uvicorn's own at warning."""
     stopping = getattr(getattr(app, "state", None), "stopping", None)
-    settings = config(app, host, port, limits)  # configures uvicorn's loggers: the filter goes on after
+    if log_level is not None:
+        from liqheat.logs import configure
+
+        configure(log_level)
+        settings = config(app, host, port, limits, log_level, own_logging=True)
+    else:
+        settings = config(app, host, port, limits)  # configures uvicorn's loggers: the filter goes on after
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, QuietCancel) for f in logger.filters):
         logger.addFilter(QuietCancel())

@@ -25,6 +25,7 @@ def serve_registry(
     allowed_host: list[str] | None = None,
     header_timeout: float = 10.0,
     feeder: Feeder | None = None,
+    log_level: str | None = None,
 ) -> None:
     """Run the server until interrupted; a taken port is a clear error, not a traceback. A stop (Ctrl-C,
     SIGTERM) ends the open event streams, stops ``feeder`` (the live demo) and returns."""
@@ -58,7 +59,8 @@ def serve_registry(
     registry.warm()  # type: ignore[attr-defined]
     console.print(f"[bold]liqheat[/] serving on http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
     try:
-        serve(create_app(registry, hosts=hosts), host, port, Limits(header_timeout=header_timeout))  # type: ignore[arg-type]
+        serve(create_app(registry, hosts=hosts), host, port, Limits(header_timeout=header_timeout),  # type: ignore[arg-type]
+              log_level=log_level)  # fmt: skip
     finally:
         if feeder is not None:
             feeder.stop()
@@ -94,8 +96,16 @@ def serve(
     header_timeout: Annotated[
         float, typer.Option(help="Seconds a client has to send a whole request head; slower ones are closed.")
     ] = 10.0,
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="debug, info, warning or error: log at this level (JSON lines when not a terminal), access log too."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and the heatmap page at /."""
+    from liqheat.logs import LEVELS
+
+    if log_level is not None and log_level not in LEVELS:
+        fail(f"--log-level must be one of {', '.join(LEVELS)}, got {log_level!r}")
     from liqheat.api.markets import Registry
 
     if not (0 < port < 65536):
@@ -124,7 +134,7 @@ def serve(
         if registry.store is not None:
             fail("--store needs --venue to serve a market (e.g. --venue binance --symbol BTC/USDT:USDT), or leave --demo on")
         fail("nothing to serve: give --bundle DIR or leave --demo on")
-    serve_registry(registry, host, port, allowed_host, header_timeout, feeder)
+    serve_registry(registry, host, port, allowed_host, header_timeout, feeder, log_level)
 
 
 def add_demo_market(registry: object, out: Path, live: bool = False, params: SimParams | None = None) -> Feeder | None:
