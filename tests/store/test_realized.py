@@ -195,7 +195,8 @@ def test_api_bad_queries(client: TestClient, params: dict[str, Any], status: int
 def test_api_without_a_store_says_how_to_get_one() -> None:
     response = TestClient(create_app(Registry())).get("/api/liquidations")
     assert response.status_code == 404
-    assert "--store DIR" in response.json()["detail"]
+    assert "this server has no store" in response.json()["detail"]  # the API names no CLI flag (#14)
+    assert "/api/server" in response.json()["detail"]
 
 
 def test_cli_json_and_tables(store: Store) -> None:

@@ -74,14 +74,17 @@ def find_clusters(
     kernel = np.ones(smooth_bins) / smooth_bins
     smooth = np.convolve(v, kernel, mode="same")
     taken = np.zeros(len(v), dtype=bool)
+    cut: set[int] = set()  # bins beside a band the width cap stopped
     found: list[Cluster] = []
     for peak in np.argsort(smooth)[::-1]:
         if smooth[peak] <= 0:
             break
         if taken[peak] or not mask[peak]:  # smoothing spreads a band past price: its peak stays on its side
             continue
-        left = smooth[peak - 1] if peak > 0 and not taken[peak - 1] else -np.inf
-        right = smooth[peak + 1] if peak < len(v) - 1 and not taken[peak + 1] else -np.inf
+        # beside a band the cap cut, the rest of the plateau starts a band of its own; beside one that ended
+        # below half its peak, a bin is that band's shoulder
+        left = smooth[peak - 1] if peak > 0 and not (taken[peak - 1] and peak in cut) else -np.inf
+        right = smooth[peak + 1] if peak < len(v) - 1 and not (taken[peak + 1] and peak in cut) else -np.inf
         if smooth[peak] < left or smooth[peak] < right:
             continue  # a shoulder of a band, not a peak of its own
         half = 0.5 * smooth[peak]
@@ -94,6 +97,7 @@ def find_clusters(
                 break
             b = lo - 1 if down and (not up or smooth[lo - 1] >= smooth[hi + 1]) else hi + 1
             if math.log(edges[max(hi, b) + 1] / edges[min(lo, b)]) > max_log_width:
+                cut.update(x for x, more in ((lo - 1, down), (hi + 1, up)) if more)  # where the plateau goes on
                 break
             lo, hi = min(lo, b), max(hi, b)
         taken[lo : hi + 1] = True
