@@ -24,6 +24,8 @@ from liqheat.model import DomainError
 from liqheat.timeutil import epoch_micros, stamp_micros
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from liqheat.bundle import Bundle, BundleColumns
 
 PRICE = (1e-12, 1e12)
@@ -65,6 +67,16 @@ def check_bundle(bundle: Bundle) -> None:
         if frame is not None and len(frame):
             numbers = {c: frame[c].to_numpy(np.float64) for c in LIMITS[table] if c in frame}
             check_table(bundle.path, table, epoch_micros(frame["ts"]), numbers)
+
+
+def check_since(bundle: Bundle, after: pd.Timestamp) -> None:
+    """:func:`check_bundle` on the rows of each table stamped after ``after`` only: a grown bundle's new rows."""
+    for table in LIMITS:
+        frame = bundle.table(table)
+        if frame is not None and len(frame):
+            rows = frame.iloc[int(frame["ts"].searchsorted(after, side="right")) :]
+            numbers = {c: rows[c].to_numpy(np.float64) for c in LIMITS[table] if c in rows}
+            check_table(bundle.path, table, epoch_micros(rows["ts"]), numbers)
 
 
 def check_columns(bundle: BundleColumns) -> None:
