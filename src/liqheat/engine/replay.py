@@ -11,24 +11,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from liqheat.engine import compiled as kernel
-from liqheat.engine.bounds import check_bundle, check_columns, check_since
+from liqheat.engine.bounds import check_tables, tables_of
 from liqheat.engine.growing import Rows
 from liqheat.engine.params import ModelParams, ParameterError
 from liqheat.model import ContractSpec, DomainError, Market, Position, Side
-from liqheat.timeutil import epoch_micros
 from liqheat.venues.calc import calculate
 from liqheat.venues.registry import rules as venue_rules
 from liqheat.venues.tables import shipped
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from collections.abc import Mapping
+    from pathlib import Path
 
-    from liqheat.bundle import Bundle, BundleColumns
+    from liqheat.bundle import Bundle, BundleColumns, Columns
 
 _LN2 = math.log(2.0)
 _OHLC = ("open", "high", "low", "close")
@@ -74,29 +74,34 @@ class MarketView:
         From candle ``start`` on, the same rows as the whole view's, checked and looked up from the samples
         they need only: what a live market computes for the candles it has just gained.
         """
-        c = bundle.candles
-        if not 0 <= start <= len(c):
-            raise DomainError(f"start must be within the bundle's {len(c)} candles, got {start}")
-        if start:
-            check_since(bundle, c["ts"].iloc[start - 1])
-        else:
-            check_bundle(bundle)
-        part = c.iloc[start:]
-        ts = epoch_micros(part["ts"])
+        timeframe_us = int(bundle.meta.timeframe_delta.value // 1000)
+        return cls.from_tables(tables_of(bundle), timeframe_us, bundle.meta.symbol, start=start, folder=bundle.path)
 
-        def samples(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
-            first = max(0, int(frame["ts"].searchsorted(part["ts"].iloc[0], side="right")) - 1) if len(part) else len(frame)
-            kept = frame.iloc[first:]
-            return epoch_micros(kept["ts"]), kept[column].to_numpy(np.float64)
+    @classmethod
+    def from_tables(
+        cls, tables: Mapping[str, Columns | None], timeframe_us: int, symbol: str, *, start: int = 0, folder: Path | None = None
+    ) -> MarketView:
+        """:meth:`from_bundle` from a bundle's tables as arrays (:func:`~liqheat.engine.bounds.tables_of`, or
+        :func:`liqheat.bundle.read_columns`'s): ``folder`` names the files a number out of bounds is in."""
+        c, oi, f = (tables.get(name) for name in ("candles", "open_interest", "funding"))
+        if c is None or oi is None:
+            raise DomainError("a view needs candles and open interest")
+        if not 0 <= start <= len(c.ts):
+            raise DomainError(f"start must be within the bundle's {len(c.ts)} candles, got {start}")
+        check_tables(folder, tables, int(c.ts[start - 1]) if start else None)
+        ts = c.ts[start:]
 
-        f = bundle.funding
+        def samples(table: Columns, column: str) -> tuple[np.ndarray, np.ndarray]:
+            first = max(0, int(np.searchsorted(table.ts, ts[0], side="right")) - 1) if len(ts) else len(table.ts)
+            return table.ts[first:], table.values[column][first:]
+
         return cls.from_arrays(
             ts=ts,
-            candles={k: part[k].to_numpy(np.float64) for k in (*_OHLC, "volume", "taker_buy_volume") if k in part},
-            oi=samples(bundle.open_interest, "oi_usd"),
-            funding=samples(f, "rate") if f is not None and len(f) else None,
-            timeframe_us=int(bundle.meta.timeframe_delta.value // 1000),
-            symbol=bundle.meta.symbol,
+            candles={k: values[start:] for k, values in c.values.items()},
+            oi=samples(oi, "oi_usd"),
+            funding=samples(f, "rate") if f is not None and len(f.ts) else None,
+            timeframe_us=timeframe_us,
+            symbol=symbol,
         )
 
     def extended(self, tail: MarketView) -> MarketView:
@@ -111,23 +116,13 @@ class MarketView:
         names = [name for name in _COLUMNS if getattr(self, name) is not None]
         rows = self._rows or Rows({name: getattr(self, name) for name in names})
         rows = rows.grown(len(self), {name: getattr(tail, name) for name in names})
-        return replace(self, **{name: rows[name] for name in names}, _rows=rows)
+        columns: dict[str, Any] = {name: rows[name] for name in names}
+        return replace(self, _rows=rows, **columns)
 
     @classmethod
     def from_columns(cls, bundle: BundleColumns) -> MarketView:
         """The same view from a bundle read as arrays (:func:`liqheat.bundle.read_columns`): no pandas."""
-        check_columns(bundle)
-        c, oi, f = (bundle.tables[name] for name in ("candles", "open_interest", "funding"))
-        assert c is not None
-        assert oi is not None
-        return cls.from_arrays(
-            ts=c.ts,
-            candles=c.values,
-            oi=(oi.ts, oi.values["oi_usd"]),
-            funding=(f.ts, f.values["rate"]) if f is not None and len(f.ts) else None,
-            timeframe_us=bundle.timeframe_micros,
-            symbol=bundle.meta["symbol"],
-        )
+        return cls.from_tables(bundle.tables, bundle.timeframe_micros, bundle.meta["symbol"], folder=bundle.folder)
 
     @classmethod
     def from_arrays(
@@ -275,9 +270,7 @@ def _driver_rows(view: MarketView, params: ModelParams, start: int, volume_sum: 
         first = max(1, start)
         steps = (view.ts[first:] - view.ts[first - 1 : -1]) / 3.6e9
         dt[first - start :] = np.maximum(steps, tf)
-    return Drivers(
-        churn=churn, net_new=net_new, close_frac=close_frac, long_share=long_share, dt_hours=dt, volume_sum=running
-    )
+    return Drivers(churn=churn, net_new=net_new, close_frac=close_frac, long_share=long_share, dt_hours=dt, volume_sum=running)
 
 
 def liquidation_offsets(params: ModelParams, symbol: str = "BTC") -> tuple[np.ndarray, np.ndarray]:
