@@ -59,8 +59,8 @@ def test_the_map_at_a_candle_is_the_map_of_the_market_cut_there(k: int) -> None:
         assert getattr(whole, name) == getattr(cut, name), name
     for name in ("edges", "long", "short", "past_long", "past_short"):
         np.testing.assert_array_equal(getattr(whole, name), getattr(cut, name), err_msg=name)
-    # 30 days of history in 180 points is every 4th hourly map before this one
-    assert whole.past_ts == tuple(TS.iloc[i] + pd.Timedelta(hours=1) for i in range(k - 4, -1, -4))
+    # 30 days of history in 180 points is every 4th hourly map, counted from the first candle (closes at 04:00, 08:00 …)
+    assert whole.past_ts == tuple(TS.iloc[i] + pd.Timedelta(hours=1) for i in range(4 * (k // 4) - 1, -1, -4))
     if k >= 20:  # the first candles have no open interest before them
         assert whole.long.sum() > 0
         assert whole.past_long.sum() > 0
@@ -83,7 +83,7 @@ def test_a_timeline_gives_the_map_of_a_full_replay_bit_for_bit(checkpoint_every:
             for name in ("edges", "long", "short", "past_long", "past_short"):
                 np.testing.assert_array_equal(getattr(read, name), getattr(replayed, name), err_msg=f"{k} {points} {name}")
             back = history // pd.Timedelta(hours=1)
-            want = [] if every is None else [i for i in range(k - every, k - back - 1, -every) if i >= 0]
+            want = [] if every is None else [i for i in range(every * (k // every) - 1, k - back - 1, -every) if i >= 0]
             assert read.past_ts == tuple(TS.iloc[i] + pd.Timedelta(hours=1) for i in want)
 
 

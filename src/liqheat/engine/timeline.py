@@ -26,16 +26,19 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Hashable
+from typing import TypeVar, cast
 
 import numpy as np
 
 from liqheat.engine import compiled as kernel
 from liqheat.engine.growing import Rows
 from liqheat.engine.params import ModelParams
-from liqheat.engine.replay import Drivers, Engine, Grid, MarketView, drivers, moved
+from liqheat.engine.replay import Drivers, Engine, Grid, MarketView, drivers
 from liqheat.model import DomainError
 
 State = dict[str, np.ndarray]
+T = TypeVar("T")
 
 
 def snapshot_stride(n: int, max_snapshots: int) -> int:
@@ -46,11 +49,13 @@ def snapshot_stride(n: int, max_snapshots: int) -> int:
 class _Kept:
     """Float64 maps after some candles, each on the grid it was taken on: the newest ``capacity`` are kept,
     so a market that grows keeps the ones its next maps need. Shared by a timeline and its extensions
-    (a map after candle i never changes when candles are appended)."""
+    (a map after candle i never changes when candles are appended). So is the value last remembered
+    (:meth:`Timeline.remembered`)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._maps: dict[int, tuple[Grid, np.ndarray, np.ndarray]] = {}
+        self._last: tuple[Hashable, object] | None = None
         self._lock = threading.Lock()
 
     def get(self, candle: int) -> tuple[Grid, np.ndarray, np.ndarray] | None:
@@ -70,6 +75,15 @@ class _Kept:
 
     def __len__(self) -> int:
         return len(self._maps)
+
+    def remembered(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            if self._last is not None and self._last[0] == key:
+                return cast(T, self._last[1])
+        value = build()
+        with self._lock:
+            self._last = (key, value)
+        return value
 
 
 class Timeline:
@@ -220,6 +234,32 @@ class Timeline:
             raise DomainError(f"candles must be ascending within 0 … {len(self.view) - 1}, got {candles.tolist()}")
         return self._after(candles, 1, None)
 
+    def span(self, index: int) -> tuple[float, float]:
+        """The lowest low and the highest high of candles 0 … ``index`` (kept for the last one)."""
+        if index == len(self.view) - 1:
+            return self._span
+        return float(self.view.low[: index + 1].min()), float(self.view.high[: index + 1].max())
+
+    def past_maps(self, candles: list[int], grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        """The maps after ``candles`` (descending) on ``grid``, float64, read-only: :meth:`maps_after`'s, moved
+        (the maps that date a map's clusters, which the maps of the next candles share: see :meth:`remembered`)."""
+        if candles:
+            long, short = self.maps_after(np.array(candles[::-1], dtype=np.int64))
+            long, short = _moved(long[::-1], self.grid, grid), _moved(short[::-1], self.grid, grid)
+        else:
+            long = short = np.zeros((0, grid.n_bins))
+        maps = np.ascontiguousarray(long), np.ascontiguousarray(short)  # newest first, in its own memory
+        for values in maps:
+            values.flags.writeable = False
+        return maps
+
+    def remembered(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, or what it gave last time if that was for ``key``: one value, kept by this timeline and its
+        extensions, for what a market's next map shares with its last and would cost more than the candle to build
+        again (its past maps: 180 maps that change every few hours). ``key`` must name everything it depends on
+        but the candles a timeline and its extensions share."""
+        return self._kept.remembered(key, build)
+
     def maps_at_open(
         self, candles: np.ndarray, group: int, lev_mask: np.ndarray | None, *, snapshots: bool | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -254,8 +294,7 @@ class Timeline:
         for row, candle in enumerate(after.tolist()):
             kept = self._kept.get(candle) if plain else None
             if candle + 1 in self.checkpoints:
-                engine = self._restored(candle + 1)
-                kernel.snapshot(engine.longs, engine.shorts, engine.g_long, engine.g_short, mask, group, out_long[row], out_short[row])
+                self._snapshot(candle + 1, mask, group, out_long[row], out_short[row])
             elif kept is not None:
                 grid, long, short = kept
                 out_long[row], out_short[row] = _moved(long[None], grid, self.grid)[0], _moved(short[None], grid, self.grid)[0]
@@ -266,7 +305,13 @@ class Timeline:
             start = max(k for k in self.checkpoints if k <= wanted[0])
             engine = self._restored(start)
             _, fl, fs = engine.run(
-                self.view, frame_at=wanted, group=group, lev_mask=lev_mask, start=start, stop=int(wanted[-1]) + 1, driven=self.driven
+                self.view,
+                frame_at=wanted,
+                group=group,
+                lev_mask=lev_mask,
+                start=start,
+                stop=int(wanted[-1]) + 1,
+                driven=self.driven,
             )
             out_long[todo], out_short[todo] = fl, fs
             if plain and self.keep_every:
@@ -274,6 +319,21 @@ class Timeline:
                     if (candle + 1) % self.keep_every == 0:
                         self._kept.put(candle, self.grid, fl[row], fs[row])
         return out_long, out_short
+
+
+    def _snapshot(self, checkpoint: int, mask: np.ndarray, group: int, out_long: np.ndarray, out_short: np.ndarray) -> None:
+        """The map of checkpoint ``checkpoint`` on this timeline's grid, read from the saved state in place when it
+        was saved on this grid or needs no grouping (a live market asks for the newest one on every candle)."""
+        grid, state = self.checkpoints[checkpoint]
+        if grid == self.grid:
+            kernel.snapshot(state["longs"], state["shorts"], state["g_long"], state["g_short"], mask, group, out_long, out_short)
+        elif group == 1:
+            long, short = np.empty((2, grid.n_bins))
+            kernel.snapshot(state["longs"], state["shorts"], state["g_long"], state["g_short"], mask, 1, long, short)
+            out_long[:], out_short[:] = _moved(long[None], grid, self.grid)[0], _moved(short[None], grid, self.grid)[0]
+        else:
+            engine = self._restored(checkpoint)
+            kernel.snapshot(engine.longs, engine.shorts, engine.g_long, engine.g_short, mask, group, out_long, out_short)
 
 
 def _moved(rows: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
