@@ -132,7 +132,16 @@ def format_seconds(seconds: int) -> str:
 
 
 def epoch_micros(ts: pd.Series) -> np.ndarray:
-    """Microseconds since the epoch of a UTC ``ts`` column."""
+    """Microseconds since the epoch of a UTC ``ts`` column.
+
+    A column stored in microseconds (as bundles are) is read in place, read-only: a live market looks up its
+    candles' times on every candle, and converting a year of them would cost more than the candle.
+    """
+    dtype = ts.dtype
+    if getattr(dtype, "tz", None) is not None and getattr(dtype, "unit", None) == "us":
+        values = np.asarray(ts.array.asi8).view()
+        values.flags.writeable = False
+        return values
     return np.asarray(ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64))
 
 

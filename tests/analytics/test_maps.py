@@ -10,7 +10,7 @@ import pytest
 
 from helpers import SHARED_BUNDLES, hourly_random_walk
 from liqheat.analytics.clusters import clusters_of
-from liqheat.analytics.maps import HISTORY, HISTORY_POINTS, atr_pct, atr_pcts, index_at, market_map
+from liqheat.analytics.maps import HISTORY, HISTORY_POINTS, atr_pct, atr_pcts, index_at, market_map, true_range_pct
 from liqheat.bundle import Bundle, BundleMeta
 from liqheat.demo.live import published
 from liqheat.engine.params import ModelParams
@@ -63,8 +63,8 @@ def test_the_map_at_a_candle_is_the_map_of_the_market_cut_there(k: int) -> None:
         assert getattr(whole, name) == getattr(cut, name), name
     for name in ("edges", "long", "short", "past_long", "past_short"):
         np.testing.assert_array_equal(getattr(whole, name), getattr(cut, name), err_msg=name)
-    # 30 days of history in 180 points is every 4th hourly map before this one
-    assert whole.past_ts == tuple(TS.iloc[i] + pd.Timedelta(hours=1) for i in range(k - 4, -1, -4))
+    # 30 days of history in 180 points is every 4th hourly map, counted from the first candle (closes at 04:00, 08:00 …)
+    assert whole.past_ts == tuple(TS.iloc[i] + pd.Timedelta(hours=1) for i in range(4 * (k // 4) - 1, -1, -4))
     if k >= 20:  # the first candles have no open interest before them
         assert whole.long.sum() > 0
         assert whole.past_long.sum() > 0
@@ -87,7 +87,7 @@ def test_a_timeline_gives_the_map_of_a_full_replay_bit_for_bit(checkpoint_every:
             for name in ("edges", "long", "short", "past_long", "past_short"):
                 np.testing.assert_array_equal(getattr(read, name), getattr(replayed, name), err_msg=f"{k} {points} {name}")
             back = history // pd.Timedelta(hours=1)
-            want = [] if every is None else [i for i in range(k - every, k - back - 1, -every) if i >= 0]
+            want = [] if every is None else [i for i in range(every * (k // every) - 1, k - back - 1, -every) if i >= 0]
             assert read.past_ts == tuple(TS.iloc[i] + pd.Timedelta(hours=1) for i in want)
 
 
@@ -157,3 +157,18 @@ def test_real_minute_candles_give_the_hourly_atr() -> None:
     ratios = [minute_atr[i] / fourteen_candle_atr(minute, int(closes[i])) for i in range(14, 24)]
     assert float(np.median(ratios)) > 4  # the hourly ATR is ~5 of the old ones
     assert min(ratios) > 2  # even in the crash hour, whose minutes were wide
+
+
+@pytest.mark.parametrize("timeframe", ["1min", "5min", "1h", "4h", "1D"])
+def test_the_atr_of_one_candle_is_the_atr_series_at_it(timeframe: str) -> None:
+    """A live market asks true_range_pct on every candle; it is atr_pcts' value there (14 hourly bars)."""
+    rng = np.random.default_rng(1)
+    n = 3000
+    close = 60_000 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
+    open_ = np.r_[close[0] * 1.001, close[:-1]]
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 5e-4, n)))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 5e-4, n)))
+    step = pd.Timedelta(timeframe)
+    series = atr_pcts(open_, high, low, close, step)
+    for i in [*range(0, 130), *range(n - 70, n)]:
+        assert true_range_pct(open_, high, low, close, i, step) == pytest.approx(series[i], rel=1e-12)

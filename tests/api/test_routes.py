@@ -353,18 +353,20 @@ def test_heatmap_json_shapes_and_axes(client: TestClient) -> None:
 
 def test_heatmap_resolution_and_end(client: TestClient) -> None:
     data = heatmap(client, window="30d", end="2026-01-12T10:00:00Z", bins=25, columns=40)
-    # 30d back from 2026-01-12T10:00 reaches the start: candles 1..178 (column 0 has no map before it), stride 5
-    assert data["columns"] == 36
+    # 30d back from 2026-01-12T10:00 reaches the start: candles 1..178 (column 0 has no map before it), stride 5,
+    # columns on whole multiples of it (5, 10 … 175) so that the window one candle later shares them
+    assert data["columns"] == 35
     assert data["rows"] <= 25
     assert len(data["price_edges"]) == data["rows"] + 1
     times = np.array(data["time"])
-    assert times[0] == epoch(SYN_TS.iloc[1])
+    assert times[0] == epoch(SYN_TS.iloc[5])
     assert np.all(np.diff(times) == 5 * 3600)
     assert times[-1] <= epoch(pd.Timestamp("2026-01-12T10:00:00Z"))
-    assert np.array(data["long"]).shape == (36, data["rows"])
+    assert np.array(data["long"]).shape == (35, data["rows"])
     two = heatmap(client, window="4h", columns=2, bins=10)
+    n = len(SYN_TS)
     assert two["columns"] == 2
-    assert two["time"] == [epoch(SYN_TS.iloc[-4]), epoch(SYN_TS.iloc[-2])]
+    assert two["time"] == [epoch(SYN_TS.iloc[i]) for i in range(n - 4, n) if i % 2 == 0]
 
 
 def test_heatmap_side_filters(client: TestClient) -> None:

@@ -3,16 +3,23 @@ concentrated the map is (top clusters' share, distance profile, round-number aff
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import itertools
 import math
-from dataclasses import dataclass, replace
-from typing import Any
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from liqheat.analytics.maps import MarketMap
-from liqheat.analytics.reach import reach_of
+from liqheat.analytics.reach import reaches
 from liqheat.model import DomainError
+
+HORIZONS = (4, 24, 72)  # the hours of a cluster's hit_prob_* and expected_usd_*
+MAX_WIDTH_PCT = 2.5  # a band's widest, % of price: about two hourly ATRs of BTC
 
 
 @dataclass(frozen=True)
@@ -39,9 +46,6 @@ class Cluster:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
 
 
-MAX_WIDTH_PCT = 2.5  # a band's widest, % of price: about two hourly ATRs of BTC
-
-
 def find_clusters(
     values: np.ndarray,
     edges: np.ndarray,
@@ -62,6 +66,30 @@ def find_clusters(
     ``price``, shorts above it. ``share`` is of ``total_usd`` (all notional at risk; this side's when
     not given), ``side_share`` of this side's.
     """
+    bands = _bands(values, edges, price, side, top, smooth_bins, atr_pct, total_usd, max_width_pct)
+    return [Cluster(**band.fields) for band in bands]
+
+
+
+class _Band(NamedTuple):
+    """A cluster as found, with the bins it covers (``lo … hi − 1``): what its age and reach read."""
+
+    lo: int
+    hi: int
+    fields: dict[str, Any]
+
+
+def _bands(
+    values: np.ndarray,
+    edges: np.ndarray,
+    price: float,
+    side: str,
+    top: int | None,
+    smooth_bins: int,
+    atr_pct: float | None,
+    total_usd: float | None,
+    max_width_pct: float = MAX_WIDTH_PCT,
+) -> list[_Band]:
     if not (math.isfinite(max_width_pct) and max_width_pct > 0):
         raise DomainError(f"max_width_pct must be > 0, got {max_width_pct}", param="max_width_pct")
     max_log_width = math.log1p(max_width_pct / 100)
@@ -73,91 +101,159 @@ def find_clusters(
         return []
     kernel = np.ones(smooth_bins) / smooth_bins
     smooth = np.convolve(v, kernel, mode="same")
-    taken = np.zeros(len(v), dtype=bool)
-    cut: set[int] = set()  # bins beside a band the width cap stopped
-    found: list[Cluster] = []
-    for peak in np.argsort(smooth)[::-1]:
-        if smooth[peak] <= 0:
-            break
-        if taken[peak] or not mask[peak]:  # smoothing spreads a band past price: its peak stays on its side
+    # A peak is above nothing next to it, on its side of price (smoothing spreads a band past price); a shoulder
+    # of a band is no peak of its own. Only these are visited, largest first: a whole map is thousands of bins.
+    around = np.pad(smooth, 1, constant_values=-np.inf)
+    peaks = (smooth > 0) & mask & (smooth >= around[:-2]) & (smooth >= around[2:])
+    order = np.argsort(smooth)[::-1]
+    # Python floats: the same numbers, read faster one by one
+    level, inside, at, mid = smooth.tolist(), mask.tolist(), edges.tolist(), centers.tolist()
+    taken = [False] * len(level)
+    last = len(level) - 1
+    share_of = total_usd if total_usd else total
+    found: list[_Band] = []
+    # candidates largest first: the peaks, and the bins beside a band the width cap cut (where the plateau goes
+    # on, a band of its own begins; beside a band that ended below half its peak, a bin is its shoulder)
+    heap = [(-level[i], i) for i in order[peaks[order]].tolist()]
+    cut: set[int] = set()
+    while heap:
+        _, peak = heapq.heappop(heap)
+        if taken[peak]:
             continue
-        # beside a band the cap cut, the rest of the plateau starts a band of its own; beside one that ended
-        # below half its peak, a bin is that band's shoulder
-        left = smooth[peak - 1] if peak > 0 and not (taken[peak - 1] and peak in cut) else -np.inf
-        right = smooth[peak + 1] if peak < len(v) - 1 and not (taken[peak + 1] and peak in cut) else -np.inf
-        if smooth[peak] < left or smooth[peak] < right:
-            continue  # a shoulder of a band, not a peak of its own
-        half = 0.5 * smooth[peak]
+        if peak in cut:
+            left = level[peak - 1] if peak > 0 and not taken[peak - 1] else -math.inf
+            right = level[peak + 1] if peak < last and not taken[peak + 1] else -math.inf
+            if level[peak] < left or level[peak] < right:
+                continue  # the rest of the plateau rises further out: its own peak is a candidate already
+        half = 0.5 * level[peak]
         lo = hi = peak
-
         while True:
-            down = lo > 0 and smooth[lo - 1] >= half and not taken[lo - 1] and bool(mask[lo - 1])
-            up = hi < len(v) - 1 and smooth[hi + 1] >= half and not taken[hi + 1] and bool(mask[hi + 1])
+            down = lo > 0 and level[lo - 1] >= half and not taken[lo - 1] and inside[lo - 1]
+            up = hi < last and level[hi + 1] >= half and not taken[hi + 1] and inside[hi + 1]
             if not (down or up):
                 break
-            b = lo - 1 if down and (not up or smooth[lo - 1] >= smooth[hi + 1]) else hi + 1
-            if math.log(edges[max(hi, b) + 1] / edges[min(lo, b)]) > max_log_width:
-                cut.update(x for x, more in ((lo - 1, down), (hi + 1, up)) if more)  # where the plateau goes on
+            b = lo - 1 if down and (not up or level[lo - 1] >= level[hi + 1]) else hi + 1
+            if math.log(at[max(hi, b) + 1] / at[min(lo, b)]) > max_log_width:
+                for x, more in ((lo - 1, down), (hi + 1, up)):
+                    if more and x not in cut:
+                        cut.add(x)
+                        heapq.heappush(heap, (-level[x], x))
                 break
             lo, hi = min(lo, b), max(hi, b)
-        taken[lo : hi + 1] = True
+        taken[lo : hi + 1] = [True] * (hi + 1 - lo)
         notional = float(v[lo : hi + 1].sum())
         if notional <= 0:
             continue
-        peak_price = float(centers[peak])
-        found.append(
-            Cluster(
-                side=side,
-                price_low=float(edges[lo]),
-                price_high=float(edges[hi + 1]),
-                peak_price=peak_price,
-                notional_usd=notional,
-                share=notional / (total_usd if total_usd else total),
-                distance_pct=(peak_price / price - 1) * 100,
-                distance_atr=(peak_price / price - 1) * 100 / atr_pct if atr_pct else None,
-                side_share=notional / total,
-            )
-        )
-    ranked = sorted(found, key=lambda c: c.notional_usd, reverse=True)
+        peak_price = mid[peak]
+        fields = {
+            "side": side,
+            "price_low": at[lo],
+            "price_high": at[hi + 1],
+            "peak_price": peak_price,
+            "notional_usd": notional,
+            "share": notional / share_of,
+            "distance_pct": (peak_price / price - 1) * 100,
+            "distance_atr": (peak_price / price - 1) * 100 / atr_pct if atr_pct else None,
+            "side_share": notional / total,
+        }
+        found.append(_Band(lo, hi + 1, fields))
+    ranked = sorted(found, key=lambda band: band.fields["notional_usd"], reverse=True)
     return ranked if top is None else ranked[:top]
 
 
 def band_age(m: MarketMap, c: Cluster, keep: float = 0.5) -> float:
     """Hours the band has held at least ``keep`` of its present notional, looking back through the
     map's past frames without a break (the oldest frame kept bounds it from below)."""
-    edges = m.edges
-    lo = int(np.searchsorted(edges, c.price_low, side="left"))
-    hi = int(np.searchsorted(edges, c.price_high, side="left"))
-    past = m.past_long if c.side == "long" else m.past_short
-    since = m.ts
-    for ts, frame in zip(m.past_ts, past, strict=True):
-        if frame[lo:hi].sum() < keep * c.notional_usd:
-            break
-        since = ts
-    return float((m.ts - since).total_seconds() / 3600)
+    lo = int(np.searchsorted(m.edges, c.price_low, side="left"))
+    hi = int(np.searchsorted(m.edges, c.price_high, side="left"))
+    return _held(m.past_long if c.side == "long" else m.past_short, lo, hi, keep * c.notional_usd, _hours_back(m))
+
+
+def _hours_back(m: MarketMap) -> list[float]:
+    """How many hours before the map each of its past frames is (``Timedelta.total_seconds() / 3600``: a
+    whole number of nanoseconds below 2⁵³ over 10⁹ rounds as the same number of microseconds over 10⁶)."""
+    now = m.ts.value
+    return [(now - ts.value) / 1e9 / 3600 for ts in m.past_ts]
+
+
+def _held(past: np.ndarray, lo: int, hi: int, floor: float, hours: list[float]) -> float:
+    """The hours back of the oldest past frame from which bins ``lo … hi − 1`` held ``floor`` ever since."""
+    held = bisect.bisect_right(_band_sums(past, lo, hi), -floor)
+    return hours[held - 1] if held else 0.0
+
+
+class _BandSums:
+    """Each past frame's notional in bins ``lo … hi − 1`` (``past[i, lo:hi].sum()``, bit for bit), as the running
+    minimum from the newest frame back, negated (a rising list: the frames that held a floor are the first
+    ``bisect_right(sums, −floor)``), kept while read-only past frames live.
+
+    The maps of a live market's next candles share their past frames (``Timeline.remembered``) and most of
+    their bands; summing 180 frames of every band again would take a good part of the candle. Writable
+    frames could change under the same identity: they are summed every time.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._of: dict[int, tuple[weakref.ref[np.ndarray], dict[tuple[int, int], list[float]]]] = {}
+
+    def __call__(self, past: np.ndarray, lo: int, hi: int) -> list[float]:
+        if past.flags.writeable:
+            return self._sums(past, lo, hi)
+        key = id(past)
+        with self._lock:
+            entry = self._of.get(key)
+            if entry is None or entry[0]() is not past:
+                entry = (weakref.ref(past, lambda ref: self._forget(key, ref)), {})
+                self._of[key] = entry
+            sums = entry[1].get((lo, hi))
+        if sums is None:
+            sums = self._sums(past, lo, hi)
+            with self._lock:
+                entry[1][(lo, hi)] = sums
+        return sums
+
+    @staticmethod
+    def _sums(past: np.ndarray, lo: int, hi: int) -> list[float]:
+        sums = past[:, lo:hi].sum(axis=1)  # each row summed as past[i, lo:hi].sum() is
+        held = np.fmin.accumulate(np.where(np.isnan(sums), np.inf, sums))  # a NaN frame is never below a floor
+        return (-held).tolist()  # type: ignore[no-any-return]
+
+    def _forget(self, key: int, ref: weakref.ref[np.ndarray]) -> None:
+        """Drop the sums of frames that are gone (no lock: this runs wherever the collector does)."""
+        entry = self._of.get(key)
+        if entry is not None and entry[0] is ref:
+            self._of.pop(key, None)
+
+
+_band_sums = _BandSums()
 
 
 def clusters_of(m: MarketMap, top: int | None = 5) -> list[Cluster]:
     """Both sides' clusters of a map with distance in ATR, age and reach (:mod:`.reach`), largest first per side."""
     long, short = m.at_risk()
     total = float(long.sum() + short.sum())  # the denominator of concentration() too
+    centers = m.centers
+    hours = _hours_back(m)
+    oldest = hours[-1] if hours else 0.0
     out = []
-    for side, values in (("long", long), ("short", short)):
-        for c in find_clusters(values, m.edges, m.price, side, top=top, atr_pct=m.atr_pct, total_usd=total):
-            age = band_age(m, c) if m.past_ts else None  # no past maps (a leverage band's map): age unknown
-            oldest = (m.ts - m.past_ts[-1]).total_seconds() / 3600 if m.past_ts else 0.0
-            r = reach_of(m, side, c.price_low, c.price_high)
+    for side, values, past in (("long", long, m.past_long), ("short", short, m.past_short)):
+        found = _bands(values, m.edges, m.price, side, top, 5, m.atr_pct, total)
+        bands = [(band.fields["price_low"], band.fields["price_high"]) for band in found]
+        hit, expected = reaches(values, m.edges, centers, m.price, m.sigma_hour, side, bands, HORIZONS)
+        for band, p, e in zip(found, hit.T.tolist(), expected.T.tolist(), strict=True):
+            # no past maps (a leverage band's map): age unknown
+            age = _held(past, band.lo, band.hi, 0.5 * band.fields["notional_usd"], hours) if hours else None
             out.append(
-                replace(
-                    c,
+                Cluster(
+                    **band.fields,
                     age_hours=age,
                     age_at_least=None if age is None else age >= oldest,
-                    hit_prob_4h=r.hit_prob[4],
-                    hit_prob_24h=r.hit_prob[24],
-                    hit_prob_72h=r.hit_prob[72],
-                    expected_usd_4h=r.expected_usd[4],
-                    expected_usd_24h=r.expected_usd[24],
-                    expected_usd_72h=r.expected_usd[72],
+                    hit_prob_4h=p[0],
+                    hit_prob_24h=p[1],
+                    hit_prob_72h=p[2],
+                    expected_usd_4h=e[0],
+                    expected_usd_24h=e[1],
+                    expected_usd_72h=e[2],
                 )
             )
     return out

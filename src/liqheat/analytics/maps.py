@@ -93,12 +93,54 @@ def atr_pcts(
 
 
 def atr_pct(candles: pd.DataFrame, index: int, timeframe: pd.Timedelta, hours: int = ATR_HOURS) -> float:
-    """:func:`atr_pcts` after candle ``index`` alone (from the candles it needs, so the same number)."""
-    per_bar = max(1, round(pd.Timedelta(hours=1) / timeframe))
-    lo = max(0, index - hours * per_bar)
-    part = candles.iloc[lo : index + 1]
-    o, h, lw, c = (part[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
-    return float(atr_pcts(o, h, lw, c, timeframe, hours)[-1])
+    """:func:`atr_pcts` after candle ``index`` alone."""
+    o, h, lw, c = (candles[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
+    return true_range_pct(o, h, lw, c, index, timeframe, hours)
+
+
+def true_range_pct(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    index: int,
+    timeframe: pd.Timedelta,
+    hours: int = ATR_HOURS,
+) -> float:
+    """:func:`atr_pcts` after candle ``index``, from the candles it needs, on a view's arrays: a live market asks
+    on every candle, and pandas would take longer than the replay."""
+    hour_share = timeframe / pd.Timedelta(hours=1)
+    per_bar = max(1, round(1 / hour_share))
+    ranges = []
+    for k in range(hours):
+        end = index - k * per_bar
+        if end < 0:
+            break
+        start = max(0, end - per_bar + 1)
+        bar_high, bar_low = float(high[start : end + 1].max()), float(low[start : end + 1].min())
+        prev = float(close[end - per_bar]) if end - per_bar >= 0 else float(open_[0])
+        ranges.append(max(bar_high - bar_low, abs(bar_high - prev), abs(bar_low - prev)) / float(close[end]))
+    scale = math.sqrt(1 / hour_share) if hour_share > 1 else 1.0
+    return float(np.mean(ranges) * 100 * scale)
+
+
+def history_stride(step: pd.Timedelta, history: pd.Timedelta = HISTORY, points: int = HISTORY_POINTS) -> int:
+    """Candles between two past maps: ``points`` of them over ``history``."""
+    back = max(1, int(history / step))
+    return max(1, back // points) if points > 0 else back + 1
+
+
+def past_candles(index: int, step: pd.Timedelta, history: pd.Timedelta = HISTORY, points: int = HISTORY_POINTS) -> list[int]:
+    """The candles after which the past maps of the map after ``index`` are taken, newest first: every
+    :func:`history_stride`-th candle counted from the first (those whose close is a multiple of the stride),
+    over ``history`` before ``index``. Counted from the first candle, not from ``index``, so that the map of
+    the next candle shares them and a growing market finds them kept (:class:`~liqheat.engine.timeline.Timeline`)."""
+    if points <= 0:
+        return []
+    back = max(1, int(history / step))
+    stride = history_stride(step, history, points)
+    newest = stride * (index // stride) - 1
+    return [i for i in range(newest, max(-1, index - back - 1), -stride) if i >= 0]
 
 
 def index_at(bundle: Bundle, at: pd.Timestamp | None, *, what: str = "at", name: str = "the bundle") -> int:
@@ -143,19 +185,26 @@ def market_map(
     if timeline is not None and (timeline.params != params or len(timeline.view) != len(bundle.candles)):
         raise DomainError("the timeline was built from another bundle or other parameters")
     view = timeline.view if timeline is not None else view or MarketView.from_bundle(bundle)
+    past = past_candles(index, bundle.meta.timeframe_delta, history, history_points)  # none: the route needs no ages
     step = bundle.meta.timeframe_delta
-    back = max(1, int(history / step))
-    stride = max(1, back // history_points) if history_points > 0 else back + 1  # none: the route needs no ages
-    past = [i for i in range(index - stride, max(-1, index - back - 1), -stride) if i >= 0]
-    frames = np.array([*past[::-1], index], dtype=np.int64)  # the kernel writes frames in time order
     if timeline is not None:
-        source, offsets = timeline.grid, (timeline.off_long, timeline.off_short)
-        ascending_long, ascending_short = timeline.maps_after(frames)
-    else:
-        engine = Engine.for_view(view, params)
-        _, ascending_long, ascending_short = engine.run(view, frame_at=frames, stop=index + 1)
-        source, offsets = engine.grid, (engine.off_long, engine.off_short)
-    return _assembled(bundle, view, params, source, offsets, index, ascending_long[::-1], ascending_short[::-1], past)
+        grid = Grid.covering(*timeline.span(index), params, timeline.off_long, timeline.off_short)  # known_grid's
+        long, short = timeline.maps_after(np.array([index]))
+
+        def dated() -> tuple[np.ndarray, np.ndarray, tuple[pd.Timestamp, ...]]:
+            return *timeline.past_maps(past, grid), tuple(bundle.candles["ts"].iloc[past] + step)
+
+        key = ("past", tuple(past), grid, step)
+        past_long, past_short, past_ts = timeline.remembered(key, dated) if past else dated()
+        return _assembled(bundle, view, grid, index, on_grid(long, timeline.grid, grid)[0],
+                          on_grid(short, timeline.grid, grid)[0], past_ts, past_long, past_short)  # fmt: skip
+    engine = Engine.for_view(view, params)
+    frames = np.array([*past[::-1], index], dtype=np.int64)  # the kernel writes frames in time order
+    _, ascending_long, ascending_short = engine.run(view, frame_at=frames, stop=index + 1)
+    grid = known_grid(view, params, engine.off_long, engine.off_short, index)
+    long, short = on_grid(ascending_long[::-1], engine.grid, grid), on_grid(ascending_short[::-1], engine.grid, grid)
+    past_ts = tuple(bundle.candles["ts"].iloc[past] + step)
+    return _assembled(bundle, view, grid, index, long[0], short[0], past_ts, long[1:], short[1:])
 
 
 def maps_at(bundle: Bundle, params: ModelParams, indices: np.ndarray, view: MarketView | None = None) -> list[MarketMap]:
@@ -168,28 +217,27 @@ def maps_at(bundle: Bundle, params: ModelParams, indices: np.ndarray, view: Mark
         raise DomainError(f"candle indices must rise within the bundle (0 … {len(view) - 1})")
     engine = Engine.for_view(view, params)
     _, long, short = engine.run(view, frame_at=frames, stop=int(frames[-1]) + 1 if frames.size else 0)
-    offsets = (engine.off_long, engine.off_short)
-    return [
-        _assembled(bundle, view, params, engine.grid, offsets, index, long[row : row + 1], short[row : row + 1], [])
-        for row, index in enumerate(frames.tolist())
-    ]
+    maps = []
+    for row, index in enumerate(frames.tolist()):
+        grid = known_grid(view, params, engine.off_long, engine.off_short, index)
+        at_long, at_short = on_grid(long[row : row + 1], engine.grid, grid), on_grid(short[row : row + 1], engine.grid, grid)
+        maps.append(_assembled(bundle, view, grid, index, at_long[0], at_short[0], (), at_long[1:], at_short[1:]))
+    return maps
 
 
 def _assembled(
     bundle: Bundle,
     view: MarketView,
-    params: ModelParams,
-    source: Grid,
-    offsets: tuple[np.ndarray, np.ndarray],
+    grid: Grid,
     index: int,
     long: np.ndarray,
     short: np.ndarray,
-    past: list[int],
+    past_ts: tuple[pd.Timestamp, ...],
+    past_long: np.ndarray,
+    past_short: np.ndarray,
 ) -> MarketMap:
-    """The map after candle ``index`` from replayed rows on ``source`` (newest first: the map, then ``past``),
-    cut to the grid a replay up to ``index`` alone would use."""
-    grid = known_grid(view, params, *offsets, index)
-    long, short = on_grid(long, source, grid), on_grid(short, source, grid)
+    """The map after candle ``index`` on ``grid`` (the one a replay up to ``index`` alone would use), with the past
+    maps (newest first) on it."""
     ts, step = bundle.candles["ts"], bundle.meta.timeframe_delta
     return MarketMap(
         symbol=bundle.meta.symbol,
@@ -197,13 +245,13 @@ def _assembled(
         ts=ts.iloc[index] + step,
         price=float(view.close[index]),
         edges=edges_of(grid),
-        long=long[0],
-        short=short[0],
-        atr_pct=atr_pct(bundle.candles, index, step),
+        long=long,
+        short=short,
+        atr_pct=true_range_pct(view.open, view.high, view.low, view.close, index, step),
         timeframe=step,
-        past_ts=tuple(ts.iloc[i] + step for i in past),
-        past_long=long[1:],
-        past_short=short[1:],
+        past_ts=past_ts,
+        past_long=past_long,
+        past_short=past_short,
         sigma_hour=sigma_per_hour(view.high, view.low, index, step.total_seconds() / 3600),
     )
 

@@ -29,7 +29,8 @@ def touch_probability(log_distance: np.ndarray | float, sigma: float, hours: flo
     d = np.abs(np.asarray(log_distance, dtype=np.float64))
     if sigma <= 0 or hours <= 0:
         return np.where(d == 0, 1.0, 0.0)
-    return np.asarray(np.vectorize(math.erfc)(d / (sigma * math.sqrt(2.0 * hours))), dtype=np.float64)
+    x = d / (sigma * math.sqrt(2.0 * hours))
+    return np.fromiter(map(math.erfc, x.ravel().tolist()), np.float64, x.size).reshape(x.shape)
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,61 @@ class Reach:
 
 def reach_of(m: MarketMap, side: str, price_low: float, price_high: float, horizons: tuple[int, ...] = HORIZONS_H) -> Reach:
     """The driftless model's reach of one side's band [price_low, price_high) on map ``m``."""
-    near = price_high if side == "long" else price_low
-    near_d = abs(math.log(near / m.price))
-    lo = int(np.searchsorted(m.edges, price_low, side="left"))
-    hi = int(np.searchsorted(m.edges, price_high, side="left"))
     long, short = m.at_risk()
-    values = (long if side == "long" else short)[lo:hi]
-    bin_d = np.abs(np.log(m.centers[lo:hi] / m.price))
-    return Reach(
-        hit_prob={h: float(touch_probability(near_d, m.sigma_hour, h)) for h in horizons},
-        expected_usd={h: float(np.sum(values * touch_probability(bin_d, m.sigma_hour, h))) for h in horizons},
-    )
+    values = long if side == "long" else short
+    return band_reaches(values, m.edges, m.centers, m.price, m.sigma_hour, side, [(price_low, price_high)], horizons)[0]
+
+
+def band_reaches(
+    values: np.ndarray,
+    edges: np.ndarray,
+    centers: np.ndarray,
+    price: float,
+    sigma: float,
+    side: str,
+    bands: list[tuple[float, float]],
+    horizons: tuple[int, ...] = HORIZONS_H,
+) -> list[Reach]:
+    """:func:`reach_of` of many bands of one side (``values``: its notional at risk per bin) at once."""
+    hit, expected = reaches(values, edges, centers, price, sigma, side, bands, horizons)
+    return [
+        Reach(hit_prob=dict(zip(horizons, h, strict=True)), expected_usd=dict(zip(horizons, e, strict=True)))
+        for h, e in zip(hit.T.tolist(), expected.T.tolist(), strict=True)
+    ]
+
+
+def reaches(
+    values: np.ndarray,
+    edges: np.ndarray,
+    centers: np.ndarray,
+    price: float,
+    sigma: float,
+    side: str,
+    bands: list[tuple[float, float]],
+    horizons: tuple[int, ...] = HORIZONS_H,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The hit chance and the expected notional of each band (columns) within each horizon (rows).
+
+    A map's clusters are a hundred bands, which a live market reads again on every candle: each number is the
+    one :func:`reach_of` computes, bit for bit (the same operations on the same numbers, in fewer calls).
+    """
+    shape = (len(horizons), len(bands))
+    if not bands:
+        return np.zeros(shape), np.zeros(shape)
+    near_d = np.array([abs(math.log((high if side == "long" else low) / price)) for low, high in bands])
+    lo = np.searchsorted(edges, [low for low, _ in bands], side="left")
+    hi = np.searchsorted(edges, [high for _, high in bands], side="left")
+    covered = np.zeros(len(values), dtype=np.bool_)
+    for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+        covered[a:b] = True
+    inside = np.flatnonzero(covered)
+    bin_d = np.abs(np.log(centers[inside] / price))
+    chance = np.zeros((len(horizons), len(values)))
+    for row, h in enumerate(horizons):
+        chance[row, inside] = touch_probability(bin_d, sigma, h)
+    hit = np.array([touch_probability(near_d, sigma, h) for h in horizons]).reshape(shape)
+    notional = values * chance  # row r, bin b: values[b] × its chance within horizons[r]
+    expected = np.empty(shape)
+    for k, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+        expected[:, k] = notional[:, a:b].sum(axis=1)  # each row of a strided slice summed as np.sum(row[a:b]) is
+    return hit, expected

@@ -11,31 +11,88 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 
-from liqheat.analytics.maps import HISTORY_POINTS, MarketMap, market_map
+from liqheat.analytics.maps import HISTORY_POINTS, MarketMap, history_stride, market_map
 from liqheat.api.encode import num, seconds
-from liqheat.bundle import Bundle, read_bundle
-from liqheat.engine.frames import HeatmapFrame, heatmap_frame
+from liqheat.bundle import Bundle, BundleMeta, Columns, read_bundle
+from liqheat.engine.bounds import tables_of
+from liqheat.engine.frames import MARGIN, Followed, HeatmapFrame, framed, heatmap_frame, heatmap_layout
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import MarketView
 from liqheat.engine.timeline import Timeline
-from liqheat.evaluation.fit import predict
 from liqheat.evaluation.score import ScoreReport, SideScore, score
 from liqheat.model import DomainError
 from liqheat.timeutil import iso
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 T = TypeVar("T")
+KEPT_MAPS = HISTORY_POINTS + 8  # float64 maps a timeline keeps to date clusters: those of the last candle's map
+FOLLOWED = 4  # heatmaps ending at the last candle a market keeps following
 
 
 def slug(text: str) -> str:
     return _SLUG.sub("-", text.lower()).strip("-") or "market"
+
+
+_META = ("symbol", "contract", "quote", "timeframe", "venues", "funding_interval", "liquidations_interval", "score_from")
+
+
+def extends(old: Bundle, new: Bundle) -> bool:
+    """Whether ``new`` is ``old`` with rows appended: the same market, the same candles, and the same open
+    interest and funding up to the close of ``old``'s last candle (all that ``old``'s view reads), more after."""
+    return _extends(old.meta, tables_of(old), new.meta, tables_of(new))
+
+
+def _extends(meta0: BundleMeta, old: dict[str, Columns], meta1: BundleMeta, new: dict[str, Columns]) -> bool:
+    """:func:`extends` on the bundles' tables (:func:`~liqheat.engine.bounds.tables_of`).
+
+    Cheap: a column that ``new`` shares in memory with ``old`` (a feed that publishes a prefix of a longer
+    table) is the same; another is compared bit for bit.
+    """
+    if any(getattr(meta0, k) != getattr(meta1, k) for k in _META):
+        return False
+    c0, c1 = old["candles"], new["candles"]
+    n = len(c0.ts)
+    if not n or len(c1.ts) < n or set(c0.values) != set(c1.values):
+        return False
+    if not (_same(c0.ts, c1.ts, n) and all(_same(c0.values[k], c1.values[k], n) for k in c0.values)):
+        return False
+    cutoff = int(c0.ts[-1]) + meta0.timeframe_delta.value // 1000
+    for name in ("open_interest", "funding"):
+        a, b = old.get(name), new.get(name)
+        if a is None or b is None or not len(a.ts) or not len(b.ts):
+            if (a is None or not len(a.ts)) != (b is None or not len(b.ts)):
+                return False
+            continue
+        k = int(np.searchsorted(a.ts, cutoff, side="right"))
+        if k != int(np.searchsorted(b.ts, cutoff, side="right")) or set(a.values) != set(b.values):
+            return False
+        if not (_same(a.ts, b.ts, k) and all(_same(a.values[c], b.values[c], k) for c in a.values)):
+            return False
+    return True
+
+
+def _same(a: np.ndarray, b: np.ndarray, n: int) -> bool:
+    """The first ``n`` values of two columns hold the same bits."""
+    x, y = a[:n], b[:n]
+    if x.dtype != y.dtype or len(x) != n or len(y) != n:
+        return False
+    if x.__array_interface__["data"][0] == y.__array_interface__["data"][0] and x.strides == y.strides:
+        return True
+    return bool(np.array_equal(x.view(np.uint8), y.view(np.uint8)))
+
+
+class Served(NamedTuple):
+    bundle: Bundle
+    view: MarketView
+    timeline: Timeline
+    generation: int  # moves when the history changed, not when it grew
+    version: int
 
 
 @dataclass
@@ -50,80 +107,190 @@ class Market:
     frame_bytes: int = 256 << 20  # what the kept heatmaps may hold (a 2,000 × 1,000 one is 32 MB and its candles)
     answer_bytes: int = 128 << 20  # what the kept encoded heatmap answers may hold
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _view: MarketView | None = field(default=None, repr=False)
+    _tables: dict[str, Columns] | None = field(default=None, repr=False)  # the bundle's, as the last grow read them
+    _timeline: Timeline | None = field(default=None, repr=False)
+    _generation: int = field(default=0, repr=False)  # moves when the history changed, not when it grew
+    _derived: dict[str, tuple[int, Any]] = field(default_factory=dict, repr=False)  # per version: predictions, score
     _maps: dict[tuple[int, int, bool], tuple[MarketMap, int]] = field(default_factory=dict, repr=False)
     _frames: dict[tuple[Any, ...], tuple[HeatmapFrame, int]] = field(default_factory=dict, repr=False)
     _answers: dict[tuple[Any, ...], tuple[bytes, int]] = field(default_factory=dict, repr=False)
     _kept_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _followed: dict[tuple[Any, ...], Followed] = field(default_factory=dict, repr=False)
+    _follow_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def grow(self, bundle: Bundle) -> None:
-        """Replace the data with a longer version of it: caches go, the version moves, pages refresh."""
-        for name in ("view", "predictions", "score", "timeline"):
-            self.__dict__.pop(name, None)
+        """Replace the data with a longer version of it: the version moves, pages refresh.
+
+        When ``bundle`` is this one with candles appended (:func:`extends`), the market is carried on: the new
+        candles are replayed from the state after the last one (:meth:`Timeline.extend`), the maps kept stay
+        (a map after a candle never changes when later ones arrive) and a followed heatmap gains its new
+        columns only. Otherwise (history edited, or new rows out of bounds) everything is built again, lazily.
+        """
+        tables = tables_of(bundle)
+        with self._lock:
+            before = self._tables if self._tables is not None else tables_of(self.bundle)
+            carried = self._carried(bundle, tables) if _extends(self.bundle.meta, before, bundle.meta, tables) else None
+            self._tables = tables
+            if carried is None:
+                self._view, self._timeline = None, None
+                self._generation += 1
+            else:
+                self._view, self._timeline = carried
+            self.bundle = bundle
+            self.version += 1
+            self._derived.clear()
         with self._kept_lock:
-            self._maps.clear()
+            if carried is None:
+                self._maps.clear()
             self._frames.clear()
             self._answers.clear()
-        self.bundle = bundle
-        self.version += 1
+        if carried is None:
+            with self._follow_lock:
+                self._followed.clear()
 
-    @cached_property
-    def view(self) -> MarketView:
-        return MarketView.from_bundle(self.bundle)
-
-    @cached_property
-    def timeline(self) -> Timeline:
-        """The replay kept for heatmaps (checkpoints and snapshots): built once per version."""
-        with self._lock:
-            return Timeline(self.view, self.params)
-
-    @cached_property
-    def predictions(self) -> pd.DataFrame:
-        with self._lock:
-            return predict(self.bundle, self.params, self.view)
-
-    @cached_property
-    def score(self) -> ScoreReport | None:
-        liq = self.bundle.liquidations
-        if liq is None or liq.empty or self.bundle.meta.score_from is None:
-            return None
+    def _carried(self, bundle: Bundle, tables: dict[str, Columns]) -> tuple[MarketView | None, Timeline | None] | None:
+        """This market's view and timeline carried on over ``bundle`` (which extends its bundle; ``tables``: its
+        tables); None when the new rows do not pass the view's checks (the full rebuild then reports them)."""
+        if self._view is None:
+            return None, None
         try:
-            return score(self.bundle, self.predictions, params=self.params.to_dict())
+            step = int(bundle.meta.timeframe_delta.value // 1000)
+            tail = MarketView.from_tables(tables, step, bundle.meta.symbol, start=len(self._view), folder=bundle.path)
+            view = self._view.extended(tail)
+            return view, None if self._timeline is None else self._timeline.extend(view)
         except DomainError:
             return None
+
+    @property
+    def view(self) -> MarketView:
+        return self._served().view
+
+    @property
+    def timeline(self) -> Timeline:
+        """The replay kept for maps and heatmaps (checkpoints, snapshots, the maps that date clusters): built
+        once, then carried on as the market grows."""
+        return self._served().timeline
+
+    def _served(self) -> Served:
+        """What the market serves now, as one (a grow between reading the bundle and reading the timeline would
+        pair one version's bundle with another's timeline)."""
+        with self._lock:
+            if self._view is None:
+                self._view = MarketView.from_bundle(self.bundle)
+            if self._timeline is None:
+                step = self.bundle.meta.timeframe_delta
+                self._timeline = Timeline(self._view, self.params, keep_every=history_stride(step), keep_maps=KEPT_MAPS)
+            return Served(self.bundle, self._view, self._timeline, self._generation, self.version)
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        """Per-candle predicted liquidations, read from the timeline's replay (:func:`liqheat.evaluation.fit.predict`'s)."""
+        return self._predictions(self._served())
+
+    def _predictions(self, now: Served) -> pd.DataFrame:
+        def build() -> pd.DataFrame:
+            p = now.timeline.predictions
+            return pd.DataFrame({"ts": now.bundle.candles["ts"], "long_usd": p[:, 0] + p[:, 2], "short_usd": p[:, 1] + p[:, 3]})
+
+        return self._of_version("predictions", now, build)
+
+    @property
+    def score(self) -> ScoreReport | None:
+        now = self._served()
+
+        def build() -> ScoreReport | None:
+            liq = now.bundle.liquidations
+            if liq is None or liq.empty or now.bundle.meta.score_from is None:
+                return None
+            try:
+                return score(now.bundle, self._predictions(now), params=self.params.to_dict())
+            except DomainError:
+                return None
+
+        return self._of_version("score", now, build)
+
+    def _of_version(self, name: str, now: Served, build: Callable[[], T]) -> T:
+        """``build()`` for the version ``now`` serves, kept until the market grows (and not kept when it grew
+        meanwhile: a value of the last version must not outlive it)."""
+        with self._lock:
+            found = self._derived.get(name)
+        if found is not None and found[0] == now.version:
+            return cast(T, found[1])
+        value = build()
+        with self._lock:
+            if self.version == now.version:
+                self._derived[name] = (now.version, value)
+        return value
 
     def map_at(self, index: int, *, ages: bool = True) -> MarketMap:
         """The map after candle ``index``: every route that shows or reads a map at a candle asks here.
 
-        Read from the market's timeline (replayed from its last checkpoint before, never from the
-        start), with the past maps that date the clusters unless ``ages`` is off (``/map`` needs none).
-        The last asked are kept, up to :attr:`map_bytes`.
+        Read from the market's timeline (from a kept state or map, or replayed from its last checkpoint before,
+        never from the start), with the past maps that date the clusters unless ``ages`` is off (``/map`` needs
+        none). The last asked are kept, up to :attr:`map_bytes`, while the market grows: a map never changes
+        when candles are appended.
         """
+        now = self._served()
         points = HISTORY_POINTS if ages else 0
         return _kept(
             self._maps,
-            (self.version, index, ages),
-            lambda: market_map(self.bundle, self.params, index=index, history_points=points, timeline=self.timeline),
+            (now.generation, index, ages),
+            lambda: market_map(now.bundle, self.params, index=index, history_points=points, timeline=now.timeline),
             self.map_bytes,
             self._kept_lock,
+            keep=lambda: self._generation == now.generation,
         )
 
     def heatmap(
         self, window: pd.Timedelta, end: pd.Timestamp | None, bins: int, columns: int, band: tuple[float, float] | None
     ) -> HeatmapFrame:
         """The heatmap of ``window`` ending at ``end``, read from the timeline. The last asked are kept, up
-        to :attr:`frame_bytes`: the page asks again on every change of side, range or resolution."""
+        to :attr:`frame_bytes`: the page asks again on every change of side, range or resolution. One that
+        ends at the last candle is followed: when the market grows, only its new columns are computed."""
+        now = self._served()
+        seconds = f"{int(window.total_seconds())}s"
 
         def build() -> HeatmapFrame:
-            seconds = f"{int(window.total_seconds())}s"
-            return heatmap_frame(self.bundle, self.params, window=seconds, end=end, max_bins=bins, max_columns=columns,
-                                 leverage_band=band, timeline=self.timeline)  # fmt: skip
+            if end is None:
+                return self._follow(now, seconds, bins, columns, band)
+            return heatmap_frame(now.bundle, self.params, window=seconds, end=end, max_bins=bins, max_columns=columns,
+                                 leverage_band=band, timeline=now.timeline)  # fmt: skip
 
-        return _kept(self._frames, (self.version, window, end, bins, columns, band), build, self.frame_bytes, self._kept_lock)
+        return _kept(self._frames, (now.version, window, end, bins, columns, band), build, self.frame_bytes, self._kept_lock,
+                     keep=lambda: self.version == now.version)  # fmt: skip
 
-    def answer(self, key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
-        """An encoded heatmap answer (``key`` names the frame and the encoding), kept up to
-        :attr:`answer_bytes`: 200 clients asking for the same year are answered from memory."""
-        return _kept(self._answers, (self.version, *key), build, self.answer_bytes, self._kept_lock)
+    def _follow(self, now: Served, window: str, bins: int, columns: int, band: tuple[float, float] | None) -> HeatmapFrame:
+        """The heatmap of ``window`` ending at the last candle, from the columns it shares with the one before."""
+        timeline = now.timeline
+        layout = heatmap_layout(now.bundle, window=window, end=None, max_bins=bins, max_columns=columns, margin=MARGIN,
+                                leverage_band=band, grid=timeline.grid, leverages=timeline.leverages,
+                                timeline=timeline)  # fmt: skip
+        key = (window, bins, columns, band)
+        with self._follow_lock:
+            followed = self._followed.get(key)
+            if followed is not None and followed.layout.i1 > layout.i1:  # a request older than the last followed
+                followed = Followed.start(timeline, layout, now.generation)
+            else:
+                self._followed.pop(key, None)
+                if followed is None or not followed.carries(layout, now.generation):
+                    followed = Followed.start(timeline, layout, now.generation)
+                else:
+                    followed.advance(timeline, layout)
+                if followed.nbytes <= self.frame_bytes:
+                    self._followed[key] = followed
+                    while len(self._followed) > FOLLOWED:
+                        self._followed.pop(next(iter(self._followed)))
+            long, short = followed.frame(layout)
+        return framed(now.bundle, self.params, layout, long, short)
+
+    def answer(self, key: tuple[Any, ...], build: Callable[[], bytes], version: int) -> bytes:
+        """An encoded heatmap answer (``key`` names the frame and the encoding) of a frame asked at ``version``
+        (read before asking for the frame: the frame is of it or later), kept up to :attr:`answer_bytes`: 200
+        clients asking for the same year are answered from memory. Kept only while ``version`` is the market's:
+        one built as the market grows could be of a later frame than its key says."""
+        return _kept(self._answers, (version, *key), build, self.answer_bytes, self._kept_lock,
+                     keep=lambda: self.version == version)  # fmt: skip
 
     def kept(self) -> dict[str, tuple[int, int]]:
         """What the caches hold: per cache, how many values and how many bytes."""
@@ -203,23 +370,31 @@ def _side_score(s: SideScore) -> dict[str, float | None]:
 
 
 def weight(value: object) -> int:
-    """Bytes held by ``value``'s arrays and frames (shared views counted in full: an upper bound)."""
+    """Bytes held by ``value``'s arrays and frames (shared views counted in full, a frame's cells at 8 bytes: an upper
+    bound for the numbers and times the caches hold)."""
     if isinstance(value, bytes | bytearray | memoryview):
         return len(value)
     if isinstance(value, np.ndarray):
         return int(value.nbytes)
-    if isinstance(value, pd.DataFrame):
-        return int(value.memory_usage(index=True, deep=False).sum())
+    if isinstance(value, pd.DataFrame):  # 8 bytes a cell, as every column of a bundle: memory_usage() takes 1 ms
+        return int(value.size) * 8 + int(value.index.memory_usage(deep=False))
     if isinstance(value, pd.Index | pd.Series):
         return int(value.memory_usage(deep=False))
     parts = [getattr(value, f.name) for f in dataclasses.fields(value)] if dataclasses.is_dataclass(value) else []
     return 256 + sum(weight(v) for v in parts if isinstance(v, np.ndarray | pd.DataFrame | pd.Index | pd.Series))
 
 
-def _kept(cache: dict[Any, tuple[T, int]], key: Any, build: Callable[[], T], budget: int, lock: threading.Lock) -> T:
+def _kept(
+    cache: dict[Any, tuple[T, int]],
+    key: Any,
+    build: Callable[[], T],
+    budget: int,
+    lock: threading.Lock,
+    keep: Callable[[], bool] | None = None,
+) -> T:
     """``cache[key]``, built when missing (outside ``lock``: requests for other keys need not wait);
     the least recently asked go while the kept values weigh more than ``budget`` bytes. A value heavier
-    than the whole budget is answered, not kept."""
+    than the whole budget, or built when ``keep()`` says no more, is answered, not kept."""
     with lock:
         if key in cache:
             cache[key] = found = cache.pop(key)
@@ -228,7 +403,7 @@ def _kept(cache: dict[Any, tuple[T, int]], key: Any, build: Callable[[], T], bud
     size = weight(value)
     with lock:
         cache.pop(key, None)
-        if size <= budget:
+        if size <= budget and (keep is None or keep()):
             cache[key] = (value, size)
             total = sum(w for _, w in cache.values())
             while total > budget:

@@ -202,6 +202,7 @@ def heatmap(
     span = window_of(window)
     band = None if lev_min <= 1 and lev_max >= 200 else (lev_min, lev_max)
     stop = time_of(end, "end")
+    version = m.version
     with naming("window", "end", aliases={"no leverage bucket": "lev_min"}):
         frame = m.heatmap(span, stop, bins, columns, band)
     long = frame.long if side in ("both", "long") else np.zeros_like(frame.long)
@@ -227,7 +228,7 @@ def heatmap(
             return encode.framed({**header, "encoding": "log1p-uint16", "scale": scale}, payload)
         return encode.framed(header, long.astype("<f4").tobytes() + short.astype("<f4").tobytes())
 
-    content = m.answer((span, stop, bins, columns, band, side, format), build)
+    content = m.answer((span, stop, bins, columns, band, side, format), build, version)
     return Response(content, media_type="application/json" if format == "json" else "application/octet-stream")
 
 

@@ -24,7 +24,9 @@ from liqheat.model import DomainError
 from liqheat.timeutil import epoch_micros, stamp_micros
 
 if TYPE_CHECKING:
-    from liqheat.bundle import Bundle, BundleColumns
+    from collections.abc import Mapping
+
+    from liqheat.bundle import Bundle, BundleColumns, Columns
 
 PRICE = (1e-12, 1e12)
 USD = (0.0, 1e15)
@@ -60,16 +62,33 @@ def check_table(folder: Path | None, table: str, ts: np.ndarray, columns: dict[s
 
 def check_bundle(bundle: Bundle) -> None:
     """Every table of ``bundle`` within :data:`LIMITS`."""
-    for table in LIMITS:
-        frame = bundle.table(table)
-        if frame is not None and len(frame):
-            numbers = {c: frame[c].to_numpy(np.float64) for c in LIMITS[table] if c in frame}
-            check_table(bundle.path, table, epoch_micros(frame["ts"]), numbers)
+    check_tables(bundle.path, tables_of(bundle))
 
 
 def check_columns(bundle: BundleColumns) -> None:
     """The same as :func:`check_bundle`, on a bundle read as arrays (no pandas)."""
+    check_tables(bundle.folder, bundle.tables)
+
+
+def check_tables(folder: Path | None, tables: Mapping[str, Columns | None], after: int | None = None) -> None:
+    """Every table of ``tables`` within :data:`LIMITS`; with ``after`` (µs since the epoch), only the rows stamped
+    after it: a grown bundle's new rows."""
     for table in LIMITS:
-        found = bundle.tables.get(table)
+        found = tables.get(table)
         if found is not None and len(found.ts):
-            check_table(bundle.folder, table, found.ts, found.values)
+            k = 0 if after is None else int(np.searchsorted(found.ts, after, side="right"))
+            check_table(folder, table, found.ts[k:], {c: v[k:] for c, v in found.values.items()})
+
+
+def tables_of(bundle: Bundle) -> dict[str, Columns]:
+    """The tables of ``bundle`` that :data:`LIMITS` bounds, as arrays read in place (µs times, those columns as
+    float64): what a view reads, and what a live market compares and checks on every candle (a DataFrame's
+    columns cost more to reach than the candle to replay)."""
+    from liqheat.bundle.read import Columns
+
+    out = {}
+    for name, limits in LIMITS.items():
+        frame = bundle.table(name)
+        if frame is not None:
+            out[name] = Columns(epoch_micros(frame["ts"]), {c: frame[c].to_numpy(np.float64) for c in limits if c in frame})
+    return out

@@ -10,22 +10,25 @@ t + 1 onwards. An :class:`Engine` owns the state and advances it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from liqheat.engine import compiled as kernel
-from liqheat.engine.bounds import check_bundle, check_columns
+from liqheat.engine.bounds import check_tables, tables_of
+from liqheat.engine.growing import Rows
 from liqheat.engine.params import ModelParams, ParameterError
 from liqheat.model import ContractSpec, DomainError, Market, Position, Side
-from liqheat.timeutil import epoch_micros
 from liqheat.venues.calc import calculate
 from liqheat.venues.registry import rules as venue_rules
 from liqheat.venues.tables import shipped
 
 if TYPE_CHECKING:
-    from liqheat.bundle import Bundle, BundleColumns
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from liqheat.bundle import Bundle, BundleColumns, Columns
 
 _LN2 = math.log(2.0)
 _OHLC = ("open", "high", "low", "close")
@@ -38,6 +41,9 @@ def _asof(sample_ts: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarr
     ok = idx >= 0
     out[ok] = values[idx[ok]]
     return out
+
+
+_COLUMNS = ("ts", "open", "high", "low", "close", "volume", "taker_buy", "oi_before", "oi_after", "funding")
 
 
 @dataclass(frozen=True)
@@ -56,41 +62,67 @@ class MarketView:
     funding: np.ndarray
     timeframe_hours: float
     symbol: str
+    _rows: Rows | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle) -> MarketView:
-        """The view of a bundle whose numbers lie within :data:`liqheat.engine.bounds.LIMITS` (refused otherwise)."""
-        check_bundle(bundle)
-        c = bundle.candles
-        oi = bundle.open_interest
-        f = bundle.funding
+    def from_bundle(cls, bundle: Bundle, start: int = 0) -> MarketView:
+        """The view of a bundle whose numbers lie within :data:`liqheat.engine.bounds.LIMITS` (refused otherwise).
+
+        From candle ``start`` on, the same rows as the whole view's, checked and looked up from the samples
+        they need only: what a live market computes for the candles it has just gained.
+        """
+        timeframe_us = int(bundle.meta.timeframe_delta.value // 1000)
+        return cls.from_tables(tables_of(bundle), timeframe_us, bundle.meta.symbol, start=start, folder=bundle.path)
+
+    @classmethod
+    def from_tables(
+        cls, tables: Mapping[str, Columns | None], timeframe_us: int, symbol: str, *, start: int = 0, folder: Path | None = None
+    ) -> MarketView:
+        """:meth:`from_bundle` from a bundle's tables as arrays (:func:`~liqheat.engine.bounds.tables_of`, or
+        :func:`liqheat.bundle.read_columns`'s): ``folder`` names the files a number out of bounds is in."""
+        c, oi, f = (tables.get(name) for name in ("candles", "open_interest", "funding"))
+        if c is None or oi is None:
+            raise DomainError("a view needs candles and open interest")
+        if not 0 <= start <= len(c.ts):
+            raise DomainError(f"start must be within the bundle's {len(c.ts)} candles, got {start}")
+        check_tables(folder, tables, int(c.ts[start - 1]) if start else None)
+        ts = c.ts[start:]
+
+        def samples(table: Columns, column: str) -> tuple[np.ndarray, np.ndarray]:
+            first = max(0, int(np.searchsorted(table.ts, ts[0], side="right")) - 1) if len(ts) else len(table.ts)
+            return table.ts[first:], table.values[column][first:]
+
         return cls.from_arrays(
-            ts=epoch_micros(c["ts"]),
-            candles={k: c[k].to_numpy(np.float64) for k in (*_OHLC, "volume", "taker_buy_volume") if k in c},
-            oi=(epoch_micros(oi["ts"]), oi["oi_usd"].to_numpy(dtype=np.float64)),
-            funding=(epoch_micros(f["ts"]), f["rate"].to_numpy(np.float64)) if f is not None and len(f) else None,
-            timeframe_us=int(bundle.meta.timeframe_delta.value // 1000),
-            symbol=bundle.meta.symbol,
+            ts=ts,
+            candles={k: values[start:] for k, values in c.values.items()},
+            oi=samples(oi, "oi_usd"),
+            funding=samples(f, "rate") if f is not None and len(f.ts) else None,
+            timeframe_us=timeframe_us,
+            symbol=symbol,
         )
+
+    def extended(self, tail: MarketView) -> MarketView:
+        """This view followed by ``tail``'s candles (the same market's, later): the earlier rows are not
+        copied again, and views of them handed out before stay as they were."""
+        if (tail.symbol, tail.timeframe_hours) != (self.symbol, self.timeframe_hours):
+            raise DomainError(f"a {tail.symbol} {tail.timeframe_hours:g} h tail cannot extend a {self.symbol} view")
+        if (tail.volume is None, tail.taker_buy is None) != (self.volume is None, self.taker_buy is None):
+            raise DomainError("the tail's candles have other columns than the view's (volume, taker buy volume)")
+        if len(self) and len(tail) and tail.ts[0] <= self.ts[-1]:
+            raise DomainError("the tail must start after the view's last candle")
+        names = [name for name in _COLUMNS if getattr(self, name) is not None]
+        rows = self._rows or Rows({name: getattr(self, name) for name in names})
+        rows = rows.grown(len(self), {name: getattr(tail, name) for name in names})
+        columns: dict[str, Any] = {name: rows[name] for name in names}
+        return replace(self, _rows=rows, **columns)
 
     @classmethod
     def from_columns(cls, bundle: BundleColumns) -> MarketView:
         """The same view from a bundle read as arrays (:func:`liqheat.bundle.read_columns`): no pandas."""
-        check_columns(bundle)
-        c, oi, f = (bundle.tables[name] for name in ("candles", "open_interest", "funding"))
-        assert c is not None
-        assert oi is not None
-        return cls.from_arrays(
-            ts=c.ts,
-            candles=c.values,
-            oi=(oi.ts, oi.values["oi_usd"]),
-            funding=(f.ts, f.values["rate"]) if f is not None and len(f.ts) else None,
-            timeframe_us=bundle.timeframe_micros,
-            symbol=bundle.meta["symbol"],
-        )
+        return cls.from_tables(bundle.tables, bundle.timeframe_micros, bundle.meta["symbol"], folder=bundle.folder)
 
     @classmethod
     def from_arrays(
@@ -122,6 +154,9 @@ class MarketView:
         )
 
 
+_DRIVEN = ("churn", "net_new", "close_frac", "long_share", "dt_hours")
+
+
 @dataclass(frozen=True)
 class Drivers:
     """What the kernel needs per candle, derived from a view and the parameters (vectorised).
@@ -129,6 +164,8 @@ class Drivers:
     ``churn[t]`` uses only data from before candle t (open interest at its open, the activity of the
     candles before it): it is what candle t can liquidate inside itself. ``net_new[t]`` and
     ``close_frac[t]`` use what candle t's close reveals, and shape only the map for later candles.
+    ``volume_sum`` is the running total of the view's volume (None without volume): what the trailing
+    activity of candles appended later is computed from.
     """
 
     churn: np.ndarray
@@ -136,11 +173,29 @@ class Drivers:
     close_frac: np.ndarray
     long_share: np.ndarray
     dt_hours: np.ndarray
+    volume_sum: np.ndarray | None = None
+    _rows: Rows | None = field(default=None, compare=False, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.churn.shape[0])
 
     @property
     def gross(self) -> np.ndarray:
         """Everything opened in each candle."""
         return np.asarray(self.churn + self.net_new)
+
+    def extended(self, view: MarketView, params: ModelParams) -> Drivers:
+        """The drivers of ``view``, which extends the view these were computed from: only its new candles are
+        computed, each to the same bits as :func:`drivers` of the whole view (every driver of candle t depends
+        on candles up to t alone)."""
+        start = len(self)
+        if len(view) < start or (self.volume_sum is None) != (view.volume is None):
+            raise DomainError(f"a view of {len(view)} candles does not extend drivers of {start}")
+        tail = _driver_rows(view, params, start, self.volume_sum)
+        names = [name for name in (*_DRIVEN, "volume_sum") if getattr(tail, name) is not None]
+        rows = self._rows or Rows({name: getattr(self, name) for name in names})
+        rows = rows.grown(start, {name: getattr(tail, name) for name in names})
+        return replace(self, **{name: rows[name] for name in names}, _rows=rows)
 
 
 def relative_activity(volume: np.ndarray, window: int) -> np.ndarray:
@@ -148,46 +203,74 @@ def relative_activity(volume: np.ndarray, window: int) -> np.ndarray:
 
     Causal: candle t is compared with candles t − window … t − 1 only.
     """
-    csum = np.concatenate(([0.0], np.cumsum(volume)))
-    t = np.arange(len(volume))
+    return _activity(volume, np.cumsum(volume), 0, window, 0, len(volume))
+
+
+def _activity(volume: np.ndarray, running: np.ndarray, offset: int, window: int, first: int, stop: int) -> np.ndarray:
+    """:func:`relative_activity` of candles ``first … stop − 1``, from ``running[i − offset]``, the total of
+    ``volume[0 … i]`` (``np.cumsum`` adds in order: a total carried on later has the same bits)."""
+    t = np.arange(first, stop)
     start = np.maximum(0, t - window)
     count = t - start
+
+    def before(i: np.ndarray) -> np.ndarray:  # volume[0] + … + volume[i − 1]
+        return np.where(i > 0, running[np.maximum(i - 1 - offset, 0)] if len(running) else 0.0, 0.0)
+
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(count > 0, (csum[t] - csum[start]) / np.maximum(count, 1), np.nan)
-        rel = np.where((count > 0) & (mean > 0), volume / mean, 1.0)
+        mean = np.where(count > 0, (before(t) - before(start)) / np.maximum(count, 1), np.nan)
+        rel = np.where((count > 0) & (mean > 0), volume[first:stop] / mean, 1.0)
     return np.asarray(rel)
 
 
 def drivers(view: MarketView, params: ModelParams) -> Drivers:
     """Gross opening, fraction closed and long share per candle, from the data and the parameters."""
+    return _driver_rows(view, params, 0, None)
+
+
+def _driver_rows(view: MarketView, params: ModelParams, start: int, volume_sum: np.ndarray | None) -> Drivers:
+    """The drivers of candles ``start …`` of ``view`` (``volume_sum``: the running volume of the candles
+    before ``start``). Each is elementwise in the candles but the trailing activity, read from the total."""
     n = len(view)
+    rows = slice(start, n)
     tf = view.timeframe_hours
-    oi_before = np.nan_to_num(view.oi_before, nan=0.0)
-    oi_after = np.where(np.isnan(view.oi_after), oi_before, view.oi_after)
-    delta = np.where(np.isnan(view.oi_before), 0.0, oi_after - oi_before)
+    oi_before = np.nan_to_num(view.oi_before[rows], nan=0.0)
+    oi_after = np.where(np.isnan(view.oi_after[rows]), oi_before, view.oi_after[rows])
+    delta = np.where(np.isnan(view.oi_before[rows]), 0.0, oi_after - oi_before)
     turnover = params.turnover_per_hour * tf * oi_before
+    running = None
     if view.volume is not None:
-        activity = relative_activity(view.volume, max(1, round(params.volume_window_hours / tf)))
-        turnover = turnover * np.concatenate(([1.0], activity[:-1]))  # the previous candle's: known at t's open
+        known = volume_sum[:start] if volume_sum is not None else np.zeros(0)
+        if len(known) != start:
+            raise DomainError(f"the running volume covers {len(known)} candles, not the {start} before these")
+        running = np.cumsum(np.concatenate((known[-1:], view.volume[rows])))[min(1, start) :]
+        window = max(1, round(params.volume_window_hours / tf))
+        first = max(0, start - 1)
+        lo = max(0, first - window - 1)  # the earliest total read
+        totals = np.concatenate((known[lo:], running)) if start else running
+        previous = _activity(view.volume, totals, lo if start else 0, window, first, max(first, n - 1))
+        turnover = turnover * (np.concatenate(([1.0], previous)) if start == 0 else previous)  # known at t's open
     churn = params.at_risk_share * turnover
     net_new = params.at_risk_share * np.maximum(delta, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         close_frac = np.where(oi_before > 0, (turnover + np.maximum(-delta, 0.0)) / oi_before, 0.0)
     close_frac = np.clip(close_frac, 0.0, 1.0)
-    rng = view.high - view.low
+    high, low, open_, close = view.high[rows], view.low[rows], view.open[rows], view.close[rows]
+    rng = high - low
     if view.taker_buy is not None and view.volume is not None:
+        volume, taker_buy = view.volume[rows], view.taker_buy[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
-            signal = np.where(view.volume > 0, 2.0 * view.taker_buy / view.volume - 1.0, 0.0)
+            signal = np.where(volume > 0, 2.0 * taker_buy / volume - 1.0, 0.0)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            signal = np.where(rng > 0, (view.close - view.open) / rng, 0.0)
-    signal = signal + params.funding_weight * np.clip(view.funding / 1e-4, -3.0, 3.0)
+            signal = np.where(rng > 0, (close - open_) / rng, 0.0)
+    signal = signal + params.funding_weight * np.clip(view.funding[rows] / 1e-4, -3.0, 3.0)
     long_share = np.clip(0.5 + params.split_damping * np.clip(signal, -1.0, 1.0), 0.05, 0.95)
-    dt = np.full(n, tf)
-    if n > 1:
-        steps = np.diff(view.ts) / 3.6e9
-        dt[1:] = np.maximum(steps, tf)
-    return Drivers(churn=churn, net_new=net_new, close_frac=close_frac, long_share=long_share, dt_hours=dt)
+    dt = np.full(n - start, tf)
+    if n > max(1, start):
+        first = max(1, start)
+        steps = (view.ts[first:] - view.ts[first - 1 : -1]) / 3.6e9
+        dt[first - start :] = np.maximum(steps, tf)
+    return Drivers(churn=churn, net_new=net_new, close_frac=close_frac, long_share=long_share, dt_hours=dt, volume_sum=running)
 
 
 def liquidation_offsets(params: ModelParams, symbol: str = "BTC") -> tuple[np.ndarray, np.ndarray]:
@@ -331,13 +414,13 @@ class Engine:
         stop = len(view) if stop is None else stop
         part = slice(start, stop)
         frames_at = np.asarray(frame_at if frame_at is not None else np.empty(0, dtype=np.int64), dtype=np.int64)
-        n_out = -(-self.grid.n_bins // group)
+        if stop > start:
+            self._ensure_covers(float(view.low[part].min()), float(view.high[part].max()))
+        n_out = -(-self.grid.n_bins // group)  # on the grid the candles need: frames after a growth are whole
         frames_long = np.zeros((len(frames_at), n_out))
         frames_short = np.zeros((len(frames_at), n_out))
         mask = np.ones(len(self.leverages), dtype=np.bool_) if lev_mask is None else np.asarray(lev_mask, dtype=np.bool_)
         predictions = np.zeros((stop - start, 4))
-        if stop > start:
-            self._ensure_covers(float(view.low[part].min()), float(view.high[part].max()))
         kernel.replay(
             self.longs, self.shorts, self.g_long, self.g_short, self.tot_long, self.tot_short, self.front, self.ledger,
             self.grid.k0, 1.0 / self.grid.width, view.high[part], view.low[part], d.churn[part], d.net_new[part],
@@ -353,9 +436,12 @@ class Engine:
         """A copy of everything the next candle depends on (a checkpoint)."""
         return {name: getattr(self, name).copy() for name in self._STATE}
 
-    def restore(self, saved: dict[str, np.ndarray]) -> None:
-        """Go back to a checkpoint taken with :meth:`state` (on this grid)."""
-        if saved["longs"].shape != self.longs.shape:
+    def restore(self, saved: dict[str, np.ndarray], grid: Grid | None = None) -> None:
+        """Go back to a checkpoint taken with :meth:`state` on this grid, or on ``grid`` (of the same bin width,
+        with every level inside this one): bins sit at absolute log-prices, so moving is a shift."""
+        if grid is not None and grid != self.grid:
+            saved = moved(saved, grid, self.grid)
+        elif saved["longs"].shape != self.longs.shape:
             raise DomainError("checkpoint was taken on another grid")
         for name in self._STATE:
             setattr(self, name, saved[name].copy())
@@ -438,6 +524,28 @@ class Engine:
         self.g_short *= f
         self.tot_long *= f
         self.tot_short *= f
+
+
+def moved(saved: dict[str, np.ndarray], source: Grid, target: Grid) -> dict[str, np.ndarray]:
+    """An engine state taken on ``source`` as it stands on ``target`` (same bin width): the bins ``target``
+    lacks must be empty, which they are when it covers every candle and level the state has seen."""
+    if source.width != target.width:
+        raise DomainError(f"a state on bins of {source.width:g} cannot move to bins of {target.width:g}")
+    shift = source.k0 - target.k0
+    lo, hi = max(0, -shift), min(source.n_bins, target.n_bins - shift)
+    out = dict(saved)
+    for name in ("longs", "shorts"):
+        values = saved[name]
+        kept = values[lo:hi] if hi > lo else values[:0]
+        if np.count_nonzero(values) != np.count_nonzero(kept):
+            raise DomainError("the target grid lacks bins that hold levels")
+        out[name] = np.zeros((target.n_bins, values.shape[1]))
+        out[name][lo + shift : hi + shift] = kept
+    top, bottom = int(saved["front"][0]), int(saved["front"][1])
+    top = max(-1, min(top + shift, target.n_bins - 1)) if top >= 0 else -1
+    bottom = min(max(bottom + shift, 0), target.n_bins) if bottom < source.n_bins else target.n_bins
+    out["front"] = np.array([top, bottom], dtype=np.int64)
+    return out
 
 
 def predicted_sides(view: MarketView, params: ModelParams) -> tuple[np.ndarray, np.ndarray]:

@@ -1,98 +1,351 @@
-"""A market's replay, done once and kept, so that a heatmap of any window costs a fraction of a replay.
+"""A market's replay, done once and kept, so that a heatmap of any window costs a fraction of a replay, and
+carried on candle by candle when the market grows.
 
-Two things are kept:
-- the engine state every ``checkpoint_every`` candles, so a window replays only from the checkpoint
-  before it;
+Kept:
+- the engine state every ``checkpoint_every`` candles and after the last one, so a window replays only
+  from the checkpoint before it;
 - the map after every ``stride``-th candle, with ``stride`` a power of two chosen so there are at most
-  ``max_snapshots`` of them. A long window whose columns fall on those candles is read, not replayed.
+  ``max_snapshots`` of them. A long window whose columns fall on those candles is read, not replayed;
+- each candle's predictions, from the same replay;
+- optionally the float64 maps after every ``keep_every``-th candle (the newest ``keep_maps``): the past
+  maps that date a map's clusters, so the map of a new candle needs no replay at all.
 
 The maps are exact: a column is served from a snapshot only when its candle is one the snapshot was
 taken at, never from a neighbour. Snapshots are float32 (half the memory); :meth:`Timeline.maps_after`
-reads only the float64 checkpoints, so the trader's map is bit for bit a full replay's.
+reads only float64 states and maps, so the trader's map is bit for bit a full replay's.
+
+:meth:`Timeline.extend` runs only the candles a grown view adds, from the state after the last one. The
+engine is causal (candle n changes nothing before it), so the extended timeline serves the same numbers as
+one built from scratch on the longer view, bit for bit: the same grid (the one covering the whole view),
+snapshots at the same candles (every other one goes when the stride doubles), the same predictions.
+States and snapshots taken before the grid grew are kept on the grid they were taken on and moved when
+read: bin edges are absolute multiples of the bin width, so growing a grid is a shift, never a re-bin.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable, Hashable
+from typing import TypeVar, cast
 
 import numpy as np
 
+from liqheat.engine import compiled as kernel
+from liqheat.engine.growing import Rows
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Drivers, Engine, Grid, MarketView, drivers
 from liqheat.model import DomainError
 
+State = dict[str, np.ndarray]
+T = TypeVar("T")
+
+
+def snapshot_stride(n: int, max_snapshots: int) -> int:
+    """The power of two that keeps the snapshots of ``n`` candles to ``max_snapshots``."""
+    return 1 << max(0, math.ceil(math.log2(max(1.0, n / max_snapshots))))
+
+
+class _Kept:
+    """Float64 maps after some candles, each on the grid it was taken on: the newest ``capacity`` are kept,
+    so a market that grows keeps the ones its next maps need. Shared by a timeline and its extensions
+    (a map after candle i never changes when candles are appended). So is the value last remembered
+    (:meth:`Timeline.remembered`)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._maps: dict[int, tuple[Grid, np.ndarray, np.ndarray]] = {}
+        self._last: tuple[Hashable, object] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, candle: int) -> tuple[Grid, np.ndarray, np.ndarray] | None:
+        with self._lock:
+            return self._maps.get(candle)
+
+    def put(self, candle: int, grid: Grid, long: np.ndarray, short: np.ndarray) -> None:
+        with self._lock:
+            if candle in self._maps or self.capacity <= 0:
+                return
+            if len(self._maps) >= self.capacity:
+                oldest = min(self._maps)
+                if candle < oldest:
+                    return
+                del self._maps[oldest]
+            self._maps[candle] = (grid, long.copy(), short.copy())
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+    def remembered(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            if self._last is not None and self._last[0] == key:
+                return cast(T, self._last[1])
+        value = build()
+        with self._lock:
+            self._last = (key, value)
+        return value
+
 
 class Timeline:
     def __init__(
-        self, view: MarketView, params: ModelParams, *, checkpoint_every: int = 32_768, max_snapshots: int = 4096
+        self,
+        view: MarketView,
+        params: ModelParams,
+        *,
+        checkpoint_every: int = 32_768,
+        max_snapshots: int = 4096,
+        keep_every: int = 0,
+        keep_maps: int = 0,
     ) -> None:
+        if len(view) == 0:
+            raise DomainError("a timeline needs at least one candle")
         self.view = view
         self.params = params
+        self.checkpoint_every = checkpoint_every
+        self.max_snapshots = max_snapshots
+        self.keep_every = keep_every
         self.driven: Drivers = drivers(view, params)
         engine = Engine.for_view(view, params)
         self.grid: Grid = engine.grid
+        self._span = (float(view.low.min()), float(view.high.max()))
         self.leverages = engine.leverages
         self.off_long, self.off_short = engine.off_long, engine.off_short
+        self._kept = _Kept(keep_maps)
         n = len(view)
-        self.stride = 1 << max(0, math.ceil(math.log2(max(1.0, n / max_snapshots))))
-        self.snapshot_candles = np.arange(self.stride, n + 1, self.stride, dtype=np.int64)  # map at these candles' open
-        self.checkpoints: dict[int, dict[str, np.ndarray]] = {0: engine.state()}
+        self.stride = snapshot_stride(n, max_snapshots)
+        self.checkpoints: dict[int, tuple[Grid, State]] = {0: (engine.grid, engine.state())}
+        snaps = np.arange(self.stride, n + 1, self.stride, dtype=np.int64) - 1  # maps at these candles' close
+        kept = np.arange(keep_every - 1, n, keep_every, dtype=np.int64)[-keep_maps:] if keep_every and keep_maps else snaps[:0]
         longs: list[np.ndarray] = []
         shorts: list[np.ndarray] = []
+        predictions: list[np.ndarray] = []
         for begin in range(0, n, checkpoint_every):
             end = min(n, begin + checkpoint_every)
-            wanted = self.snapshot_candles[(self.snapshot_candles - 1 >= begin) & (self.snapshot_candles - 1 < end)] - 1
-            _, fl, fs = engine.run(view, frame_at=wanted, start=begin, stop=end, driven=self.driven)
-            longs.append(fl.astype(np.float32))
-            shorts.append(fs.astype(np.float32))
-            self.checkpoints[end] = engine.state()
-        width = self.grid.n_bins
-        self.snap_long = np.vstack(longs) if longs else np.zeros((0, width), np.float32)
-        self.snap_short = np.vstack(shorts) if shorts else np.zeros((0, width), np.float32)
+            p, fl, fs = self._run(engine, begin, end, snaps, kept)
+            predictions.append(p)
+            longs.append(fl)
+            shorts.append(fs)
+        self._predictions = Rows({"p": np.concatenate(predictions)})
+        self._snap_grid = engine.grid
+        self._snaps = Rows({"long": np.vstack(longs), "short": np.vstack(shorts)})
+        self._bind()
 
-    def engine(self) -> Engine:
-        """A fresh engine on this timeline's grid (its liquidation offsets kept, not worked out again)."""
-        return Engine(self.params, self.grid, self.off_long, self.off_short)
+    def _bind(self) -> None:
+        """Take this version's views of the growing arrays (later versions write only past them)."""
+        self.predictions: np.ndarray = self._predictions["p"]
+        self.snap_long: np.ndarray = self._snaps["long"]
+        self.snap_short: np.ndarray = self._snaps["short"]
+
+    def _run(
+        self, engine: Engine, begin: int, end: int, snaps: np.ndarray, kept: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candles ``begin … end − 1`` on ``engine``: their predictions and the float32 snapshots (on the
+        engine's grid) after the candles of ``snaps`` among them; keeps the maps after those of ``kept`` and
+        the checkpoint at ``end``."""
+        inside = (snaps >= begin) & (snaps < end)
+        keep = kept[(kept >= begin) & (kept < end)]
+        wanted = np.union1d(snaps[inside], keep)
+        p, fl, fs = engine.run(self.view, frame_at=wanted, start=begin, stop=end, driven=self.driven)
+        for candle in keep:
+            row = int(np.searchsorted(wanted, candle))
+            self._kept.put(int(candle), engine.grid, fl[row], fs[row])
+        rows = np.searchsorted(wanted, snaps[inside])
+        self.checkpoints[end] = (engine.grid, engine.state())
+        return p, fl[rows].astype(np.float32), fs[rows].astype(np.float32)
+
+    @property
+    def snapshot_candles(self) -> np.ndarray:
+        """The candles whose opening map is a snapshot (row r is candle (r + 1) × stride)."""
+        return np.arange(1, len(self.snap_long) + 1, dtype=np.int64) * self.stride
+
+    def extend(self, view: MarketView) -> Timeline:
+        """This timeline carried on over ``view``, which extends its view by candles at the end: only those are
+        replayed, from the state after the last one. The answer serves what a timeline built on ``view`` would,
+        bit for bit; this one stays as it was (a request may still be reading it)."""
+        n0, n = len(self.view), len(view)
+        last = n0 - 1
+        if n < n0 or any(getattr(view, k)[last] != getattr(self.view, k)[last] for k in ("ts", "open", "high", "low", "close")):
+            raise DomainError(f"a view of {n} candles does not extend this timeline's {n0}")
+        grown = object.__new__(Timeline)
+        grown.__dict__.update(self.__dict__)
+        grown.view = view
+        if n == n0:
+            return grown
+        grown.driven = self.driven.extended(view, self.params)
+        added = slice(n0, n)
+        grown._span = (min(self._span[0], float(view.low[added].min())), max(self._span[1], float(view.high[added].max())))
+        grown.grid = Grid.covering(*grown._span, self.params, self.off_long, self.off_short)
+        grown.stride = snapshot_stride(n, self.max_snapshots)
+        every = self.checkpoint_every
+        grown.checkpoints = {k: v for k, v in self.checkpoints.items() if k % every == 0 or k == n0}  # n0: the newest column
+        engine = self.engine(self.checkpoints[n0])
+        snap_at = np.arange(grown.stride * (n0 // grown.stride + 1), n + 1, grown.stride, dtype=np.int64) - 1
+        kept = np.arange(self.keep_every - 1, n, self.keep_every, dtype=np.int64) if self.keep_every else snap_at[:0]
+        kept = kept[kept >= n0]
+        predictions, frames = [], []
+        begin = n0
+        for end in [*range(every * (n0 // every + 1), n, every), n]:
+            p, fl, fs = grown._run(engine, begin, end, snap_at, kept)
+            predictions.append(p)
+            frames.append((engine.grid, fl, fs))
+            begin = end
+        grown._predictions = self._predictions.grown(n0, {"p": np.concatenate(predictions)})
+        on = engine.grid  # the grid only grows: it holds every earlier one
+        new_long = np.vstack([_moved(fl, grid, on) for grid, fl, _ in frames])
+        new_short = np.vstack([_moved(fs, grid, on) for grid, _, fs in frames])
+        snaps, long, short = self._snaps, self.snap_long, self.snap_short
+        if grown.stride != self.stride:  # keep the rows whose candle is a multiple of the new stride
+            step = grown.stride // self.stride
+            long, short = long[step - 1 :: step], short[step - 1 :: step]
+        if on != self._snap_grid:  # the grid grew (rarely: it grows with room to spare)
+            long, short = _moved(long, self._snap_grid, on), _moved(short, self._snap_grid, on)
+        if long is not self.snap_long:
+            snaps = Rows({"long": np.ascontiguousarray(long), "short": np.ascontiguousarray(short)})
+        grown._snap_grid = on
+        grown._snaps = snaps.grown(len(long), {"long": new_long, "short": new_short})
+        grown._bind()
+        return grown
+
+    def engine(self, checkpoint: tuple[Grid, State] | None = None) -> Engine:
+        """A fresh engine on this timeline's grid (its liquidation offsets kept, not worked out again), or one
+        at ``checkpoint`` on the grid the checkpoint was taken on."""
+        if checkpoint is None:
+            return Engine(self.params, self.grid, self.off_long, self.off_short)
+        grid, state = checkpoint
+        engine = Engine(self.params, grid, self.off_long, self.off_short)
+        engine.restore(state)
+        return engine
+
+    def _restored(self, start: int) -> Engine:
+        """An engine on this timeline's grid in the state of checkpoint ``start``."""
+        engine = self.engine()
+        grid, state = self.checkpoints[start]
+        engine.restore(state, grid)
+        return engine
 
     def maps_after(self, candles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The map after each candle in ``candles`` (ascending) closes, float64, per engine bin.
 
-        Replayed from the last checkpoint at or before the first of them (read straight from a
-        checkpoint when that is the state after the only one): a full replay's maps, bit for bit.
+        Read from a checkpoint (the state after a candle) or a kept map where there is one, the rest replayed
+        from the last checkpoint at or before the first of them: a full replay's maps, bit for bit.
         """
         candles = np.asarray(candles, dtype=np.int64)
         if not len(candles) or candles[0] < 0 or candles[-1] >= len(self.view) or np.any(np.diff(candles) < 0):
             raise DomainError(f"candles must be ascending within 0 … {len(self.view) - 1}, got {candles.tolist()}")
-        engine = self.engine()
-        after = int(candles[-1]) + 1
-        if candles[0] == candles[-1] and after in self.checkpoints:
-            engine.restore(self.checkpoints[after])
-            long, short = engine.at_risk()
-            return np.tile(long, (len(candles), 1)), np.tile(short, (len(candles), 1))
-        start = max(k for k in self.checkpoints if k <= candles[0])
-        engine.restore(self.checkpoints[start])
-        _, fl, fs = engine.run(self.view, frame_at=candles, start=start, stop=after, driven=self.driven)
-        return fl, fs
+        return self._after(candles, 1, None)
 
-    def maps_at_open(self, candles: np.ndarray, group: int, lev_mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The map each candle in ``candles`` (ascending, ≥ 1) opens on, in display bins of ``group``."""
+    def span(self, index: int) -> tuple[float, float]:
+        """The lowest low and the highest high of candles 0 … ``index`` (kept for the last one)."""
+        if index == len(self.view) - 1:
+            return self._span
+        return float(self.view.low[: index + 1].min()), float(self.view.high[: index + 1].max())
+
+    def past_maps(self, candles: list[int], grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        """The maps after ``candles`` (descending) on ``grid``, float64, read-only: :meth:`maps_after`'s, moved
+        (the maps that date a map's clusters, which the maps of the next candles share: see :meth:`remembered`)."""
+        if candles:
+            long, short = self.maps_after(np.array(candles[::-1], dtype=np.int64))
+            long, short = _moved(long[::-1], self.grid, grid), _moved(short[::-1], self.grid, grid)
+        else:
+            long = short = np.zeros((0, grid.n_bins))
+        maps = np.ascontiguousarray(long), np.ascontiguousarray(short)  # newest first, in its own memory
+        for values in maps:
+            values.flags.writeable = False
+        return maps
+
+    def remembered(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, or what it gave last time if that was for ``key``: one value, kept by this timeline and its
+        extensions, for what a market's next map shares with its last and would cost more than the candle to build
+        again (its past maps: 180 maps that change every few hours). ``key`` must name everything it depends on
+        but the candles a timeline and its extensions share."""
+        return self._kept.remembered(key, build)
+
+    def maps_at_open(
+        self, candles: np.ndarray, group: int, lev_mask: np.ndarray | None, *, snapshots: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The map each candle in ``candles`` (ascending, ≥ 1) opens on, in display bins of ``group``.
+
+        ``snapshots`` says whether to read the float32 snapshots (every candle a multiple of :attr:`stride`,
+        all leverage) or the float64 maps; by default the snapshots when they can serve. A heatmap whose columns
+        are computed in parts says which, so that every part is served as the whole would be.
+        """
+        candles = np.asarray(candles, dtype=np.int64)
         full = lev_mask is None or bool(np.all(lev_mask))
-        if full and len(candles) and bool(np.all(candles % self.stride == 0)):
+        aligned = full and len(candles) > 0 and bool(np.all(candles % self.stride == 0))
+        if snapshots is None:
+            snapshots = aligned
+        if snapshots and not aligned:
+            raise DomainError(f"snapshots serve every leverage at multiples of {self.stride} candles only")
+        if snapshots:
             rows = candles // self.stride - 1
-            return _grouped(self.snap_long[rows], group), _grouped(self.snap_short[rows], group)
-        start = max(k for k in self.checkpoints if k <= int(candles[0]) - 1)
-        engine = self.engine()
-        engine.restore(self.checkpoints[start])
-        _, fl, fs = engine.run(
-            self.view,
-            frame_at=candles - 1,
-            group=group,
-            lev_mask=lev_mask,
-            start=start,
-            stop=int(candles[-1]),
-            driven=self.driven,
-        )
-        return fl, fs
+            long = _moved(self.snap_long[rows], self._snap_grid, self.grid)
+            short = _moved(self.snap_short[rows], self._snap_grid, self.grid)
+            return _grouped(long, group), _grouped(short, group)
+        return self._after(candles - 1, group, None if full else lev_mask)
+
+    def _after(self, after: np.ndarray, group: int, lev_mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The maps after candles ``after`` (ascending) on this timeline's grid, in display bins of ``group``."""
+        width = -(-self.grid.n_bins // group)
+        out_long = np.empty((len(after), width))
+        out_short = np.empty((len(after), width))
+        mask = np.ones(len(self.leverages), dtype=np.bool_) if lev_mask is None else np.asarray(lev_mask, dtype=np.bool_)
+        plain = group == 1 and lev_mask is None
+        todo = []
+        for row, candle in enumerate(after.tolist()):
+            kept = self._kept.get(candle) if plain else None
+            if candle + 1 in self.checkpoints:
+                self._snapshot(candle + 1, mask, group, out_long[row], out_short[row])
+            elif kept is not None:
+                grid, long, short = kept
+                out_long[row], out_short[row] = _moved(long[None], grid, self.grid)[0], _moved(short[None], grid, self.grid)[0]
+            else:
+                todo.append(row)
+        if todo:
+            wanted = after[todo]
+            start = max(k for k in self.checkpoints if k <= wanted[0])
+            engine = self._restored(start)
+            _, fl, fs = engine.run(
+                self.view,
+                frame_at=wanted,
+                group=group,
+                lev_mask=lev_mask,
+                start=start,
+                stop=int(wanted[-1]) + 1,
+                driven=self.driven,
+            )
+            out_long[todo], out_short[todo] = fl, fs
+            if plain and self.keep_every:
+                for row, candle in enumerate(wanted.tolist()):
+                    if (candle + 1) % self.keep_every == 0:
+                        self._kept.put(candle, self.grid, fl[row], fs[row])
+        return out_long, out_short
+
+
+    def _snapshot(self, checkpoint: int, mask: np.ndarray, group: int, out_long: np.ndarray, out_short: np.ndarray) -> None:
+        """The map of checkpoint ``checkpoint`` on this timeline's grid, read from the saved state in place when it
+        was saved on this grid or needs no grouping (a live market asks for the newest one on every candle)."""
+        grid, state = self.checkpoints[checkpoint]
+        if grid == self.grid:
+            kernel.snapshot(state["longs"], state["shorts"], state["g_long"], state["g_short"], mask, group, out_long, out_short)
+        elif group == 1:
+            long, short = np.empty((2, grid.n_bins))
+            kernel.snapshot(state["longs"], state["shorts"], state["g_long"], state["g_short"], mask, 1, long, short)
+            out_long[:], out_short[:] = _moved(long[None], grid, self.grid)[0], _moved(short[None], grid, self.grid)[0]
+        else:
+            engine = self._restored(checkpoint)
+            kernel.snapshot(engine.longs, engine.shorts, engine.g_long, engine.g_short, mask, group, out_long, out_short)
+
+
+def _moved(rows: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
+    """Rows of maps on ``source``'s bins as rows on ``target``'s (bins ``target`` lacks are empty ones)."""
+    if source == target:
+        return rows
+    out = np.zeros((rows.shape[0], target.n_bins), dtype=rows.dtype)
+    shift = source.k0 - target.k0
+    lo, hi = max(0, -shift), min(source.n_bins, target.n_bins - shift)
+    if hi > lo:
+        out[:, lo + shift : hi + shift] = rows[:, lo:hi]
+    return out
 
 
 def _grouped(values: np.ndarray, group: int) -> np.ndarray:
