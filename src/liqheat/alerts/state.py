@@ -193,12 +193,16 @@ class AlertStore:
         event recorded before is not recorded again)."""
         with self._write() as db:
             rows = db.execute("SELECT rule, state FROM rule_state WHERE market = ?", (market_id,)).fetchall()
-            fired, states = evaluate({r["rule"]: json.loads(r["state"]) for r in rows})
+            saved = {r["rule"]: r["state"] for r in rows}
+            fired, states = evaluate({rule: json.loads(text) for rule, text in saved.items()})
             for rule, state in states.items():
+                text = json.dumps(_clean(state), allow_nan=False)
+                if saved.get(rule) == text:
+                    continue  # unchanged (the same map again): nothing to write, nothing to sync
                 db.execute(
                     "INSERT INTO rule_state (rule, market, state, updated) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (rule, market) DO UPDATE SET state = excluded.state, updated = excluded.updated",
-                    (rule, market_id, json.dumps(_clean(state), allow_nan=False), now),
+                    (rule, market_id, text, now),
                 )
             return self._add(db, fired, now)
 
