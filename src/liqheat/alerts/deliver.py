@@ -171,7 +171,8 @@ class AppriseDestination:
 
     def describe(self) -> str:
         where = self.telegram_api if self.telegram_api else ""
-        return f"apprise {self.plugin.service_name} ({self.plugin.url(privacy=True)}){' via ' + where if where else ''}"
+        shown = str(self.plugin.url(privacy=True)).split("?", 1)[0]  # its options are apprise's defaults, mostly
+        return f"apprise {self.plugin.service_name} ({shown}){' via ' + where if where else ''}"
 
     def send(self, alert: Alert) -> None:
         import apprise

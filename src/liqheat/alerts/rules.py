@@ -66,6 +66,7 @@ LIMITS: dict[str, tuple[float, float, bool]] = {
     "window": (60.0, 90 * DAY, True),
     "after": (1.0, 1e4, True),
 }
+DURATIONS = ("cooldown", "window")  # in seconds; written as durations (30m, 8h) in the config
 
 
 def check_value(name: str, value: float | None) -> None:
@@ -74,6 +75,11 @@ def check_value(name: str, value: float | None) -> None:
         return
     low, high, closed = LIMITS[name]
     ok = isinstance(value, int | float) and math.isfinite(value) and (value >= low if closed else value > low) and value <= high
+    if not ok and name in DURATIONS and isinstance(value, int | float) and math.isfinite(value) and value >= 0:
+        raise DomainError(
+            f"{name} must be from {format_seconds(int(low))} to {format_seconds(int(high))}, got {format_seconds(round(value))}",
+            param=name,
+        )
     if not ok:
         bracket = "[" if closed else "("
         raise DomainError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}", param=name)
