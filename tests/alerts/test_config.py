@@ -188,3 +188,11 @@ def test_alerts_list_test_and_history(tmp_path: Path) -> None:
     as_json = liqheat("alerts", "history", "--state", cfg.state_path, "--json", "--market", "btc-binance-1m")
     assert as_json.exit_code == 0
     assert '"destination": "closed"' in as_json.stdout
+
+
+def test_market_ids_are_the_servers_names_of_store_markets() -> None:
+    from liqheat.api.markets import slug
+    from liqheat.service.config import market_id
+
+    for base, venue, timeframe in (("BTC", "binance", "1m"), ("1000PEPE", "bybit", "5m"), ("ETH", "hyperliquid", "1h")):
+        assert market_id(base, venue, timeframe) == slug(f"{base}-{venue}-{timeframe}")

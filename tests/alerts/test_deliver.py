@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from tests.alerts.fakes import (
     SECRET,
@@ -29,11 +28,8 @@ from tests.alerts.fakes import (
 
 from liqheat.alerts.deliver import AppriseDestination, Deliverer, WebhookDestination, send_trial, sign, verify_signature
 from liqheat.alerts.monitor import Monitor
-from liqheat.alerts.rules import CascadeRisk, Near, Stale
+from liqheat.alerts.rules import Near
 from liqheat.alerts.state import AlertStore
-from liqheat.analytics.clusters import clusters_of
-from liqheat.analytics.maps import MarketMap
-from liqheat.bundle import Bundle
 from liqheat.model import DomainError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,22 +234,3 @@ def plain(data: Any) -> Any:
     import json
 
     return json.loads(json.dumps(data))
-
-
-def test_monitor_evaluate_on_a_real_map(tmp_path: Path, demo: Bundle, demo_map: MarketMap) -> None:
-    clusters = clusters_of(demo_map)
-    nearest = min(abs(c.distance_pct) for c in clusters)
-    rules = [
-        Near(name="near", within_pct=nearest + 0.01, cooldown=0),
-        CascadeRisk(name="cascade", above=1e-6),
-        Stale(name="stale"),
-    ]
-    store = AlertStore(tmp_path / "alerts.sqlite")
-    monitor = Monitor(rules, store, ["hook"])
-    later = demo_map.ts + pd.Timedelta(hours=1)
-    fired = monitor.evaluate("demo", demo_map, clusters, demo, now=later)
-    by_rule = {a.rule: a for a in fired}
-    assert set(by_rule) == {"near", "cascade", "stale"}
-    assert by_rule["near"].data["distance"] == pytest.approx(nearest)
-    assert by_rule["stale"].data["age_s"] == 3600.0
-    assert monitor.evaluate("demo", demo_map, clusters, demo, now=later) == []  # the same map and hour: nothing new
