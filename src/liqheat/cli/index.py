@@ -83,4 +83,6 @@ COMMANDS: dict[str, Entry] = {
     ),
     "tables": Entry("store_cmds", "Maintenance-margin (bracket) tables: list them, refresh them from the venues."),
     "store": Entry("store_cmds", "The store itself: check it and repair what an interrupted write or a hand edit left."),
+    "config": Entry("service_cmds", "The service's config: check it."),
+    "alerts": Entry("service_cmds", "Alert rules, a test alert to every destination, and the alerts sent so far."),
 }
