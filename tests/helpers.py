@@ -89,3 +89,39 @@ def plan_json(bundle_dir: Path, side: str, entry: float, *extra: object) -> dict
     data = cli_json("plan", bundle_dir, "--side", side, "--entry", entry, *PLAN_KEYS, *extra)
     assert isinstance(data, dict)
     return data
+
+
+# ------------------------------------------------------------------------------------------ Aave positions
+
+SHARED_AAVE = SHARED_BUNDLES.parent / "raw" / "aave-v2-v3-wbtc-positions"
+
+
+def aave_hf(position: Any, moved: frozenset[str], scale: float) -> float:
+    """A position's health factor summed term by term, the prices of ``moved`` times ``scale``: no shared code
+    with the solver beyond the thresholds."""
+    weighted = sum(h.amount * h.price * (scale if h.asset in moved else 1.0) * position.liquidation_threshold(h.asset)
+                   for h in position.collateral)  # fmt: skip
+    debt = sum(h.amount * h.price * (scale if h.asset in moved else 1.0) for h in position.debt)
+    return weighted / debt if debt > 0 else float("inf")
+
+
+def aave_bisect(position: Any, moved: frozenset[str], lo: float = 1e-9, hi: float = 1e9) -> float | None:
+    """The factor on the moved prices where HF crosses 1, found by brute force: a geometric scan for a sign change
+    of HF − 1, then bisection to the last bit. None when HF − 1 keeps one sign over [lo, hi]."""
+    grid = np.geomspace(lo, hi, 2001)
+    signs = [aave_hf(position, moved, float(s)) < 1.0 for s in grid]
+    cut = next((i for i in range(len(grid) - 1) if signs[i] != signs[i + 1]), None)
+    if cut is None:
+        return None
+    a, b = float(grid[cut]), float(grid[cut + 1])
+    low_side = signs[cut]
+    for _ in range(200):
+        mid = (a + b) / 2
+        if mid in (a, b):
+            break
+        if (aave_hf(position, moved, mid) < 1.0) == low_side:
+            a = mid
+        else:
+            b = mid
+    return (a + b) / 2
+
