@@ -50,15 +50,14 @@ def read_table(folder: Path, name: str) -> pd.DataFrame:
     """One of the snapshot's files with the columns we read, or an error naming the file and what it lacks."""
     path = folder / name
     if not path.is_file():
-        raise DomainError(f"{path}: not found (an aave-v2-v3-wbtc-positions snapshot folder holds {', '.join(COLUMNS)})",
-                          param="snapshot")  # fmt: skip
+        raise DomainError(f"{path}: not found (an aave-v2-v3-wbtc-positions snapshot folder holds {', '.join(COLUMNS)})")
     try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
-        raise DomainError(f"{path}: not a readable Parquet file ({exc})", param="snapshot") from None
+        raise DomainError(f"{path}: not a readable Parquet file ({exc})") from None
     missing = [c for c in COLUMNS[name] if c not in frame.columns]
     if missing:
-        raise DomainError(f"{path}: missing column(s) {', '.join(missing)}", param="snapshot")
+        raise DomainError(f"{path}: missing column(s) {', '.join(missing)}")
     return frame.reset_index(drop=True)
 
 
@@ -69,7 +68,7 @@ def _check_amounts(frame: pd.DataFrame, path: Path, columns: tuple[str, ...]) ->
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
             value = frame[column].tolist()[row]
-            raise DomainError(f"{path}: row {row}, column {column}: must be a number ≥ 0, got {value!r}", param="snapshot")
+            raise DomainError(f"{path}: row {row}, column {column}: must be a number ≥ 0, got {value!r}")
 
 
 def _check_keys(frame: pd.DataFrame, path: Path) -> None:
@@ -77,7 +76,7 @@ def _check_keys(frame: pd.DataFrame, path: Path) -> None:
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise DomainError(f"{path}: row {row}, column collateral_key: must be one of {', '.join(KEYS)}, "
-                          f"got {frame['collateral_key'].iloc[row]!r}", param="snapshot")  # fmt: skip
+                          f"got {frame['collateral_key'].iloc[row]!r}")  # fmt: skip
 
 
 def btc_price_at_end(folder: Path) -> tuple[pd.Timestamp, float]:
@@ -85,11 +84,11 @@ def btc_price_at_end(folder: Path) -> tuple[pd.Timestamp, float]:
     prices = read_table(folder, PRICES)
     path = folder / PRICES
     if prices.empty:
-        raise DomainError(f"{path}: no rows", param="snapshot")
+        raise DomainError(f"{path}: no rows")
     last = prices.iloc[-1]
     price = float(last["btc_price_usd"])
     if not (math.isfinite(price) and price > 0):
-        raise DomainError(f"{path}: row {len(prices) - 1}, column btc_price_usd: must be > 0, got {price!r}", param="snapshot")
+        raise DomainError(f"{path}: row {len(prices) - 1}, column btc_price_usd: must be > 0, got {price!r}")
     return pd.Timestamp(last["date"]), price
 
 
@@ -250,6 +249,6 @@ def snapshot_map(
     snap = read_snapshot(folder, prices=prices)
     reference = snap.btc_price if name == "BTC" else (prices or {}).get(REFERENCE[name])
     if reference is None:
-        raise DomainError(f"a map on {name} needs the price of {REFERENCE[name]} (price {REFERENCE[name]}=USD)", param="price")
+        raise DomainError(f"a map on {name} needs the price of {REFERENCE[name]}: give {REFERENCE[name]}=USD", param="price")
     edges = band_edges(reference, parse_bands(bands, reference), parse_fraction(depth, "depth"))
     return snap, level_map(snap.positions, group, reference, edges, asset=name)
