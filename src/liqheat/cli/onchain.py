@@ -57,8 +57,7 @@ def aave_map(
     )  # fmt: skip
     for col in ("band", "from", "long", name, "pos", "cum long", "short", "pos "):
         table.add_column(col, justify="right", no_wrap=True)
-    cumulative = m.long_usd[::-1].cumsum()[::-1]  # from the band at the price down to each band
-    below = m.edges[:-1] < m.price
+    reach = m.long_reach_usd
     for i in reversed(range(len(m.edges) - 1)):
         if not (m.long_usd[i] or m.short_usd[i]):
             continue
@@ -66,7 +65,7 @@ def aave_map(
         table.add_row(
             f"{price_text(m.edges[i])}–{price_text(m.edges[i + 1])}", f"{(mid / m.price - 1) * 100:+.1f}%",
             usd(m.long_usd[i]), f"{m.long_amount[i]:,.1f}", f"{m.long_positions[i]:,}",
-            usd(cumulative[i]) if below[i] else "", usd(m.short_usd[i]), f"{m.short_positions[i]:,}",
+            usd(reach[i]) if m.edges[i] < m.price else "", usd(m.short_usd[i]), f"{m.short_positions[i]:,}",
         )  # fmt: skip
     console.print(table)
     console.print(f"long: {name} collateral seized as it falls; short: {name} debt repaid as it rises")

@@ -92,6 +92,9 @@ def test_the_map_sums_levels_per_band_and_counts_positions_once_per_band() -> No
     assert m.short_positions[rise] == 1
     assert m.long_usd[edges[:-1] >= 60_000.0].sum() == 0.0
     assert m.short_usd[edges[1:] <= 60_000.0].sum() == 0.0
+    reach = m.long_reach_usd
+    assert reach[first] == pytest.approx(m.long_usd[first:6].sum())  # bands 1..5: [35,000, 60,000)
+    assert reach[edges[:-1] >= 60_000.0].sum() == 0.0
     bands = m.to_dict()["bands"]
     assert len(bands) == len(edges) - 1
     assert m.to_dict()["kind"] == "exact"

@@ -115,6 +115,12 @@ class LevelMap:
     short_positions: npt.NDArray[np.int64]
     positions: int
 
+    @property
+    def long_reach_usd(self) -> npt.NDArray[np.float64]:
+        """Per band below today's price, the long USD of every band from today's price down to it (0 above)."""
+        below = self.edges[:-1] < self.price
+        return np.where(below, (self.long_usd * below)[::-1].cumsum()[::-1], 0.0)
+
     def to_dict(self) -> dict[str, Any]:
         bands = [
             {"low": float(self.edges[i]), "high": float(self.edges[i + 1]),
