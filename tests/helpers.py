@@ -89,3 +89,70 @@ def plan_json(bundle_dir: Path, side: str, entry: float, *extra: object) -> dict
     data = cli_json("plan", bundle_dir, "--side", side, "--entry", entry, *PLAN_KEYS, *extra)
     assert isinstance(data, dict)
     return data
+
+
+# ------------------------------------------------------------------------------------------ Aave positions
+
+SHARED_AAVE = SHARED_BUNDLES.parent / "raw" / "aave-v2-v3-wbtc-positions"
+
+
+def aave_hf(position: Any, moved: frozenset[str], scale: float) -> float:
+    """A position's health factor summed term by term, the prices of ``moved`` times ``scale``: no shared code
+    with the solver beyond the thresholds."""
+    weighted = sum(h.amount * h.price * (scale if h.asset in moved else 1.0) * position.liquidation_threshold(h.asset)
+                   for h in position.collateral)  # fmt: skip
+    debt = sum(h.amount * h.price * (scale if h.asset in moved else 1.0) for h in position.debt)
+    return weighted / debt if debt > 0 else float("inf")
+
+
+def aave_bisect(position: Any, moved: frozenset[str], lo: float = 1e-20, hi: float = 1e20) -> float | None:
+    """The factor on the moved prices where HF crosses 1, found by brute force: a geometric scan for a sign change
+    of HF − 1, then bisection to the last bit. None when HF − 1 keeps one sign over [lo, hi]."""
+    grid = np.geomspace(lo, hi, 801)
+    signs = [aave_hf(position, moved, float(s)) < 1.0 for s in grid]
+    cut = next((i for i in range(len(grid) - 1) if signs[i] != signs[i + 1]), None)
+    if cut is None:
+        return None
+    a, b = float(grid[cut]), float(grid[cut + 1])
+    low_side = signs[cut]
+    for _ in range(200):
+        mid = (a + b) / 2
+        if mid in (a, b):
+            break
+        if (aave_hf(position, moved, mid) < 1.0) == low_side:
+            a = mid
+        else:
+            b = mid
+    return (a + b) / 2
+
+
+def write_aave_snapshot(folder: Path) -> Path:
+    """A small snapshot in the shape of ``aave-v2-v3-wbtc-positions`` (the columns we read), BTC at 60,000:
+    A owes $40,000 on 2 WBTC; B is found under both keys (one 1 BTC, one $1,000 of USDC); C holds cbBTC and owes
+    GHO; D owes WETH; E is on v2; F has no BTC left; G owes more than its BTC covers. A was liquidated twice."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [  # account, key, version, borrowed, balance, btc
+        ("0xa", "wbtc", "V3", "USDC", 30_000.0, 2.0), ("0xa", "wbtc", "V3", "USDT", 10_000.0, 2.0),
+        ("0xb", "wbtc", "V3", "USDC", 1_000.0, 1.0), ("0xb", "cbbtc", "V3", "USDC", 1_000.0, 1.0),
+        ("0xc", "cbbtc", "V3", "GHO", 5_000.0, 0.5),
+        ("0xd", "wbtc", "V3", "WETH", 10.0, 3.0),
+        ("0xe", "wbtc", "V2", "USDC", 100.0, 1.0),
+        ("0xf", "wbtc", "V3", "USDC", 100.0, 0.0),
+        ("0xg", "wbtc", "V3", "USDC", 100_000.0, 1.0),
+    ]  # fmt: skip
+    cols = ["account", "collateral_key", "version", "borrowed_symbol", "borrow_balance_tokens", "btc_collateral_tokens"]
+    frame = pd.DataFrame(rows, columns=cols)
+    frame["collateral_symbol"] = frame["collateral_key"].map({"wbtc": "wBTC", "cbbtc": "cbBTC"})
+    frame.to_parquet(folder / "collateral_open_positions.parquet")
+    pd.DataFrame({"date": pd.to_datetime(["2026-02-23", "2026-02-24"]), "btc_price_usd": [61_000.0, 60_000.0]}).to_parquet(
+        folder / "btc_price_history.parquet"
+    )
+    liquidations = [  # timestamp, key, version, liquidatee, tokens, usd
+        (1_770_000_000, "wbtc", "V3", "0xa", 1.045, 1.045 * 28_000.0),  # newest: 1 BTC base at 28,000
+        (1_760_000_000, "wbtc", "V3", "0xa", 0.5225, 0.5225 * 40_000.0),  # older: 0.5 BTC base at 40,000
+        (1_770_000_000, "wbtc", "V3", "0xz", 1.0, 50_000.0),
+        (1_770_000_000, "wbtc", "V2", "0xa", 1.0, 50_000.0),
+    ]
+    names = ["timestamp", "collateral_key", "version", "liquidatee", "amount_tokens", "amount_usd"]
+    pd.DataFrame(liquidations, columns=names).to_parquet(folder / "collateral_liquidations.parquet")
+    return folder

@@ -82,6 +82,7 @@ COMMANDS: dict[str, Entry] = {
         "trader", "Rank markets by their large clusters within reach: the chance the next crowded zone is reached in 24 h."
     ),
     "tables": Entry("store_cmds", "Maintenance-margin (bracket) tables: list them, refresh them from the venues."),
+    "onchain": Entry("onchain", "Exact liquidation levels of on-chain positions, whose balances are public."),
     "store": Entry("store_cmds", "The store itself: check it and repair what an interrupted write or a hand edit left."),
     "config": Entry("service_cmds", "The service's config: check it."),
     "alerts": Entry("service_cmds", "Alert rules, a test alert to every destination, and the alerts sent so far."),
