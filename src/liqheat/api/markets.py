@@ -526,6 +526,13 @@ class Registry:
     def versions(self) -> dict[str, int]:
         return {m.id: m.version for m in self._markets.values()}
 
+    def remove(self, market_id: str) -> None:
+        """Stop serving ``market_id`` (a service whose config no longer lists it); an unknown id is a no-op."""
+        self._markets.pop(market_id, None)
+        self._stores.pop(market_id, None)
+        self._watched.pop(market_id, None)
+        self.problems.pop(market_id, None)
+
     def get(self, market_id: str) -> Market:
         found = self._markets.get(market_id)
         if found is None:

@@ -84,6 +84,11 @@ COMMANDS: dict[str, Entry] = {
     "tables": Entry("store_cmds", "Maintenance-margin (bracket) tables: list them, refresh them from the venues."),
     "onchain": Entry("onchain", "Exact liquidation levels of on-chain positions, whose balances are public."),
     "store": Entry("store_cmds", "The store itself: check it and repair what an interrupted write or a hand edit left."),
+    "run": Entry(
+        "service_cmds",
+        "Run the service: follow the config's markets, serve them, alert on them; SIGHUP rereads the config. Exit 2 on "
+        "a bad config, 3 when every venue refused.",
+    ),
     "config": Entry("service_cmds", "The service's config: check it."),
     "alerts": Entry("service_cmds", "Alert rules, a test alert to every destination, and the alerts sent so far."),
 }

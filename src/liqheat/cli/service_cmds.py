@@ -161,3 +161,47 @@ def alerts_history(
     failing = [d for d in waiting if d.attempts]
     if waiting:
         console.print(f"{len(waiting)} deliveries waiting, {len(failing)} of them after failures", highlight=False)
+
+
+@app.command("run")
+def run_service(
+    config: ConfigOption,
+    follow: Annotated[
+        bool, typer.Option("--follow/--no-follow", help="Follow the markets into the store (off: another process writes).")
+    ] = True,
+    tick: Annotated[float, typer.Option(help="Seconds between two looks at the store, the rules and the outbox.")] = 1.0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error (JSON lines when not a terminal).")] = "info",
+) -> None:
+    """Run the service: follow the config's markets, serve them, alert on them; SIGHUP rereads the config. Exit 2 on a
+    bad config, 3 when every venue refused."""
+    import signal
+
+    from liqheat.api.app import create_app
+    from liqheat.api.hosts import allowed_hosts
+    from liqheat.api.server import Limits, serve
+    from liqheat.logs import LEVELS, configure
+    from liqheat.service.run import Service
+
+    if log_level not in LEVELS:
+        fail(f"--log-level must be one of {', '.join(LEVELS)}, got {log_level!r}")
+    if not (0.05 <= tick <= 3600):
+        fail(f"--tick must be in [0.05, 3600] seconds, got {tick:g}")
+    cfg = _load(config)
+    configure(log_level)
+    try:
+        service = Service(cfg, config, follow=follow, tick=tick)
+        service.start()
+        hosts = allowed_hosts(cfg.server.host, [])
+    except DomainError as exc:
+        fail(exc)
+    signal.signal(signal.SIGHUP, lambda *_: service.reload_asked.set())
+    console.print(f"[bold]liqheat run[/]: {len(service.specs())} markets, {len(cfg.alerts)} rules, "
+                  f"http://{cfg.server.host}:{cfg.server.port}/ (SIGHUP rereads {config}; Ctrl-C stops)")  # fmt: skip
+    try:
+        serve(create_app(service.registry, hosts=hosts), cfg.server.host, cfg.server.port, Limits(), log_level=log_level)
+    finally:
+        service.stop()
+    if service.followers is not None and service.followers.all_failed():
+        errors.print("[bold red]error:[/] every venue refused: " + "; ".join(service.followers.failed.values()))
+        raise typer.Exit(code=3)
+    console.print("stopped")

@@ -1,0 +1,216 @@
+"""``liqheat run``: one process that follows the config's markets into the store, serves them (API and page),
+evaluates the alert rules on every map that moved and delivers what fired.
+
+Three threads besides the server's: the followers (one asyncio loop, a task per venue and symbol; the one writer
+of the store), and the watch loop, which every ``tick`` seconds picks up what the followers wrote (the markets
+grow through the incremental path), evaluates the rules and flushes the outbox. SIGHUP asks the watch loop to
+read the config again: markets are added or removed, rules and destinations replaced, without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from liqheat.alerts.state import AlertStore
+from liqheat.analytics.clusters import clusters_of
+from liqheat.api.markets import Registry
+from liqheat.model import DomainError
+from liqheat.service.config import MarketSpec, ServiceConfig, load_config
+
+log = logging.getLogger("liqheat.service")
+
+
+@dataclass
+class Followers:
+    """The followers of the config's markets on one asyncio loop in a thread of its own; each is a task, so one
+    market added or removed leaves the others streaming."""
+
+    store: Any
+    poll_every: float = 60.0
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    tasks: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.loop.run_forever, name="followers", daemon=True)
+        self._thread.start()
+
+    def follow(self, spec: MarketSpec) -> None:
+        from liqheat.sources.registry import open_source
+        from liqheat.store.collect import Follower
+
+        follower = Follower(self.store, open_source(spec.venue, spec.market), spec.timeframe, poll_every=self.poll_every)
+
+        async def run() -> None:
+            from liqheat.sources.errors import VenueError
+
+            try:
+                await follower.run()
+            except VenueError as exc:  # refused for good (a symbol the venue dropped, a key it wants): say so
+                self.failed[spec.id] = str(exc)
+                log.error("following %s stopped: %s", spec.id, exc, extra={"market": spec.id})
+
+        self.tasks[spec.id] = asyncio.run_coroutine_threadsafe(run(), self.loop)  # type: ignore[assignment]
+
+    def drop(self, market_id: str) -> None:
+        task = self.tasks.pop(market_id, None)
+        if task is not None:
+            task.cancel()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for market_id in list(self.tasks):
+            self.drop(market_id)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def all_failed(self) -> bool:
+        return bool(self.tasks) and all(m in self.failed for m in self.tasks)
+
+
+class Service:
+    """What ``liqheat run`` keeps: the config, the registry of served markets, the alert state and the followers."""
+
+    def __init__(self, config: ServiceConfig, path: Path | None = None, *, follow: bool = True, tick: float = 1.0) -> None:
+        from liqheat.store.parquet_store import Store
+
+        self.path = path
+        self.tick = tick
+        self.config = config
+        self.store = Store(config.store_path)
+        self.registry = Registry()
+        self.registry.store = self.store
+        self.alerts = AlertStore(config.state_path)
+        self.monitor = config.monitor(self.alerts)
+        self.deliverer = config.deliverer(self.alerts)
+        self.followers = Followers(self.store) if follow else None
+        self.waiting: dict[str, str] = {}  # markets of the config not served yet (nothing stored), and why
+        self.unseen: set[str] = set()  # markets served but not yet evaluated
+        self.stopping = threading.Event()
+        self.reload_asked = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writer: Any = None
+
+    # -- markets ----------------------------------------------------------------------------------------------
+
+    def specs(self) -> dict[str, MarketSpec]:
+        return {s.id: s for s in self.config.market_list()}
+
+    def sync(self) -> list[str]:
+        """Serve every market of the config that has data, drop the ones it no longer lists; the ids added."""
+        from liqheat.store.aggregate import Feed
+
+        wanted = self.specs()
+        for market_id in [m.id for m in self.registry if m.id not in wanted]:
+            self.registry.remove(market_id)
+            if self.followers is not None:
+                self.followers.drop(market_id)
+            log.info("market %s removed", market_id, extra={"market": market_id})
+        added = []
+        for market_id, spec in wanted.items():
+            if self.followers is not None and market_id not in self.followers.tasks:
+                self.followers.follow(spec)
+            if market_id in {m.id for m in self.registry}:
+                continue
+            try:
+                self.registry.add_store(self.store, [Feed(spec.venue, spec.market)], spec.timeframe)
+            except DomainError as exc:
+                if self.waiting.get(market_id) != str(exc):
+                    log.info("market %s waits for data: %s", market_id, exc, extra={"market": market_id})
+                self.waiting[market_id] = str(exc)
+                self.registry.problems[market_id] = f"waiting for data: {exc}"
+                continue
+            self.waiting.pop(market_id, None)
+            self.registry.problems.pop(market_id, None)
+            added.append(market_id)
+            log.info("serving %s", market_id, extra={"market": market_id})
+        return added
+
+    def reload(self) -> None:
+        """Read the config again (SIGHUP); a config with errors is reported and the running one kept."""
+        if self.path is None:
+            return
+        try:
+            config = load_config(self.path)
+        except DomainError as exc:
+            log.error("config %s not reloaded: %s", self.path, exc)
+            return
+        if config.store_path != self.config.store_path:
+            log.error("config %s not reloaded: store.path cannot change while running", self.path)
+            return
+        self.config = config
+        self.monitor = config.monitor(self.alerts)
+        self.deliverer = config.deliverer(self.alerts)
+        log.info("config %s reloaded: %d markets, %d rules", self.path, len(self.specs()), len(config.alerts))
+        self.sync()
+
+    # -- the watch loop --------------------------------------------------------------------------------------------
+
+    def evaluate(self, market_id: str) -> int:
+        """The rules on the market's map after its last candle; the number of alerts that fired."""
+        m = self.registry.get(market_id)
+        mm = m.map_at(len(m.bundle.candles) - 1)
+        fired = self.monitor.evaluate(market_id, mm, clusters_of(mm, top=None), m.bundle, pd.Timestamp.now(tz="UTC"))
+        for alert in fired:
+            log.info("alert %s: %s", alert.rule, alert.title, extra={"market": market_id, "key": alert.key})
+        return len(fired)
+
+    def step(self) -> None:
+        if self.reload_asked.is_set():
+            self.reload_asked.clear()
+            self.reload()
+        moved = set(self.registry.refresh()) | set(self.sync()) | self.unseen
+        self.unseen = set()
+        for market_id in sorted(moved):
+            try:
+                self.evaluate(market_id)
+            except DomainError as exc:
+                log.error("alerts of %s not evaluated: %s", market_id, exc, extra={"market": market_id})
+        report = self.deliverer.flush(budget=self.tick)
+        for f in report.failed:
+            log.warning("delivery of %s to %s failed (attempt %d): %s", f.key, f.destination, f.attempts, f.reason,
+                        extra={"destination": f.destination})  # fmt: skip
+        if self.followers is not None:
+            for market_id, why in self.followers.failed.items():
+                self.registry.problems[market_id] = f"venue failure: {why}"
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                self.step()
+            except Exception:  # the service keeps watching; the traceback goes to the log
+                log.exception("watch loop step failed")
+            self.stopping.wait(max(0.0, self.tick - (time.monotonic() - started)))
+
+    def start(self) -> None:
+        if self.followers is not None:
+            self._writer = self.store.writer()
+            self._writer.__enter__()
+            self.followers.start()
+        self.unseen = set(self.sync())  # served before the loop's first look: evaluated by it
+        self._thread = threading.Thread(target=self._loop, name="watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Followers stopped, the watch loop ended, the outbox flushed once more, the store's writer released."""
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(30)
+        if self.followers is not None:
+            self.followers.stop()
+        report = self.deliverer.flush(budget=10.0)
+        if report.waiting:
+            log.warning("%d deliveries still waiting: the next run sends them", report.waiting)
+        if self._writer is not None:
+            self._writer.__exit__(None, None, None)
+            self._writer = None
