@@ -419,7 +419,7 @@ def test_a_slow_rest_call_of_one_venue_does_not_hold_up_another_venues_socket(tm
     Each must be on disk within 0.3 s of being pushed, not when Binance's answer comes. (The pushes
     start 0.6 s in, after both followers' start-up store reads and writes, which still run in the loop.)"""
     clock = Clock(minute(9) + pd.Timedelta(seconds=30))
-    oi_path, slow = "/futures/data/openInterestHist", 2.0
+    oi_path, slow = "/futures/data/openInterestHist", 4.0
 
     def binance_oi(request: Request) -> list[dict[str, Any]]:
         sample = {"symbol": "BTCUSDT", "sumOpenInterest": "88231.114", "sumOpenInterestValue": "10738608884.94",
@@ -480,15 +480,16 @@ def test_a_slow_rest_call_of_one_venue_does_not_hold_up_another_venues_socket(tm
         await asyncio.gather(*tasks, return_exceptions=True)
 
     with store.writer():
-        run(main(), timeout=10.0)
+        run(main(), timeout=14.0)
 
     start = asked()
     assert start is not None
     on_disk = {ts[0]: at for venue, kind, ts, at in written if (venue, kind) == ("bybit", "liquidations")}
     lags = [round(on_disk[pd.Timestamp(t, unit="ms", tz="UTC")] - (start + s), 3) for s, t in zip(pushed, liq_ms, strict=True)]
     oi_at = next(at for venue, kind, _, at in written if (venue, kind) == ("binance", "open_interest"))
-    assert oi_at - start >= slow  # the slow answer did take its 2 s, and the pushes all came before it
-    assert all(0 <= lag < 0.3 for lag in lags), f"Bybit liquidations reached the store {lags} s after they were pushed"
+    assert oi_at - start >= slow  # the slow answer did take its 4 s, and the pushes all came before it
+    # held up by the slow call, each would land 2.5 s or more after its push; 1 s leaves room for a busy machine
+    assert all(0 <= lag < 1.0 for lag in lags), f"Bybit liquidations reached the store {lags} s after they were pushed"
     liqs = store.read(Series("liquidations", "bybit", "BTC/USDT:USDT"))
     assert liqs["ts"].tolist() == [pd.Timestamp(t, unit="ms", tz="UTC") for t in liq_ms]
     oi = store.read(Series("open_interest", "binance", "BTC/USDT:USDT"))
