@@ -108,6 +108,7 @@ def _bands(
     order = np.argsort(smooth)[::-1]
     # Python floats: the same numbers, read faster one by one
     level, inside, at, mid = smooth.tolist(), mask.tolist(), edges.tolist(), centers.tolist()
+    logs = np.log(edges).tolist()  # a band's width is a difference of these
     taken = [False] * len(level)
     last = len(level) - 1
     share_of = total_usd if total_usd else total
@@ -132,14 +133,17 @@ def _bands(
             up = hi < last and level[hi + 1] >= half and not taken[hi + 1] and inside[hi + 1]
             if not (down or up):
                 break
-            b = lo - 1 if down and (not up or level[lo - 1] >= level[hi + 1]) else hi + 1
-            if math.log(at[max(hi, b) + 1] / at[min(lo, b)]) > max_log_width:
+            grow_down = down and (not up or level[lo - 1] >= level[hi + 1])
+            if (logs[hi + 1] - logs[lo - 1] if grow_down else logs[hi + 2] - logs[lo]) > max_log_width:
                 for x, more in ((lo - 1, down), (hi + 1, up)):
                     if more and x not in cut:
                         cut.add(x)
                         heapq.heappush(heap, (-level[x], x))
                 break
-            lo, hi = min(lo, b), max(hi, b)
+            if grow_down:
+                lo -= 1
+            else:
+                hi += 1
         taken[lo : hi + 1] = [True] * (hi + 1 - lo)
         notional = float(v[lo : hi + 1].sum())
         if notional <= 0:
