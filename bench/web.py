@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from foundation import machine, synthetic
 
 from liqheat.api.app import create_app
-from liqheat.api.markets import Registry
+from liqheat.api.markets import LIVE_SCORE_EVERY, Registry
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]  # fmt: skip
@@ -96,6 +96,7 @@ def appended_candle(browser: Any, repeats: int) -> None:
     start = len(full.candles) - repeats - 5
     registry = Registry()
     market = registry.add(published(full, start), market_id="demo")
+    market.score_every = LIVE_SCORE_EVERY  # as liqheat serve's live demo
     with serving(registry) as base:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"{base}/?market=demo&window=24h")

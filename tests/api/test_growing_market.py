@@ -267,3 +267,24 @@ def test_an_answer_built_while_the_market_grew_is_not_kept() -> None:
     assert m.kept()["answers"] == (0, 0)
     assert m.answer(("key",), lambda: b"new", m.version) == b"new"
     assert m.kept()["answers"][0] == 1
+
+
+def test_a_live_market_keeps_its_score_a_while_across_candles_and_never_across_an_edit() -> None:
+    """Scoring months of realized liquidations on every new minute costs more than the candle itself; a live
+    market (score_every > 0) keeps the score that long, unless its history changed."""
+    m = Market(id="live", bundle=published(FULL, 300), score_every=3600.0)
+    first = m.score
+    assert first is not None
+    m.grow(published(FULL, 301))
+    assert m.score is first  # kept: one candle more changes a month's score by nothing a trader reads
+    m.score_every = 0.0
+    exact = m.score
+    assert exact is not first
+    assert exact == fresh(published(FULL, 301))["score"]
+    m.score_every = 3600.0
+    edited = published(FULL, 302)
+    candles = edited.candles.copy()
+    candles.loc[5, "close"] = candles.loc[5, "close"] * 1.001  # history edited: scored again at once
+    candles.loc[5, "high"] = max(candles.loc[5, "high"], candles.loc[5, "close"])
+    m.grow(replace(edited, candles=candles))
+    assert m.score == fresh(replace(edited, candles=candles))["score"]

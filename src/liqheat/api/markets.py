@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from liqheat.timeutil import iso
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 T = TypeVar("T")
+LIVE_SCORE_EVERY = 60.0  # seconds a live market's score is kept across candles (Market.score_every)
 KEPT_MAPS = HISTORY_POINTS + 8  # float64 maps a timeline keeps to date clusters: those of the last candle's map
 FOLLOWED = 4  # heatmaps ending at the last candle a market keeps following
 
@@ -106,6 +108,9 @@ class Market:
     map_bytes: int = 64 << 20  # what the kept maps may hold (a map with its history is ~1 MB)
     frame_bytes: int = 256 << 20  # what the kept heatmaps may hold (a 2,000 × 1,000 one is 32 MB and its candles)
     answer_bytes: int = 128 << 20  # what the kept encoded heatmap answers may hold
+    # a market growing by the minute keeps its score (months of realized liquidations) this many seconds
+    # across new candles, instead of scoring the whole history again on every one; 0: always exact
+    score_every: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _view: MarketView | None = field(default=None, repr=False)
     _tables: dict[str, Columns] | None = field(default=None, repr=False)  # the bundle's, as the last grow read them
@@ -208,7 +213,13 @@ class Market:
             except DomainError:
                 return None
 
-        return self._of_version("score", now, build)
+        kept = self.__dict__.get("_score_kept")
+        if kept is not None and kept[0] == now.generation and time.monotonic() - kept[1] < self.score_every:
+            report: ScoreReport | None = kept[2]
+            return report
+        report = self._of_version("score", now, build)
+        self.__dict__["_score_kept"] = (now.generation, time.monotonic(), report)
+        return report
 
     def _of_version(self, name: str, now: Served, build: Callable[[], T]) -> T:
         """``build()`` for the version ``now`` serves, kept until the market grows (and not kept when it grew
@@ -490,6 +501,7 @@ class Registry:
         market = self.add(agg.bundle, market_id=slug(f"{feeds[0].market.base}-{labels}-{timeframe}"), kind="store")
         market.venue_oi = agg.venue_oi
         self._stores[market.id] = (store, list(feeds), timeframe, since, _stamp(store.root))
+        market.score_every = LIVE_SCORE_EVERY
         return market
 
     def _refresh_stores(self) -> list[str]:

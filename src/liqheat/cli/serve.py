@@ -146,7 +146,7 @@ def add_demo_market(registry: object, out: Path, live: bool = False, params: Sim
     last run left off (``out/live.json``, see :mod:`liqheat.demo.clock`): a restart never turns the
     market's clock back.
     """
-    from liqheat.api.markets import Registry
+    from liqheat.api.markets import LIVE_SCORE_EVERY, Registry
     from liqheat.demo import clock
     from liqheat.demo.job import market as demo_market
     from liqheat.evaluation.synthetic.market import SimParams, simulate
@@ -166,6 +166,7 @@ def add_demo_market(registry: object, out: Path, live: bool = False, params: Sim
     start = clock.resume_at(out, params)
     full = simulate(clock.ahead(params, start)).bundle
     market = registry.add(published(full, start), market_id="demo", kind="synthetic")
+    market.score_every = LIVE_SCORE_EVERY
     feeder = Feeder(market, full, start, record=clock.Recorder(out, params)).start()
     console.print("the demo market grows by one simulated minute every second (--still to stop it)")
     return feeder
