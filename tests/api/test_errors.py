@@ -145,7 +145,7 @@ def test_a_server_without_a_store_says_so_where_a_page_can_ask_first() -> None:
         "detail": "this server has no store (GET /api/server says so): serve one to see realized liquidations",
         "param": None,
     }
-    assert client.get("/api/server").json() == {"version": __version__, "store": False, "markets": 0}
+    assert client.get("/api/server").json() == {"version": __version__, "store": False, "markets": 0, "alerts": False}
 
 
 def test_a_wrong_method_has_the_same_shape(client: TestClient) -> None:

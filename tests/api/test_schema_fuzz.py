@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.data import BARE, SYN
+from liqheat.alerts.state import AlertStore
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
 from liqheat.store.parquet_store import Series, Store
@@ -54,6 +55,7 @@ def build_app(store_root: Path) -> FastAPI:
     registry.add(SYN, market_id="syn")
     registry.add(BARE, market_id="bare")
     registry.store = store
+    registry.alerts = AlertStore(store_root / "alerts.sqlite")  # /api/alerts answers, as under liqheat run
     return create_app(registry)
 
 
@@ -173,7 +175,7 @@ def test_the_schema_lists_every_route_the_app_serves(fuzz_client: TestClient) ->
     assert isinstance(app, FastAPI)
     in_schema = sorted((method, path) for method, path, _ in operations(app))
     assert in_schema == sorted(served_routes(list(app.routes)))
-    assert len(in_schema) == len(OPERATIONS) == 22
+    assert len(in_schema) == len(OPERATIONS) == 23
 
 
 FUZZ = settings(max_examples=60, deadline=None, database=None, derandomize=True,

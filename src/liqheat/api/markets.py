@@ -441,6 +441,8 @@ class Registry:
         self._stores: dict[str, tuple[Any, list[Any], str, pd.Timestamp | None, tuple[tuple[str, int, int], ...]]] = {}
         self.problems: dict[str, str] = {}
         self.store: Any = None  # the store behind ``/api/liquidations`` (``serve --store``)
+        self.alerts: Any = None  # the alert state behind ``/api/alerts`` (``liqheat run``): an AlertStore
+        self.alert_rules: list[Any] = []  # the rules evaluated, as the config states them
 
     def add(
         self, bundle: Bundle, *, market_id: str | None = None, kind: str = "bundle", params: ModelParams | None = None

@@ -58,6 +58,40 @@ class ServerInfo(Model):
     version: str
     store: bool = Field(description="Whether /api/liquidations answers (a store behind the server) or is a 404.")
     markets: int
+    alerts: bool = Field(description="Whether /api/alerts answers (the service evaluates alert rules) or is a 404.")
+
+
+class AlertDelivery(Model):
+    destination: str
+    status: str = Field(description="pending or delivered")
+    attempts: int
+    last_error: str | None
+    delivered_at: float | None = Field(description="Unix seconds.")
+
+
+class AlertRecord(Model):
+    seq: int
+    key: str = Field(description="The event's key: the same event never alerts twice.")
+    rule: str
+    kind: str
+    market: str
+    ts: str
+    title: str
+    text: str
+    created: float = Field(description="Unix seconds the alert was recorded.")
+    deliveries: list[AlertDelivery]
+
+
+class AlertRule(Model):
+    name: str
+    kind: str
+    markets: list[str] | None = Field(description="None: every market.")
+    destinations: list[str] | None = Field(description="None: every destination.")
+
+
+class Alerts(Model):
+    rules: list[AlertRule]
+    alerts: list[AlertRecord] = Field(description="Newest first.")
 
 
 class Summary(MarketInfo):

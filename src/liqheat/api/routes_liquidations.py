@@ -12,7 +12,7 @@ from liqheat.api import encode
 from liqheat.api.deps import End, MarketDep, RegistryDep, Window, end_of, time_of, window_of
 from liqheat.api.errors import ApiError, naming
 from liqheat.api.markets import Market
-from liqheat.api.models import ERRORS, Liquidations, LiquidationTotals, StoreLiquidations
+from liqheat.api.models import ERRORS, Alerts, Liquidations, LiquidationTotals, StoreLiquidations
 from liqheat.model import DomainError
 from liqheat.timeutil import iso, parse_duration
 from liqheat.venues.registry import FEEDS, spec
@@ -115,3 +115,45 @@ def store_liquidations(
     except DomainError as exc:
         raise ApiError(404 if "no liquidations" in str(exc) else 400, str(exc)) from None
     return found.to_dict(top=top)
+
+
+@router.get(
+    "/alerts", summary="The service's alert rules and its latest alerts with each delivery's state", response_model=Alerts
+)
+def alerts(
+    markets: RegistryDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    market: Annotated[str | None, Query(description="Only this market's alerts.")] = None,
+) -> dict[str, Any]:
+    """A 404 on a server that evaluates no alerts (only ``liqheat run`` does)."""
+    if markets.alerts is None:
+        raise ApiError(404, "this server evaluates no alert rules (the service does: liqheat run)", None)
+    def listed(xs: tuple[str, ...] | None) -> list[str] | None:
+        return None if xs is None else list(xs)  # None: every market, every destination
+
+    rules = [
+        {"name": r.name, "kind": r.kind, "markets": listed(r.markets), "destinations": listed(r.destinations)}
+        for r in markets.alert_rules
+    ]
+    records = markets.alerts.history(limit=limit, market_id=market)
+    return {
+        "rules": rules,
+        "alerts": [
+            {
+                "seq": r.seq,
+                **{k: v for k, v in r.alert.to_dict().items() if k != "data"},
+                "created": r.created,
+                "deliveries": [
+                    {
+                        "destination": d.destination,
+                        "status": d.status,
+                        "attempts": d.attempts,
+                        "last_error": d.last_error,
+                        "delivered_at": d.delivered_at,
+                    }
+                    for d in r.deliveries
+                ],
+            }
+            for r in records
+        ],
+    }

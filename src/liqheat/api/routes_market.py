@@ -108,7 +108,8 @@ async def events(
             response_model=ServerInfo)
 def server(registry: RegistryDep) -> dict[str, Any]:
     """A page asks here before it asks ``/api/liquidations``, which only a server with a store answers (404 else)."""
-    return {"version": __version__, "store": registry.store is not None, "markets": len(registry)}
+    return {"version": __version__, "store": registry.store is not None, "markets": len(registry),
+            "alerts": registry.alerts is not None}  # fmt: skip
 
 
 @router.get("/markets", summary="Every market this server knows", response_model=list[MarketInfo])

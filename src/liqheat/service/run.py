@@ -90,6 +90,8 @@ class Service:
         self.registry = Registry()
         self.registry.store = self.store
         self.alerts = AlertStore(config.state_path)
+        self.registry.alerts = self.alerts
+        self.registry.alert_rules = config.rules()
         self.monitor = config.monitor(self.alerts)
         self.deliverer = config.deliverer(self.alerts)
         self.followers = Followers(self.store) if follow else None
@@ -148,6 +150,7 @@ class Service:
             log.error("config %s not reloaded: store.path cannot change while running", self.path)
             return
         self.config = config
+        self.registry.alert_rules = config.rules()
         self.monitor = config.monitor(self.alerts)
         self.deliverer = config.deliverer(self.alerts)
         log.info("config %s reloaded: %d markets, %d rules", self.path, len(self.specs()), len(config.alerts))

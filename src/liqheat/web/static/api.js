@@ -48,6 +48,7 @@ export const plan = (id, query) => json(market(id, 'plan', query));
 export const cascade = (id, query) => json(market(id, 'cascade', query));
 export const calc = (id, query) => json(market(id, 'calc', query));
 export const server = () => json(url('/api/server'));
+export const alerts = (query) => json(url('/api/alerts', query));
 export const storeLiquidations = (query) => json(url('/api/liquidations', query));
 export const EVENTS = '/api/events';
 // addresses the page downloads from, rather than fetches

@@ -11,7 +11,7 @@ import * as live from './live.js';
 import { drawMap, loadMap, mapTooltip } from './mapview.js';
 import {
   drawClusters, drawColourBar, drawLevels, drawMarkers, drawRealized, drawSentiment, drawSummary, drawTooltip, drawVenues,
-  loadStoreLiquidations,
+  loadAlerts, loadStoreLiquidations,
 } from './panels.js';
 
 const LWC = window.LightweightCharts;
@@ -71,7 +71,8 @@ series.attachPrimitive(heatmapPrimitive);
 // what the other modules draw with
 const app = { state, page, chart, series };
 // The tests and bench/web.py evaluate these by name, as they could when the page was one classic script.
-Object.assign(window, { page, chart, series, xOf, barIndex: (t) => barIndex(page.bars, t), refresh: () => load({ keepView: true }) });
+Object.assign(window, { page, chart, series, xOf, barIndex: (t) => barIndex(page.bars, t), refresh: () => load({ keepView: true }),
+  refreshAlerts: () => loadAlerts(app) });
 
 // the permalink keeps the zoom: the visible time range, once the trader moves it
 let zoomTimer = null;
@@ -357,6 +358,7 @@ function listen() {
       if (document.body.dataset.state === 'loading') page.grewWhileLoading = true; // once this load ends
       else load({ keepView: true, live: true, delta: info });
       if (page.server?.store && !$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
+      if (page.server?.alerts) loadAlerts(app).catch(() => {});
     },
     onReconnect: () => {
       load({ keepView: true });
@@ -380,6 +382,15 @@ async function start() {
     fitVenues();
     await load();
     page.server = await api.server();
+    if (page.server.alerts) {
+      $('alertsbox').hidden = false;
+      $('notify').hidden = !window.Notification || Notification.permission === 'granted';
+      $('notify').addEventListener('click', async () => {
+        $('notify').hidden = (await Notification.requestPermission()) === 'granted';
+      });
+      await loadAlerts(app);
+      setInterval(() => loadAlerts(app).catch(() => {}), 15_000);
+    }
     if (page.server.store) { // the store's realized liquidations, every venue and symbol: only a store has them
       $('storeliqform').addEventListener('change', () => loadStoreLiquidations(app).catch(showError));
       await loadStoreLiquidations(app);

@@ -255,3 +255,22 @@ export function drawSummary({ page }, s) {
   ];
   fill($('summary'), terms(rows));
 }
+
+// The service's alerts (liqheat run): its rules, the latest alerts and where each went; an alert newer than the
+// page has seen becomes a browser notification when the trader allowed them.
+export async function loadAlerts({ page }) {
+  const a = await api.alerts({ limit: 10 });
+  const seen = page.alertSeq;
+  page.alerts = a;
+  page.alertSeq = Math.max(seen ?? 0, ...a.alerts.map((x) => x.seq));
+  const state = (d) => (d.status === 'delivered' ? `${d.destination} ✓`
+    : `${d.destination} ⟳ ${d.attempts}${d.last_error ? ` (${d.last_error})` : ''}`);
+  fill($('alertsout'),
+    h('div', { className: 'dim' }, a.rules.map((r) => `${r.name} (${r.kind}${r.markets ? `: ${r.markets.join(', ')}` : ''})`).join(' · ')),
+    a.alerts.length ? h('ol', null, a.alerts.map((x) => h('li', { dataset: { seq: String(x.seq) } },
+      h('b', null, x.title), h('br'), h('small', null, `${x.ts.replace('T', ' ').slice(0, 16)} · ${x.deliveries.map(state).join(', ')}`))))
+      : h('div', null, 'none yet'));
+  if (seen !== undefined && window.Notification?.permission === 'granted') {
+    for (const x of a.alerts.filter((y) => y.seq > seen).reverse()) new Notification(x.title, { body: x.text, tag: x.key });
+  }
+}
