@@ -38,6 +38,7 @@ class Followers:
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     tasks: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, Any] = field(default_factory=dict)
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -48,7 +49,9 @@ class Followers:
         from liqheat.sources.registry import open_source
         from liqheat.store.collect import Follower
 
-        follower = Follower(self.store, open_source(spec.venue, spec.market), spec.timeframe, poll_every=self.poll_every)
+        source = open_source(spec.venue, spec.market)
+        self.sources[spec.id] = source
+        follower = Follower(self.store, source, spec.timeframe, poll_every=self.poll_every)
 
         async def run() -> None:
             from liqheat.sources.errors import VenueError
@@ -65,16 +68,46 @@ class Followers:
         task = self.tasks.pop(market_id, None)
         if task is not None:
             task.cancel()
+        source = self.sources.pop(market_id, None)
+        if source is not None and self.loop.is_running():
+            asyncio.run_coroutine_threadsafe(_closed(source), self.loop)
 
     def stop(self, timeout: float = 5.0) -> None:
-        for market_id in list(self.tasks):
-            self.drop(market_id)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        """Cancel every follower, let each end (a follower stopped mid-backfill still holds its venue's
+        connections), close the venues' sessions, then stop the loop."""
+        sources = list(self.sources.values())
+        tasks = list(self.tasks.values())
+        self.tasks.clear()
+        self.sources.clear()
+
+        async def shutdown() -> None:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*(asyncio.wrap_future(t) for t in tasks), return_exceptions=True)
+            await asyncio.gather(*(_closed(s) for s in sources))
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]  # the venues' throttlers
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        if self.loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout)
+            except Exception:  # a venue that will not close in time is left to the process's end
+                log.warning("followers did not all stop within %g s", timeout)
+            self.loop.call_soon_threadsafe(self.loop.stop)
         if self._thread is not None:
             self._thread.join(timeout)
 
     def all_failed(self) -> bool:
         return bool(self.tasks) and all(m in self.failed for m in self.tasks)
+
+
+async def _closed(source: Any) -> None:
+    try:
+        await source.close()
+    except Exception as exc:  # closing is best effort: the process is stopping or the market was dropped
+        log.debug("closing %s: %s", getattr(source, "venue", source), exc)
 
 
 class Service:
