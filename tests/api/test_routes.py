@@ -1002,13 +1002,13 @@ def test_favicon_is_the_packaged_icon(client: TestClient) -> None:
 
 def test_server_says_whether_it_has_a_store(client: TestClient, tmp_path: Path) -> None:
     """What the page asks before /api/liquidations, which is a 404 on a server without a store."""
-    assert get(client, "/api/server") == {"version": liqheat.__version__, "store": False, "markets": 2}
+    assert get(client, "/api/server") == {"version": liqheat.__version__, "store": False, "markets": 2, "alerts": False}
     assert client.get("/api/liquidations").status_code == 404
     registry = Registry()
     registry.add(SYN, market_id="syn")
     registry.store = Store(tmp_path)
     with_store = TestClient(create_app(registry))
-    assert get(with_store, "/api/server") == {"version": liqheat.__version__, "store": True, "markets": 1}
+    assert get(with_store, "/api/server") == {"version": liqheat.__version__, "store": True, "markets": 1, "alerts": False}
 
 
 def served_paths(routes: list[Any]) -> set[str]:
