@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pandas as pd
 
 from liqheat.model import DomainError
+from liqheat.textfmt import price_text, usd
 from liqheat.timeutil import format_delta, format_seconds, iso, iso_exact
 
 if TYPE_CHECKING:
@@ -142,19 +143,8 @@ class Evaluation:
 
 
 def usd_text(x: float) -> str:
-    """``$52.3M``: a dollar amount in an alert."""
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"${x / scale:,.1f}{unit}"
-    return f"${x:,.0f}"
-
-
-def price_text(p: float) -> str:
-    if abs(p) >= 1000:
-        return f"{p:,.0f}"
-    if abs(p) >= 1:
-        return f"{p:,.2f}"
-    return f"{p:.4g}"
+    """``$52.3M``: a dollar amount in an alert (one decimal)."""
+    return usd(x, 1)
 
 
 def _num(x: float | None) -> float | None:

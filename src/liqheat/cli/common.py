@@ -14,6 +14,8 @@ from typer import _click
 from typer.core import TyperGroup
 
 from liqheat.cli.index import COMMANDS
+from liqheat.textfmt import price_text as price_text  # the commands' formatting, one place for CLI and alerts
+from liqheat.textfmt import usd as usd
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -162,23 +164,6 @@ def store_root(option: Path | None, *, writing: bool = False) -> Path:
     except DomainError as exc:
         raise DomainError(f"{named} {exc}") from None
     return root
-
-
-def usd(x: float, digits: int = 2) -> str:
-    """``$652.70M``, ``$9.5k``, ``$312``: a dollar amount as a trader reads it."""
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"${x / scale:,.{digits}f}{unit}"
-    return f"${x:,.0f}"
-
-
-def price_text(p: float) -> str:
-    """``72,438``, ``2,116``, ``146.37``, ``0.08412``: a price in as few characters as a table needs (80 columns)."""
-    if abs(p) >= 1000:
-        return f"{p:,.0f}"
-    if abs(p) >= 1:
-        return f"{p:,.2f}"
-    return f"{p:.4g}"
 
 
 def emit_json(data: object) -> None:
