@@ -80,3 +80,18 @@ def coloured_share(pixels: np.ndarray, box: dict[str, float]) -> float:
     area = pixels[y0 + 5 : y0 + int(box["height"]) - 40, x0 + 5 : x0 + int(box["width"]) - 90]
     background = np.array([13, 17, 23])
     return float((np.abs(area - background).sum(axis=2) > 40).mean())
+
+
+@contextmanager
+def fresh_page(browser: Any, **options: Any) -> Iterator[Any]:
+    """A page in a context of its own (``options``: viewport, touch, …); ``page.errors`` collects uncaught script
+    errors."""
+    context = browser.new_context(**options)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    try:
+        yield pg
+    finally:
+        context.close()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from web.browser import CHROMIUM, CHROMIUM_ARGS, NODE, SHARED, serve
+from web.browser import CHROMIUM, CHROMIUM_ARGS, NODE, SHARED, fresh_page, serve
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +42,6 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh 1400 × 800 page; ``page.errors`` collects uncaught script errors."""
-    context = browser.new_context(viewport={"width": 1400, "height": 800})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    yield pg
-    context.close()
+    """A fresh 1400 × 800 page."""
+    with fresh_page(browser, viewport={"width": 1400, "height": 800}) as pg:
+        yield pg

@@ -11,31 +11,21 @@ import httpx
 import numpy as np
 import pytest
 
-from web.browser import SHARED, chart_box, open_page, shot
+from web.browser import SHARED, chart_box, fresh_page, open_page, shot
 
 MARKET = "btc-agg-1h-dec-feb"
 
 
 @pytest.fixture
 def desk(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    yield pg
-    context.close()
+    with fresh_page(browser, viewport={"width": 1400, "height": 900}) as pg:
+        yield pg
 
 
 @pytest.fixture
 def phone(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, device_scale_factor=2)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    yield pg
-    context.close()
+    with fresh_page(browser, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, device_scale_factor=2) as pg:
+        yield pg
 
 
 def need_shared() -> None:
