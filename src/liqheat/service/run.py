@@ -130,6 +130,7 @@ class Service:
         self.followers = Followers(self.store) if follow else None
         self.waiting: dict[str, str] = {}  # markets of the config not served yet (nothing stored), and why
         self.unseen: set[str] = set()  # markets served but not yet evaluated
+        self._specs: dict[str, MarketSpec] | None = None
         self.stopping = threading.Event()
         self.reload_asked = threading.Event()
         self._thread: threading.Thread | None = None
@@ -138,7 +139,10 @@ class Service:
     # -- markets ----------------------------------------------------------------------------------------------
 
     def specs(self) -> dict[str, MarketSpec]:
-        return {s.id: s for s in self.config.market_list()}
+        """The config's markets by id (resolved once per config, not on every tick)."""
+        if self._specs is None:
+            self._specs = {s.id: s for s in self.config.market_list()}
+        return self._specs
 
     def sync(self) -> list[str]:
         """Serve every market of the config that has data, drop the ones it no longer lists; the ids added."""
@@ -151,10 +155,11 @@ class Service:
                 self.followers.drop(market_id)
             log.info("market %s removed", market_id, extra={"market": market_id})
         added = []
+        served = {m.id for m in self.registry}
         for market_id, spec in wanted.items():
             if self.followers is not None and market_id not in self.followers.tasks:
                 self.followers.follow(spec)
-            if market_id in {m.id for m in self.registry}:
+            if market_id in served:
                 continue
             try:
                 self.registry.add_store(self.store, [Feed(spec.venue, spec.market)], spec.timeframe)
@@ -183,6 +188,7 @@ class Service:
             log.error("config %s not reloaded: store.path cannot change while running", self.path)
             return
         self.config = config
+        self._specs = None
         self.registry.alert_rules = config.rules()
         self.monitor = config.monitor(self.alerts)
         self.deliverer = config.deliverer(self.alerts)
