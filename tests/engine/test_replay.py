@@ -18,7 +18,7 @@ from liqheat.engine.frames import heatmap_frame
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, Grid, MarketView, drivers, liquidation_offsets, relative_activity
 from liqheat.evaluation.fit import predict
-from liqheat.model import ContractKind
+from liqheat.model import ContractKind, DomainError
 
 BUNDLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bundles"
 SHARED_NAMES = ("btc-agg-1h-dec-feb", "btc-hyperliquid-1h-2025", "eth-hyperliquid-1h-2025", "sol-hyperliquid-1h-2025")
@@ -455,6 +455,38 @@ def test_a_timeline_serves_the_same_maps_as_a_replay_from_the_start() -> None:
     got_long, _ = timeline.maps_at_open(np.array([2500, 2600]), 1, band)
     _, want_long, _ = Engine.for_view(view, params).run(view, frame_at=np.array([2499, 2599]), lev_mask=band)
     np.testing.assert_array_equal(got_long, want_long)  # replayed from a checkpoint: bit for bit
+
+
+def test_a_heatmap_reads_only_the_rows_it_shows() -> None:
+    """Maps asked for some display rows are those rows of the whole maps, bit for bit, however they are read
+    (snapshots, checkpoints, replays, a leverage band); rows outside the map are refused, naming them."""
+    from liqheat.engine.timeline import Timeline
+
+    b = synthetic_bundle(n=3000, seed=8)
+    view = MarketView.from_bundle(b)
+    params = ModelParams()
+    timeline = Timeline(view, params, checkpoint_every=700, max_snapshots=100)
+    band = (timeline.leverages > 20).astype(bool)
+    for candles, group, mask in (
+        (np.arange(32, 3001, 64)[:-1], 1, None),  # snapshots
+        (np.arange(32, 3001, 64)[:-1], 3, None),
+        (np.array([700, 1400, 1401, 2999]), 2, None),  # checkpoints and replays
+        (np.array([2500, 2600]), 4, band),
+    ):
+        width = -(-timeline.grid.n_bins // group)
+        whole = timeline.maps_at_open(candles, group, mask)
+        for rows in ((0, width - 1), (3, width // 2), (width - 7, width - 1)):
+            part = timeline.maps_at_open(candles, group, mask, rows=rows)
+            for got, want in zip(part, whole, strict=True):
+                np.testing.assert_array_equal(got, want[:, rows[0] : rows[1] + 1])
+            _, *replayed = Engine.for_view(view, params).run(view, frame_at=candles - 1, group=group, lev_mask=mask, rows=rows)
+            _, *replayed_whole = Engine.for_view(view, params).run(view, frame_at=candles - 1, group=group, lev_mask=mask)
+            for got, want in zip(replayed, replayed_whole, strict=True):
+                np.testing.assert_array_equal(got, want[:, rows[0] : rows[1] + 1])
+        with pytest.raises(DomainError, match=rf"rows 2 … {width} are outside the map's 0 … {width - 1}"):
+            timeline.maps_at_open(candles, group, mask, rows=(2, width))
+        with pytest.raises(DomainError, match="rows 5 … 4 are outside"):
+            Engine.for_view(view, params).run(view, frame_at=candles - 1, group=group, rows=(5, 4))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
