@@ -123,6 +123,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    from liqheat.engine import compiled
+
+    switching = compiled.speed_up()  # as liqheat serve does
+    if switching is not None:
+        switching.join()
+    print(f"engine kernel: {compiled.MODE}")
     registry = Registry()
     registry.add(synthetic(args.rows), market_id="year")
     with serving(registry) as base, sync_playwright() as p:
