@@ -501,3 +501,30 @@ def test_view_from_columns_equals_view_from_bundle(tmp_path: Path, fmt: str, fun
     for name in ("ts", "open", "high", "low", "close", "volume", "taker_buy", "oi_before", "oi_after", "funding"):
         np.testing.assert_array_equal(getattr(by_arrays, name), getattr(by_frames, name), err_msg=name)
     assert (by_arrays.timeframe_hours, by_arrays.symbol) == (by_frames.timeframe_hours, by_frames.symbol)
+
+
+def test_a_long_replay_cut_at_checkpoints_gives_the_one_runs_maps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long window is replayed as runs from checkpoints, at once on several cores: no candle twice, and the
+    maps of one run from the first checkpoint, bit for bit."""
+    from liqheat.engine import timeline as timelines
+
+    view = MarketView.from_bundle(synthetic_bundle(n=3000, seed=8))
+    params = ModelParams()
+    timeline = timelines.Timeline(view, params, checkpoint_every=512, recent_every=64, max_snapshots=4)
+    candles = np.arange(130, 2990, 3, dtype=np.int64)
+    candles = candles[~np.isin(candles + 1, list(timeline.checkpoints))]  # maps a replay must make
+    one = timeline._parts(candles)
+    assert [start for start, _ in one] == [max(k for k in timeline.checkpoints if k <= candles[0])]
+    monkeypatch.setattr(timelines, "PARALLEL_FROM", 100)
+    monkeypatch.setattr(timelines.os, "cpu_count", lambda: 4)
+    parts = timeline._parts(candles)
+    assert len(parts) == 4
+    assert np.array_equal(np.concatenate([rows for _, rows in parts]), candles)
+    for (start, rows), (following, _) in zip(parts, [*parts[1:], (len(view), None)], strict=True):
+        assert start in timeline.checkpoints
+        assert start <= rows[0]
+        assert rows[-1] < following
+    got = timeline.maps_at_open(candles + 1, 2, None, rows=(5, 90))
+    _, *want = Engine.for_view(view, params).run(view, frame_at=candles, group=2, rows=(5, 90))
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)

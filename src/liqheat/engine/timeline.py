@@ -26,8 +26,11 @@ read: bin edges are absolute multiples of the bin width, so growing a grid is a 
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import TypeVar, cast
 
 import numpy as np
@@ -40,6 +43,13 @@ from liqheat.model import DomainError
 
 State = dict[str, np.ndarray]
 T = TypeVar("T")
+PARALLEL_FROM = 16_384  # candles: a replay this long is cut into runs that go at once (10–20 ms of kernel each)
+PARALLEL_MAX = 4
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(min(PARALLEL_MAX, os.cpu_count() or 1), thread_name_prefix="liqheat-replay")
 
 
 def checkpoint_candles(n: int, every: int, recent: int, since: int = 0) -> list[int]:
@@ -349,24 +359,51 @@ class Timeline:
                 todo.append(row)
         if todo:
             wanted = after[todo]
-            start = max(k for k in self.checkpoints if k <= wanted[0])
-            engine = self._restored(start)
-            _, fl, fs = engine.run(
-                self.view,
-                frame_at=wanted,
-                group=group,
-                lev_mask=lev_mask,
-                start=start,
-                stop=int(wanted[-1]) + 1,
-                driven=self.driven,
-                rows=(r0, r1),
-            )
+            parts = self._parts(wanted)
+
+            def replayed(part: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                start, candles = part
+                _, fl, fs = self._restored(start).run(
+                    self.view,
+                    frame_at=candles,
+                    group=group,
+                    lev_mask=lev_mask,
+                    start=start,
+                    stop=int(candles[-1]) + 1,
+                    driven=self.driven,
+                    rows=(r0, r1),
+                )
+                return fl, fs
+
+            done = list(_pool().map(replayed, parts)) if len(parts) > 1 else [replayed(parts[0])]
+            fl, fs = (np.concatenate([d[i] for d in done]) for i in (0, 1))
             out_long[todo], out_short[todo] = fl, fs
             if plain and whole and self.keep_every:
                 for row, candle in enumerate(wanted.tolist()):
                     if (candle + 1) % self.keep_every == 0:
                         self._kept.put(candle, self.grid, fl[row], fs[row])
         return out_long, out_short
+
+    def _parts(self, wanted: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """The replay of the maps after ``wanted`` (ascending) as runs from checkpoints: one from the last checkpoint
+        at or before the first, or, when that is long (a month of minutes), up to one per core, cut at the
+        checkpoints nearest equal shares. The runs replay no candle twice and give the one run's maps bit for bit
+        (a checkpoint is the exact state); they run at once on the JIT kernel, which lets go of the GIL."""
+        first = max(k for k in self.checkpoints if k <= wanted[0])
+        stop = int(wanted[-1]) + 1
+        workers = min(PARALLEL_MAX, os.cpu_count() or 1)
+        cuts: list[int] = []
+        if workers > 1 and stop - first >= PARALLEL_FROM:
+            inside = np.array(sorted(k for k in self.checkpoints if first < k <= wanted[-1]), dtype=np.int64)
+            for j in range(1, workers):
+                if not len(inside):
+                    break
+                share = first + (stop - first) * j / workers
+                cut = int(inside[np.abs(inside - share).argmin()])
+                if cut > (cuts[-1] if cuts else first):
+                    cuts.append(cut)
+        at = np.searchsorted(wanted, cuts)
+        return [(start, rows) for start, rows in zip([first, *cuts], np.split(wanted, at), strict=True) if len(rows)]
 
     def _snapshot(
         self, checkpoint: int, mask: np.ndarray, group: int, row0: int, out_long: np.ndarray, out_short: np.ndarray
