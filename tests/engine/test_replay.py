@@ -528,3 +528,28 @@ def test_a_long_replay_cut_at_checkpoints_gives_the_one_runs_maps(monkeypatch: p
     _, *want = Engine.for_view(view, params).run(view, frame_at=candles, group=2, rows=(5, 90))
     for a, b in zip(got, want, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_long_window_is_read_from_the_snapshots_with_at_least_half_the_columns_asked() -> None:
+    """Columns at least half a snapshot stride apart are put on the snapshots (read, never replayed); closer ones
+    are replayed at the spacing asked. Either way the frame is the full replay's at those candles."""
+    from liqheat.engine.frames import MARGIN, heatmap_frame, heatmap_layout
+    from liqheat.engine.timeline import Timeline
+
+    b = synthetic_bundle(n=3000, seed=8)
+    view = MarketView.from_bundle(b)
+    params = ModelParams()
+    timeline = Timeline(view, params, checkpoint_every=700, max_snapshots=100)
+    assert timeline.stride == 32
+    n = len(view)
+    for columns, snapshots in ((n // 16, True), (n // 31, True), (n // 15, False), (n // 8, False)):
+        layout = heatmap_layout(
+            b, window="3650d", end=None, max_bins=100, max_columns=columns, margin=MARGIN, leverage_band=None,
+            grid=timeline.grid, leverages=timeline.leverages, timeline=timeline,
+        )  # fmt: skip
+        assert layout.snapshots is snapshots, columns
+        assert len(layout.columns) <= columns
+        assert len(layout.columns) >= (columns // 2 if snapshots else columns - 1), (columns, len(layout.columns))
+        frame = heatmap_frame(b, params, window="3650d", max_bins=100, max_columns=columns, timeline=timeline)
+        _, want, _ = Engine.for_view(view, params).run(view, frame_at=layout.columns - 1, group=layout.group)
+        np.testing.assert_allclose(frame.long, want[:, layout.r0 : layout.r1 + 1], rtol=1e-6, atol=1e-6 * want.max())

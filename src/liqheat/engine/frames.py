@@ -81,7 +81,9 @@ def heatmap_layout(
     """The columns and rows of the heatmap of ``window`` ending at ``end`` (see :func:`heatmap_frame`).
 
     Columns fall on whole multiples of their stride (counted from the first candle), as the snapshots do:
-    the frame of the window one candle later shares every column but the first and the newest.
+    the frame of the window one candle later shares every column but the first and the newest. A window whose
+    columns would be at least half the timeline's snapshot stride apart has them on the snapshots: at least half
+    the columns asked, read rather than replayed.
     """
     _check_size(max_bins, max_columns)
     span = parse_duration(window, "window")
@@ -98,8 +100,8 @@ def heatmap_layout(
         shown_end = candles["ts"].iloc[-1] if end is None else end
         raise DomainError(f"window {window} ending {shown_end:%Y-%m-%dT%H:%M:%SZ} holds no candle after the first")
     step = max(1, math.ceil((i1 - i0 + 1) / max_columns))
-    if timeline is not None and step >= timeline.stride and leverage_band is None:
-        step = timeline.stride * math.ceil(step / timeline.stride)
+    if timeline is not None and 2 * step >= timeline.stride and leverage_band is None:  # read, not replayed: at least
+        step = timeline.stride * math.ceil(step / timeline.stride)  # half the columns asked (180 days of minutes)
     first = step * math.ceil(i0 / step)
     cols = np.arange(first, i1 + 1, step, dtype=np.int64) if first <= i1 else np.arange(i0, i1 + 1, step, dtype=np.int64)
     lo_price = float(candles["low"].to_numpy(np.float64)[i0 : i1 + 1].min()) * (1 - margin)

@@ -209,7 +209,10 @@ async function load({ keepView = false, live = false, delta = null } = {}) {
       follows ? Promise.resolve(appended(delta.candles)) : api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
       heatmapData(),
     ]);
-    const panels = Promise.all([
+    // On a new view the panels are asked once the chart's data is in (they would share the server's cores with
+    // it); on a live refresh both go at once.
+    const asked = live ? Promise.resolve() : picture.catch(() => {});
+    const panels = asked.then(() => Promise.all([
       api.liquidations(id, { window: state.window, limit: 5000 }),
       api.summary(id),
       api.clusters(id, { top: 3, lev_min: state.lev.split('-')[0], lev_max: state.lev.split('-')[1] }),
@@ -217,7 +220,7 @@ async function load({ keepView = false, live = false, delta = null } = {}) {
       kept('venues', () => api.venues(id)),
       kept('levels', () => api.levels(id, { top: 8 })),
       kept('mood', () => api.sentiment(id, { window: '24h' })),
-    ]);
+    ]));
     panels.catch(() => {}); // awaited below; a failure there is reported once, by that await
     const [candles, heat] = await picture;
     if (token !== page.loadToken) return; // another load began (the trader changed the view): it draws
