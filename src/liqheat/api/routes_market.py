@@ -15,7 +15,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from liqheat import __version__
-from liqheat.analytics.liqmap import leverage_parts, venue_parts, whole
+from liqheat.analytics.exact import ESTIMATED, EXACT, exact_parts
+from liqheat.analytics.liqmap import Part, leverage_parts, venue_parts, whole
 from liqheat.analytics.liqmap import liquidation_map as build_map
 from liqheat.api import encode
 from liqheat.api.busy import HEAVY
@@ -235,8 +236,9 @@ def heatmap(
 
 @router.get(
     "/markets/{market_id}/map",
-    summary="The liquidation map at a time: notional per price (split by leverage or venue), cumulative per side",
+    summary="The liquidation map at a time: notional per price (split by leverage, venue or source), cumulative per side",
     response_model=LiquidationMap,
+    responses={200: {"content": {"text/csv": {}}}},
     dependencies=HEAVY,
 )
 def liquidation_map(
@@ -251,12 +253,19 @@ def liquidation_map(
     lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
     lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
     by: Annotated[
-        Literal["none", "leverage", "venue"],
-        Query(description="Split each band by leverage band (exact) or by venue (by open-interest share)."),
+        Literal["none", "leverage", "venue", "source"],
+        Query(description="Split each band by leverage band (exact), by venue (by open-interest share) or by source."),
     ] = "none",
-) -> dict[str, Any]:
+    source: Annotated[
+        Literal["all", "estimated", "exact"],
+        Query(description="The model's estimated levels, on-chain positions' exact ones (liqheat serve --onchain), or both."),
+    ] = "all",
+    format: Literal["json", "csv"] = "json",
+) -> Any:
     if lev_min > lev_max:
         raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
+    if source == "exact" and not m.exact:
+        raise ApiError(400, f"market {m.id} has no exact source: serve it with --onchain aave=FOLDER", "source")
     mm = map_at(m, at, ages=False)
     if window is None:
         low, high = mm.price * (1 - span_pct / 100), mm.price * (1 + span_pct / 100)
@@ -267,12 +276,16 @@ def liquidation_map(
         low, high = float(seen["low"].min()) * (1 - MAP_MARGIN), float(seen["high"].max()) * (1 + MAP_MARGIN)
     lev_range = (lev_min, lev_max)
     note = ""
+    view = m.view
+    exact = [] if source == "estimated" else exact_parts(m.exact, mm, view.ts, view.low, view.high)
     with naming("by", aliases={"no leverage bucket": "lev_min"}):
-        if by == "leverage":
+        if source == "exact":
+            parts = []
+        elif by == "leverage":
             parts = leverage_parts(mm, m.timeline, m.params, lev_range)
         else:
             total = whole(mm, m.timeline, m.params, lev_range)
-            parts = [total]
+            parts = [Part(ESTIMATED, total.long, total.short) if by == "source" else total]
             if by == "venue":
                 shares = m.venue_shares_at(mm.ts)
                 if not shares:
@@ -280,8 +293,13 @@ def liquidation_map(
                     raise ApiError(400, f"by=venue needs each venue's open interest; this market has one series ({venues})", "by")
                 parts = venue_parts(total, shares)
                 note = "each venue's part is its share of open interest at the map's time, not a map of its own"
+        parts += [part for _, part, _ in exact]
         lm = build_map(mm, parts, low=low, high=high, bins=bins, side=side, split_by=by, note=note)
-    return {
+    if format == "csv":
+        return encode.csv_stream(encode.map_csv(lm), f"liqheat-{m.id}-map-{iso(mm.ts)[:13]}.csv")
+    shown = float(lm.long.sum() + lm.short.sum())
+    onchain = sum(float(p.long.sum() + p.short.sum()) for p in lm.parts if p.kind == EXACT)
+    body = {
         "market": m.id,
         "at": iso(mm.ts),
         "price": lm.price,
@@ -291,9 +309,19 @@ def liquidation_map(
         "cumulative_long": lm.cumulative_long.round(2).tolist(),
         "cumulative_short": lm.cumulative_short.round(2).tolist(),
         "split_by": by,
-        "parts": [{"label": p.label, "long": p.long.round(2).tolist(), "short": p.short.round(2).tolist()} for p in lm.parts],
+        "parts": [
+            {"label": p.label, "kind": p.kind, "long": p.long.round(2).tolist(), "short": p.short.round(2).tolist()}
+            for p in lm.parts
+        ],
         "note": note,
+        "exact": [
+            {"source": lv.source, "as_of": iso(lv.as_of), "positions": lv.positions, "coverage": lv.coverage,
+             "open_levels": n_open, "note": lv.note}
+            for lv, _, n_open in exact
+        ],
+        "onchain_share": onchain / shown if exact and shown > 0 else None,
     }
+    return body
 
 
 @router.get(

@@ -16,7 +16,7 @@ import {
 
 const LWC = window.LightweightCharts;
 const state = {
-  market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap', split: 'none', from: '', to: '',
+  market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap', split: 'none', source: 'all', from: '', to: '',
 };
 const params = new URLSearchParams(location.search);
 for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
@@ -342,6 +342,7 @@ for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'cont
 $('tab-heatmap').addEventListener('click', () => showTab('heatmap'));
 $('tab-map').addEventListener('click', () => showTab('map'));
 $('mapsplit').addEventListener('change', () => { state.split = $('mapsplit').value; saveUrl(); loadMap(app).catch(showError); });
+$('mapsource').addEventListener('change', () => { state.source = $('mapsource').value; saveUrl(); loadMap(app).catch(showError); });
 $('mapcanvas').addEventListener('pointermove', (event) => mapTooltip(page, event));
 $('mapcanvas').addEventListener('pointerleave', () => { $('maptip').hidden = true; });
 window.addEventListener('resize', () => { if (state.tab === 'map') drawMap(page); });

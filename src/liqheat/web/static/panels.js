@@ -57,7 +57,10 @@ export function drawColourBar({ page }, legend) {
   bar.querySelector('.swatch').style.background = GRADIENT;
   const ticks = [0.25, 0.5, 1].map((x) => usdAt(legend, x));
   let text = ticks[0] === null ? legend.label : `${ticks.map((v) => usd(v)).join(' · ')} ${legend.label}`;
-  if (legend.sides) text = `brightest ${legend.label}: long ${usd(legend.sides.long)} · short ${usd(legend.sides.short)} a cell`;
+  if (legend.sides) {
+    const sides = `long ${usd(legend.sides.long)} · short ${usd(legend.sides.short)}`;
+    text = narrowChart() ? `brightest: ${sides}` : `brightest ${legend.label}: ${sides} a cell`;
+  }
   bar.querySelector('.ticks').textContent = text;
   bar.title = `colour scale (${legend.note}): a quarter, half and full brightness in USD; the hover gives each cell's dollars`;
 }
