@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -195,10 +196,19 @@ def heatmap(
     lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
     lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
     format: Literal["json", "bin", "q16", "csv"] = "json",
+    since: Annotated[
+        int | None,
+        Query(description="q16 only: the time (epoch s) of the last column the asker has; with `lo` and `rows`, the answer "
+              "is only the columns after it when the rest is what the asker holds (`delta`: true)."),
+    ] = None,
+    lo: Annotated[float | None, Query(description="With `since`: the asker's first price edge.")] = None,
+    rows: Annotated[int | None, Query(description="With `since`: the asker's row count.")] = None,
 ) -> Response:
     """``json`` for reading, ``bin`` (float32), ``q16`` for the page (log-scaled uint16: half the bytes of bin), ``csv``.
 
-    Sent as built, never checked against the model: the page asks for up to 2,000 × 1,000 cells."""
+    Sent as built, never checked against the model: the page asks for up to 2,000 × 1,000 cells. A live page asks
+    with ``since``: when its rows are the frame's and ``since`` is one of the frame's columns, the answer holds the
+    columns after it (``delta``), and ``first``, the frame's first column, up to which the asker drops its own."""
     if lev_min > lev_max:
         raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
     span = window_of(window)
@@ -211,6 +221,17 @@ def heatmap(
     short = frame.short if side in ("both", "short") else np.zeros_like(frame.short)
     if format == "csv":
         return encode.csv_stream(encode.matrix_csv(frame.times, frame.price_edges, long, short), f"liqheat-{m.id}-{window}.csv")
+
+    if since is not None and format == "q16":
+        times = encode.seconds(frame.times)
+        same_rows = rows == frame.long.shape[1] and lo is not None and math.isclose(lo, round(float(frame.price_edges[0]), 8))
+        if same_rows and since in times:
+            k = times.index(since) + 1
+            scale, payload = encode.q16(long[k:], short[k:])
+            header = {"market": m.id, "side": side, "delta": True, "first": times[0], "time": times[k:],
+                      "price_edges": [round(float(p), 8) for p in frame.price_edges], "columns": len(times) - k,
+                      "rows": int(frame.long.shape[1]), "encoding": "log1p-uint16", "scale": scale}  # fmt: skip
+            return Response(encode.framed(header, payload), media_type="application/octet-stream")
 
     def build() -> bytes:
         header = {

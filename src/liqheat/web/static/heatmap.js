@@ -155,6 +155,7 @@ export function decodeQ16(buffer) {
   };
   head.long = decode(new Uint16Array(buffer, offset, size));
   head.short = decode(new Uint16Array(buffer, offset + 2 * size, size));
+  head.bytes = buffer.byteLength;
   return head;
 }
 
