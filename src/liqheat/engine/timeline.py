@@ -128,7 +128,7 @@ class Timeline:
         *,
         checkpoint_every: int = 32_768,
         recent_every: int = 2048,
-        max_snapshots: int = 4096,
+        max_snapshots: int = 8192,
         keep_every: int = 0,
         keep_maps: int = 0,
     ) -> None:
