@@ -248,6 +248,7 @@ async function load({ keepView = false, live = false, delta = null } = {}) {
     if (slow) page.slowAt = performance.now();
     page.requests = (page.requests ?? 0) + (slow ? 9 : 5) - (follows ? 1 : 0);
     page.dataAt = performance.now();
+    page.pictureAt = performance.timeOrigin + page.dataAt;
     page.firstPaintMs = null;
     page.bars = candles.time;
     page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
@@ -380,6 +381,7 @@ function listen() {
     onGrew: (info) => {
       page.version = info.version;
       if (info.market !== state.market) return;
+      page.grewAt = performance.timeOrigin + performance.now(); // bench/web.py: when the event reached the page
       if (document.body.dataset.state === 'loading') page.grewWhileLoading = true; // once this load ends
       else load({ keepView: true, live: true, delta: info });
       if (page.server?.store && !$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);
