@@ -34,13 +34,15 @@ OnDone = Callable[[Result, bool], None]
 
 @dataclass
 class Report:
-    """What a backfill did: partitions committed now, found done before, and the markets that failed (why)."""
+    """What a backfill did: partitions committed now, found done before, and the markets that failed (why); the
+    workers' seconds (read, replay, encode) and this process's (commit) of the partitions computed."""
 
     partitions: int = 0
     committed: int = 0
     already: int = 0
     candles: int = 0
     compute_seconds: float = 0.0
+    commit_seconds: float = 0.0
     seconds: float = 0.0
     failed: dict[str, str] = field(default_factory=dict)
 
@@ -65,7 +67,9 @@ def backfill(
 
         def done(chain: Chain, result: Result) -> None:
             job = chain.job
+            writing = time.perf_counter()
             fresh = partitions.commit(store, job.venues, job.market.unified, job.timeframe, result.month, result.files)
+            report.commit_seconds += time.perf_counter() - writing
             report.committed += fresh
             report.already += not fresh
             report.candles += result.candles
