@@ -28,7 +28,7 @@ from foundation import machine
 from liqheat.engine.params import ModelParams
 from liqheat.evaluation.synthetic.stored import store_markets
 from liqheat.scale.backfill import Report, backfill
-from liqheat.scale.plan import Job, month_bounds, months_between
+from liqheat.scale.plan import Job, months_between
 from liqheat.scale.work import compute, month_input
 from liqheat.store import partitions
 from liqheat.store.parquet_store import Store
@@ -132,7 +132,8 @@ def main() -> None:
 
         one, two = runs[1], runs[2]
         rate1, rate2 = n / one.seconds, n / two.seconds
-        print(f"\nefficiency at 2 workers: {rate2 / (2 * rate1):.2f} (target ≥ 0.8)")
+        efficiency = rate2 / (2 * rate1)
+        print(f"\nefficiency at 2 workers: {efficiency:.2f} (target ≥ 0.8)")
         worker = one.compute_seconds / n
         commit = one.commit_seconds / n
         wall = one.seconds / n
@@ -151,20 +152,20 @@ def main() -> None:
         core_seconds = TOTAL_CANDLES / candles * (worker + commit)
         print(f"\npaper estimate for {TOTAL_CANDLES:.0e} candles ({TOTAL_CANDLES / candles:,.0f} month partitions), "
               f"at the measured {(worker + commit) / candles * 1e6:.2f} µs a candle and the measured 2-worker "
-              f"efficiency {rate2 / (2 * rate1):.2f}:")  # fmt: skip
+              f"efficiency {efficiency:.2f}:")  # fmt: skip
         count = TOTAL_CANDLES / candles
         writer = count * commit / 3600
         for cores in (64, 256):
-            hours = core_seconds / (cores * rate2 / (2 * rate1)) / 3600
+            hours = core_seconds / (cores * efficiency) / 3600
             bound = "the workers bind" if hours >= writer else f"the one writer binds: {writer:.1f} h of commits"
             print(f"  {cores} cores: {max(hours, writer):.1f} h of wall time ({hours:.1f} h of compute spread over the cores; "
                   f"{bound}), {hours * cores:,.0f} core-hours ≈ ${hours * cores * CORE_HOUR_USD:,.0f} at "
                   f"${CORE_HOUR_USD}/core-hour")  # fmt: skip
         print(f"  the writer: {commit * 1e3:.0f} ms a commit here ({parts['commit'] * 1e3:.0f} ms unloaded) → "
               f"{count * commit / 3600:.1f} h ({count * parts['commit'] / 3600:.1f} h) for {count:,.0f} partitions, "
-              f"{out_bytes * count / (core_seconds / 64 / 0.9) / 1e6:.0f} MB/s into it at 64 cores")  # fmt: skip
-        print(f"  store: {TOTAL_CANDLES / candles * in_bytes / 1e9:,.0f} GB of market data read, "
-              f"{TOTAL_CANDLES / candles * out_bytes / 1e9:,.0f} GB of backfill written (predictions, frames, states)")  # fmt: skip
+              f"{64 * efficiency / (worker + commit) * out_bytes / 1e6:.0f} MB/s into it at 64 cores")  # fmt: skip
+        print(f"  store: {count * in_bytes / 1e9:,.0f} GB of market data read, {count * out_bytes / 1e9:,.0f} GB of "
+              "backfill written (predictions, frames, states)")  # fmt: skip
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     sys.exit(0 if same else 1)
 
