@@ -24,6 +24,7 @@ from liqheat.scale.backfill import backfill
 from liqheat.scale.plan import Job, months_between
 from liqheat.scale.work import Result
 from liqheat.store import partitions
+from liqheat.store.aggregate import Feed, aggregate
 from liqheat.store.parquet_store import Series, Store
 from liqheat.timeutil import epoch_micros
 
@@ -209,3 +210,21 @@ def test_months_are_whole_calendar_months_before_until() -> None:
     with pytest.raises(DomainError, match="no whole month") as refused:
         months_between(pd.Timestamp("2026-01-15T00:00Z"), pd.Timestamp("2026-01-20T00:00Z"))
     assert refused.value.param == "until"
+
+
+def test_a_venue_set_is_the_aggregated_market_replayed_without_a_break(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    with store.writer():
+        for venue in ("binance", "bybit"):
+            (market,) = store_markets(store, 1, start=SINCE, days=59, venue=venue, seed=5 if venue == "binance" else 6)
+    months = months_between(SINCE, pd.Timestamp("2026-03-01T00:00Z"))
+    job = Job(("binance", "bybit"), (market, market), "1m", months, ModelParams(), 24.0)
+    report = backfill(store, [job])
+    assert report.committed == 2
+    assert not report.failed
+    whole = aggregate(store, [Feed("binance", market), Feed("bybit", market)], "1m").bundle
+    view = MarketView.from_bundle(whole)
+    expected, _, _ = Engine.for_view(view, ModelParams()).run(view)
+    stored = store.read(Series("predictions", "binance.bybit", market.unified, "1m"))
+    assert len(stored) == len(view) == 59 * 1440
+    assert stored[["swept_long", "swept_short", "intra_long", "intra_short"]].to_numpy().tobytes() == expected.tobytes()

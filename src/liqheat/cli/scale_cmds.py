@@ -27,6 +27,7 @@ def _jobs(
     from liqheat.scale.plan import Job, months_between
     from liqheat.store.aggregate import parse_feeds
     from liqheat.timeutil import parse_duration, parse_time
+    from liqheat.venues.registry import FEEDS
 
     parse_duration(timeframe, "timeframe")
     if not frame_hours > 0:
@@ -37,6 +38,9 @@ def _jobs(
         raise DomainError(f"--symbols needs at least one symbol, got {symbols!r}")
     if not venue_list:
         raise DomainError(f"--venues needs at least one venue, got {venues!r}")
+    unknown = [v for v in venue_list if v.partition(":")[0].lower() not in FEEDS]
+    if unknown:
+        raise DomainError(f"--venues: unknown venue {', '.join(unknown)} (known: {', '.join(FEEDS)})")
     start = parse_time(since, "--since")
     stop = parse_time(until, "--until") if until else pd.Timestamp.now(tz="UTC")
     assert start is not None
@@ -83,7 +87,7 @@ def backfill(
 
     from liqheat.scale.backfill import Report
     from liqheat.scale.backfill import backfill as run
-    from liqheat.scale.plan import Chain
+    from liqheat.scale.plan import Chain, plan
     from liqheat.scale.work import Result
     from liqheat.store.parquet_store import Store
 
@@ -92,8 +96,12 @@ def backfill(
     try:
         jobs = _jobs(symbols, venues, since, until, timeframe, load_params(params_file, set_param), frame_hours)
         store = Store(store_root(store_dir, writing=True))
+        todo = sum(len(chain.months) for chain in plan(store.root, jobs))  # refuses what cannot run before a cluster starts
     except DomainError as exc:
         fail(exc)
+    if not todo:
+        console.print(f"every partition of the {len(jobs)} market(s) is in {store.root} already")
+        return
     client, cluster = _client(scheduler, workers)
     report = Report()
     try:

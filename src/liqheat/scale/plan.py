@@ -16,6 +16,7 @@ import pandas as pd
 from liqheat.engine.params import ModelParams
 from liqheat.model import DomainError, Market
 from liqheat.store import partitions
+from liqheat.store.parquet_store import Series
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ def remaining(root: Path, job: Job) -> Chain:
     """The months of ``job`` not committed yet and the state to start them from: after the last month of the
     unbroken run of committed ones from the first (a month committed after a gap is computed again, and its
     commit then leaves the existing folder)."""
+    for venue, market in zip(job.venues, job.markets, strict=True):
+        if not any(Series("candles", venue, market.unified, job.timeframe).folder(root).glob("month=*/data.parquet")):
+            raise DomainError(
+                f"the store {root} has no {job.timeframe} candles of {venue} {market.unified}: fetch or import them first",
+                param="symbols",
+            )
     have = partitions.done(root, job.venues, job.market.unified, job.timeframe)
     k = 0
     while k < len(job.months) and job.months[k] in have:
