@@ -26,6 +26,7 @@ from liqheat.scale.work import Result
 from liqheat.store import partitions
 from liqheat.store.aggregate import Feed, aggregate
 from liqheat.store.parquet_store import Series, Store
+from liqheat.store.remote import UrlStore, open_store
 from liqheat.timeutil import epoch_micros
 
 SINCE, UNTIL = pd.Timestamp("2026-01-01T00:00Z"), pd.Timestamp("2026-04-01T00:00Z")
@@ -172,8 +173,8 @@ def test_a_commit_is_once_and_only_by_the_writer(source: tuple[Path, list[Market
         assert not partitions.commit(store, ("binance",), "X/USDT:USDT", "1m", "2026-01", {n: b"other" for n in files})
         with pytest.raises(DomainError, match="files"):
             partitions.commit(store, ("binance",), "X/USDT:USDT", "1m", "2026-02", {"data.parquet": b""})
-    assert partitions.read_file(store.root, ("binance",), "X/USDT:USDT", "1m", "2026-01", "meta.json") == b"meta.json"
-    assert partitions.done(store.root, ("binance",), "X/USDT:USDT", "1m") == {"2026-01"}
+    assert partitions.read_file(store, ("binance",), "X/USDT:USDT", "1m", "2026-01", "meta.json") == b"meta.json"
+    assert partitions.done(store, ("binance",), "X/USDT:USDT", "1m") == {"2026-01"}
 
 
 def test_the_next_writer_removes_a_partition_left_half_written(tmp_path: Path) -> None:
@@ -185,7 +186,7 @@ def test_the_next_writer_removes_a_partition_left_half_written(tmp_path: Path) -
     with store.writer():
         assert left in store.recovered
     assert not left.exists()
-    assert partitions.done(store.root, ("binance",), "X/USDT:USDT", "1m") == set()
+    assert partitions.done(store, ("binance",), "X/USDT:USDT", "1m") == set()
 
 
 def test_resuming_a_chain_started_elsewhere_or_with_other_parameters_is_refused(
@@ -228,3 +229,45 @@ def test_a_venue_set_is_the_aggregated_market_replayed_without_a_break(tmp_path:
     stored = store.read(Series("predictions", "binance.bybit", market.unified, "1m"))
     assert len(stored) == len(view) == 59 * 1440
     assert stored[["swept_long", "swept_short", "intra_long", "intra_short"]].to_numpy().tobytes() == expected.tobytes()
+
+
+def test_a_store_at_a_url_is_backfilled_to_the_same_files(single: dict[str, bytes]) -> None:
+    url = f"memory://liqheat-test-{os.getpid()}/store"
+    store = open_store(url)
+    assert isinstance(store, UrlStore)
+    try:
+        with store.writer():
+            markets = store_markets(store, MARKETS, start=SINCE, days=90)
+        with (
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
+            Client(cluster) as client,
+        ):  # threads share the process's memory file system
+            report = backfill(store, _jobs(markets[:2]), client=client)
+        assert report.committed == 6
+        again = backfill(store, _jobs(markets))
+        assert (again.already, again.committed) == (6, 6)
+        base = f"{store.path(store.root)}/predictions/"
+        got = {path.removeprefix(base): store.fs.cat_file(path) for path in sorted(store.fs.find(base))}
+        assert got == single
+        assert not (Path(store.path(store.root)) / "predictions").exists()  # nothing on the local disk
+    finally:
+        store.fs.rm(f"{store.path(store.root)}", recursive=True)
+
+
+def test_on_a_url_a_month_is_done_once_its_marker_is_there() -> None:
+    store = open_store(f"memory://liqheat-marker-{os.getpid()}/store")
+    assert isinstance(store, UrlStore)
+    month = partitions.month_folder(store.root, ("binance",), "X/USDT:USDT", "1m", "2026-01")
+    try:
+        store.fs.pipe_file(store.path(month / "data.parquet"), b"left by a killed commit")
+        assert partitions.done(store, ("binance",), "X/USDT:USDT", "1m") == set()
+        files = {name: name.encode() for name in partitions.FILES}
+        with pytest.raises(DomainError, match="writer lock"):
+            partitions.commit(store, ("binance",), "X/USDT:USDT", "1m", "2026-01", files)
+        with store.writer():
+            assert partitions.commit(store, ("binance",), "X/USDT:USDT", "1m", "2026-01", files)
+            assert not partitions.commit(store, ("binance",), "X/USDT:USDT", "1m", "2026-01", files)
+        assert partitions.done(store, ("binance",), "X/USDT:USDT", "1m") == {"2026-01"}
+        assert store.fs.cat_file(store.path(month / "data.parquet")) == b"data.parquet"
+    finally:
+        store.fs.rm(store.path(store.root), recursive=True)

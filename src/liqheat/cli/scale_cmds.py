@@ -72,7 +72,10 @@ def backfill(
         float, typer.Option(help="A heatmap frame every this many hours (at candle closes on its multiples).")
     ] = 24.0,
     store_dir: Annotated[
-        Path | None, typer.Option("--store", help="Store folder (default: $LIQHEAT_HOME or ~/.liqheat).")
+        str | None,
+        typer.Option(
+            "--store", help="Store folder, or an fsspec URL such as s3://bucket/liqheat (default: $LIQHEAT_HOME or ~/.liqheat)."
+        ),
     ] = None,
     params_file: ParamsFile = None,
     set_param: SetParam = None,
@@ -89,18 +92,20 @@ def backfill(
     from liqheat.scale.backfill import backfill as run
     from liqheat.scale.plan import Chain, plan
     from liqheat.scale.work import Result
-    from liqheat.store.parquet_store import Store
+    from liqheat.store.remote import is_url, open_store
 
     if workers < 1:
         fail(f"--workers must be ≥ 1, got {workers}")
     try:
         jobs = _jobs(symbols, venues, since, until, timeframe, load_params(params_file, set_param), frame_hours)
-        store = Store(store_root(store_dir, writing=True))
-        todo = sum(len(chain.months) for chain in plan(store.root, jobs))  # refuses what cannot run before a cluster starts
+        store = open_store(
+            store_dir if store_dir is not None and is_url(store_dir) else store_root(_path(store_dir), writing=True)
+        )
+        todo = sum(len(chain.months) for chain in plan(store, jobs))  # refuses what cannot run before a cluster starts
     except DomainError as exc:
         fail(exc)
     if not todo:
-        console.print(f"every partition of the {len(jobs)} market(s) is in {store.root} already")
+        console.print(f"every partition of the {len(jobs)} market(s) is in {store.where} already")
         return
     client, cluster = _client(scheduler, workers)
     report = Report()
@@ -131,7 +136,7 @@ def backfill(
             cluster.close()
     rate = report.candles / report.seconds if report.seconds > 0 else 0.0
     console.print(
-        f"{report.committed} partition(s) committed to {store.root} ({report.candles:,} candles, {rate:,.0f} a second); "
+        f"{report.committed} partition(s) committed to {store.where} ({report.candles:,} candles, {rate:,.0f} a second); "
         f"{report.already} already there, of {report.partitions}"
     )
     for label, why in report.failed.items():
@@ -139,6 +144,10 @@ def backfill(
     if report.failed:
         errors.print("the other markets are committed; fix the data and run the same command to finish")
         raise typer.Exit(code=1)
+
+
+def _path(option: str | None) -> Path | None:
+    return None if option is None else Path(option.removeprefix("file://"))
 
 
 def _client(scheduler: str | None, workers: int) -> tuple[Client, LocalCluster | None]:

@@ -59,7 +59,7 @@ def backfill(
     began = time.perf_counter()
     report = Report()
     with store.writer():
-        chains = plan(store.root, jobs)
+        chains = plan(store, jobs)
         report.partitions = sum(len(job.months) for job in jobs)
         report.already = report.partitions - sum(len(chain.months) for chain in chains)
         if on_plan:
@@ -90,7 +90,7 @@ def _here(store: Store, chains: list[Chain], done: Callable[[Chain, Result], Non
         previous: Result | bytes | None = chain.state
         for month in chain.months:
             try:
-                result = compute(str(store.root), chain.job, month, previous)
+                result = compute(store.where, chain.job, month, previous)
             except Exception as exc:  # a market's failure is reported; the others go on
                 report.failed[chain.job.label] = str(exc)
                 break
@@ -108,7 +108,7 @@ def _on_cluster(client: Client, store: Store, chains: list[Chain], done: Callabl
     for c, chain in enumerate(chains):
         previous: Any = chain.state
         for m, month in enumerate(chain.months):
-            future = client.submit(compute, str(store.root), chain.job, month, previous, key=(name, len(futures)), pure=False)
+            future = client.submit(compute, store.where, chain.job, month, previous, key=(name, len(futures)), pure=False)
             where[future.key] = (c, m)
             futures.append(future)
             previous = future

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from liqheat.engine.params import ModelParams
 from liqheat.model import DomainError, Market
 from liqheat.store import partitions
-from liqheat.store.parquet_store import Series
+from liqheat.store.parquet_store import Series, Store
 
 
 @dataclass(frozen=True)
@@ -76,25 +75,25 @@ def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.offsets.MonthBegin(1)
 
 
-def remaining(root: Path, job: Job) -> Chain:
+def remaining(store: Store, job: Job) -> Chain:
     """The months of ``job`` not committed yet and the state to start them from: after the last month of the
     unbroken run of committed ones from the first (a month committed after a gap is computed again, and its
     commit then leaves the existing folder)."""
     for venue, market in zip(job.venues, job.markets, strict=True):
-        if not any(Series("candles", venue, market.unified, job.timeframe).folder(root).glob("month=*/data.parquet")):
+        if not store.has(Series("candles", venue, market.unified, job.timeframe)):
             raise DomainError(
-                f"the store {root} has no {job.timeframe} candles of {venue} {market.unified}: fetch or import them first",
+                f"the store {store.where} has no {job.timeframe} candles of {venue} {market.unified}: fetch or import them first",
                 param="symbols",
             )
-    have = partitions.done(root, job.venues, job.market.unified, job.timeframe)
+    have = partitions.done(store, job.venues, job.market.unified, job.timeframe)
     k = 0
     while k < len(job.months) and job.months[k] in have:
         k += 1
     if k == 0:
         return Chain(job, job.months, None)
     last = job.months[k - 1]
-    meta = partitions.read_meta(root, job.venues, job.market.unified, job.timeframe, last)
-    where = f"{partitions.month_folder(root, job.venues, job.market.unified, job.timeframe, last)}"
+    meta = partitions.read_meta(store, job.venues, job.market.unified, job.timeframe, last)
+    where = f"{store.where}: {partitions.month_folder(store.root, job.venues, job.market.unified, job.timeframe, last)}"
     if meta.get("chain_start") != job.first:
         raise DomainError(
             f"{where} belongs to a backfill started at {meta.get('chain_start')}, not {job.first}: "
@@ -103,10 +102,10 @@ def remaining(root: Path, job: Job) -> Chain:
         )
     if meta.get("params") != job.params.to_dict() or meta.get("frame_hours") != job.frame_hours:
         raise DomainError(f"{where} was computed with other parameters: use the same --set and --frame-hours, or another store")
-    state = partitions.read_file(root, job.venues, job.market.unified, job.timeframe, last, "state.npz")
+    state = partitions.read_file(store, job.venues, job.market.unified, job.timeframe, last, "state.npz")
     return Chain(job, job.months[k:], state)
 
 
-def plan(root: Path, jobs: Sequence[Job]) -> list[Chain]:
+def plan(store: Store, jobs: Sequence[Job]) -> list[Chain]:
     """Every job's remaining chain (chains with nothing left included, empty)."""
-    return [remaining(root, job) for job in jobs]
+    return [remaining(store, job) for job in jobs]

@@ -12,7 +12,6 @@ import io
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +25,7 @@ from liqheat.model import DomainError
 from liqheat.scale.plan import Job, month_bounds
 from liqheat.store.aggregate import Feed, aggregate
 from liqheat.store.parquet_store import Series, Store
+from liqheat.store.remote import open_store
 from liqheat.timeutil import epoch_micros, parse_duration
 
 _CANDLES = ("open", "high", "low", "close", "volume", "taker_buy_volume")
@@ -91,13 +91,13 @@ def month_input(store: Store, job: Job, month: str) -> MonthInput:
     return MonthInput(ts, columns, oi_samples or empty, funding_samples)
 
 
-def compute(root: str, job: Job, month: str, previous: Result | bytes | None) -> Result:
-    """The partition ``month`` of ``job``, from the state ``previous`` left (the month before's result, its
-    ``state.npz``, or None for the chain's first month)."""
+def compute(where: str, job: Job, month: str, previous: Result | bytes | None) -> Result:
+    """The partition ``month`` of ``job`` in the store at ``where`` (a folder or a URL), from the state ``previous``
+    left (the month before's result, its ``state.npz``, or None for the chain's first month)."""
     began = time.perf_counter()
     state = previous.files["state.npz"] if isinstance(previous, Result) else previous
     carried = Carried.from_bytes(state) if state is not None else None
-    data = month_input(Store(Path(root)), job, month)
+    data = month_input(open_store(where), job, month)
     start, end = month_bounds(month)
     step_us = int(parse_duration(job.timeframe, "timeframe").value // 1000)
     until = int(end.value // 1000)

@@ -129,6 +129,15 @@ class Store:
             handle.close()
 
     @property
+    def where(self) -> str:
+        """The store's location as a worker opens it (:func:`liqheat.store.remote.open_store`)."""
+        return str(self.root)
+
+    def has(self, series: Series) -> bool:
+        """Whether the series has any month stored."""
+        return any(series.folder(self.root).glob("month=*/data.parquet"))
+
+    @property
     def writing(self) -> bool:
         """Whether this store holds the writer lock (inside :meth:`writer`)."""
         return self._lock is not None

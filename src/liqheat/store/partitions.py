@@ -14,7 +14,8 @@ flushed to disk, and the folder is renamed into place in one step, then the pare
 ``month=`` folder that exists is complete; a commit that finds it there leaves it (a partition is a pure
 function of its inputs, so a second computation of it is the same bytes). A temporary folder left by a kill is
 removed by the next writer (:meth:`liqheat.store.parquet_store.Store.writer`). Only the holder of the store's
-writer lock commits; readers and workers never write.
+writer lock commits; readers and workers never write. On a store at a URL (:mod:`.remote`), where no folder is
+renamed, each file is one PUT and ``meta.json`` goes last: a month is done when its ``meta.json`` is there.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from liqheat.model import DomainError
 from liqheat.store.parquet_store import Series, Store
+from liqheat.store.remote import UrlStore
 
 FILES = ("data.parquet", "frames.parquet", "state.npz", "meta.json")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
@@ -50,25 +52,30 @@ def month_folder(root: Path, venues: tuple[str, ...], symbol: str, timeframe: st
     return folder(root, venues, symbol, timeframe) / f"month={month}"
 
 
-def done(root: Path, venues: tuple[str, ...], symbol: str, timeframe: str) -> set[str]:
-    """The months of a market that are committed (their folder exists, so it is complete)."""
-    base = folder(root, venues, symbol, timeframe)
+def done(store: Store, venues: tuple[str, ...], symbol: str, timeframe: str) -> set[str]:
+    """The months of a market that are committed (their folder, or on a URL their ``meta.json``, exists)."""
+    base = folder(store.root, venues, symbol, timeframe)
+    if isinstance(store, UrlStore):
+        return {path.rsplit("/", 2)[-2].removeprefix("month=") for path in store.fs.glob(f"{store.path(base)}/month=*/meta.json")}
     return {p.name.removeprefix("month=") for p in base.glob("month=*") if p.is_dir()} if base.is_dir() else set()
 
 
-def read_file(root: Path, venues: tuple[str, ...], symbol: str, timeframe: str, month: str, name: str) -> bytes:
+def read_file(store: Store, venues: tuple[str, ...], symbol: str, timeframe: str, month: str, name: str) -> bytes:
     """One file of a committed month (``state.npz`` to resume from it)."""
-    path = month_folder(root, venues, symbol, timeframe, month) / name
+    path = month_folder(store.root, venues, symbol, timeframe, month) / name
     try:
+        if isinstance(store, UrlStore):
+            data: bytes = store.fs.cat_file(store.path(path))
+            return data
         return path.read_bytes()
     except OSError as exc:
-        raise DomainError(f"{path}: cannot read ({exc.strerror or exc}); run `liqheat store check`") from None
+        raise DomainError(f"{store.where}: {path}: cannot read ({exc.strerror or exc}); run `liqheat store check`") from None
 
 
-def read_meta(root: Path, venues: tuple[str, ...], symbol: str, timeframe: str, month: str) -> dict[str, object]:
-    path = month_folder(root, venues, symbol, timeframe, month) / "meta.json"
+def read_meta(store: Store, venues: tuple[str, ...], symbol: str, timeframe: str, month: str) -> dict[str, object]:
+    path = month_folder(store.root, venues, symbol, timeframe, month) / "meta.json"
     try:
-        data = json.loads(read_file(root, venues, symbol, timeframe, month, "meta.json"))
+        data = json.loads(read_file(store, venues, symbol, timeframe, month, "meta.json"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DomainError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -86,6 +93,12 @@ def commit(store: Store, venues: tuple[str, ...], symbol: str, timeframe: str, m
     if sorted(files) != sorted(FILES):
         raise DomainError(f"a partition is the files {', '.join(FILES)}, got {', '.join(sorted(files))}")
     target = month_folder(store.root, venues, symbol, timeframe, month)
+    if isinstance(store, UrlStore):
+        if month in done(store, venues, symbol, timeframe):
+            return False
+        for name in sorted(FILES, key=lambda n: n == "meta.json"):  # the marker last
+            store.fs.pipe_file(store.path(target / name), files[name])
+        return True
     if target.is_dir():
         return False
     parent = target.parent
