@@ -83,8 +83,9 @@ def backfill(
     """Replay every month of every market into the store on Dask, exactly once a month; a rerun finishes the rest.
 
     Each (venues, symbol, month) is a partition: a worker replays it from the state the month before left and the
-    one writer (this process) commits its predictions, frames and state in one rename. Partitions already in the
-    store are skipped, so after any failure or kill the same command resumes.
+    one writer (this process) commits its predictions, frames and state at once (one folder rename; on a URL store,
+    its meta.json last). Partitions already in the store are skipped, so after any failure or kill the same
+    command resumes.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
