@@ -151,3 +151,23 @@ def test_a_month_before_its_carried_state_is_refused(market: MarketView) -> None
 def test_a_state_of_another_format_is_refused() -> None:
     with pytest.raises(DomainError, match="not an engine state"):
         Carried.from_bytes(b"nonsense")
+
+
+def test_a_month_without_candles_carries_the_state_through(market: MarketView) -> None:
+    """February missing (a venue down for a month): the chain passes it with its samples and decays over the gap."""
+    start, until = _months(market)[1]
+    keep = (market.ts < start) | (market.ts >= until)
+    oi_ts, oi_values = SAMPLES["oi"]
+    funding_ts, funding_values = SAMPLES["funding"]
+    rows = {"open": market.open, "high": market.high, "low": market.low, "close": market.close}
+    rows |= {"volume": market.volume, "taker_buy_volume": market.taker_buy}  # type: ignore[dict-item]
+    candles = {k: v[keep] for k, v in rows.items()}
+    gapped = MarketView.from_arrays(
+        ts=market.ts[keep], candles=candles, oi=(oi_ts, oi_values), funding=(funding_ts, funding_values),
+        timeframe_us=60_000_000, symbol=market.symbol,
+    )  # fmt: skip
+    params = ModelParams()
+    expected, _, _ = Engine.for_view(gapped, params).run(gapped)
+    months = _chain(gapped, params, through_bytes=True)
+    assert [len(m.ts) for m in months][1] == 0
+    assert np.concatenate([m.predictions for m in months]).tobytes() == expected.tobytes()
