@@ -152,15 +152,10 @@ def _path(option: str | None) -> Path | None:
 
 
 def _client(scheduler: str | None, workers: int) -> tuple[Client, LocalCluster | None]:
-    """A client of ``scheduler``, or of a new local cluster of ``workers`` processes."""
-    import logging
+    """A client of ``scheduler``, or of a new local cluster of ``workers`` processes; errors name the option."""
+    from liqheat.scale.fit import connect
 
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        try:
-            return Client(scheduler, timeout="20s"), None
-        except (OSError, TimeoutError) as exc:
-            fail(f"--scheduler {scheduler}: cannot connect ({exc})")
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, silence_logs=logging.ERROR)
-    return Client(cluster), cluster
+    try:
+        return connect(scheduler, workers)
+    except DomainError as exc:
+        fail(exc)
