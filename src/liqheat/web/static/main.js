@@ -259,7 +259,9 @@ async function load({ keepView = false, live = false, delta = null } = {}) {
     else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
     else chart.timeScale().fitContent();
     page.zoomReady = true;
+    page.chartAt = performance.timeOrigin + performance.now();
     const [liqs, summary, clusters, realized, venues, levels, mood] = await panels;
+    page.panelsAt = performance.timeOrigin + performance.now();
     if (token !== page.loadToken) return;
     const changed = (key, value) => {
       const text = JSON.stringify(value);
