@@ -121,11 +121,15 @@ function repaint() {
 
 // The heatmap of the view. On a live refresh of the same view only the columns after the page's last are asked
 // (the server answers the whole frame when its rows moved): a few kB a candle instead of a megabyte.
-async function heatmapData(live = false) {
+function heatmapQuery() {
   const [lo, hi] = state.lev.split('-');
   const columns = detail.columns ?? Math.min(2000, Math.max(200, Math.round($('chart').clientWidth)));
   const query = { window: state.window, side: state.side, lev_min: lo, lev_max: hi, bins: detail.bins, columns, format: 'q16' };
-  const key = JSON.stringify([state.market, query]);
+  return { query, key: JSON.stringify([state.market, query]) };
+}
+
+async function heatmapData(live = false) {
+  const { query, key } = heatmapQuery();
   const held = page.heatmap;
   const delta = live && held && page.heatmapKey === key && held.columns > 0
     ? { since: held.time[held.columns - 1], lo: held.price_edges[0], rows: held.rows } : {};
@@ -210,7 +214,7 @@ function appended(native) {
   return { time: column('time'), open: column('open'), high: column('high'), low: column('low'), close: column('close') };
 }
 
-async function load({ keepView = false, live = false, delta = null } = {}) {
+async function load({ keepView = false, live = false, delta = null, early = null } = {}) {
   $('error').hidden = true;
   document.body.dataset.state = 'loading';
   const visible = keepView ? chart.timeScale().getVisibleLogicalRange() : null;
@@ -228,7 +232,7 @@ async function load({ keepView = false, live = false, delta = null } = {}) {
     const follows = delta?.candles && page.answers.summary?.id === id && page.answers.summary.last === delta.previous_last;
     const picture = Promise.all([
       follows ? Promise.resolve(appended(delta.candles)) : api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
-      heatmapData(live),
+      early?.key === heatmapQuery().key ? early.heat.catch(() => heatmapData(live)) : heatmapData(live),
     ]);
     // On a new view the panels are asked once the chart's data is in (they would share the server's cores with
     // it); on a live refresh both go at once.
@@ -398,6 +402,9 @@ function listen() {
 
 async function start() {
   try {
+    // a market named in the address: its heatmap is asked at once, beside the list of markets
+    const early = params.has('market') ? { key: heatmapQuery().key, heat: heatmapData() } : null;
+    early?.heat.catch(() => {});
     const markets = await api.markets();
     page.markets = markets;
     if (!markets.length) throw new Error('this server has no market: start it with --bundle DIR');
@@ -409,7 +416,7 @@ async function start() {
     showTab(state.tab === 'map' ? 'map' : 'heatmap');
     fitControls();
     fitVenues();
-    await load();
+    await load({ early });
     page.server = await api.server();
     if (page.server.alerts) {
       $('alertsbox').hidden = false;
