@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import write_aave_snapshot
-from liqheat.analytics.exact import ExactLevels, aave_levels, latest, on_bins
+from liqheat.analytics.exact import ExactLevels, Snapshots, aave_levels, latest, on_bins
 from liqheat.model import DomainError
 
 AS_OF = pd.Timestamp("2026-02-24", tz="UTC")
@@ -40,9 +40,10 @@ def test_a_long_level_leaves_when_a_low_reaches_it_and_a_short_one_when_a_high_d
 def test_a_later_snapshot_of_a_source_replaces_the_earlier_and_none_is_shown_before_the_first() -> None:
     early, late = levels(AS_OF), levels(AS_OF + pd.Timedelta(hours=6))
     other = levels(AS_OF, source="hyperliquid")
-    assert latest([late, early, other], AS_OF - pd.Timedelta(hours=1)) == []
-    assert latest([late, early, other], AS_OF + pd.Timedelta(hours=1)) == [early, other]
-    chosen = latest([late, early, other], AS_OF + pd.Timedelta(hours=7))
+    sources = [Snapshots("aave v3", "BTC", (late, early)), Snapshots.of(other)]
+    assert latest(sources, AS_OF - pd.Timedelta(hours=1)) == []
+    assert latest(sources, AS_OF + pd.Timedelta(hours=1)) == [early, other]
+    chosen = latest(sources, AS_OF + pd.Timedelta(hours=7))
     assert chosen[0] is late
     assert chosen[1] is other
 

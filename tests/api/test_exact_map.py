@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.data import BARE, SYN
-from liqheat.analytics.exact import ExactLevels
+from liqheat.analytics.exact import ExactLevels, Snapshots
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
 from liqheat.model import DomainError
@@ -37,7 +37,7 @@ def client() -> TestClient:
     registry = Registry()
     registry.add(SYN, market_id="syn")
     registry.add(BARE, market_id="bare")
-    assert registry.add_exact(exact_levels()) == ["syn"]
+    assert registry.add_exact(Snapshots.of(exact_levels())) == ["syn"]
     return TestClient(create_app(registry))
 
 
@@ -110,5 +110,5 @@ def test_levels_on_a_symbol_no_market_serves_are_refused_naming_the_option() -> 
     registry = Registry()
     registry.add(BARE, market_id="bare")
     with pytest.raises(DomainError, match=r"aave v3: no market served is on BTC \(markets: ETH") as raised:
-        registry.add_exact(exact_levels())
+        registry.add_exact(Snapshots.of(exact_levels()))
     assert raised.value.param == "onchain"

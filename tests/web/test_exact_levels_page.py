@@ -19,12 +19,12 @@ MARKET = "btc-agg-1h-dec-feb"
 def exact_server() -> Iterator[str]:
     if not (SHARED / "meta.json").is_file() or not SHARED_AAVE.is_dir():
         pytest.skip(f"shared bundle {SHARED} or Aave snapshot {SHARED_AAVE} is absent")
-    from liqheat.analytics.exact import aave_levels
+    from liqheat.analytics.exact import Snapshots, aave_levels
     from liqheat.api.markets import Registry
 
     registry = Registry()
     registry.add_folder(SHARED)
-    registry.add_exact(aave_levels(str(SHARED_AAVE)))
+    registry.add_exact(Snapshots.of(aave_levels(str(SHARED_AAVE))))
     with serve(registry) as base:
         yield base
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -78,13 +79,37 @@ class ExactLevels:
         return np.asarray(np.where(self.long, self.price < lowest, self.price > highest), dtype=bool)
 
 
-def latest(sources: Sequence[ExactLevels], at: pd.Timestamp) -> list[ExactLevels]:
-    """Per source, the last snapshot taken at or before ``at`` (a later one replaces an earlier one)."""
-    chosen: dict[str, ExactLevels] = {}
-    for s in sorted(sources, key=lambda s: s.as_of):
-        if s.as_of <= at:
-            chosen[s.source] = s
-    return list(chosen.values())
+class ExactSource(Protocol):
+    """Where a market's exact levels come from: fixed snapshots (:class:`Snapshots`) or positions kept over time
+    (a store of Hyperliquid reads); ``levels_at`` gives the last known before ``at``, or None."""
+
+    source: str
+    symbol: str
+
+    def levels_at(self, at: pd.Timestamp) -> ExactLevels | None: ...
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """Snapshots of one source, each replacing the one before from its time on."""
+
+    source: str
+    symbol: str
+    taken: tuple[ExactLevels, ...]
+
+    def levels_at(self, at: pd.Timestamp) -> ExactLevels | None:
+        before = [s for s in self.taken if s.as_of <= at]
+        return max(before, key=lambda s: s.as_of) if before else None
+
+    @classmethod
+    def of(cls, levels: ExactLevels) -> Snapshots:
+        return cls(levels.source, levels.symbol, (levels,))
+
+
+def latest(sources: Sequence[ExactSource], at: pd.Timestamp) -> list[ExactLevels]:
+    """Per source, its levels as of ``at`` (the last snapshot at or before it); sources with none then are left out."""
+    found = [s.levels_at(at) for s in sources]
+    return [levels for levels in found if levels is not None]
 
 
 def on_bins(levels: ExactLevels, is_open: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +140,7 @@ def aave_levels(folder: str, asset: str = "BTC") -> ExactLevels:
 
 
 def exact_parts(
-    sources: Sequence[ExactLevels], mm: MarketMap, ts_us: np.ndarray, low: np.ndarray, high: np.ndarray
+    sources: Sequence[ExactSource], mm: MarketMap, ts_us: np.ndarray, low: np.ndarray, high: np.ndarray
 ) -> list[tuple[ExactLevels, Part, int]]:
     """Each source's latest snapshot at ``mm``'s time as a part on ``mm``'s bins (levels the candles since the
     snapshot crossed are gone), with how many of its levels are open."""

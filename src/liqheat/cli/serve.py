@@ -152,7 +152,7 @@ ONCHAIN = ("aave",)
 
 def attach_onchain(registry: object, item: str) -> None:
     """``--onchain SOURCE=PATH``: read the source's exact levels and show them beside the markets on their asset."""
-    from liqheat.analytics.exact import aave_levels
+    from liqheat.analytics.exact import Snapshots, aave_levels
 
     source, _, path = item.partition("=")
     if source.strip().lower() not in ONCHAIN or not path.strip():
@@ -162,7 +162,7 @@ def attach_onchain(registry: object, item: str) -> None:
         fail(f"--onchain {item}: {folder} is not a folder")
     with console.status(f"reading the exact levels of {folder}"):
         levels = aave_levels(str(folder))
-    shown = registry.add_exact(levels)  # type: ignore[attr-defined]
+    shown = registry.add_exact(Snapshots.of(levels))  # type: ignore[attr-defined]
     console.print(f"{levels.source}: {len(levels.price):,} exact levels of {levels.positions:,} positions as of "
                   f"{levels.as_of:%Y-%m-%d}, beside {', '.join(shown)}")  # fmt: skip
 
