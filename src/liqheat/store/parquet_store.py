@@ -44,6 +44,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "book_depth": ("ts", "percentage"),
     "liquidations": ("ts", "side", "usd", "price"),
     "gaps": ("ts", "stream"),
+    "positions": ("ts", "user", "coin"),  # on-chain positions as they open, change and close (venues/hyperliquid/tracker.py)
+    "coverage": ("ts",),
 }
 _SAFE = re.compile(r"^[\w.-]+$")
 INTERRUPTED = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # fsutil.atomic_write's temporary name
