@@ -27,9 +27,9 @@ from liqheat.venues.hyperliquid.info import Clock
 LIMIT = 1200
 PUBLISHED = {"clearinghouseState": 2, "l2Book": 2, "allMids": 2, "orderStatus": 2, "spotClearinghouseState": 2,
              "exchangeStatus": 2, "userRole": 60}  # fmt: skip
-EMPTY = {"assetPositions": [], "crossMaintenanceMarginUsed": "0.0", "withdrawable": "0.0", "time": 0,
-         "marginSummary": {"accountValue": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0", "totalMarginUsed": "0.0"},
-         "crossMarginSummary": {"accountValue": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0", "totalMarginUsed": "0.0"}}  # fmt: skip
+ZERO = {"accountValue": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0", "totalMarginUsed": "0.0"}
+EMPTY = {"assetPositions": [], "crossMaintenanceMarginUsed": "0.0", "withdrawable": "0.0", "time": 0, "marginSummary": ZERO,
+         "crossMarginSummary": ZERO}  # fmt: skip
 
 
 @dataclass
@@ -80,7 +80,7 @@ def serve(venue: Venue) -> Iterator[str]:
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall each
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
                 body = json.loads(raw)
@@ -155,4 +155,5 @@ def synthetic_venue(clock: Clock, n: int, *, whales: int = 150, whale_share: flo
     accounts: dict[str, Any] = {u: account("BTC", s * v / mark, mark, int(lev))
                                 for u, v, s, lev in zip(users, notional, sides, leverage, strict=True)}  # fmt: skip
     oi = float(notional.sum()) / 2 / mark / coverage
-    return Venue(clock, accounts, meta({"BTC": (mark, oi), "ETH": (2_500.0, 1_000.0)})), users, dict(zip(users, notional.tolist(), strict=True))
+    venue = Venue(clock, accounts, meta({"BTC": (mark, oi), "ETH": (2_500.0, 1_000.0)}))
+    return venue, users, dict(zip(users, notional.tolist(), strict=True))

@@ -23,6 +23,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,7 @@ def read_leaderboard(source: str, timeout: float = 60.0) -> list[str]:
     """The leaderboard's addresses from a saved file or an http(s) URL (one GET, outside the ``/info`` budget)."""
     if source.startswith(("http://", "https://")):
         try:
-            with urllib.request.urlopen(source, timeout=timeout) as response:  # noqa: S310  (http(s) only, checked above)
+            with urllib.request.urlopen(source, timeout=timeout) as response:
                 payload = json.loads(response.read())
         except (OSError, json.JSONDecodeError) as exc:
             raise DomainError(f"leaderboard {source}: cannot read ({exc})", param="leaderboard") from None
@@ -211,3 +212,25 @@ def stream_trades(coins: Iterable[str], found: Callable[[list[str]], object], st
             log.warning("hyperliquid trades %s: %s; reconnecting in %.0f s", url, exc, backoff)
             stop.wait(backoff)
             backoff = min(60.0, backoff * 2)
+
+
+def gather(*, addresses: Iterable[str] = (), lists: Iterable[Path] = (), trades: Iterable[Path] = (),
+           fills: Iterable[Path] = (), leaderboard: str | None = None) -> AddressBook:  # fmt: skip
+    """Every address the given sources name, each under the first source that named it."""
+    book = AddressBook()
+    book.add(_named("address", lambda: [address(a, "address", "address") for a in addresses]), "given")
+    for param, source, read, paths in (("addresses", "list", read_address_list, lists), ("trades", "trades", read_trades, trades),
+                                       ("fills", "liquidations", read_fills, fills)):  # fmt: skip
+        for path in paths:
+            book.add(_named(param, partial(read, path)), source)
+    if leaderboard:
+        book.add(_named("leaderboard", lambda: read_leaderboard(leaderboard)), "leaderboard")
+    return book
+
+
+def _named(param: str, read: Callable[[], list[str]]) -> list[str]:
+    """``read()``, its error naming the source ``param`` it came from (the option, not the field inside)."""
+    try:
+        return read()
+    except DomainError as exc:
+        raise DomainError(str(exc), param=param) from None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -77,15 +78,20 @@ class ManualClock:
 
 
 class WeightBudget:
-    """At most ``per_minute`` weight in any 60 s: :meth:`acquire` waits (on the clock) until a request fits."""
+    """At most ``per_minute`` weight in any 60 s: :meth:`acquire` waits (on the clock) until a request fits.
+
+    Requests are also paced, one of weight ``w`` every ``w × 60 / per_minute`` s: a bare window would let a
+    minute's worth go at once and then stall a minute, so every account would be read in bursts a minute apart."""
 
     def __init__(self, per_minute: int = DEFAULT_BUDGET, clock: Clock | None = None) -> None:
         if not isinstance(per_minute, int) or per_minute < max(HEAVY.values()):
-            raise DomainError(f"budget must be a whole weight a minute ≥ {max(HEAVY.values())}, got {per_minute!r}", param="budget")
+            least = max(HEAVY.values())
+            raise DomainError(f"budget must be a whole weight a minute ≥ {least}, got {per_minute!r}", param="budget")
         self.per_minute = per_minute
         self.clock = clock or SystemClock()
         self._sent: deque[tuple[float, int]] = deque()
         self._used = 0
+        self._next = -math.inf
 
     def used(self) -> int:
         """Weight sent in the last 60 s."""
@@ -100,21 +106,24 @@ class WeightBudget:
         """Seconds until ``w`` fits (0: now)."""
         now = self.clock.now()
         self._expire(now)
+        paced = max(0.0, self._next - now)
         free = self.per_minute - self._used
         if w <= free:
-            return 0.0
+            return paced
         for at, spent in self._sent:
             free += spent
             if w <= free:
-                return at + WINDOW - now
+                return max(paced, at + WINDOW - now)
         raise DomainError(f"a request of weight {w} never fits a budget of {self.per_minute}", param="budget")
 
     def acquire(self, w: int) -> None:
         """Wait until ``w`` fits, then count it as sent now."""
         while (delay := self.wait(w)) > 0:
             self.clock.sleep(delay)
-        self._sent.append((self.clock.now(), w))
+        now = self.clock.now()
+        self._sent.append((now, w))
         self._used += w
+        self._next = now + w * WINDOW / self.per_minute
 
 
 @dataclass

@@ -82,7 +82,8 @@ class Position:
         if self.position_value < 0 or self.leverage <= 0:
             raise DomainError(f"{self.user} {self.coin}: positionValue must be ≥ 0 and leverage > 0", param="positionValue")
         if self.liquidation_px is not None and self.liquidation_px < 0:
-            raise DomainError(f"{self.user} {self.coin}: liquidationPx must be ≥ 0, got {self.liquidation_px}", param="liquidationPx")
+            message = f"{self.user} {self.coin}: liquidationPx must be ≥ 0, got {self.liquidation_px}"
+            raise DomainError(message, param="liquidationPx")
 
     @property
     def side(self) -> Side:
@@ -150,7 +151,8 @@ def parse_clearinghouse_state(user: str, payload: Any) -> AccountState:
     positions = tuple(p for i, entry in enumerate(items) if (p := parse_position(user, entry, i)) is not None)
     coins = [p.coin for p in positions]
     if len(set(coins)) != len(coins):
-        raise DomainError(f"{where}: a coin is listed twice in assetPositions ({', '.join(sorted(coins))})", param="assetPositions")
+        message = f"{where}: a coin is listed twice in assetPositions ({', '.join(sorted(coins))})"
+        raise DomainError(message, param="assetPositions")
     time = payload.get("time")
     return AccountState(user, account_value, positions, time if isinstance(time, int) and not isinstance(time, bool) else None)
 

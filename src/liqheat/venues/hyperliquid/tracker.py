@@ -48,8 +48,8 @@ class Recorder:
     tolerance: float = 1e-3
     last: dict[tuple[str, str], tuple[tuple[float, float, str, float], float]] = field(default_factory=dict)
     held: dict[tuple[str, str], float] = field(default_factory=dict)
-    rows: list[dict[str, object]] = field(default_factory=list)
-    coverage_rows: list[dict[str, object]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    coverage_rows: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def wanted(self, coin: str) -> bool:
@@ -86,7 +86,8 @@ class Recorder:
                 self.last[(p.user, p.coin)] = (_row_key(p), liq)
                 self.rows.append({"ts": ts, "user": p.user, "coin": p.coin, "size": p.size, "entry_px": p.entry_px,
                                   "position_value": p.position_value, "liquidation_px": liq, "margin_mode": p.margin_mode,
-                                  "leverage": p.leverage, "margin_used": p.margin_used, "account_value": state.account_value})  # fmt: skip
+                                  "leverage": p.leverage, "margin_used": p.margin_used,
+                                  "account_value": state.account_value})  # fmt: skip
                 added += 1
             for (user, coin), (key, _) in list(self.last.items()):
                 if user == state.user and coin not in seen and key[0] != 0:
@@ -98,7 +99,7 @@ class Recorder:
                     added += 1
         return added
 
-    def coverage(self, ctxs: dict[str, AssetContext], ts: pd.Timestamp, addresses: int) -> list[dict[str, object]]:
+    def coverage(self, ctxs: dict[str, AssetContext], ts: pd.Timestamp, addresses: int) -> list[dict[str, Any]]:
         """One coverage row per followed coin the market read lists: open interest beside the discovered notional."""
         rows = []
         with self._lock:
@@ -106,7 +107,7 @@ class Recorder:
             for (_, coin), size in self.held.items():
                 by_coin.setdefault(coin, []).append(size)
             for coin, ctx in sorted(ctxs.items()):
-                if not self.wanted(coin) or self.coins is None and coin not in by_coin:
+                if not self.wanted(coin) or (self.coins is None and coin not in by_coin):
                     continue
                 sizes = np.array(by_coin.get(coin, []), dtype=np.float64)
                 long_usd = float(sizes[sizes > 0].sum() * ctx.mark_px)
@@ -169,7 +170,7 @@ def _columns(frame: pd.DataFrame) -> dict[str, list[Any]]:
             for c in COLUMNS if c != "ts"}  # fmt: skip
 
 
-def stored_coverage(store: Store, coin: str, at: pd.Timestamp | None = None) -> dict[str, object] | None:
+def stored_coverage(store: Store, coin: str, at: pd.Timestamp | None = None) -> dict[str, Any] | None:
     """The last coverage row of ``coin`` as of ``at``, or None."""
     frame = store.read(Series("coverage", VENUE, coin), until=at)
     if frame.empty:
@@ -198,6 +199,7 @@ class Tracker:
         self.meta_every = meta_every
         self.origin = (start or pd.Timestamp.now(tz="UTC")) - pd.Timedelta(seconds=self.clock.now())
         self.markets: dict[str, AssetContext] = {}
+        self.coverage: list[dict[str, Any]] = []
         self.meta_at = -math.inf
         self.tally = Tally()
         self._lock = threading.Lock()
@@ -211,12 +213,13 @@ class Tracker:
         with self._lock:
             return sum(self.refresher.add(u, now) for u in users)
 
-    def read_market(self) -> list[dict[str, object]]:
+    def read_market(self) -> list[dict[str, Any]]:
         self.markets = self.client.meta_and_asset_ctxs()
         self.meta_at = self.clock.now()
         with self._lock:
             known = len(self.refresher)
-        return self.recorder.coverage(self.markets, self.ts(), known)
+        self.coverage = self.recorder.coverage(self.markets, self.ts(), known)
+        return self.coverage
 
     def step(self) -> str | None:
         """Read the next account (and the market when due); None when no address is known."""
