@@ -39,7 +39,8 @@ def test_the_sdk_recording_gives_every_open_position_with_its_exact_level() -> N
 def test_the_docs_example_is_an_isolated_long_whose_level_follows_the_venues_formula() -> None:
     state = parse_clearinghouse_state(USER, load("clearinghouseState-docs.json"))
     (eth,) = state.positions
-    assert (eth.coin, eth.side, eth.margin_mode, eth.leverage, state.time_ms) == ("ETH", Side.LONG, "isolated", 20.0, 1708622398623)
+    assert (eth.coin, eth.side, eth.margin_mode, eth.leverage) == ("ETH", Side.LONG, "isolated", 20.0)
+    assert state.time_ms == 1708622398623
     l = 1 / (2 * 50)  # noqa: E741  (the docs' name)
     expected = eth.mark_px - (eth.margin_used - eth.position_value * l) / eth.size / (1 - l)
     assert eth.liquidation_px == pytest.approx(expected, rel=1e-6)
@@ -126,11 +127,16 @@ JUNK = st.one_of(st.none(), st.booleans(), st.text(max_size=8), st.lists(st.inte
 @given(index=st.integers(0, 11), name=st.sampled_from(FIELDS), junk=JUNK)
 def test_any_junk_in_a_field_is_parsed_or_refused_by_name(index: int, name: str, junk: Any) -> None:
     payload = _set(load("clearinghouseState-sdk.json"), ("assetPositions", index, "position", name), junk)
+    error = None
     try:
         state = parse_clearinghouse_state(USER, payload)
     except DomainError as exc:
-        assert f"'{name}'" in str(exc) or f"{name} must" in str(exc)
-        assert f"assetPositions[{index}]" in str(exc) or "szi" in str(exc)
-    else:
-        for p in state.positions:
-            assert p.size != 0 and p.position_value >= 0 and (p.liquidation_px is None or p.liquidation_px >= 0)
+        error = str(exc)
+    if error is not None:
+        assert f"'{name}'" in error or f"{name} must" in error
+        assert f"assetPositions[{index}]" in error
+        return
+    for p in state.positions:
+        assert p.size != 0
+        assert p.position_value >= 0
+        assert p.liquidation_px is None or p.liquidation_px >= 0
