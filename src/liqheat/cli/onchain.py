@@ -300,6 +300,8 @@ def hl_map(
 
     name = coin.strip().upper()
     try:
+        reach = parse_fraction(depth, "depth")
+        parse_bands(bands, 1.0)  # its form, before the store is read; the width once the price is known
         when = parse_time(at, "at")
         until = when + pd.Timedelta(microseconds=1) if when is not None else None  # the rows at `at` itself too
         store = Store(store_root(store_dir))
@@ -309,7 +311,6 @@ def hl_map(
             fail(f"no {name} position in the store {store.root}{' as of ' + at if at else ''}: "
                  f"run liqheat onchain snapshot or follow --coin {name} first")  # fmt: skip
         price = float(market["mark_px"]) if market else positions[0].mark_px
-        reach = parse_fraction(depth, "depth")
         m = exact_map(positions, price, band_edges(price, parse_bands(bands, price), reach), coin=name,
                       open_interest_usd=float(market["open_interest_usd"]) if market else None)  # fmt: skip
     except DomainError as exc:

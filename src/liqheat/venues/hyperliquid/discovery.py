@@ -38,7 +38,8 @@ log = logging.getLogger("liqheat.hyperliquid")
 def address(value: Any, where: str, name: str = "user") -> str:
     """A 0x-prefixed 20-byte hex address, lower-cased (the venue is case-blind; one spelling per account)."""
     if not isinstance(value, str) or not ADDRESS.match(value):
-        raise DomainError(f"{where}: {name} must be a 0x address of 40 hex digits, got {value!r}", param=name)
+        prefix = f"{where}: " if where else ""
+        raise DomainError(f"{prefix}{name} must be a 0x address of 40 hex digits, got {value!r}", param=name)
     return value.lower()
 
 
@@ -218,7 +219,7 @@ def gather(*, addresses: Iterable[str] = (), lists: Iterable[Path] = (), trades:
            fills: Iterable[Path] = (), leaderboard: str | None = None) -> AddressBook:  # fmt: skip
     """Every address the given sources name, each under the first source that named it."""
     book = AddressBook()
-    book.add(_named("address", lambda: [address(a, "address", "address") for a in addresses]), "given")
+    book.add(_named("address", lambda: [address(a, "", "address") for a in addresses]), "given")
     for param, source, read, paths in (("addresses", "list", read_address_list, lists), ("trades", "trades", read_trades, trades),
                                        ("fills", "liquidations", read_fills, fills)):  # fmt: skip
         for path in paths:
