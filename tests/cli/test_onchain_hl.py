@@ -34,7 +34,7 @@ def venue(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, float]]]:
 
 
 def test_snapshot_then_map_show_the_exact_levels_with_coverage(venue: tuple[str, Path, dict[str, float]], tmp_path: Path) -> None:
-    url, listed, notional = venue
+    url, listed, _ = venue
     store = tmp_path / "store"
     result = run("snapshot", "--venue", "hyperliquid", "--coin", "BTC", "--addresses", listed, "--info-url", url,
                  "--budget", "120000", "--store", store, "--json")  # fmt: skip

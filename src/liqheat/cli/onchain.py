@@ -155,9 +155,11 @@ def snapshot(
             recorder.prime(store, sorted(coins))
             tracker = Tracker(client, Refresher(), recorder)
             tracker.add(book.sources)
-            tracker.sweep()
+            try:
+                tracker.sweep()
+            finally:
+                stored = recorder.flush(store)  # what was read before a failure is kept
             coverage = tracker.coverage
-            stored = recorder.flush(store)
     except DomainError as exc:
         fail(exc)
     finally:
@@ -216,7 +218,7 @@ def follow(
     from liqheat.store.parquet_store import Store
     from liqheat.timeutil import duration_seconds
     from liqheat.venues.hyperliquid.discovery import gather, stream_trades
-    from liqheat.venues.hyperliquid.info import InfoClient, WeightBudget
+    from liqheat.venues.hyperliquid.info import InfoClient, Unavailable, WeightBudget
     from liqheat.venues.hyperliquid.scheduler import Refresher
     from liqheat.venues.hyperliquid.tracker import Recorder, Tracker
 
@@ -250,12 +252,16 @@ def follow(
             start = flushed = clock.now()
             try:
                 while limit is None or clock.now() - start < limit:
-                    if tracker.step() is None:
-                        clock.sleep(1.0)
+                    try:
+                        if tracker.step() is None:
+                            clock.sleep(1.0)
+                    except Unavailable as exc:
+                        console.print(f"{exc}; trying again in a minute")
+                        clock.sleep(60.0)
                     if clock.now() - flushed >= every:
                         flushed = clock.now()
                         stored = recorder.flush(store)
-                        f = tracker.refresher.freshness(flushed)
+                        f = tracker.freshness()
                         console.print(f"{tracker.ts():%H:%M:%S} {f.addresses:,} addresses ({f.read:,} read, {f.hot:,} hot), "
                                       f"90 % of notional within {f.p90_notional_age:.0f} s, oldest {f.max_age:.0f} s; "
                                       f"{stored:,} rows stored, {client.counters.rate_limited:,} × 429")  # fmt: skip

@@ -80,3 +80,52 @@ def test_a_fills_csv_without_addresses_is_refused_by_name(tmp_path: Path) -> Non
 def test_the_shared_liquidation_orders_name_no_address() -> None:
     with pytest.raises(DomainError, match="no address column"):
         read_fills(SHARED_LIQUIDATIONS / "liquidations.csv")
+
+
+def test_the_live_trades_stream_subscribes_per_coin_finds_users_and_reconnects_after_a_drop() -> None:
+    """A local websocket replays the recorded messages, drops the first connection, then replays them again."""
+    import json
+    import threading
+
+    from websockets.sync.server import ServerConnection, serve
+
+    from liqheat.venues.hyperliquid.discovery import stream_trades
+
+    lines = (HERE / "trades.jsonl").read_text().splitlines()
+    received: list[str] = []
+    connections: list[int] = []
+    found: list[list[str]] = []
+    stop = threading.Event()
+
+    def handler(ws: ServerConnection) -> None:
+        connections.append(1)
+        received.extend(str(ws.recv()) for _ in range(2))
+        for line in lines:
+            ws.send(line)
+        ws.send("not json")  # skipped, with a warning
+        if len(connections) == 1:
+            return  # a drop: the client reconnects
+        while not stop.is_set():
+            stop.wait(0.05)
+
+    def seen(users: list[str]) -> None:
+        found.append(users)
+        if len(found) == 4:
+            stop.set()
+
+    with serve(handler, "127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+        thread = threading.Thread(target=stream_trades, args=(["BTC", "ETH"], seen, stop), kwargs={"url": url})
+        thread.start()
+        thread.join(timeout=30)
+        stop.set()
+        server.shutdown()
+    assert not thread.is_alive()
+    assert [json.loads(m) for m in received[:2]] == [
+        {"method": "subscribe", "subscription": {"type": "trades", "coin": "BTC"}},
+        {"method": "subscribe", "subscription": {"type": "trades", "coin": "ETH"}},
+    ]
+    assert len(connections) == 2
+    assert found[0] == [B, A]
+    assert found[2] == found[0]

@@ -42,6 +42,10 @@ def weight(request_type: str) -> int:
     return 2 if request_type in LIGHT else HEAVY.get(request_type, OTHER)
 
 
+class Unavailable(DomainError):
+    """The endpoint kept failing (429s, 5xx, dropped connections) through every retry: worth trying later."""
+
+
 class Clock(Protocol):
     def now(self) -> float: ...
 
@@ -199,7 +203,7 @@ class InfoClient:
             elif status and status < 500:
                 raise DomainError(f"{self.url}: {kind} refused ({problem})", param="info_url")
             if attempt == self.retries:
-                raise DomainError(f"{self.url}: {kind} failed {self.retries + 1} times, last: {problem}", param="info_url")
+                raise Unavailable(f"{self.url}: {kind} failed {self.retries + 1} times, last: {problem}", param="info_url")
             self.counters.retried += 1
             delay = _retry_after(retry_after) if status == 429 else None
             self.budget.clock.sleep(min(MAX_BACKOFF, delay if delay is not None else backoff))

@@ -27,7 +27,7 @@ import pandas as pd
 from liqheat.model import DomainError
 from liqheat.store.parquet_store import REPAIR, Series, Store
 from liqheat.venues.hyperliquid.info import Clock, InfoClient
-from liqheat.venues.hyperliquid.scheduler import Refresher
+from liqheat.venues.hyperliquid.scheduler import Freshness, Refresher
 from liqheat.venues.hyperliquid.state import AccountState, AssetContext, Position
 
 VENUE = "hyperliquid"
@@ -206,6 +206,10 @@ class Tracker:
 
     def ts(self) -> pd.Timestamp:
         return self.origin + pd.Timedelta(seconds=self.clock.now())
+
+    def freshness(self) -> Freshness:
+        with self._lock:
+            return self.refresher.freshness(self.clock.now())
 
     def add(self, users: Iterable[str]) -> int:
         """Addresses found (by a stream thread too); returns how many were new."""
