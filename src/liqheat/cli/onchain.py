@@ -250,6 +250,13 @@ def follow(
                 thread.start()
             clock = client.budget.clock
             start = flushed = clock.now()
+
+            def status(stored: int) -> None:
+                f = tracker.freshness()
+                console.print(f"{tracker.ts():%H:%M:%S} {f.addresses:,} addresses ({f.read:,} read, {f.hot:,} hot), "
+                              f"90 % of notional within {f.p90_notional_age:.0f} s, oldest {f.max_age:.0f} s; "
+                              f"{stored:,} rows stored, {client.counters.rate_limited:,} × 429", soft_wrap=True)  # fmt: skip
+
             try:
                 while limit is None or clock.now() - start < limit:
                     try:
@@ -260,16 +267,12 @@ def follow(
                         clock.sleep(60.0)
                     if clock.now() - flushed >= every:
                         flushed = clock.now()
-                        stored = recorder.flush(store)
-                        f = tracker.freshness()
-                        console.print(f"{tracker.ts():%H:%M:%S} {f.addresses:,} addresses ({f.read:,} read, {f.hot:,} hot), "
-                                      f"90 % of notional within {f.p90_notional_age:.0f} s, oldest {f.max_age:.0f} s; "
-                                      f"{stored:,} rows stored, {client.counters.rate_limited:,} × 429")  # fmt: skip
+                        status(recorder.flush(store))
             except KeyboardInterrupt:
                 console.print("stopping")
             finally:
                 stop.set()
-                recorder.flush(store)
+                status(recorder.flush(store))
     except DomainError as exc:
         fail(exc)
     finally:

@@ -48,6 +48,7 @@ class Recorder:
     tolerance: float = 1e-3
     last: dict[tuple[str, str], tuple[tuple[float, float, str, float], float]] = field(default_factory=dict)
     held: dict[tuple[str, str], float] = field(default_factory=dict)
+    open: dict[str, set[str]] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     coverage_rows: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -67,6 +68,7 @@ class Recorder:
                 self.last[(user, coin)] = ((size, entry, mode, leverage), liq)
                 if size:
                     self.held[(user, coin)] = size
+                    self.open.setdefault(user, set()).add(coin)
         return len(self.held)
 
     def record(self, state: AccountState, ts: pd.Timestamp) -> int:
@@ -89,14 +91,15 @@ class Recorder:
                                   "leverage": p.leverage, "margin_used": p.margin_used,
                                   "account_value": state.account_value})  # fmt: skip
                 added += 1
-            for (user, coin), (key, _) in list(self.last.items()):
-                if user == state.user and coin not in seen and key[0] != 0:
-                    self.last[(user, coin)] = ((0.0, math.nan, key[2], key[3]), math.nan)
-                    self.held.pop((user, coin), None)
-                    self.rows.append({"ts": ts, "user": user, "coin": coin, "size": 0.0, "entry_px": math.nan,
-                                      "position_value": 0.0, "liquidation_px": math.nan, "margin_mode": key[2],
-                                      "leverage": key[3], "margin_used": 0.0, "account_value": state.account_value})  # fmt: skip
-                    added += 1
+            for coin in sorted(self.open.get(state.user, set()) - seen):
+                key = self.last[(state.user, coin)][0]
+                self.last[(state.user, coin)] = ((0.0, math.nan, key[2], key[3]), math.nan)
+                self.held.pop((state.user, coin), None)
+                self.rows.append({"ts": ts, "user": state.user, "coin": coin, "size": 0.0, "entry_px": math.nan,
+                                  "position_value": 0.0, "liquidation_px": math.nan, "margin_mode": key[2],
+                                  "leverage": key[3], "margin_used": 0.0, "account_value": state.account_value})  # fmt: skip
+                added += 1
+            self.open[state.user] = seen
         return added
 
     def coverage(self, ctxs: dict[str, AssetContext], ts: pd.Timestamp, addresses: int) -> list[dict[str, Any]]:
