@@ -149,6 +149,9 @@ def snapshot(
         if not len(book):
             fail("no address to read: give --address, --addresses, --trades, --fills or --leaderboard")
         client = InfoClient(info_url, budget=WeightBudget(budget))
+    except DomainError as exc:
+        fail(exc)
+    try:
         store = Store(store_root(store_dir, writing=True))
         with store.writer():
             recorder = Recorder(coins)
@@ -163,8 +166,7 @@ def snapshot(
     except DomainError as exc:
         fail(exc)
     finally:
-        if "client" in locals():
-            client.close()
+        client.close()
     summary = {
         "addresses": len(book), "found_by": book.counts(), "read": tracker.tally.reads, "failed": tracker.tally.failed,
         "changes": tracker.tally.rows, "stored_rows": stored, "requests": client.counters.requests,
@@ -235,6 +237,9 @@ def follow(
         if not len(book) and not stream:
             fail("no address to read: give --address, --addresses, --trades, --fills or --leaderboard, or keep --stream")
         client = InfoClient(info_url, budget=WeightBudget(budget))
+    except DomainError as exc:
+        fail(exc)
+    try:
         store = Store(store_root(store_dir, writing=True))
         with store.writer():
             recorder = Recorder(coins)
@@ -277,8 +282,7 @@ def follow(
         fail(exc)
     finally:
         stop.set()
-        if "client" in locals():
-            client.close()
+        client.close()
 
 
 @onchain_app.command("hl-map")
