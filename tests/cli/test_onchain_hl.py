@@ -49,6 +49,12 @@ def test_snapshot_then_map_show_the_exact_levels_with_coverage(venue: tuple[str,
                            "--json").stdout)  # fmt: skip
     assert (again["changes"], again["stored_rows"]) == (0, 2)  # nothing changed: only the market read before and after
 
+    text = run("snapshot", "--addresses", listed, "--info-url", url, "--budget", "120000", "--store", store)
+    assert text.exit_code == 0, text.output
+    assert text.stdout.splitlines()[0] == "Hyperliquid: 40 of 40 addresses read (40 list)"
+    assert "coverage 50.0 % of $" in text.stdout
+    assert max(len(line) for line in text.stdout.splitlines()) <= 80
+
     mapped = run("hl-map", "--coin", "btc", "--store", store, "--bands", "5%", "--depth", "60%", "--json")
     assert mapped.exit_code == 0, mapped.output
     m = json.loads(mapped.stdout)
@@ -61,7 +67,7 @@ def test_snapshot_then_map_show_the_exact_levels_with_coverage(venue: tuple[str,
     lines = table.stdout.splitlines()
     assert "Hyperliquid: BTC 100,000 at " in lines[0]
     assert "coverage 50.0 % of" in " ".join(lines[:3])
-    assert max(len(line) for line in lines) <= 130
+    assert max(len(line) for line in lines) <= 80
 
 
 def test_follow_reads_by_priority_and_writes_as_it_goes(venue: tuple[str, Path, dict[str, float]], tmp_path: Path) -> None:

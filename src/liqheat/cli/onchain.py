@@ -177,14 +177,16 @@ def snapshot(
     if as_json:
         emit_json(summary)
         return
-    console.print(f"Hyperliquid snapshot: {len(book):,} addresses ({', '.join(f'{n:,} {s}' for s, n in book.counts().items())}), "
-                  f"{tracker.tally.reads:,} read, {tracker.tally.failed:,} skipped, {stored:,} rows stored")  # fmt: skip
+    found = ", ".join(f"{n:,} {s}" for s, n in book.counts().items())
+    console.print(f"Hyperliquid: {tracker.tally.reads:,} of {len(book):,} addresses read ({found})")
+    c = client.counters
+    console.print(f"  {tracker.tally.failed:,} skipped, {stored:,} rows stored, {c.requests:,} requests (weight {c.weight:,}), "
+                  f"{c.rate_limited:,} × 429, {summary['seconds']} s")  # fmt: skip
     for row in coverage:
-        console.print(f"  {row['coin']}: {row['positions']:,} positions, long {usd(row['long_usd'])}, short "
-                      f"{usd(row['short_usd'])}, coverage {_share(row['coverage'])} of {usd(row['open_interest_usd'])} "
-                      "open interest")  # fmt: skip
-    console.print(f"  {client.counters.requests:,} requests, weight {client.counters.weight:,}, "
-                  f"{client.counters.rate_limited:,} answered 429, {summary['seconds']} s")  # fmt: skip
+        console.print(
+            f"  {row['coin']}: {row['positions']:,} positions, long {usd(row['long_usd'])}, short {usd(row['short_usd'])}"
+        )
+        console.print(f"    coverage {_share(row['coverage'])} of {usd(row['open_interest_usd'])} open interest")
 
 
 def _share(value: object) -> str:
@@ -351,6 +353,7 @@ def hl_map(
             usd(m.short_usd[i]), f"{m.short_positions[i]:,}",
         )  # fmt: skip
     console.print(table)
-    console.print(f"exact: each position at its own liquidationPx; long: {name} sold as it falls, short: bought as it rises")
+    console.print("exact: each position at its own liquidationPx")
+    console.print(f"long: {name} sold as it falls; short: {name} bought as it rises")
     if m.unreachable or m.outside:
         console.print(f"not drawn: {m.unreachable:,} positions no price liquidates, {m.outside:,} beyond ±{reach:.0%}")
