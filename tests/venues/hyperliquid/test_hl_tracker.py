@@ -74,6 +74,29 @@ def test_a_restarted_recorder_neither_repeats_nor_loses_a_change(tmp_path: Path)
     assert first_row["user"] == USER
 
 
+def test_a_failed_flush_keeps_its_rows_for_the_next_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path)
+    recorder = Recorder(frozenset({"BTC", "ETH"}))
+    recorder.record(sdk_state(), T0)
+    real = Store.write
+    calls = []
+
+    def failing(self: Store, series: Series, frame: pd.DataFrame) -> int:
+        calls.append(series.symbol)
+        if len(calls) == 2:
+            raise DomainError(f"{series.symbol}: cannot write (No space left on device)")
+        return real(self, series, frame)
+
+    with store.writer():
+        monkeypatch.setattr(Store, "write", failing)
+        with pytest.raises(DomainError, match="No space left"):
+            recorder.flush(store)  # BTC written, ETH not
+        assert len(recorder.rows) == 2
+        monkeypatch.setattr(Store, "write", real)
+        assert recorder.flush(store) == 1  # only ETH is new: BTC merged again, not doubled
+    assert [len(store.read(Series("positions", "hyperliquid", c))) for c in ("BTC", "ETH")] == [1, 1]
+
+
 def position(size: float, liq: float | None, coin: str = "BTC", user: str = "0x" + "01" * 20) -> Position:
     return Position(user, coin, size, 100_000.0, abs(size) * 100_000.0, liq, "cross", 10.0, 1.0, 0.0)
 

@@ -125,18 +125,26 @@ class Recorder:
         return rows
 
     def flush(self, store: Store) -> int:
-        """Merge the waiting rows into ``store`` (its writer lock held by the caller); returns rows newly stored."""
+        """Merge the waiting rows into ``store`` (its writer lock held by the caller); returns rows newly stored.
+        A write that fails (a full disk) puts every row back to wait for the next flush; what part of them it had
+        stored already is merged again, adding nothing twice."""
         with self._lock:
             rows, self.rows = self.rows, []
             coverage, self.coverage_rows = self.coverage_rows, []
         added = 0
-        for kind, batch in (("positions", rows), ("coverage", coverage)):
-            if not batch:
-                continue
-            frame = pd.DataFrame(batch)
-            frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
-            for coin, part in frame.groupby("coin", sort=True):
-                added += store.write(Series(kind, VENUE, str(coin)), part.reset_index(drop=True))
+        try:
+            for kind, batch in (("positions", rows), ("coverage", coverage)):
+                if not batch:
+                    continue
+                frame = pd.DataFrame(batch)
+                frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
+                for coin, part in frame.groupby("coin", sort=True):
+                    added += store.write(Series(kind, VENUE, str(coin)), part.reset_index(drop=True))
+        except BaseException:
+            with self._lock:
+                self.rows[:0] = rows
+                self.coverage_rows[:0] = coverage
+            raise
         return added
 
 
