@@ -35,6 +35,7 @@ LIGHT = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus", "sp
 HEAVY = {"userRole": 60}
 OTHER = 20
 MAX_BACKOFF = 60.0
+SLACK = 1e-3  # a sent request counts 1 ms longer than the window: the venue's clock and rounding are not ours
 
 
 def weight(request_type: str) -> int:
@@ -78,7 +79,7 @@ class ManualClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             with self._lock:
-                self._t += seconds
+                self._t = max(self._t + seconds, math.nextafter(self._t, math.inf))  # a sleep too short to add still moves on
 
 
 class WeightBudget:
@@ -93,7 +94,7 @@ class WeightBudget:
             raise DomainError(f"budget must be a whole weight a minute ≥ {least}, got {per_minute!r}", param="budget")
         self.per_minute = per_minute
         self.clock = clock or SystemClock()
-        self._sent: deque[tuple[float, int]] = deque()
+        self._sent: deque[tuple[float, int]] = deque()  # (when it leaves the window, weight)
         self._used = 0
         self._next = -math.inf
 
@@ -103,7 +104,7 @@ class WeightBudget:
         return self._used
 
     def _expire(self, now: float) -> None:
-        while self._sent and now - self._sent[0][0] >= WINDOW:
+        while self._sent and now >= self._sent[0][0]:
             self._used -= self._sent.popleft()[1]
 
     def wait(self, w: int) -> float:
@@ -114,20 +115,23 @@ class WeightBudget:
         free = self.per_minute - self._used
         if w <= free:
             return paced
-        for at, spent in self._sent:
+        for leaves, spent in self._sent:
             free += spent
             if w <= free:
-                return max(paced, at + WINDOW - now)
+                return max(paced, leaves - now)
         raise DomainError(f"a request of weight {w} never fits a budget of {self.per_minute}", param="budget")
 
     def acquire(self, w: int) -> None:
-        """Wait until ``w`` fits, then count it as sent now."""
+        """Wait until ``w`` fits, then count it as sent now. A request the window held back is not paced after:
+        the window, full, already meters what follows (pacing too would charge its weight twice)."""
+        held = False
         while (delay := self.wait(w)) > 0:
+            held = held or delay > max(0.0, self._next - self.clock.now())
             self.clock.sleep(delay)
         now = self.clock.now()
-        self._sent.append((now, w))
+        self._sent.append((now + WINDOW + SLACK, w))
         self._used += w
-        self._next = now + w * WINDOW / self.per_minute
+        self._next = now if held else now + w * WINDOW / self.per_minute
 
 
 @dataclass
