@@ -14,7 +14,7 @@ from liqheat.model import DomainError
 from liqheat.store.parquet_store import Series, Store
 from liqheat.venues.aave.levels import band_edges
 from liqheat.venues.hyperliquid.info import InfoClient, ManualClock, WeightBudget
-from liqheat.venues.hyperliquid.levels import exact_map
+from liqheat.venues.hyperliquid.levels import exact_map, level_rows
 from liqheat.venues.hyperliquid.scheduler import Refresher
 from liqheat.venues.hyperliquid.state import Position, parse_clearinghouse_state
 from liqheat.venues.hyperliquid.tracker import Recorder, Tracker, stored_coverage, stored_positions
@@ -103,9 +103,9 @@ def position(size: float, liq: float | None, coin: str = "BTC", user: str = "0x"
 
 def test_the_exact_map_puts_longs_below_and_shorts_above_at_their_size_there() -> None:
     edges = band_edges(100_000.0, 2_000.0, 0.1)  # 90,000 … 110,000
-    m = exact_map([position(2.0, 95_000.0), position(1.0, 94_000.0), position(-3.0, 104_000.0), position(-1.0, None),
-                   position(1.0, 101_000.0), position(0.5, 50_000.0)], 100_000.0, edges, coin="BTC",
-                  open_interest_usd=1e6)  # fmt: skip
+    positions_ = [position(2.0, 95_000.0), position(1.0, 94_000.0), position(-3.0, 104_000.0), position(-1.0, None),
+                  position(1.0, 101_000.0), position(0.5, 50_000.0)]  # fmt: skip
+    m = exact_map(positions_, 100_000.0, edges, coin="BTC", open_interest_usd=1e6)
     band = {float(lo): i for i, lo in enumerate(m.edges[:-1])}
     assert m.long_usd[band[94_000.0]] == pytest.approx(2.0 * 95_000)
     assert m.long_usd[band[92_000.0]] == pytest.approx(94_000.0)  # on an edge: the band below it, which price enters
@@ -118,6 +118,10 @@ def test_the_exact_map_puts_longs_below_and_shorts_above_at_their_size_there() -
     d = m.to_dict()
     assert (d["kind"], d["venue"], len(d["bands"])) == ("exact", "hyperliquid", 10)
     assert sum(b["long_usd"] for b in d["bands"]) == pytest.approx(m.long_usd.sum())
+    rows = level_rows(positions_, 100_000.0)
+    assert rows.price.tolist() == [95_000.0, 94_000.0, 104_000.0, 100_000.0, 50_000.0]
+    assert rows.long.tolist() == [True, True, False, True, True]
+    assert rows.usd.sum() == pytest.approx(m.long_usd.sum() + m.short_usd.sum() + 0.5 * 50_000)  # the one outside too
     with pytest.raises(DomainError, match="a ETH position of 0x0101"):
         exact_map([position(1.0, 1.0, coin="ETH")], 100_000.0, edges, coin="BTC")
 

@@ -67,6 +67,24 @@ class ExactMap:
                 "open_interest_usd": self.open_interest_usd, "coverage": self.coverage, "bands": bands}  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class LevelRows:
+    """One row per position with a level: its price, whether it is a long (liquidates as the price falls), the
+    notional there. The shape of ``analytics.exact.ExactLevels``' arrays, so the merged map takes them as they are."""
+
+    price: npt.NDArray[np.float64]
+    long: npt.NDArray[np.bool_]
+    usd: npt.NDArray[np.float64]
+
+
+def level_rows(positions: Iterable[Position], price: float) -> LevelRows:
+    """Every position with a liquidation price, at it (one already past it at ``price``), |size| × that price."""
+    rows = [(min(p.liquidation_px, price) if p.side is Side.LONG else max(p.liquidation_px, price), p.side is Side.LONG,
+             abs(p.size)) for p in positions if p.liquidation_px is not None]  # fmt: skip
+    at = np.array([r[0] for r in rows], dtype=np.float64)
+    return LevelRows(at, np.array([r[1] for r in rows], dtype=np.bool_), at * np.array([r[2] for r in rows], dtype=np.float64))
+
+
 def exact_map(positions: Iterable[Position], price: float, edges: npt.ArrayLike, *, coin: str,
               open_interest_usd: float | None = None) -> ExactMap:  # fmt: skip
     """Sum ``positions`` of ``coin`` (others are refused) into the bands of ``edges``, the coin at ``price`` now.
