@@ -156,3 +156,14 @@ def write_aave_snapshot(folder: Path) -> Path:
     names = ["timestamp", "collateral_key", "version", "liquidatee", "amount_tokens", "amount_usd"]
     pd.DataFrame(liquidations, columns=names).to_parquet(folder / "collateral_liquidations.parquet")
     return folder
+
+
+def decode_q16(body: bytes) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The page's heatmap answer (``format=q16``): its header and the long and short values, flat."""
+    n = int.from_bytes(body[:4], "little")
+    head = json.loads(body[4 : 4 + n])
+    start = 4 + n + (-(4 + n)) % 4
+    size = head["columns"] * head["rows"]
+    codes = np.frombuffer(body, dtype="<u2", count=2 * size, offset=start).astype(np.float64)
+    values = np.where(codes > 0, np.expm1(codes / head["scale"]), 0.0)
+    return head, values[:size], values[size:]

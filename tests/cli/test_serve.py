@@ -257,3 +257,27 @@ def test_log_level_gives_json_lines_with_the_access_log_when_not_on_a_terminal(s
     bad = run("serve", "--bundle", small_bundle, "--no-demo", "--log-level", "loud")
     assert bad.exit_code == 2
     assert "--log-level must be one of debug, info, warning, error" in bad.output
+
+
+# ------------------------------------------------------------------------------------ exact on-chain levels
+
+
+def test_onchain_levels_are_attached_to_the_markets_on_their_asset_and_bad_ones_named(small_bundle: Path, tmp_path: Path) -> None:
+    from tests.helpers import write_aave_snapshot
+
+    snapshot = write_aave_snapshot(tmp_path / "aave")
+    serve = ("serve", "--bundle", small_bundle, "--no-demo", "--host", "no-such-host.invalid", "--port", "8765")
+    result = run(*serve, "--onchain", f"aave={snapshot}")
+    assert result.exit_code == 2  # the levels were read and attached; the host then stops it before serving
+    assert "aave v3: " in result.output
+    assert "exact levels of 3 positions as of 2026-02-24, beside" in result.output
+    bads = (
+        (f"compound={snapshot}", "--onchain must be SOURCE=PATH with SOURCE one of aave"),
+        ("aave=", "--onchain must be SOURCE=PATH"),
+        (f"aave={tmp_path / 'nope'}", "is not a folder"),
+    )
+    for bad, message in bads:
+        result = run(*serve, "--onchain", bad)
+        assert result.exit_code == 2, bad
+        assert message in result.output, result.output
+        assert "Traceback" not in result.output

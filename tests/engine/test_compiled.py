@@ -60,3 +60,33 @@ def test_a_stale_build_falls_back_to_the_jit_kernel(monkeypatch: pytest.MonkeyPa
 def test_liqheat_jit_forces_the_jit_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIQHEAT_JIT", "1")
     assert compiled.load() == ("jit", kernel)
+
+
+def test_speed_up_moves_to_the_jit_kernel_already_compiled_for_what_the_engine_passes(view: MarketView) -> None:
+    """The server's switch: once done, a timeline, its heatmaps and live updates compile nothing more (a request
+    would wait seconds for numba) and give the compiled build's numbers."""
+    from liqheat.engine.timeline import Timeline
+
+    params = ModelParams()
+    saved = (compiled.MODE, compiled.replay, compiled.step, compiled.snapshot)
+    want = Timeline(view, params, checkpoint_every=512, recent_every=128, max_snapshots=64)
+    try:
+        thread = compiled.speed_up()
+        assert thread is not None
+        thread.join()
+        assert compiled.MODE == "jit"
+        assert compiled.replay is kernel.replay
+        assert compiled.speed_up() is None
+        compiled_for = {name: len(getattr(kernel, name).signatures) for name in ("replay", "step", "snapshot")}
+        got = Timeline(view, params, checkpoint_every=512, recent_every=128, max_snapshots=64)
+        candles = np.arange(100, len(view), 37, dtype=np.int64)
+        for rows in (None, (10, 60)):
+            pairs = zip(*(t.maps_at_open(candles, 2, None, rows=rows) for t in (got, want)), strict=True)
+            for a, b in pairs:
+                np.testing.assert_array_equal(a, b)
+        engine = got.engine(got.checkpoints[len(view)])
+        engine.update(float(view.high[-1]), float(view.low[-1]), 1e6, 0.01, 0.55, 1.0, 2e5)
+        np.testing.assert_array_equal(got.predictions, want.predictions)
+        assert {name: len(getattr(kernel, name).signatures) for name in compiled_for} == compiled_for
+    finally:
+        compiled.MODE, compiled.replay, compiled.step, compiled.snapshot = saved

@@ -314,11 +314,16 @@ def test_snapshot_groups_bins_and_masks_leverage(loaded: Engine) -> None:
         n_out = -(-e.grid.n_bins // group)
         out_long, out_short = np.zeros(n_out), np.zeros(n_out)
         mask = np.array([True, False, True])
-        kernel.snapshot(e.longs, e.shorts, e.g_long, e.g_short, mask, group, out_long, out_short)
+        kernel.snapshot(e.longs, e.shorts, e.g_long, e.g_short, mask, group, 0, out_long, out_short)
         masked_long, masked_short = e.at_risk(mask)
         pad = n_out * group - e.grid.n_bins
         np.testing.assert_allclose(out_long, np.pad(masked_long, (0, pad)).reshape(n_out, group).sum(axis=1))
         np.testing.assert_allclose(out_short, np.pad(masked_short, (0, pad)).reshape(n_out, group).sum(axis=1))
+        for row0 in (0, 1, n_out // 2, n_out - 1):  # some rows: the same numbers as those rows of the whole, bit for bit
+            rows_long, rows_short = np.zeros(n_out - row0 - (row0 > 0)), np.zeros(n_out - row0 - (row0 > 0))
+            kernel.snapshot(e.longs, e.shorts, e.g_long, e.g_short, mask, group, row0, rows_long, rows_short)
+            np.testing.assert_array_equal(rows_long, out_long[row0 : row0 + len(rows_long)])
+            np.testing.assert_array_equal(rows_short, out_short[row0 : row0 + len(rows_short)])
     masked_long, masked_short = e.at_risk(np.array([True, False, True]))
     assert masked_long.sum() == pytest.approx(full_long.sum() - 2_000)
     assert masked_short.sum() == pytest.approx(full_short.sum() - 32_000)

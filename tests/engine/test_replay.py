@@ -18,7 +18,7 @@ from liqheat.engine.frames import heatmap_frame
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Engine, Grid, MarketView, drivers, liquidation_offsets, relative_activity
 from liqheat.evaluation.fit import predict
-from liqheat.model import ContractKind
+from liqheat.model import ContractKind, DomainError
 
 BUNDLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bundles"
 SHARED_NAMES = ("btc-agg-1h-dec-feb", "btc-hyperliquid-1h-2025", "eth-hyperliquid-1h-2025", "sol-hyperliquid-1h-2025")
@@ -457,6 +457,38 @@ def test_a_timeline_serves_the_same_maps_as_a_replay_from_the_start() -> None:
     np.testing.assert_array_equal(got_long, want_long)  # replayed from a checkpoint: bit for bit
 
 
+def test_a_heatmap_reads_only_the_rows_it_shows() -> None:
+    """Maps asked for some display rows are those rows of the whole maps, bit for bit, however they are read
+    (snapshots, checkpoints, replays, a leverage band); rows outside the map are refused, naming them."""
+    from liqheat.engine.timeline import Timeline
+
+    b = synthetic_bundle(n=3000, seed=8)
+    view = MarketView.from_bundle(b)
+    params = ModelParams()
+    timeline = Timeline(view, params, checkpoint_every=700, max_snapshots=100)
+    band = (timeline.leverages > 20).astype(bool)
+    for candles, group, mask in (
+        (np.arange(32, 3001, 64)[:-1], 1, None),  # snapshots
+        (np.arange(32, 3001, 64)[:-1], 3, None),
+        (np.array([700, 1400, 1401, 2999]), 2, None),  # checkpoints and replays
+        (np.array([2500, 2600]), 4, band),
+    ):
+        width = -(-timeline.grid.n_bins // group)
+        whole = timeline.maps_at_open(candles, group, mask)
+        for rows in ((0, width - 1), (3, width // 2), (width - 7, width - 1)):
+            part = timeline.maps_at_open(candles, group, mask, rows=rows)
+            for got, want in zip(part, whole, strict=True):
+                np.testing.assert_array_equal(got, want[:, rows[0] : rows[1] + 1])
+            _, *replayed = Engine.for_view(view, params).run(view, frame_at=candles - 1, group=group, lev_mask=mask, rows=rows)
+            _, *replayed_whole = Engine.for_view(view, params).run(view, frame_at=candles - 1, group=group, lev_mask=mask)
+            for got, want in zip(replayed, replayed_whole, strict=True):
+                np.testing.assert_array_equal(got, want[:, rows[0] : rows[1] + 1])
+        with pytest.raises(DomainError, match=rf"rows 2 … {width} are outside the map's 0 … {width - 1}"):
+            timeline.maps_at_open(candles, group, mask, rows=(2, width))
+        with pytest.raises(DomainError, match="rows 5 … 4 are outside"):
+            Engine.for_view(view, params).run(view, frame_at=candles - 1, group=group, rows=(5, 4))
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 @pytest.mark.parametrize("funding", [True, False])
 def test_view_from_columns_equals_view_from_bundle(tmp_path: Path, fmt: str, funding: bool) -> None:
@@ -469,3 +501,55 @@ def test_view_from_columns_equals_view_from_bundle(tmp_path: Path, fmt: str, fun
     for name in ("ts", "open", "high", "low", "close", "volume", "taker_buy", "oi_before", "oi_after", "funding"):
         np.testing.assert_array_equal(getattr(by_arrays, name), getattr(by_frames, name), err_msg=name)
     assert (by_arrays.timeframe_hours, by_arrays.symbol) == (by_frames.timeframe_hours, by_frames.symbol)
+
+
+def test_a_long_replay_cut_at_checkpoints_gives_the_one_runs_maps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long window is replayed as runs from checkpoints, at once on several cores: no candle twice, and the
+    maps of one run from the first checkpoint, bit for bit."""
+    from liqheat.engine import timeline as timelines
+
+    view = MarketView.from_bundle(synthetic_bundle(n=3000, seed=8))
+    params = ModelParams()
+    timeline = timelines.Timeline(view, params, checkpoint_every=512, recent_every=64, max_snapshots=4)
+    candles = np.arange(130, 2990, 3, dtype=np.int64)
+    candles = candles[~np.isin(candles + 1, list(timeline.checkpoints))]  # maps a replay must make
+    one = timeline._parts(candles)
+    assert [start for start, _ in one] == [max(k for k in timeline.checkpoints if k <= candles[0])]
+    monkeypatch.setattr(timelines, "PARALLEL_FROM", 100)
+    monkeypatch.setattr(timelines.os, "cpu_count", lambda: 4)
+    parts = timeline._parts(candles)
+    assert len(parts) == 4
+    assert np.array_equal(np.concatenate([rows for _, rows in parts]), candles)
+    for (start, rows), (following, _) in zip(parts, [*parts[1:], (len(view), None)], strict=True):
+        assert start in timeline.checkpoints
+        assert start <= rows[0]
+        assert rows[-1] < following
+    got = timeline.maps_at_open(candles + 1, 2, None, rows=(5, 90))
+    _, *want = Engine.for_view(view, params).run(view, frame_at=candles, group=2, rows=(5, 90))
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_long_window_is_read_from_the_snapshots_with_at_least_half_the_columns_asked() -> None:
+    """Columns at least half a snapshot stride apart are put on the snapshots (read, never replayed); closer ones
+    are replayed at the spacing asked. Either way the frame is the full replay's at those candles."""
+    from liqheat.engine.frames import MARGIN, heatmap_frame, heatmap_layout
+    from liqheat.engine.timeline import Timeline
+
+    b = synthetic_bundle(n=3000, seed=8)
+    view = MarketView.from_bundle(b)
+    params = ModelParams()
+    timeline = Timeline(view, params, checkpoint_every=700, max_snapshots=100)
+    assert timeline.stride == 32
+    n = len(view)
+    for columns, snapshots in ((n // 16, True), (n // 31, True), (n // 15, False), (n // 8, False)):
+        layout = heatmap_layout(
+            b, window="3650d", end=None, max_bins=100, max_columns=columns, margin=MARGIN, leverage_band=None,
+            grid=timeline.grid, leverages=timeline.leverages, timeline=timeline,
+        )  # fmt: skip
+        assert layout.snapshots is snapshots, columns
+        assert len(layout.columns) <= columns
+        assert len(layout.columns) >= (columns // 2 if snapshots else columns - 1), (columns, len(layout.columns))
+        frame = heatmap_frame(b, params, window="3650d", max_bins=100, max_columns=columns, timeline=timeline)
+        _, want, _ = Engine.for_view(view, params).run(view, frame_at=layout.columns - 1, group=layout.group)
+        np.testing.assert_allclose(frame.long, want[:, layout.r0 : layout.r1 + 1], rtol=1e-6, atol=1e-6 * want.max())

@@ -6,12 +6,14 @@ Screenshots are saved under artifacts/web/ (kept out of git) for a person to loo
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from helpers import decode_q16
 from web.browser import SHARED, chart_box, coloured_share, open_page, serve, shot
 
 
@@ -232,6 +234,15 @@ def test_a_grown_candle_asks_only_for_what_a_candle_changes_and_keeps_what_the_t
             grown = f"page.bars.at(-1) === {before} + 60 && document.body.dataset.state === 'ready'"
             page.wait_for_function(grown, timeout=10_000)
             assert sorted(asked) == ["clusters", "heatmap", "liquidations", "summary"]  # the candle came with the event
+            # the heatmap came as its new columns only, and the page holds the frame the server would send whole
+            answer = page.evaluate("page.heatmapAnswer")
+            assert answer["delta"]
+            market_id, query = json.loads(page.evaluate("page.heatmapKey"))
+            whole = httpx.get(f"{base}/api/markets/{market_id}/heatmap", params=query).content
+            head, long, _ = decode_q16(whole)
+            assert answer["bytes"] < len(whole) / 20
+            assert page.evaluate("page.heatmap.time") == head["time"]
+            np.testing.assert_allclose(page.evaluate("Array.from(page.heatmap.long)"), long, rtol=1e-3, atol=1.0)
             fresh = httpx.get(f"{base}/api/markets/live/candles", params={"window": "24h", "interval": "1m"}).json()
             bar = page.evaluate("page.candles.at(-1)")
             keys = ("time", "open", "high", "low", "close")

@@ -119,6 +119,10 @@ def test_a_phone_gets_a_full_width_chart_a_map_the_right_way_round_and_a_touch_h
     box = chart_box(phone)
     assert box["width"] >= 0.95 * 390
     assert box["height"] >= 300
+    phone.wait_for_function("page.priceLines.length > 0 && page.levelLines.length > 0")
+    titles = phone.evaluate("[page.priceLines, page.levelLines].map((ls) => ls.map((l) => l.options().title))")
+    assert all(t.startswith("$") for t in titles[0]), titles  # a cluster's dollars only: its colour says the side
+    assert set(titles[1]) <= {"", "✦"}, titles
     shot(phone, "trader-phone")
     phone.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.4)
     phone.wait_for_selector("#tooltip:not([hidden])", timeout=10_000)

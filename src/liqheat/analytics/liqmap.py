@@ -26,7 +26,7 @@ LEVERAGE_BANDS: tuple[tuple[float, float, str], ...] = (
     (25.0, 50.0, "25–50×"),
     (50.0, 200.01, "≥ 50×"),
 )
-SPLITS = ("none", "leverage", "venue")
+SPLITS = ("none", "leverage", "venue", "source")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Part:
     label: str
     long: np.ndarray  # per band of the shown map, USD
     short: np.ndarray
+    kind: str = "estimated"  # or "exact": on-chain positions' levels (analytics.exact)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def liquidation_map(
     for p in parts:
         long = np.bincount(idx[long_ok], weights=p.long[long_ok], minlength=bins) if side != "short" else np.zeros(bins)
         short = np.bincount(idx[short_ok], weights=p.short[short_ok], minlength=bins) if side != "long" else np.zeros(bins)
-        shown.append(Part(p.label, long, short))
+        shown.append(Part(p.label, long, short, p.kind))
     long = np.sum([p.long for p in shown], axis=0) if shown else np.zeros(bins)
     short = np.sum([p.short for p in shown], axis=0) if shown else np.zeros(bins)
     starts_below, ends_above = edges[:-1] < mm.price, edges[1:] > mm.price

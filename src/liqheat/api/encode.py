@@ -88,6 +88,26 @@ def matrix_csv(
         yield str(table.to_csv(index=False, header=False))
 
 
+def map_csv(lm: Any) -> Iterator[str]:
+    """A liquidation map (:class:`liqheat.analytics.liqmap.LiquidationMap`) as one row per price band: the band,
+    its long and short USD and the cumulative curves, then each part's long and short, named with its kind
+    (``estimated`` or ``exact``), so a spreadsheet tells the model's levels from on-chain ones."""
+    table = pd.DataFrame(
+        {
+            "price_low": lm.edges[:-1].round(8),
+            "price_high": lm.edges[1:].round(8),
+            "long_usd": lm.long.round(2),
+            "short_usd": lm.short.round(2),
+            "cumulative_long_usd": lm.cumulative_long.round(2),
+            "cumulative_short_usd": lm.cumulative_short.round(2),
+        }
+    )
+    for p in lm.parts:
+        table[f"{p.label} [{p.kind}] long_usd"] = p.long.round(2)
+        table[f"{p.label} [{p.kind}] short_usd"] = p.short.round(2)
+    yield str(table.to_csv(index=False))
+
+
 def q16(long: np.ndarray, short: np.ndarray) -> tuple[float, bytes]:
     """Both matrices as log1p-scaled uint16 codes, half the bytes of float32: ``v = expm1(code / scale)``,
     relative error ≤ log1p(max) / 131070. Returns the scale and the codes (long, then short)."""

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 import numpy as np
 import pandas as pd
 
+from liqheat.analytics.exact import ExactLevels
 from liqheat.analytics.maps import HISTORY_POINTS, MarketMap, history_stride, market_map
 from liqheat.api.encode import num, seconds
 from liqheat.bundle import Bundle, BundleMeta, Columns, read_bundle
@@ -105,6 +106,7 @@ class Market:
     kind: str = "bundle"
     version: int = 0
     venue_oi: pd.DataFrame | None = None  # ts + USD open interest per venue label, for store-backed markets
+    exact: list[ExactLevels] = field(default_factory=list)  # on-chain positions' levels on this market's symbol
     map_bytes: int = 64 << 20  # what the kept maps may hold (a map with its history is ~1 MB)
     frame_bytes: int = 256 << 20  # what the kept heatmaps may hold (a 2,000 × 1,000 one is 32 MB and its candles)
     answer_bytes: int = 128 << 20  # what the kept encoded heatmap answers may hold
@@ -454,6 +456,17 @@ class Registry:
         market = Market(id=mid, bundle=bundle, params=params or ModelParams(), kind=kind)
         self._markets[mid] = market
         return market
+
+    def add_exact(self, levels: ExactLevels) -> list[str]:
+        """Show ``levels`` beside the estimated map of every market on their symbol (BTC: BTC, BTC/USDT:USDT, …);
+        returns those markets' ids. A market on no such symbol is a clear error: the levels would be shown nowhere."""
+        on = [m for m in self._markets.values() if m.bundle.meta.symbol.split("/")[0].upper() == levels.symbol.upper()]
+        if not on:
+            symbols = ", ".join(sorted({m.bundle.meta.symbol for m in self._markets.values()})) or "none"
+            raise DomainError(f"{levels.source}: no market served is on {levels.symbol} (markets: {symbols})", param="onchain")
+        for market in on:
+            market.exact = [*market.exact, levels]
+        return [m.id for m in on]
 
     def add_folder(self, folder: Path) -> Market:
         market = self.add(read_bundle(folder))

@@ -143,9 +143,19 @@ class Heatmap(Model):
 
 
 class MapPart(Model):
-    label: str = Field(description="A leverage band (\"< 10×\", \"10–25×\", …), a venue, or \"all\".")
+    label: str = Field(description="A leverage band (\"< 10×\", \"10–25×\", …), a venue, \"all\", or an exact source.")
+    kind: Literal["estimated", "exact"] = Field(description="The model's estimate, or on-chain positions' exact levels.")
     long: list[float]
     short: list[float]
+
+
+class ExactSource(Model):
+    source: str = Field(description="Where the exact levels come from (\"aave v3\", \"hyperliquid\").")
+    as_of: str = Field(description="The snapshot's time: the map shows none of it before.")
+    positions: int
+    coverage: float | None = Field(description="Share of the venue's open interest the positions hold; null: all of them.")
+    open_levels: int = Field(description="Levels the price has not crossed since the snapshot, at the map's time.")
+    note: str
 
 
 class LiquidationMap(Model):
@@ -157,9 +167,14 @@ class LiquidationMap(Model):
     short: list[float] = Field(description="USD of shorts liquidating in each band above price (0 below it).")
     cumulative_long: list[float] = Field(description="Longs from price downwards.")
     cumulative_short: list[float] = Field(description="Shorts from price upwards.")
-    split_by: Literal["none", "leverage", "venue"] = Field(description="What `parts` splits each band by.")
-    parts: list[MapPart] = Field(description="The bands split: per leverage band (adding up to long/short) or venue.")
+    split_by: Literal["none", "leverage", "venue", "source"] = Field(description="What `parts` splits each band by.")
+    parts: list[MapPart] = Field(
+        description="The bands split: per leverage band, venue or source (adding up to long/short); exact sources are "
+        "parts of their own in every split."
+    )
     note: str = Field(description="How the split was made, when it is not exact.")
+    exact: list[ExactSource] = Field(description="The exact sources of this market shown at the map's time.")
+    onchain_share: float | None = Field(description="Exact levels' share of the notional shown; null when none is known.")
 
 
 # ------------------------------------------------------------------------------------------ trader

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from liqheat.api import encode
 from liqheat.api.deps import End, MarketDep, RegistryDep, Window, end_of, time_of, window_of
@@ -32,7 +33,9 @@ def _stop(m: Market, window: str, end: str | None) -> tuple[pd.Timedelta, pd.Tim
 @router.get("/markets/{market_id}/liquidations", summary="Realized liquidations over a window", response_model=Liquidations)
 def liquidations(
     m: MarketDep, window: Window = "7d", end: End = None, limit: Annotated[int, Query(ge=1, le=100000)] = 5000
-) -> dict[str, Any]:
+) -> Response:
+    """Sent as built (the model documents it): checking thousands of rows against it took 35 ms of a live page's
+    refresh, six times the answer itself."""
     span, stop = _stop(m, window, end)
     liq = m.bundle.liquidations
     if liq is None:
@@ -40,13 +43,14 @@ def liquidations(
     else:
         rows = liq[(liq["ts"] >= stop - span) & (liq["ts"] < stop) & (liq["usd"] > 0)]
         rows = rows.nlargest(limit, "usd").sort_values("ts") if len(rows) > limit else rows
-    return {
+    body = {
         "market": m.id,
         "time": encode.seconds(rows["ts"]),
         "side": rows["side"].tolist(),
         "usd": rows["usd"].round(2).tolist(),
         "price": encode.nums(rows["price"]) if "price" in rows else [None] * len(rows),
     }
+    return encode.json_response(body)
 
 
 @router.get(

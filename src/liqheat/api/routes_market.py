@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -15,7 +16,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from liqheat import __version__
-from liqheat.analytics.liqmap import leverage_parts, venue_parts, whole
+from liqheat.analytics.exact import ESTIMATED, EXACT, exact_parts
+from liqheat.analytics.liqmap import Part, leverage_parts, venue_parts, whole
 from liqheat.analytics.liqmap import liquidation_map as build_map
 from liqheat.api import encode
 from liqheat.api.busy import HEAVY
@@ -194,10 +196,19 @@ def heatmap(
     lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
     lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
     format: Literal["json", "bin", "q16", "csv"] = "json",
+    since: Annotated[
+        int | None,
+        Query(description="q16 only: the time (epoch s) of the last column the asker has; with `lo` and `rows`, the answer "
+              "is only the columns after it when the rest is what the asker holds (`delta`: true)."),
+    ] = None,
+    lo: Annotated[float | None, Query(description="With `since`: the asker's first price edge.")] = None,
+    rows: Annotated[int | None, Query(description="With `since`: the asker's row count.")] = None,
 ) -> Response:
     """``json`` for reading, ``bin`` (float32), ``q16`` for the page (log-scaled uint16: half the bytes of bin), ``csv``.
 
-    Sent as built, never checked against the model: the page asks for up to 2,000 × 1,000 cells."""
+    Sent as built, never checked against the model: the page asks for up to 2,000 × 1,000 cells. A live page asks
+    with ``since``: when its rows are the frame's and ``since`` is one of the frame's columns, the answer holds the
+    columns after it (``delta``), and ``first``, the frame's first column, up to which the asker drops its own."""
     if lev_min > lev_max:
         raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
     span = window_of(window)
@@ -210,6 +221,17 @@ def heatmap(
     short = frame.short if side in ("both", "short") else np.zeros_like(frame.short)
     if format == "csv":
         return encode.csv_stream(encode.matrix_csv(frame.times, frame.price_edges, long, short), f"liqheat-{m.id}-{window}.csv")
+
+    if since is not None and format == "q16":
+        times = encode.seconds(frame.times)
+        same_rows = rows == frame.long.shape[1] and lo is not None and math.isclose(lo, round(float(frame.price_edges[0]), 8))
+        if same_rows and since in times:
+            k = times.index(since) + 1
+            scale, payload = encode.q16(long[k:], short[k:])
+            header = {"market": m.id, "side": side, "delta": True, "first": times[0], "time": times[k:],
+                      "price_edges": [round(float(p), 8) for p in frame.price_edges], "columns": len(times) - k,
+                      "rows": int(frame.long.shape[1]), "encoding": "log1p-uint16", "scale": scale}  # fmt: skip
+            return Response(encode.framed(header, payload), media_type="application/octet-stream")
 
     def build() -> bytes:
         header = {
@@ -235,8 +257,9 @@ def heatmap(
 
 @router.get(
     "/markets/{market_id}/map",
-    summary="The liquidation map at a time: notional per price (split by leverage or venue), cumulative per side",
+    summary="The liquidation map at a time: notional per price (split by leverage, venue or source), cumulative per side",
     response_model=LiquidationMap,
+    responses={200: {"content": {"text/csv": {}}}},
     dependencies=HEAVY,
 )
 def liquidation_map(
@@ -251,12 +274,19 @@ def liquidation_map(
     lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
     lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
     by: Annotated[
-        Literal["none", "leverage", "venue"],
-        Query(description="Split each band by leverage band (exact) or by venue (by open-interest share)."),
+        Literal["none", "leverage", "venue", "source"],
+        Query(description="Split each band by leverage band (exact), by venue (by open-interest share) or by source."),
     ] = "none",
-) -> dict[str, Any]:
+    source: Annotated[
+        Literal["all", "estimated", "exact"],
+        Query(description="The model's estimated levels, on-chain positions' exact ones (liqheat serve --onchain), or both."),
+    ] = "all",
+    format: Literal["json", "csv"] = "json",
+) -> Any:
     if lev_min > lev_max:
         raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
+    if source == "exact" and not m.exact:
+        raise ApiError(400, f"market {m.id} has no exact source: serve it with --onchain aave=FOLDER", "source")
     mm = map_at(m, at, ages=False)
     if window is None:
         low, high = mm.price * (1 - span_pct / 100), mm.price * (1 + span_pct / 100)
@@ -267,12 +297,16 @@ def liquidation_map(
         low, high = float(seen["low"].min()) * (1 - MAP_MARGIN), float(seen["high"].max()) * (1 + MAP_MARGIN)
     lev_range = (lev_min, lev_max)
     note = ""
+    view = m.view
+    exact = [] if source == "estimated" else exact_parts(m.exact, mm, view.ts, view.low, view.high)
     with naming("by", aliases={"no leverage bucket": "lev_min"}):
-        if by == "leverage":
+        if source == "exact":
+            parts = []
+        elif by == "leverage":
             parts = leverage_parts(mm, m.timeline, m.params, lev_range)
         else:
             total = whole(mm, m.timeline, m.params, lev_range)
-            parts = [total]
+            parts = [Part(ESTIMATED, total.long, total.short) if by == "source" else total]
             if by == "venue":
                 shares = m.venue_shares_at(mm.ts)
                 if not shares:
@@ -280,8 +314,13 @@ def liquidation_map(
                     raise ApiError(400, f"by=venue needs each venue's open interest; this market has one series ({venues})", "by")
                 parts = venue_parts(total, shares)
                 note = "each venue's part is its share of open interest at the map's time, not a map of its own"
+        parts += [part for _, part, _ in exact]
         lm = build_map(mm, parts, low=low, high=high, bins=bins, side=side, split_by=by, note=note)
-    return {
+    if format == "csv":
+        return encode.csv_stream(encode.map_csv(lm), f"liqheat-{m.id}-map-{iso(mm.ts)[:13]}.csv")
+    shown = float(lm.long.sum() + lm.short.sum())
+    onchain = sum(float(p.long.sum() + p.short.sum()) for p in lm.parts if p.kind == EXACT)
+    body = {
         "market": m.id,
         "at": iso(mm.ts),
         "price": lm.price,
@@ -291,9 +330,19 @@ def liquidation_map(
         "cumulative_long": lm.cumulative_long.round(2).tolist(),
         "cumulative_short": lm.cumulative_short.round(2).tolist(),
         "split_by": by,
-        "parts": [{"label": p.label, "long": p.long.round(2).tolist(), "short": p.short.round(2).tolist()} for p in lm.parts],
+        "parts": [
+            {"label": p.label, "kind": p.kind, "long": p.long.round(2).tolist(), "short": p.short.round(2).tolist()}
+            for p in lm.parts
+        ],
         "note": note,
+        "exact": [
+            {"source": lv.source, "as_of": iso(lv.as_of), "positions": lv.positions, "coverage": lv.coverage,
+             "open_levels": n_open, "note": lv.note}
+            for lv, _, n_open in exact
+        ],
+        "onchain_share": onchain / shown if exact and shown > 0 else None,
     }
+    return body
 
 
 @router.get(

@@ -165,7 +165,10 @@ def serve(
     """Run until interrupted (SIGINT or SIGTERM), then stop within about :attr:`Limits.stop_timeout` seconds.
 
     With ``log_level``, liqheat's logging (:func:`liqheat.logs.configure`) at that level, the access log
-    included; without, uvicorn's own at warning."""
+    included; without, uvicorn's own at warning. The engine moves to its faster kernel once compiled."""
+    from liqheat.engine.compiled import speed_up
+
+    speed_up()
     stopping = getattr(getattr(app, "state", None), "stopping", None)
     if log_level is not None:
         from liqheat.logs import configure

@@ -89,6 +89,10 @@ COMMANDS: dict[str, Entry] = {
         "Run the service: follow the config's markets, serve them, alert on them; SIGHUP rereads the config. Exit 2 on "
         "a bad config, 3 when every venue refused.",
     ),
+    "backfill": Entry(
+        "scale_cmds",
+        "Replay every month of every market into the store on Dask, exactly once a month; a rerun finishes the rest.",
+    ),
     "config": Entry("service_cmds", "The service's config: check it."),
     "alerts": Entry("service_cmds", "Alert rules, a test alert to every destination, and the alerts sent so far."),
 }

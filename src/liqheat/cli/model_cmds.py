@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -169,6 +169,12 @@ def fit(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     params_file: ParamsFile = None,
     set_param: SetParam = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="A Dask scheduler (tcp://host:8786): each candidate is a task on its workers.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Without --scheduler: a local Dask cluster of this many processes (0: fit in this one).")
+    ] = 0,
 ) -> None:
     """Fit parameters on the first half of each bundle's scored window, check on the second half."""
     from rich.markup import escape
@@ -183,12 +189,29 @@ def fit(
         if out is not None:
             check_writable(out, param="out")
         start = load_params(params_file, set_param)
+        if workers < 0:
+            raise DomainError(f"--workers must be ≥ 0, got {workers}", param="workers")
         splits = [Split.halves(read_bundle(path)) for path in bundles]
-        with Progress(console=console, transient=True, disable=as_json) as progress:
-            task = progress.add_task("fitting", total=2 * sum(len(v) for v in DEFAULT_GRID.values()))
-            result = fit_params(
-                splits, start=start, progress=lambda done, total: progress.update(task, completed=done, total=total)
-            )
+        client: Any = None
+        cluster: Any = None
+        if scheduler is not None or workers > 0:
+            from liqheat.scale.fit import candidates_on, connect
+
+            client, cluster = connect(scheduler, workers)
+            if not as_json:
+                console.print(f"[dim]fitting on Dask: {client.dashboard_link}[/]", highlight=False)
+        try:
+            with Progress(console=console, transient=True, disable=as_json) as progress:
+                task = progress.add_task("fitting", total=2 * sum(len(v) for v in DEFAULT_GRID.values()))
+                result = fit_params(
+                    splits, start=start, progress=lambda done, total: progress.update(task, completed=done, total=total),
+                    evaluate=None if client is None else candidates_on(client, splits),
+                )  # fmt: skip
+        finally:
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
         if out is not None:
             text = result.params.to_json() + "\n"
             atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"), param="out")

@@ -92,6 +92,14 @@ def serve(
     symbol: Annotated[str | None, typer.Option(help="With --store: the market, resolved per venue.")] = None,
     timeframe: Annotated[str, typer.Option(help="With --store: the candle timeframe.")] = "1m",
     since: Annotated[str | None, typer.Option(help="With --store: first time to serve (default: all stored).")] = None,
+    onchain: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--onchain",
+            help="SOURCE=PATH: exact on-chain levels beside the estimated map of the markets on their asset "
+            "(aave=an Aave v3 snapshot folder, levels on BTC; repeatable).",
+        ),
+    ] = None,
     allowed_host: AllowedHost = None,
     header_timeout: Annotated[
         float, typer.Option(help="Seconds a client has to send a whole request head; slower ones are closed.")
@@ -128,6 +136,8 @@ def serve(
                 registry.add_store(store, parse_feeds(venue, symbol), timeframe, parse_time(since, "--since"))
         if demo:
             feeder = add_demo_market(registry, out if out is not None else store_root(store_dir) / DEMO_CACHE, live=live)
+        for item in onchain or []:
+            attach_onchain(registry, item)
     except DomainError as exc:
         fail(exc)
     if not len(registry):
@@ -135,6 +145,26 @@ def serve(
             fail("--store needs --venue to serve a market (e.g. --venue binance --symbol BTC/USDT:USDT), or leave --demo on")
         fail("nothing to serve: give --bundle DIR or leave --demo on")
     serve_registry(registry, host, port, allowed_host, header_timeout, feeder, log_level)
+
+
+ONCHAIN = ("aave",)
+
+
+def attach_onchain(registry: object, item: str) -> None:
+    """``--onchain SOURCE=PATH``: read the source's exact levels and show them beside the markets on their asset."""
+    from liqheat.analytics.exact import aave_levels
+
+    source, _, path = item.partition("=")
+    if source.strip().lower() not in ONCHAIN or not path.strip():
+        fail(f"--onchain must be SOURCE=PATH with SOURCE one of {', '.join(ONCHAIN)}, got {item!r}")
+    folder = Path(path.strip())
+    if not folder.is_dir():
+        fail(f"--onchain {item}: {folder} is not a folder")
+    with console.status(f"reading the exact levels of {folder}"):
+        levels = aave_levels(str(folder))
+    shown = registry.add_exact(levels)  # type: ignore[attr-defined]
+    console.print(f"{levels.source}: {len(levels.price):,} exact levels of {levels.positions:,} positions as of "
+                  f"{levels.as_of:%Y-%m-%d}, beside {', '.join(shown)}")  # fmt: skip
 
 
 def add_demo_market(registry: object, out: Path, live: bool = False, params: SimParams | None = None) -> Feeder | None:

@@ -316,47 +316,42 @@ def screen(
         str, typer.Option(help="reach: by the chance the likeliest large cluster is reached within 24 h; distance: in ATRs.")
     ] = "reach",
     as_json: JsonOption = False,
+    scheduler: Annotated[
+        str | None, typer.Option(help="A Dask scheduler (tcp://host:8786) whose workers see the same files: one task a market.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Without --scheduler: a local Dask cluster of this many processes (0: none).")] = 0,
 ) -> None:
     """Rank markets by their large clusters within reach: the chance the next crowded zone is reached in 24 h."""
     from rich.table import Table
 
-    from liqheat.analytics.clusters import clusters_of
-    from liqheat.analytics.maps import market_map
-    from liqheat.bundle import read_bundle
+    from liqheat.analytics.screen import RANKS, Target, ranked, store_targets
 
-    items: list[tuple[str, Any]] = []
-    if rank not in ("reach", "distance"):
+    if rank not in RANKS:
         fail(DomainError(f"rank must be reach or distance, got {rank!r}", param="rank"))
+    if workers < 0:
+        fail(DomainError(f"--workers must be ≥ 0, got {workers}", param="workers"))
+    targets = [Target(folder.name, folder=folder) for folder in bundle or []]
+    if store_dir is not None:
+        try:
+            found, skipped = store_targets(store_root(store_dir), timeframe)
+        except DomainError as exc:
+            fail(exc)
+        targets += found
+        for line in skipped:
+            console.print(f"[yellow]{line}[/]")
+    if not targets:
+        fail("nothing to screen: give bundle folders or --store DIR")
     try:
-        for folder in bundle or []:
-            items.append((folder.name, read_bundle(folder)))
-        if store_dir is not None:
-            items += _store_markets(store_root(store_dir), timeframe)
+        outcomes = _screened(targets, min_share, rank, scheduler, workers)
     except DomainError as exc:
         fail(exc)
-    if not items:
-        fail("nothing to screen: give bundle folders or --store DIR")
-    rows: list[dict[str, Any]] = []
-    for name, b in items:
-        try:
-            m = market_map(b, history_points=1)
-        except DomainError as exc:
-            console.print(f"[yellow]{name}: skipped ({exc})[/]")
-            continue
-        large = [c for c in clusters_of(m, top=None) if (c.side_share or 0.0) >= min_share]
-        fields = ("side", "peak_price", "distance_pct", "distance_atr", "hit_prob_24h", "expected_usd_24h")
-        if not large:
-            rows.append(dict.fromkeys(fields) | {"market": name, "price": m.price, "notional_usd": 0.0})
-            continue
-        if rank == "reach":
-            near = max(large, key=lambda c: (c.hit_prob_24h or 0.0, c.notional_usd))
-        else:
-            near = min(large, key=lambda c: abs(c.distance_atr or c.distance_pct))
-        rows.append({"market": name, "price": m.price, "notional_usd": near.notional_usd} | {f: getattr(near, f) for f in fields})
-    if rank == "reach":
-        rows.sort(key=lambda r: -(r["hit_prob_24h"] or 0.0) if r["side"] is not None else float("inf"))
-    else:
-        rows.sort(key=lambda r: abs(r["distance_atr"]) if r["distance_atr"] is not None else float("inf"))
+    for kind, value in outcomes:
+        if kind == "fail":
+            fail(value)
+    for kind, value in outcomes:
+        if kind == "skip":
+            console.print(f"[yellow]{value}[/]")
+    rows = ranked([value for kind, value in outcomes if kind == "row"], rank)
     if as_json:
         emit_json(rows)
         return
@@ -377,21 +372,22 @@ def screen(
     console.print(table)
 
 
-def _store_markets(root: Path, timeframe: str) -> list[tuple[str, Any]]:
-    """Every (venue, symbol) in the store with candles of ``timeframe`` and open interest, as a bundle."""
-    from liqheat.store.aggregate import Feed, aggregate
-    from liqheat.store.parquet_store import Store
-    from liqheat.venues.symbols import resolve
+def _screened(targets: list[Any], min_share: float, rank: str, scheduler: str | None, workers: int) -> list[tuple[str, Any]]:
+    """Each target screened here, or one task each on Dask (``--scheduler`` or ``--workers``), in the targets' order."""
+    from liqheat.analytics.screen import screen_target
 
-    store = Store(root)
-    out = []
-    candles = store.root / "candles"
-    for folder in sorted(candles.glob(f"venue=*/symbol=*/timeframe={timeframe}")):
-        venue = folder.parent.parent.name.split("=", 1)[1]
-        symbol = folder.parent.name.split("=", 1)[1].replace("-", "/").replace("_", ":")
-        try:
-            feed = Feed(venue, resolve(symbol, venue))
-            out.append((feed.label, aggregate(store, [feed], timeframe).bundle))
-        except DomainError as exc:
-            console.print(f"[yellow]{venue} {symbol}: skipped ({exc})[/]")
-    return out
+    if scheduler is None and workers == 0:
+        return [screen_target(t, min_share, rank) for t in targets]
+    from liqheat.scale.fit import connect
+
+    client: Any
+    cluster: Any
+    client, cluster = connect(scheduler, workers)
+    try:
+        futures = client.map(screen_target, targets, min_share=min_share, rank=rank, pure=False)
+        done: list[tuple[str, Any]] = client.gather(futures)
+        return done
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

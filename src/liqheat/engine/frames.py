@@ -81,7 +81,9 @@ def heatmap_layout(
     """The columns and rows of the heatmap of ``window`` ending at ``end`` (see :func:`heatmap_frame`).
 
     Columns fall on whole multiples of their stride (counted from the first candle), as the snapshots do:
-    the frame of the window one candle later shares every column but the first and the newest.
+    the frame of the window one candle later shares every column but the first and the newest. A window whose
+    columns would be at least half the timeline's snapshot stride apart has them on the snapshots: at least half
+    the columns asked, read rather than replayed.
     """
     _check_size(max_bins, max_columns)
     span = parse_duration(window, "window")
@@ -98,8 +100,8 @@ def heatmap_layout(
         shown_end = candles["ts"].iloc[-1] if end is None else end
         raise DomainError(f"window {window} ending {shown_end:%Y-%m-%dT%H:%M:%SZ} holds no candle after the first")
     step = max(1, math.ceil((i1 - i0 + 1) / max_columns))
-    if timeline is not None and step >= timeline.stride and leverage_band is None:
-        step = timeline.stride * math.ceil(step / timeline.stride)
+    if timeline is not None and 2 * step >= timeline.stride and leverage_band is None:  # read, not replayed: at least
+        step = timeline.stride * math.ceil(step / timeline.stride)  # half the columns asked (180 days of minutes)
     first = step * math.ceil(i0 / step)
     cols = np.arange(first, i1 + 1, step, dtype=np.int64) if first <= i1 else np.arange(i0, i1 + 1, step, dtype=np.int64)
     lo_price = float(candles["low"].to_numpy(np.float64)[i0 : i1 + 1].min()) * (1 - margin)
@@ -145,12 +147,12 @@ def heatmap_frame(
                             leverage_band=leverage_band, grid=engine.grid, leverages=engine.leverages,
                             timeline=timeline)  # fmt: skip
     cols, group, mask = layout.columns, layout.group, layout.mask
+    rows = (layout.r0, layout.r1)
     if timeline is not None:
-        frames_long, frames_short = timeline.maps_at_open(cols, group, mask, snapshots=layout.snapshots)
+        frames_long, frames_short = timeline.maps_at_open(cols, group, mask, snapshots=layout.snapshots, rows=rows)
     else:
-        _, frames_long, frames_short = engine.run(view, frame_at=cols - 1, group=group, lev_mask=mask)
-    rows = slice(layout.r0, layout.r1 + 1)
-    return framed(bundle, params, layout, frames_long[:, rows], frames_short[:, rows])
+        _, frames_long, frames_short = engine.run(view, frame_at=cols - 1, group=group, lev_mask=mask, rows=rows)
+    return framed(bundle, params, layout, frames_long, frames_short)
 
 
 def framed(bundle: Bundle, params: ModelParams, layout: Layout, long: np.ndarray, short: np.ndarray) -> HeatmapFrame:
@@ -194,10 +196,12 @@ class Followed:
         width = -(-timeline.grid.n_bins // layout.group)
         pad = (layout.r1 - layout.r0 + 1) // 4 + 8
         lo, hi = max(0, layout.r0 - pad), min(width - 1, layout.r1 + pad)
-        long, short = timeline.maps_at_open(layout.columns, layout.group, layout.mask, snapshots=layout.snapshots)
+        long, short = timeline.maps_at_open(
+            layout.columns, layout.group, layout.mask, snapshots=layout.snapshots, rows=(lo, hi)
+        )
         n = len(layout.columns)
         kept = [np.empty((n + max(64, n // 8), hi - lo + 1)) for _ in range(2)]
-        kept[0][:n], kept[1][:n] = long[:, lo : hi + 1], short[:, lo : hi + 1]
+        kept[0][:n], kept[1][:n] = long, short
         return cls(layout, generation, lo, hi, *kept)
 
     @property
@@ -235,11 +239,13 @@ class Followed:
         self._first = self._stop - shared
         fresh = layout.columns[shared:]
         if len(fresh):
-            long, short = timeline.maps_at_open(fresh, layout.group, layout.mask, snapshots=layout.snapshots)
+            long, short = timeline.maps_at_open(
+                fresh, layout.group, layout.mask, snapshots=layout.snapshots, rows=(self.lo, self.hi)
+            )
             self._make_room(len(fresh))
             rows = slice(self._stop, self._stop + len(fresh))
-            self._long[rows] = long[:, self.lo : self.hi + 1]
-            self._short[rows] = short[:, self.lo : self.hi + 1]
+            self._long[rows] = long
+            self._short[rows] = short
             self._stop += len(fresh)
         self.layout = layout
 

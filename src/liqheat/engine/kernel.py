@@ -198,19 +198,20 @@ def snapshot(
     g_short: np.ndarray,
     lev_mask: np.ndarray,
     group: int,
+    row0: int,
     out_long: np.ndarray,
     out_short: np.ndarray,
 ) -> None:
-    """Notional at risk per display bin (``group`` engine bins each), leverage buckets in ``lev_mask``."""
+    """Notional at risk per display bin (``group`` engine bins each), leverage buckets in ``lev_mask``: display
+    rows ``row0 …`` as many as ``out_*`` hold, so a heatmap reads only the engine bins it shows."""
     n_bins = longs.shape[0]
     n_lev = longs.shape[1]
-    for i in range(out_long.shape[0]):
+    n_out = out_long.shape[0]
+    for i in range(n_out):
         out_long[i] = 0.0
         out_short[i] = 0.0
-    for b in range(n_bins):
-        i = b // group
-        if i >= out_long.shape[0]:
-            break
+    for b in range(row0 * group, min(n_bins, (row0 + n_out) * group)):
+        i = b // group - row0
         acc_l = 0.0
         acc_s = 0.0
         for k in range(n_lev):
@@ -252,13 +253,14 @@ def replay(
     frame_at: np.ndarray,
     lev_mask: np.ndarray,
     group: int,
+    row0: int,
     frames_long: np.ndarray,
     frames_short: np.ndarray,
 ) -> None:
     """Replay candles in order: ``predictions[t]`` = [swept long, swept short, intra long, intra short].
 
     After candle ``frame_at[f]`` the map is written to ``frames_*[f]`` (the map as it stands at that
-    candle's close, i.e. what the next candle will meet).
+    candle's close, i.e. what the next candle will meet), display rows from ``row0`` (see :func:`snapshot`).
     """
     f = 0
     n_frames = frame_at.shape[0]
@@ -271,5 +273,5 @@ def replay(
         for i in range(4):
             predictions[t, i] = out[i]
         while f < n_frames and frame_at[f] == t:
-            snapshot(longs, shorts, g_long, g_short, lev_mask, group, frames_long[f], frames_short[f])
+            snapshot(longs, shorts, g_long, g_short, lev_mask, group, row0, frames_long[f], frames_short[f])
             f += 1

@@ -403,12 +403,14 @@ class Engine:
         start: int = 0,
         stop: int | None = None,
         driven: Drivers | None = None,
+        rows: tuple[int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Replay candles [start, stop) of ``view``; returns their predictions (× 4) and the frames.
 
-        ``frame_at`` holds absolute candle indices: frame f is the map after candle ``frame_at[f]``.
-        Starting past 0 needs the state of candle ``start`` (see :meth:`state`); ``driven`` spares
-        recomputing the drivers of the whole view for each range.
+        ``frame_at`` holds absolute candle indices: frame f is the map after candle ``frame_at[f]``, in display
+        bins of ``group`` engine bins, only display rows ``rows`` (first, last) when given: a heatmap reads only
+        the rows it shows. Starting past 0 needs the state of candle ``start`` (see :meth:`state`); ``driven``
+        spares recomputing the drivers of the whole view for each range.
         """
         d = driven or drivers(view, self.params)
         stop = len(view) if stop is None else stop
@@ -417,6 +419,11 @@ class Engine:
         if stop > start:
             self._ensure_covers(float(view.low[part].min()), float(view.high[part].max()))
         n_out = -(-self.grid.n_bins // group)  # on the grid the candles need: frames after a growth are whole
+        row0 = 0
+        if rows is not None:
+            if not 0 <= rows[0] <= rows[1] < n_out:
+                raise DomainError(f"rows {rows[0]} … {rows[1]} are outside the map's 0 … {n_out - 1}")
+            row0, n_out = rows[0], rows[1] - rows[0] + 1
         frames_long = np.zeros((len(frames_at), n_out))
         frames_short = np.zeros((len(frames_at), n_out))
         mask = np.ones(len(self.leverages), dtype=np.bool_) if lev_mask is None else np.asarray(lev_mask, dtype=np.bool_)
@@ -426,7 +433,7 @@ class Engine:
             self.grid.k0, 1.0 / self.grid.width, view.high[part], view.low[part], d.churn[part], d.net_new[part],
             d.close_frac[part], d.long_share[part], d.dt_hours[part], self.off_long, self.off_short, self.weights,
             self.log_decay, self.params.intra_sweep, self.params.entry_points, self._decay_cache, predictions, self._out,
-            frames_at - start, mask, group, frames_long, frames_short,
+            frames_at - start, mask, group, row0, frames_long, frames_short,
         )  # fmt: skip
         return predictions, frames_long, frames_short
 
@@ -507,7 +514,7 @@ class Engine:
         mask = np.ones(len(self.leverages), dtype=np.bool_) if lev_mask is None else np.asarray(lev_mask, dtype=np.bool_)
         long_out = np.zeros(self.grid.n_bins)
         short_out = np.zeros(self.grid.n_bins)
-        kernel.snapshot(self.longs, self.shorts, self.g_long, self.g_short, mask, 1, long_out, short_out)
+        kernel.snapshot(self.longs, self.shorts, self.g_long, self.g_short, mask, 1, 0, long_out, short_out)
         return long_out, short_out
 
     @property

@@ -2,8 +2,9 @@
 carried on candle by candle when the market grows.
 
 Kept:
-- the engine state every ``checkpoint_every`` candles and after the last one, so a window replays only
-  from the checkpoint before it;
+- the engine state every ``checkpoint_every`` candles, after the last one, and more densely near the end
+  (:func:`checkpoint_candles`), so a window replays only from the checkpoint before it, and a window
+  ending now (the one a trader looks at) from one no further before its start than half its length;
 - the map after every ``stride``-th candle, with ``stride`` a power of two chosen so there are at most
   ``max_snapshots`` of them. A long window whose columns fall on those candles is read, not replayed;
 - each candle's predictions, from the same replay;
@@ -25,8 +26,11 @@ read: bin edges are absolute multiples of the bin width, so growing a grid is a 
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import TypeVar, cast
 
 import numpy as np
@@ -39,6 +43,36 @@ from liqheat.model import DomainError
 
 State = dict[str, np.ndarray]
 T = TypeVar("T")
+PARALLEL_FROM = 16_384  # candles: a replay this long is cut into runs that go at once (10–20 ms of kernel each)
+PARALLEL_MAX = 4
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(min(PARALLEL_MAX, os.cpu_count() or 1), thread_name_prefix="liqheat-replay")
+
+
+def checkpoint_candles(n: int, every: int, recent: int, since: int = 0) -> list[int]:
+    """The candles in (``since``, ``n``] a timeline of ``n`` candles keeps the state at (see :func:`kept_at`)."""
+    step = _step(every, recent)
+    return [k for k in range(step * (since // step + 1), n, step) if kept_at(k, n, every, recent)] + ([n] if n > since else [])
+
+
+def kept_at(k: int, n: int, every: int, recent: int) -> bool:
+    """Whether a timeline of ``n`` candles keeps the state at candle ``k``: every ``every``-th, the last, and near
+    the end every ``recent``-th, the gap doubling with the distance from the end (a candle ``d`` before it is
+    kept on multiples of the power of two at most ``d``/2, between ``recent`` and ``every``): about two more
+    per doubling of the distance, a dozen on a year of minutes. As the timeline grows the set it keeps is this
+    set on the new length (a gap only widens). Recent ones only when ``every`` is a multiple of ``recent``."""
+    if k == n:
+        return True
+    step = _step(every, recent)
+    spacing = min(every, max(step, 1 << max(0, ((n - k) // 2).bit_length() - 1)))
+    return k % spacing == 0
+
+
+def _step(every: int, recent: int) -> int:
+    return recent if 0 < recent < every and every % recent == 0 else every
 
 
 def snapshot_stride(n: int, max_snapshots: int) -> int:
@@ -93,7 +127,8 @@ class Timeline:
         params: ModelParams,
         *,
         checkpoint_every: int = 32_768,
-        max_snapshots: int = 4096,
+        recent_every: int = 2048,
+        max_snapshots: int = 8192,
         keep_every: int = 0,
         keep_maps: int = 0,
     ) -> None:
@@ -102,6 +137,7 @@ class Timeline:
         self.view = view
         self.params = params
         self.checkpoint_every = checkpoint_every
+        self.recent_every = recent_every
         self.max_snapshots = max_snapshots
         self.keep_every = keep_every
         self.driven: Drivers = drivers(view, params)
@@ -119,12 +155,13 @@ class Timeline:
         longs: list[np.ndarray] = []
         shorts: list[np.ndarray] = []
         predictions: list[np.ndarray] = []
-        for begin in range(0, n, checkpoint_every):
-            end = min(n, begin + checkpoint_every)
+        begin = 0
+        for end in checkpoint_candles(n, checkpoint_every, recent_every):
             p, fl, fs = self._run(engine, begin, end, snaps, kept)
             predictions.append(p)
             longs.append(fl)
             shorts.append(fs)
+            begin = end
         self._predictions = Rows({"p": np.concatenate(predictions)})
         self._snap_grid = engine.grid
         self._snaps = Rows({"long": np.vstack(longs), "short": np.vstack(shorts)})
@@ -176,15 +213,17 @@ class Timeline:
         grown._span = (min(self._span[0], float(view.low[added].min())), max(self._span[1], float(view.high[added].max())))
         grown.grid = Grid.covering(*grown._span, self.params, self.off_long, self.off_short)
         grown.stride = snapshot_stride(n, self.max_snapshots)
-        every = self.checkpoint_every
-        grown.checkpoints = {k: v for k, v in self.checkpoints.items() if k % every == 0 or k == n0}  # n0: the newest column
+        every, recent = self.checkpoint_every, self.recent_every
+        grown.checkpoints = {  # n0: the newest column
+            k: v for k, v in self.checkpoints.items() if k in (0, n0) or kept_at(k, n, every, recent)
+        }
         engine = self.engine(self.checkpoints[n0])
         snap_at = np.arange(grown.stride * (n0 // grown.stride + 1), n + 1, grown.stride, dtype=np.int64) - 1
         kept = np.arange(self.keep_every - 1, n, self.keep_every, dtype=np.int64) if self.keep_every else snap_at[:0]
         kept = kept[kept >= n0]
         predictions, frames = [], []
         begin = n0
-        for end in [*range(every * (n0 // every + 1), n, every), n]:
+        for end in checkpoint_candles(n, every, recent, since=n0):
             p, fl, fs = grown._run(engine, begin, end, snap_at, kept)
             predictions.append(p)
             frames.append((engine.grid, fl, fs))
@@ -261,15 +300,26 @@ class Timeline:
         return self._kept.remembered(key, build)
 
     def maps_at_open(
-        self, candles: np.ndarray, group: int, lev_mask: np.ndarray | None, *, snapshots: bool | None = None
+        self,
+        candles: np.ndarray,
+        group: int,
+        lev_mask: np.ndarray | None,
+        *,
+        snapshots: bool | None = None,
+        rows: tuple[int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The map each candle in ``candles`` (ascending, ≥ 1) opens on, in display bins of ``group``.
+        """The map each candle in ``candles`` (ascending, ≥ 1) opens on, in display bins of ``group``: all of
+        them, or display rows ``rows`` (first, last) only, which is all a heatmap reads.
 
         ``snapshots`` says whether to read the float32 snapshots (every candle a multiple of :attr:`stride`,
         all leverage) or the float64 maps; by default the snapshots when they can serve. A heatmap whose columns
         are computed in parts says which, so that every part is served as the whole would be.
         """
         candles = np.asarray(candles, dtype=np.int64)
+        width = -(-self.grid.n_bins // group)
+        r0, r1 = (0, width - 1) if rows is None else rows
+        if not 0 <= r0 <= r1 < width:
+            raise DomainError(f"rows {r0} … {r1} are outside the map's 0 … {width - 1}")
         full = lev_mask is None or bool(np.all(lev_mask))
         aligned = full and len(candles) > 0 and bool(np.all(candles % self.stride == 0))
         if snapshots is None:
@@ -277,63 +327,104 @@ class Timeline:
         if snapshots and not aligned:
             raise DomainError(f"snapshots serve every leverage at multiples of {self.stride} candles only")
         if snapshots:
-            rows = candles // self.stride - 1
-            long = _moved(self.snap_long[rows], self._snap_grid, self.grid)
-            short = _moved(self.snap_short[rows], self._snap_grid, self.grid)
+            at = candles // self.stride - 1
+            bins = slice(r0 * group, min(self.grid.n_bins, (r1 + 1) * group))
+            long = _moved(self.snap_long[at], self._snap_grid, self.grid)[:, bins]
+            short = _moved(self.snap_short[at], self._snap_grid, self.grid)[:, bins]
             return _grouped(long, group), _grouped(short, group)
-        return self._after(candles - 1, group, None if full else lev_mask)
+        return self._after(candles - 1, group, None if full else lev_mask, (r0, r1))
 
-    def _after(self, after: np.ndarray, group: int, lev_mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The maps after candles ``after`` (ascending) on this timeline's grid, in display bins of ``group``."""
+    def _after(
+        self, after: np.ndarray, group: int, lev_mask: np.ndarray | None, rows: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The maps after candles ``after`` (ascending) on this timeline's grid, in display bins of ``group``,
+        display rows ``rows`` (first, last; all by default)."""
         width = -(-self.grid.n_bins // group)
-        out_long = np.empty((len(after), width))
-        out_short = np.empty((len(after), width))
+        r0, r1 = (0, width - 1) if rows is None else rows
+        whole = (r0, r1) == (0, width - 1)
+        out_long = np.empty((len(after), r1 - r0 + 1))
+        out_short = np.empty((len(after), r1 - r0 + 1))
         mask = np.ones(len(self.leverages), dtype=np.bool_) if lev_mask is None else np.asarray(lev_mask, dtype=np.bool_)
         plain = group == 1 and lev_mask is None
         todo = []
         for row, candle in enumerate(after.tolist()):
             kept = self._kept.get(candle) if plain else None
             if candle + 1 in self.checkpoints:
-                self._snapshot(candle + 1, mask, group, out_long[row], out_short[row])
+                self._snapshot(candle + 1, mask, group, r0, out_long[row], out_short[row])
             elif kept is not None:
                 grid, long, short = kept
-                out_long[row], out_short[row] = _moved(long[None], grid, self.grid)[0], _moved(short[None], grid, self.grid)[0]
+                out_long[row] = _moved(long[None], grid, self.grid)[0, r0 : r1 + 1]
+                out_short[row] = _moved(short[None], grid, self.grid)[0, r0 : r1 + 1]
             else:
                 todo.append(row)
         if todo:
             wanted = after[todo]
-            start = max(k for k in self.checkpoints if k <= wanted[0])
-            engine = self._restored(start)
-            _, fl, fs = engine.run(
-                self.view,
-                frame_at=wanted,
-                group=group,
-                lev_mask=lev_mask,
-                start=start,
-                stop=int(wanted[-1]) + 1,
-                driven=self.driven,
-            )
+            parts = self._parts(wanted)
+
+            def replayed(part: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                start, candles = part
+                _, fl, fs = self._restored(start).run(
+                    self.view,
+                    frame_at=candles,
+                    group=group,
+                    lev_mask=lev_mask,
+                    start=start,
+                    stop=int(candles[-1]) + 1,
+                    driven=self.driven,
+                    rows=(r0, r1),
+                )
+                return fl, fs
+
+            done = list(_pool().map(replayed, parts)) if len(parts) > 1 else [replayed(parts[0])]
+            fl, fs = (np.concatenate([d[i] for d in done]) for i in (0, 1))
             out_long[todo], out_short[todo] = fl, fs
-            if plain and self.keep_every:
+            if plain and whole and self.keep_every:
                 for row, candle in enumerate(wanted.tolist()):
                     if (candle + 1) % self.keep_every == 0:
                         self._kept.put(candle, self.grid, fl[row], fs[row])
         return out_long, out_short
 
+    def _parts(self, wanted: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """The replay of the maps after ``wanted`` (ascending) as runs from checkpoints: one from the last checkpoint
+        at or before the first, or, when that is long (a month of minutes), up to one per core, cut at the
+        checkpoints nearest equal shares. The runs replay no candle twice and give the one run's maps bit for bit
+        (a checkpoint is the exact state); they run at once on the JIT kernel, which lets go of the GIL."""
+        first = max(k for k in self.checkpoints if k <= wanted[0])
+        stop = int(wanted[-1]) + 1
+        workers = min(PARALLEL_MAX, os.cpu_count() or 1)
+        cuts: list[int] = []
+        if workers > 1 and stop - first >= PARALLEL_FROM:
+            inside = np.array(sorted(k for k in self.checkpoints if first < k <= wanted[-1]), dtype=np.int64)
+            for j in range(1, workers):
+                if not len(inside):
+                    break
+                share = first + (stop - first) * j / workers
+                cut = int(inside[np.abs(inside - share).argmin()])
+                if cut > (cuts[-1] if cuts else first):
+                    cuts.append(cut)
+        at = np.searchsorted(wanted, cuts)
+        return [(start, rows) for start, rows in zip([first, *cuts], np.split(wanted, at), strict=True) if len(rows)]
 
-    def _snapshot(self, checkpoint: int, mask: np.ndarray, group: int, out_long: np.ndarray, out_short: np.ndarray) -> None:
-        """The map of checkpoint ``checkpoint`` on this timeline's grid, read from the saved state in place when it
-        was saved on this grid or needs no grouping (a live market asks for the newest one on every candle)."""
+    def _snapshot(
+        self, checkpoint: int, mask: np.ndarray, group: int, row0: int, out_long: np.ndarray, out_short: np.ndarray
+    ) -> None:
+        """The map of checkpoint ``checkpoint`` on this timeline's grid, display rows from ``row0``, read from the
+        saved state in place when it was saved on this grid or needs no grouping (a live market asks for the newest
+        one on every candle)."""
         grid, state = self.checkpoints[checkpoint]
         if grid == self.grid:
-            kernel.snapshot(state["longs"], state["shorts"], state["g_long"], state["g_short"], mask, group, out_long, out_short)
+            kernel.snapshot(
+                state["longs"], state["shorts"], state["g_long"], state["g_short"], mask, group, row0, out_long, out_short
+            )
         elif group == 1:
             long, short = np.empty((2, grid.n_bins))
-            kernel.snapshot(state["longs"], state["shorts"], state["g_long"], state["g_short"], mask, 1, long, short)
-            out_long[:], out_short[:] = _moved(long[None], grid, self.grid)[0], _moved(short[None], grid, self.grid)[0]
+            kernel.snapshot(state["longs"], state["shorts"], state["g_long"], state["g_short"], mask, 1, 0, long, short)
+            rows = slice(row0, row0 + len(out_long))
+            out_long[:] = _moved(long[None], grid, self.grid)[0, rows]
+            out_short[:] = _moved(short[None], grid, self.grid)[0, rows]
         else:
             engine = self._restored(checkpoint)
-            kernel.snapshot(engine.longs, engine.shorts, engine.g_long, engine.g_short, mask, group, out_long, out_short)
+            kernel.snapshot(engine.longs, engine.shorts, engine.g_long, engine.g_short, mask, group, row0, out_long, out_short)
 
 
 def _moved(rows: np.ndarray, source: Grid, target: Grid) -> np.ndarray:

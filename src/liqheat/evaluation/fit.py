@@ -9,7 +9,7 @@ Nothing from the check window is seen while fitting.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -94,6 +94,19 @@ def objective(reports: Iterable[ScoreReport]) -> float:
     return (sum(margins) + sum(min(m, 0.0) for m in margins)) / len(margins)
 
 
+def objective_of(params: ModelParams, splits: Sequence[Split], views: Sequence[MarketView]) -> float:
+    """The :func:`objective` of ``params`` fitted on each split's early buckets (what :func:`fit` maximises): a pure
+    function of its arguments, so a cluster's workers can evaluate candidates (:mod:`liqheat.scale.fit`)."""
+    return objective(_fit_reports(params, splits, views).values())
+
+
+def _fit_reports(params: ModelParams, splits: Sequence[Split], views: Sequence[MarketView]) -> dict[str, ScoreReport]:
+    return {
+        sp.name: score(sp.bundle, predict(sp.bundle, params, view), until=sp.at, params=params.to_dict())
+        for sp, view in zip(splits, views, strict=True)
+    }
+
+
 def fit(
     splits: list[Split],
     *,
@@ -102,8 +115,14 @@ def fit(
     passes: int = 2,
     scale_on: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    evaluate: Callable[[list[ModelParams]], list[float]] | None = None,
 ) -> FitResult:
     """Fit on each split's early buckets; check on its later ones.
+
+    Coordinate ascent: each parameter in turn takes the value of its grid that raises the objective most (the
+    first of equals), until a pass changes nothing. A coordinate's candidates differ from the best only in that
+    parameter, so they are evaluated at once: by ``evaluate`` (a list of parameters → their objectives, e.g. on
+    a Dask cluster) or here one by one; the result is the same either way, bit for bit.
 
     ``at_risk_share`` is then scaled so that predicted and realized totals match on the fit window of
     ``splits[scale_on]`` (the aggregated bundle, whose open interest and liquidations cover the same
@@ -114,30 +133,28 @@ def fit(
     best = start or ModelParams()
     total = passes * sum(len(v) for v in grid.values())
     done = 0
+    run = evaluate or (lambda candidates: [objective_of(c, splits, views) for c in candidates])
 
-    def fit_reports(params: ModelParams) -> dict[str, ScoreReport]:
-        return {
-            sp.name: score(sp.bundle, predict(sp.bundle, params, view), until=sp.at, params=params.to_dict())
-            for sp, view in zip(splits, views, strict=True)
-        }
-
-    best_value = objective(fit_reports(best).values())
+    best_value = run([best])[0]
     for _ in range(passes):
         improved = False
         for name, values in grid.items():
-            for value in _typed(best, name, values):
+            candidates = [replace(best, **{name: value}) for value in _typed(best, name, values)]
+            fresh = [c for c in candidates if c != best]
+            values_of = iter(run(fresh))
+            before, before_value = best, best_value
+            for candidate in candidates:
                 done += 1
-                if progress:
-                    progress(done, total)
-                candidate = replace(best, **{name: value})
+                current = before_value if candidate == before else next(values_of)
                 if candidate == best:
                     continue
-                current = objective(fit_reports(candidate).values())
                 if current > best_value + 1e-9:
                     best, best_value, improved = candidate, current, True
+            if progress:
+                progress(done, total)
         if not improved:
             break
-    anchor = fit_reports(best)[splits[scale_on].name]
+    anchor = _fit_reports(best, splits, views)[splits[scale_on].name]
     realized = sum(s.realized_total for s in anchor.sides)
     predicted = sum(s.predicted_total for s in anchor.sides)
     if predicted > 0 and realized > 0:
@@ -146,7 +163,7 @@ def fit(
         sp.name: score(sp.bundle, predict(sp.bundle, best, view), start=sp.at, params=best.to_dict())
         for sp, view in zip(splits, views, strict=True)
     }
-    return FitResult(params=best, fit=fit_reports(best), check=check, evaluations=done)
+    return FitResult(params=best, fit=_fit_reports(best, splits, views), check=check, evaluations=done)
 
 
 def _typed(params: ModelParams, name: str, values: Iterable[float]) -> list[Any]:

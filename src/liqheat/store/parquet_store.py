@@ -10,8 +10,9 @@ Writes are safe against a kill at any moment:
 - The cursor per (venue, symbol, stream), in ``cursors.json`` and replaced the same way, moves only
   after the data it covers is on disk. A resumed ingestion may write some rows again, which the
   merge absorbs; it never skips any.
-- A write killed before its rename leaves its temporary file (``.data.parquet.<random>.tmp``). The next
-  writer, holding the lock and so sure no write is under way, removes them and says so.
+- A write killed before its rename leaves its temporary file (``.data.parquet.<random>.tmp``), or a backfilled
+  partition's temporary folder (``.month=YYYY-MM.<random>.tmp``, see :mod:`.partitions`). The next writer,
+  holding the lock and so sure no write is under way, removes them and says so.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,11 +46,13 @@ KEYS: dict[str, tuple[str, ...]] = {
     "book_depth": ("ts", "percentage"),
     "liquidations": ("ts", "side", "usd", "price"),
     "gaps": ("ts", "stream"),
+    "predictions": ("ts",),  # liqheat backfill's per-candle predictions, a month folder each (store/partitions.py)
     "positions": ("ts", "user", "coin"),  # on-chain positions as they open, change and close (venues/hyperliquid/tracker.py)
     "coverage": ("ts",),
 }
 _SAFE = re.compile(r"^[\w.-]+$")
 INTERRUPTED = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # fsutil.atomic_write's temporary name
+INTERRUPTED_FOLDER = re.compile(r"^\.month=\d{4}-\d{2}\.[a-z0-9_]{8}\.tmp$")  # a partition folder being written (partitions.py)
 log = logging.getLogger("liqheat.store")  # Unicode letters too: Binance lists symbols such as 币安人生USDT
 
 
@@ -126,11 +130,29 @@ class Store:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
+    @property
+    def where(self) -> str:
+        """The store's location as a worker opens it (:func:`liqheat.store.remote.open_store`)."""
+        return str(self.root)
+
+    def has(self, series: Series) -> bool:
+        """Whether the series has any month stored."""
+        return any(series.folder(self.root).glob("month=*/data.parquet"))
+
+    @property
+    def writing(self) -> bool:
+        """Whether this store holds the writer lock (inside :meth:`writer`)."""
+        return self._lock is not None
+
     def _remove_interrupted_writes(self) -> tuple[Path, ...]:
         """Delete the temporaries of writes that were killed before their rename (call with the lock held)."""
         found = tuple(sorted(p for p in self.root.rglob(".*.tmp") if p.is_file() and INTERRUPTED.match(p.name)))
+        folders = tuple(sorted(p for p in self.root.glob("predictions/*/*/*/.month=*.tmp") if INTERRUPTED_FOLDER.match(p.name)))
         for path in found:
             path.unlink(missing_ok=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        found += folders
         if found:
             shown = ", ".join(str(p.relative_to(self.root)) for p in found[:3]) + (" …" if len(found) > 3 else "")
             log.warning(

@@ -25,11 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from liqheat.model import DomainError
+from liqheat.model import DomainError, Side
 from liqheat.venues.aave.health import health_factor, solve
-from liqheat.venues.aave.levels import LevelMap, band_edges, level_map, parse_bands, parse_fraction
+from liqheat.venues.aave.levels import LevelMap, band_edges, level_map, parse_bands, parse_fraction, position_levels
 from liqheat.venues.aave.markets import ETHEREUM_V3, REFERENCE, UNDERLYING, USD_PEGGED, underlying
 from liqheat.venues.aave.position import Holding, Market, Position
 
@@ -252,3 +254,35 @@ def snapshot_map(
         raise DomainError(f"a map on {name} needs the price of {REFERENCE[name]}: give {REFERENCE[name]}=USD", param="price")
     edges = band_edges(reference, parse_bands(bands, reference), parse_fraction(depth, "depth"))
     return snap, level_map(snap.positions, group, reference, edges, asset=name)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SnapshotLevels:
+    """Every liquidation call of a snapshot's positions on ``asset`` within reach, one row per call: its price,
+    whether it seizes the asset's collateral as the price falls (long) or repays its debt as it rises (short),
+    and its USD (what the call takes on this axis)."""
+
+    snapshot: Snapshot
+    asset: str
+    price: npt.NDArray[np.float64]
+    long: npt.NDArray[np.bool_]
+    usd: npt.NDArray[np.float64]
+
+
+def snapshot_levels(
+    folder: Path, *, asset: str = "BTC", reach: tuple[float, float] = (0.2, 5.0), prices: Mapping[str, float] | None = None
+) -> SnapshotLevels:
+    """The calls of every position of the snapshot at ``folder`` while ``asset`` stays within ``reach`` × its price
+    on the snapshot's day (:func:`snapshot_map` sums the same calls into bands)."""
+    group = underlying(asset)
+    name = asset.strip().upper()
+    snap = read_snapshot(folder, prices=prices)
+    reference = snap.btc_price if name == "BTC" else (prices or {}).get(REFERENCE[name])
+    if reference is None:
+        raise DomainError(f"levels on {name} need the price of {REFERENCE[name]}: give {REFERENCE[name]}=USD", param="price")
+    low, high = reach[0] * reference, reach[1] * reference
+    calls = [lv for p in snap.positions for lv in position_levels(p, group, reference, low=low, high=high)]
+    return SnapshotLevels(
+        snap, name, np.array([c.price for c in calls], dtype=np.float64),
+        np.array([c.side is Side.LONG for c in calls], dtype=np.bool_), np.array([c.usd for c in calls], dtype=np.float64),
+    )  # fmt: skip

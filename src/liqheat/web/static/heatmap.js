@@ -55,15 +55,16 @@ export function levels(h, scale, { contrast = 1, prices = null } = {}) {
   for (let i = 0; i < n; i += step) if (values[i] > 0) sample.push(values[i]);
   const top = quantile(sample, 0.995) || 1;
   if (scale === 'local' && prices) {
-    const centers = new Float64Array(h.rows);
-    for (let r = 0; r < h.rows; r++) centers[r] = Math.sqrt(h.price_edges[r] * h.price_edges[r + 1]);
+    const logCenters = new Float64Array(h.rows); // logs once per row and column, not per cell
+    for (let r = 0; r < h.rows; r++) logCenters[r] = 0.5 * (Math.log(h.price_edges[r]) + Math.log(h.price_edges[r + 1]));
     const weight = new Float32Array(n); // 1 within the zone, 0 beyond it, blended across its edge
     const below = new Uint8Array(n); // the long side of the column's price
     const maxes = [0, 1, 2, 3].map(() => new Float64Array(h.columns)); // [near short, near long, far short, far long]
     for (let c = 0; c < h.columns; c++) {
+      const logPrice = prices[c] > 0 ? Math.log(prices[c]) : NaN;
       for (let r = 0; r < h.rows; r++) {
         const i = c * h.rows + r;
-        const d = prices[c] > 0 ? Math.log(centers[r] / prices[c]) : Infinity;
+        const d = Number.isNaN(logPrice) ? Infinity : logCenters[r] - logPrice;
         below[i] = d < 0 ? 1 : 0;
         weight[i] = Math.min(1, Math.max(0, (FOCUS + EDGE - Math.abs(d)) / (2 * EDGE)));
         const k = (Math.abs(d) <= FOCUS ? 0 : 2) + below[i];
@@ -77,11 +78,12 @@ export function levels(h, scale, { contrast = 1, prices = null } = {}) {
         const i = c * h.rows + r;
         const v = values[i];
         if (v <= 0) continue;
+        const w = weight[i]; // a cell is near or far but on the zone's edge: one power, not two
         const nearRef = refs[below[i]][c];
         const farRef = refs[2 + below[i]][c];
-        const inner = nearRef > 0 ? Math.min(1, (v / nearRef) ** power) : 1;
-        const outer = farRef > 0 ? Math.min(1, (v / farRef) ** power) * FAR : FAR;
-        out[i] = weight[i] * inner + (1 - weight[i]) * outer;
+        const inner = w === 0 ? 0 : nearRef > 0 ? Math.min(1, (v / nearRef) ** power) : 1;
+        const outer = w === 1 ? 0 : farRef > 0 ? Math.min(1, (v / farRef) ** power) * FAR : FAR;
+        out[i] = w * inner + (1 - w) * outer;
       }
     }
     const last = h.columns - 1;
@@ -155,6 +157,7 @@ export function decodeQ16(buffer) {
   };
   head.long = decode(new Uint16Array(buffer, offset, size));
   head.short = decode(new Uint16Array(buffer, offset + 2 * size, size));
+  head.bytes = buffer.byteLength;
   return head;
 }
 

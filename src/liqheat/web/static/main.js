@@ -16,7 +16,7 @@ import {
 
 const LWC = window.LightweightCharts;
 const state = {
-  market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap', split: 'none', from: '', to: '',
+  market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap', split: 'none', source: 'all', from: '', to: '',
 };
 const params = new URLSearchParams(location.search);
 for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
@@ -119,12 +119,33 @@ function repaint() {
   drawColourBar(app, painted.legend);
 }
 
-async function heatmapData() {
+// The heatmap of the view. On a live refresh of the same view only the columns after the page's last are asked
+// (the server answers the whole frame when its rows moved): a few kB a candle instead of a megabyte.
+async function heatmapData(live = false) {
   const [lo, hi] = state.lev.split('-');
   const columns = detail.columns ?? Math.min(2000, Math.max(200, Math.round($('chart').clientWidth)));
-  return decodeQ16(await api.heatmap(state.market, {
-    window: state.window, side: state.side, lev_min: lo, lev_max: hi, bins: detail.bins, columns, format: 'q16',
-  }));
+  const query = { window: state.window, side: state.side, lev_min: lo, lev_max: hi, bins: detail.bins, columns, format: 'q16' };
+  const key = JSON.stringify([state.market, query]);
+  const held = page.heatmap;
+  const delta = live && held && page.heatmapKey === key && held.columns > 0
+    ? { since: held.time[held.columns - 1], lo: held.price_edges[0], rows: held.rows } : {};
+  let got = decodeQ16(await api.heatmap(state.market, { ...query, ...delta }));
+  if (got.delta) {
+    const drop = held.time.indexOf(got.first);
+    got = drop < 0 ? decodeQ16(await api.heatmap(state.market, query)) : appendColumns(held, got, drop);
+  }
+  page.heatmapKey = key;
+  page.heatmapAnswer = { bytes: got.bytes, delta: Boolean(got.delta) }; // what the last answer cost (tests read it)
+  return got;
+}
+
+// `held` less its first `drop` columns, then the columns of `delta` (the same rows)
+function appendColumns(held, delta, drop) {
+  const rows = held.rows;
+  const kept = held.columns - drop;
+  const join = (a, b) => { const out = new Float32Array((kept + delta.columns) * rows); out.set(a.subarray(drop * rows)); out.set(b, kept * rows); return out; };
+  return { ...held, time: [...held.time.slice(drop), ...delta.time], columns: kept + delta.columns,
+    long: join(held.long, delta.long), short: join(held.short, delta.short), price_edges: delta.price_edges, delta: true, bytes: delta.bytes };
 }
 
 const SECONDS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '4h': 14400, '1d': 86400 };
@@ -207,9 +228,12 @@ async function load({ keepView = false, live = false, delta = null } = {}) {
     const follows = delta?.candles && page.answers.summary?.id === id && page.answers.summary.last === delta.previous_last;
     const picture = Promise.all([
       follows ? Promise.resolve(appended(delta.candles)) : api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
-      heatmapData(),
+      heatmapData(live),
     ]);
-    const panels = Promise.all([
+    // On a new view the panels are asked once the chart's data is in (they would share the server's cores with
+    // it); on a live refresh both go at once.
+    const asked = live ? Promise.resolve() : picture.catch(() => {});
+    const panels = asked.then(() => Promise.all([
       api.liquidations(id, { window: state.window, limit: 5000 }),
       api.summary(id),
       api.clusters(id, { top: 3, lev_min: state.lev.split('-')[0], lev_max: state.lev.split('-')[1] }),
@@ -217,13 +241,14 @@ async function load({ keepView = false, live = false, delta = null } = {}) {
       kept('venues', () => api.venues(id)),
       kept('levels', () => api.levels(id, { top: 8 })),
       kept('mood', () => api.sentiment(id, { window: '24h' })),
-    ]);
+    ]));
     panels.catch(() => {}); // awaited below; a failure there is reported once, by that await
     const [candles, heat] = await picture;
     if (token !== page.loadToken) return; // another load began (the trader changed the view): it draws
     if (slow) page.slowAt = performance.now();
     page.requests = (page.requests ?? 0) + (slow ? 9 : 5) - (follows ? 1 : 0);
     page.dataAt = performance.now();
+    page.pictureAt = performance.timeOrigin + page.dataAt;
     page.firstPaintMs = null;
     page.bars = candles.time;
     page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
@@ -234,7 +259,9 @@ async function load({ keepView = false, live = false, delta = null } = {}) {
     else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
     else chart.timeScale().fitContent();
     page.zoomReady = true;
+    page.chartAt = performance.timeOrigin + performance.now();
     const [liqs, summary, clusters, realized, venues, levels, mood] = await panels;
+    page.panelsAt = performance.timeOrigin + performance.now();
     if (token !== page.loadToken) return;
     const changed = (key, value) => {
       const text = JSON.stringify(value);
@@ -339,6 +366,7 @@ for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'cont
 $('tab-heatmap').addEventListener('click', () => showTab('heatmap'));
 $('tab-map').addEventListener('click', () => showTab('map'));
 $('mapsplit').addEventListener('change', () => { state.split = $('mapsplit').value; saveUrl(); loadMap(app).catch(showError); });
+$('mapsource').addEventListener('change', () => { state.source = $('mapsource').value; saveUrl(); loadMap(app).catch(showError); });
 $('mapcanvas').addEventListener('pointermove', (event) => mapTooltip(page, event));
 $('mapcanvas').addEventListener('pointerleave', () => { $('maptip').hidden = true; });
 window.addEventListener('resize', () => { if (state.tab === 'map') drawMap(page); });
@@ -355,6 +383,7 @@ function listen() {
     onGrew: (info) => {
       page.version = info.version;
       if (info.market !== state.market) return;
+      page.grewAt = performance.timeOrigin + performance.now(); // bench/web.py: when the event reached the page
       if (document.body.dataset.state === 'loading') page.grewWhileLoading = true; // once this load ends
       else load({ keepView: true, live: true, delta: info });
       if (page.server?.store && !$('storeliq').hidden) loadStoreLiquidations(app).catch(showError);

@@ -7,7 +7,8 @@ import { $, fill, h, price, usd } from './format.js';
 
 const LONG = ['#ffb3ad', '#ff7b72', '#f85149', '#b62324']; // < 10×, 10–25×, 25–50×, ≥ 50×: darker = more leverage
 const SHORT = ['#aff5b4', '#7ee787', '#3fb950', '#1a7f37'];
-const VENUE = ['#e3b341', '#58a6ff', '#a371f7', '#ff9bce', '#56d4dd', '#ffa657'];
+const VENUE = ['#e3b341', '#58a6ff', '#ff9bce', '#56d4dd', '#ffa657', '#d29922'];
+const EXACT = [['#a371f7', '#a371f7'], ['#d2a8ff', '#d2a8ff'], ['#6e40c9', '#6e40c9']]; // on-chain sources: violet
 const TIP_GAP = 14;
 
 // steps of 1, 2, 2.5 and 5 × 10^k: about `count` round numbers across [lo, hi]
@@ -20,13 +21,16 @@ export function niceTicks(lo, hi, count) {
   return ticks;
 }
 
+// each part's [long, short] colour: exact sources violet whatever the split, so they never pass for the model's
 function colours(m) {
-  if (m.split_by === 'venue') return m.parts.map((_, k) => [VENUE[k % VENUE.length], VENUE[k % VENUE.length]]);
-  if (m.split_by === 'leverage') {
-    const all = ['< 10×', '10–25×', '25–50×', '≥ 50×'];
-    return m.parts.map((p) => { const k = Math.max(0, all.indexOf(p.label)); return [LONG[k], SHORT[k]]; });
-  }
-  return m.parts.map(() => ['#f85149', '#3fb950']);
+  let exact = 0;
+  const all = ['< 10×', '10–25×', '25–50×', '≥ 50×'];
+  return m.parts.map((p, k) => {
+    if (p.kind === 'exact') return EXACT[exact++ % EXACT.length];
+    if (m.split_by === 'venue') return [VENUE[k % VENUE.length], VENUE[k % VENUE.length]];
+    if (m.split_by === 'leverage') { const b = Math.max(0, all.indexOf(p.label)); return [LONG[b], SHORT[b]]; }
+    return ['#f85149', '#3fb950'];
+  });
 }
 
 export async function loadMap({ state, page }) {
@@ -37,8 +41,11 @@ export async function loadMap({ state, page }) {
   $('mapsplit').querySelector('option[value="venue"]').disabled = !venues;
   const m = await api.liquidationMap(state.market, {
     bins: $('mapcanvas').clientWidth < 500 ? 80 : 160, window: state.window, side: state.side, lev_min: levMin, lev_max: levMax, by: split,
+    source: state.source,
   });
   page.map = m;
+  $('mapsourcelabel').hidden = !m.exact.length && state.source === 'all';
+  $('mapsource').value = state.source;
   drawMap(page);
 }
 
@@ -139,9 +146,18 @@ export function drawMap(page) {
 
   const swatches = m.parts.map((p, k) => h('span', { className: 'part' },
     h('i', { style: `background:${palette[k][0]}` }), h('i', { style: `background:${palette[k][1]}` }), ` ${p.label}`));
+  // exact sources: short on the line (the share first), their details in its hover title
+  const exact = m.exact.map((e) => `${e.source} ${e.as_of.slice(0, 10)}`);
+  const share = m.onchain_share === null ? '' : ` ${(m.onchain_share * 100).toFixed(1)}% on-chain:`;
+  const details = m.exact.map((e) => `${e.source} as of ${e.as_of.replace('T', ' ').slice(0, 16)} UTC: ${e.open_levels.toLocaleString('en-US')} `
+    + `open levels of ${e.positions.toLocaleString('en-US')} positions${e.coverage === null ? ' (every position of the snapshot)'
+      : `, ${Math.round(e.coverage * 100)}% of its open interest`}. ${e.note}`).join('\n');
+  $('maplegend').title = details;
   fill($('maplegend'),
-    m.split_by === 'none' ? [h('span', { className: 'long' }, 'longs liquidate below price'), ', ', h('span', { className: 'short' }, 'shorts above')]
+    m.split_by === 'none' && m.parts.length === 1
+      ? [h('span', { className: 'long' }, 'longs liquidate below price'), ', ', h('span', { className: 'short' }, 'shorts above')]
       : swatches,
+    exact.length ? h('span', { className: 'exactnote' }, ` ·${share} exact ${exact.join(', ')}`) : null,
     ` · bars: per band (left) · lines: cumulative from price (right) · at ${m.at.replace('T', ' ').slice(0, 16)} UTC`,
     m.note ? ` · ${m.note}` : null);
 }
@@ -164,7 +180,7 @@ export function mapTooltip(page, event) {
   const side = lo < m.price && hi > m.price ? (m.long[i] >= m.short[i] ? 'long' : 'short') : hi <= m.price ? 'long' : 'short';
   const value = side === 'long' ? m.long[i] : m.short[i];
   const cum = side === 'long' ? m.cumulative_long[i] : m.cumulative_short[i];
-  const parts = m.split_by === 'none' ? [] : m.parts.filter((p) => p[side][i] > 0).map((p) => h('div', null, `${p.label}: ${usd(p[side][i])}`));
+  const parts = m.parts.length < 2 ? [] : m.parts.filter((p) => p[side][i] > 0).map((p) => h('div', { className: p.kind }, `${p.label}: ${usd(p[side][i])}`));
   fill(tip, h('b', null, `${price(lo)} – ${price(hi)}`),
     h('div', { className: side }, `${side}s liquidating here: ${usd(value)}`), parts,
     h('div', null, `cumulative from price: ${usd(cum)}`),

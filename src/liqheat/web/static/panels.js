@@ -57,10 +57,17 @@ export function drawColourBar({ page }, legend) {
   bar.querySelector('.swatch').style.background = GRADIENT;
   const ticks = [0.25, 0.5, 1].map((x) => usdAt(legend, x));
   let text = ticks[0] === null ? legend.label : `${ticks.map((v) => usd(v)).join(' · ')} ${legend.label}`;
-  if (legend.sides) text = `brightest ${legend.label}: long ${usd(legend.sides.long)} · short ${usd(legend.sides.short)} a cell`;
+  if (legend.sides) {
+    const sides = `long ${usd(legend.sides.long)} · short ${usd(legend.sides.short)}`;
+    text = narrowChart() ? `brightest: ${sides}` : `brightest ${legend.label}: ${sides} a cell`;
+  }
   bar.querySelector('.ticks').textContent = text;
   bar.title = `colour scale (${legend.note}): a quarter, half and full brightness in USD; the hover gives each cell's dollars`;
 }
+
+// On a phone the lines' titles would cover a third of the chart: there a cluster's line says only its dollars
+// (its colour says the side) and a level's nothing but ✦ when it meets a cluster (its axis colour says the kind).
+export const narrowChart = () => $('chart').clientWidth < 600;
 
 // The clusters within reach (the API ranks them by what they are expected to liquidate within 24 h), of the
 // side shown: dashed lines on the chart, a list in the panel, and a mark at the chart's top or bottom edge for
@@ -75,7 +82,7 @@ export function drawClusters({ page, series, state }, clusters) {
     lineStyle: LWC.LineStyle.Dashed,
     lineWidth: 1,
     axisLabelVisible: true,
-    title: `${c.side} cluster ${usd(c.notional_usd)}`,
+    title: narrowChart() ? usd(c.notional_usd) : `${c.side} cluster ${usd(c.notional_usd)}`,
   }));
   const chance = (c) => (c.hit_prob_24h === null || c.hit_prob_24h === undefined ? '' : ` · ${Math.round(c.hit_prob_24h * 100)}% in 24 h`);
   fill($('clusters'), shown.map((c) => h('li', { className: c.side }, `${c.side} ${price(c.price_low)}–${price(c.price_high)} · `
@@ -218,7 +225,7 @@ export function drawLevels({ page, series }, data) {
     page.levelLines = data.levels.slice(0, 6).map((lv) => series.createPriceLine({
       price: lv.price, color: colour(lv), lineStyle: LWC.LineStyle.Dotted, lineWidth: meets.has(lv.price) ? 2 : 1,
       axisLabelVisible: true, axisLabelColor: colour(lv), axisLabelTextColor: '#0d1117',
-      title: `${lv.kind} (${lv.source})${meets.has(lv.price) ? ' ✦ cluster' : ''}`,
+      title: narrowChart() ? (meets.has(lv.price) ? '✦' : '') : `${lv.kind} (${lv.source})${meets.has(lv.price) ? ' ✦ cluster' : ''}`,
     }));
   }
   fill($('levels'), data.levels.slice(0, 6).map((lv) => h('li', { className: `level ${lv.kind}` },

@@ -1,0 +1,127 @@
+"""Exact liquidation levels beside the estimated map: positions whose balances are public (Aave, Hyperliquid),
+each liquidating at a price that is known, not modelled.
+
+The engine's map is an estimate for the venues whose positions are private; an on-chain position's level is
+a fact as of the snapshot that read it. The two are shown side by side, never blended: each exact source is
+its own part of the liquidation map, labelled ``exact``, with its time and coverage. An exact level does not
+decay by model. It is on the map from its snapshot's time until the price crosses it (the position is then
+liquidated: the level is its liquidation price) or a later snapshot of the same source replaces it. A map of
+a time before a source's first snapshot shows none of it: nothing is known of it then.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from liqheat.analytics.liqmap import Part
+from liqheat.analytics.maps import MarketMap
+from liqheat.model import DomainError
+
+EXACT = "exact"
+ESTIMATED = "estimated"
+
+
+@dataclass(frozen=True, eq=False)
+class ExactLevels:
+    """The levels of one source's positions as of ``as_of``: each at ``price`` (USD of ``symbol``), long (it
+    liquidates as the price falls to it) or short, for ``usd`` of notional (what the liquidation takes).
+
+    ``coverage`` is the share of the venue's open interest the positions read hold (None when the snapshot holds
+    every position of the protocol); ``note`` says what the levels assume."""
+
+    source: str
+    symbol: str
+    as_of: pd.Timestamp
+    price: np.ndarray
+    long: np.ndarray
+    usd: np.ndarray
+    positions: int
+    coverage: float | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.source.strip():
+            raise DomainError("an exact source needs a name", param="source")
+        n = len(self.price)
+        for name in ("long", "usd"):
+            if len(getattr(self, name)) != n:
+                raise DomainError(f"{self.source}: {name} has {len(getattr(self, name))} values for {n} prices", param=name)
+        if n and not (np.all(np.isfinite(self.price)) and np.all(self.price > 0)):
+            raise DomainError(f"{self.source}: every price must be a number > 0", param="price")
+        if n and not (np.all(np.isfinite(self.usd)) and np.all(self.usd >= 0)):
+            raise DomainError(f"{self.source}: every usd must be a number ≥ 0", param="usd")
+        if self.coverage is not None and not (math.isfinite(self.coverage) and self.coverage >= 0):
+            raise DomainError(f"{self.source}: coverage must be a share ≥ 0, got {self.coverage!r}", param="coverage")
+        if self.as_of.tzinfo is None:
+            raise DomainError(f"{self.source}: as_of must carry a time zone, got {self.as_of}", param="as_of")
+
+    @property
+    def label(self) -> str:
+        return f"{self.source} ({EXACT})"
+
+    def open_at(self, ts_us: np.ndarray, low: np.ndarray, high: np.ndarray, index: int) -> np.ndarray:
+        """Which levels are still open after candle ``index`` closes (candles opening at ``ts_us``, µs since the
+        epoch, with their ``low`` and ``high``): none before ``as_of``; after it, those that the candles opening
+        from ``as_of`` on, up to ``index``, have not crossed."""
+        if index < 0 or index >= len(ts_us):
+            raise DomainError(f"candle {index} is outside 0 … {len(ts_us) - 1}", param="at")
+        first = int(np.searchsorted(ts_us, self.as_of.value // 1000, side="left"))
+        if first > index:
+            return np.zeros(len(self.price), dtype=bool)
+        lowest = float(np.min(low[first : index + 1]))
+        highest = float(np.max(high[first : index + 1]))
+        return np.asarray(np.where(self.long, self.price < lowest, self.price > highest), dtype=bool)
+
+
+def latest(sources: Sequence[ExactLevels], at: pd.Timestamp) -> list[ExactLevels]:
+    """Per source, the last snapshot taken at or before ``at`` (a later one replaces an earlier one)."""
+    chosen: dict[str, ExactLevels] = {}
+    for s in sorted(sources, key=lambda s: s.as_of):
+        if s.as_of <= at:
+            chosen[s.source] = s
+    return list(chosen.values())
+
+
+def on_bins(levels: ExactLevels, is_open: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The open levels' USD per bin of ``edges`` (ascending prices), long and short; levels outside are left out.
+    A level on an edge is in the bin above it, as a price falls into the bin it reaches."""
+    n = len(edges) - 1
+    i = np.searchsorted(edges, levels.price, side="right") - 1
+    inside = is_open & (i >= 0) & (i < n)
+    long = np.bincount(i[inside & levels.long], weights=levels.usd[inside & levels.long], minlength=n)
+    short = np.bincount(i[inside & ~levels.long], weights=levels.usd[inside & ~levels.long], minlength=n)
+    return long.astype(np.float64), short.astype(np.float64)
+
+
+def aave_levels(folder: str, asset: str = "BTC") -> ExactLevels:
+    """The exact levels of an Aave v3 snapshot folder (:mod:`liqheat.venues.aave.snapshot`) on ``asset``, as of
+    the snapshot's day (its price history's last row, 00:00 UTC): every position's liquidation calls while the
+    asset moves with the other prices held."""
+    from pathlib import Path
+
+    from liqheat.venues.aave.snapshot import snapshot_levels
+
+    found = snapshot_levels(Path(folder), asset=asset)
+    snap = found.snapshot
+    as_of = snap.as_of.tz_localize("UTC") if snap.as_of.tzinfo is None else snap.as_of.tz_convert("UTC")
+    note = (f"Aave v3 Ethereum positions holding {found.asset} collateral as of {as_of:%Y-%m-%d}: each call at the "
+            f"{found.asset} price that brings the health factor to 1, the other prices held")  # fmt: skip
+    return ExactLevels("aave v3", found.asset, as_of, found.price, found.long, found.usd, len(snap.positions), None, note)
+
+
+def exact_parts(
+    sources: Sequence[ExactLevels], mm: MarketMap, ts_us: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> list[tuple[ExactLevels, Part, int]]:
+    """Each source's latest snapshot at ``mm``'s time as a part on ``mm``'s bins (levels the candles since the
+    snapshot crossed are gone), with how many of its levels are open."""
+    out = []
+    for levels in latest(sources, mm.ts):
+        is_open = levels.open_at(ts_us, low, high, mm.index)
+        long, short = on_bins(levels, is_open, mm.edges)
+        out.append((levels, Part(levels.label, long, short, EXACT), int(is_open.sum())))
+    return out
