@@ -95,12 +95,21 @@ LeaderboardOption = Annotated[
     str | None, typer.Option(help="A saved copy of Hyperliquid's leaderboard file, or its URL (undocumented by the venue).")
 ]
 InfoUrlOption = Annotated[str, typer.Option(help="The /info endpoint: Hyperliquid's, or a provider serving the same.")]
+WorkersOption = Annotated[
+    int, typer.Option(help="Requests in flight at once (each its own connection): the round trip then bounds the rate less.")
+]
 BudgetOption = Annotated[int, typer.Option(help="Request weight a minute to spend at most (the venue allows 1,200 per IP).")]
 
 
 def _hyperliquid(venue: str) -> None:
     if venue.strip().lower() != "hyperliquid":
         fail(f"--venue must be hyperliquid (Aave's levels: liqheat onchain aave-map), got {venue!r}")
+
+
+def _workers(workers: int) -> int:
+    if not 1 <= workers <= 64:
+        fail(f"--workers must be 1 … 64, got {workers}")
+    return workers
 
 
 def _coins(coin: list[str] | None) -> frozenset[str]:
@@ -122,6 +131,7 @@ def snapshot(
     leaderboard: LeaderboardOption = None,
     info_url: InfoUrlOption = "https://api.hyperliquid.xyz/info",
     budget: BudgetOption = 1200,
+    workers: WorkersOption = 4,
     store_dir: StoreOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -142,6 +152,7 @@ def snapshot(
 
     _hyperliquid(venue)
     coins = _coins(coin)
+    _workers(workers)
     started = time.monotonic()
     try:
         book = gather(addresses=address or (), lists=addresses or (), trades=trades or (), fills=fills or (),
@@ -159,7 +170,7 @@ def snapshot(
             tracker = Tracker(client, Refresher(), recorder)
             tracker.add(book.sources)
             try:
-                tracker.sweep()
+                tracker.sweep(workers)
             finally:
                 stored = recorder.flush(store)  # what was read before a failure is kept
             coverage = tracker.coverage
@@ -208,6 +219,7 @@ def follow(
     budget: BudgetOption = 1200,
     flush: Annotated[str, typer.Option(help="How often what changed is written to the store.")] = "1m",
     run_for: Annotated[str | None, typer.Option("--for", help="Stop after this long (10m, 2h); default: until Ctrl-C.")] = None,
+    workers: WorkersOption = 4,
     store_dir: StoreOption = None,
 ) -> None:
     """Follow Hyperliquid positions into the store: addresses found live and in the sources, read by priority.
@@ -216,18 +228,20 @@ def follow(
     turn (within 20 minutes while the budget allows), never past --budget weight a minute; the market (mark,
     open interest) every minute. A status line each --flush. Ctrl-C stops after a last write.
     """
+    import math
     import threading
 
     from liqheat.cli.common import store_root
     from liqheat.store.parquet_store import Store
     from liqheat.timeutil import duration_seconds
     from liqheat.venues.hyperliquid.discovery import gather, stream_trades
-    from liqheat.venues.hyperliquid.info import InfoClient, Unavailable, WeightBudget
+    from liqheat.venues.hyperliquid.info import InfoClient, WeightBudget
     from liqheat.venues.hyperliquid.scheduler import Refresher
     from liqheat.venues.hyperliquid.tracker import Recorder, Tracker
 
     _hyperliquid(venue)
     coins = _coins(coin)
+    _workers(workers)
     stop = threading.Event()
     try:
         every = duration_seconds(flush, "flush")
@@ -256,7 +270,7 @@ def follow(
                                           kwargs={"url": ws_url}, daemon=True)  # fmt: skip
                 thread.start()
             clock = client.budget.clock
-            start = flushed = clock.now()
+            start = clock.now()
 
             def status(stored: int) -> None:
                 f = tracker.freshness()
@@ -264,22 +278,25 @@ def follow(
                               f"90 % of notional within {f.p90_notional_age:.0f} s, oldest {f.max_age:.0f} s; "
                               f"{stored:,} rows stored, {client.counters.rate_limited:,} × 429", soft_wrap=True)  # fmt: skip
 
+            readers = tracker.follow(stop, workers)
+            next_flush = start + every
+            end = start + limit if limit is not None else math.inf
             try:
-                while limit is None or clock.now() - start < limit:
-                    try:
-                        if tracker.step() is None:
-                            clock.sleep(1.0)
-                    except Unavailable as exc:
-                        console.print(f"{exc}; trying again in a minute")
-                        clock.sleep(60.0)
-                    if clock.now() - flushed >= every:
-                        flushed = clock.now()
+                while not stop.is_set() and clock.now() < end:
+                    if stop.wait(max(0.0, min(next_flush, end) - clock.now())):
+                        break
+                    if clock.now() >= next_flush:
+                        next_flush += every
                         status(recorder.flush(store))
             except KeyboardInterrupt:
                 console.print("stopping")
             finally:
                 stop.set()
+                for reader in readers:
+                    reader.join(timeout=client.timeout + 5)  # one in a request or a backoff may not answer at once
                 status(recorder.flush(store))
+            if tracker.error is not None:
+                fail(tracker.error)
     except DomainError as exc:
         fail(exc)
     finally:

@@ -44,6 +44,30 @@ def test_the_budget_never_holds_more_than_its_weight_in_any_minute() -> None:
     assert np.all(np.diff(times) >= 0)
 
 
+def test_threads_sharing_a_budget_never_take_more_than_it_together() -> None:
+    import threading
+
+    clock = ManualClock()
+    budget = WeightBudget(1200, clock)
+    sent: list[tuple[float, int]] = []
+    lock = threading.Lock()
+
+    def reader(seed: int) -> None:
+        for w in np.random.default_rng(seed).choice([2, 2, 2, 20], 400):
+            at = budget.acquire(int(w))
+            with lock:
+                sent.append((at, int(w)))
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent.sort()
+    assert len(sent) == 1600
+    assert window_peak([t for t, _ in sent], [w for _, w in sent]) <= 1200
+
+
 def test_reads_with_a_market_read_a_minute_are_paced_and_use_the_whole_budget() -> None:
     clock = ManualClock()
     budget = WeightBudget(1200, clock)

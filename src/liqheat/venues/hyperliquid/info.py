@@ -97,6 +97,7 @@ class WeightBudget:
         self._sent: deque[tuple[float, int]] = deque()  # (when it leaves the window, weight)
         self._used = 0
         self._next = -math.inf
+        self._lock = threading.Lock()  # several readers share one budget: checking and counting are one step
 
     def used(self) -> int:
         """Weight sent in the last 60 s."""
@@ -121,17 +122,21 @@ class WeightBudget:
                 return max(paced, leaves - now)
         raise DomainError(f"a request of weight {w} never fits a budget of {self.per_minute}", param="budget")
 
-    def acquire(self, w: int) -> None:
-        """Wait until ``w`` fits, then count it as sent now. A request the window held back is not paced after:
-        the window, full, already meters what follows (pacing too would charge its weight twice)."""
+    def acquire(self, w: int) -> float:
+        """Wait until ``w`` fits, then count it as sent now (the time returned). A request the window held back is not
+        paced after: the window, full, already meters what follows (pacing too would charge its weight twice)."""
         held = False
-        while (delay := self.wait(w)) > 0:
-            held = held or delay > max(0.0, self._next - self.clock.now())
+        while True:
+            with self._lock:
+                delay = self.wait(w)
+                if delay <= 0:
+                    now = self.clock.now()
+                    self._sent.append((now + WINDOW + SLACK, w))
+                    self._used += w
+                    self._next = now if held else now + w * WINDOW / self.per_minute
+                    return now
+                held = held or delay > max(0.0, self._next - self.clock.now())
             self.clock.sleep(delay)
-        now = self.clock.now()
-        self._sent.append((now + WINDOW + SLACK, w))
-        self._used += w
-        self._next = now if held else now + w * WINDOW / self.per_minute
 
 
 @dataclass
@@ -143,7 +148,8 @@ class Counters:
 
 
 class InfoClient:
-    """POST JSON to an ``/info`` URL over one kept-alive connection, within a :class:`WeightBudget`."""
+    """POST JSON to an ``/info`` URL within a :class:`WeightBudget`, over one kept-alive connection per thread:
+    several threads read at once where the round trip, not the budget, would bound the rate."""
 
     def __init__(self, url: str = DEFAULT_URL, *, budget: WeightBudget | None = None, timeout: float = 10.0,
                  retries: int = 6) -> None:  # fmt: skip
@@ -156,19 +162,38 @@ class InfoClient:
         self.timeout = timeout
         self.retries = retries
         self.counters = Counters()
-        self._conn: http.client.HTTPConnection | None = None
+        self._local = threading.local()  # one kept-alive connection per reading thread
+        self._opened: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
             host, port = self._parts.hostname or "", self._parts.port
             kind = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
-            self._conn = kind(host, port, timeout=self.timeout)
-        return self._conn
+            conn = self._local.conn = kind(host, port, timeout=self.timeout)
+            with self._lock:
+                self._opened.append(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Close every thread's connection (call when no thread reads any more)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+    def _count(self, **add: int) -> None:
+        with self._lock:
+            for name, n in add.items():
+                setattr(self.counters, name, getattr(self.counters, name) + n)
 
     def _send(self, body: bytes) -> tuple[int, str | None, bytes]:
         conn = self._connection()
@@ -177,7 +202,7 @@ class InfoClient:
             response = conn.getresponse()
             return response.status, response.getheader("Retry-After"), response.read()
         except (OSError, http.client.HTTPException):
-            self.close()
+            self._drop()
             raise
 
     def post(self, request: dict[str, Any]) -> Any:
@@ -188,8 +213,7 @@ class InfoClient:
         backoff = 1.0
         for attempt in range(self.retries + 1):
             self.budget.acquire(w)
-            self.counters.requests += 1
-            self.counters.weight += w
+            self._count(requests=1, weight=w)
             try:
                 status, retry_after, data = self._send(body)
             except (OSError, http.client.HTTPException) as exc:
@@ -203,12 +227,12 @@ class InfoClient:
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     raise DomainError(f"{self.url}: {kind} answer is not JSON ({data[:80]!r})", param="info_url") from None
             if status == 429:
-                self.counters.rate_limited += 1
+                self._count(rate_limited=1)
             elif status and status < 500:
                 raise DomainError(f"{self.url}: {kind} refused ({problem})", param="info_url")
             if attempt == self.retries:
                 raise Unavailable(f"{self.url}: {kind} failed {self.retries + 1} times, last: {problem}", param="info_url")
-            self.counters.retried += 1
+            self._count(retried=1)
             delay = _retry_after(retry_after) if status == 429 else None
             self.budget.clock.sleep(min(MAX_BACKOFF, delay if delay is not None else backoff))
             backoff = min(MAX_BACKOFF, backoff * 2)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from liqheat.model import DomainError
 from liqheat.store.parquet_store import REPAIR, Series, Store
-from liqheat.venues.hyperliquid.info import Clock, InfoClient
+from liqheat.venues.hyperliquid.info import Clock, InfoClient, Unavailable
 from liqheat.venues.hyperliquid.scheduler import Freshness, Refresher
 from liqheat.venues.hyperliquid.state import AccountState, AssetContext, Position
 
@@ -213,6 +213,7 @@ class Tracker:
         self.coverage: list[dict[str, Any]] = []
         self.meta_at = -math.inf
         self.tally = Tally()
+        self.error: DomainError | None = None
         self._lock = threading.Lock()
 
     def ts(self) -> pd.Timestamp:
@@ -229,22 +230,54 @@ class Tracker:
             return sum(self.refresher.add(u, now) for u in users)
 
     def read_market(self) -> list[dict[str, Any]]:
+        with self._lock:
+            self.meta_at = self.clock.now()
         self.markets = self.client.meta_and_asset_ctxs()
-        self.meta_at = self.clock.now()
         with self._lock:
             known = len(self.refresher)
         self.coverage = self.recorder.coverage(self.markets, self.ts(), known)
         return self.coverage
 
+    def _market_due(self) -> bool:
+        """Whether the market read is due, claiming it (another reader goes on with accounts)."""
+        with self._lock:
+            due = self.clock.now() - self.meta_at >= self.meta_every
+            if due:
+                self.meta_at = self.clock.now()
+        return due
+
     def step(self) -> str | None:
         """Read the next account (and the market when due); None when no address is known."""
-        if self.clock.now() - self.meta_at >= self.meta_every:
+        if self._market_due():
             self.read_market()
         with self._lock:
             user = self.refresher.next(self.clock.now())
         if user is not None:
             self.read(user)
         return user
+
+    def follow(self, stop: threading.Event, workers: int = 1) -> list[threading.Thread]:
+        """Start ``workers`` threads reading in priority order until ``stop`` is set. An endpoint down past every
+        retry is tried again a minute later; one that refuses (4xx) stops them all, its error in :attr:`error`."""
+        if not 1 <= workers <= 64:
+            raise DomainError(f"workers must be 1 … 64, got {workers}", param="workers")
+
+        def work() -> None:
+            while not stop.is_set():
+                try:
+                    if self.step() is None:
+                        stop.wait(1.0)
+                except Unavailable as exc:
+                    log.warning("%s; trying again in a minute", exc)
+                    stop.wait(60.0)
+                except DomainError as exc:
+                    self.error = exc
+                    stop.set()
+
+        threads = [threading.Thread(target=work, name=f"hyperliquid-reader-{i}", daemon=True) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        return threads
 
     def read(self, user: str) -> AccountState | None:
         """Read one account and record it; an account whose answer is malformed is logged, counted and skipped
@@ -257,23 +290,50 @@ class Tracker:
             if exc.param == "info_url":
                 raise
             log.warning("hyperliquid %s: skipped (%s)", user, exc)
-            self.tally.failed += 1
+            with self._lock:
+                self.tally.failed += 1
             return None
-        self.tally.reads += 1
-        self.tally.rows += self.recorder.record(state, self.ts())
+        rows = self.recorder.record(state, self.ts())
         with self._lock:
+            self.tally.reads += 1
+            self.tally.rows += rows
             self.refresher.done(user, self.clock.now(), state.notional(self.recorder.coins))
         return state
 
-    def sweep(self) -> int:
-        """Read the market, every known address not read yet, then the market again (a snapshot whose coverage
-        is as of its end); returns how many accounts were read."""
+    def sweep(self, workers: int = 1) -> int:
+        """Read the market, every known address not read yet (by ``workers`` threads), then the market again (a
+        snapshot whose coverage is as of its end); returns how many accounts were read."""
+        if not 1 <= workers <= 64:
+            raise DomainError(f"workers must be 1 … 64, got {workers}", param="workers")
         self.read_market()
         with self._lock:
-            pending = [u for u in self.refresher.found_at if u not in self.refresher.read_at]
-        for user in pending:
-            if self.clock.now() - self.meta_at >= self.meta_every:
-                self.read_market()
-            self.read(user)
+            pending = iter([u for u in self.refresher.found_at if u not in self.refresher.read_at])
+            before = self.tally.reads + self.tally.failed
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                while not errors:
+                    with self._lock:
+                        user = next(pending, None)
+                    if user is None:
+                        return
+                    if self._market_due():
+                        self.read_market()
+                    self.read(user)
+            except BaseException as exc:
+                errors.append(exc)
+
+        if workers == 1:
+            work()
+        else:
+            threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
         self.read_market()
-        return len(pending)
+        with self._lock:
+            return self.tally.reads + self.tally.failed - before
