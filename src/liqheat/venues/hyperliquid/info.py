@@ -10,7 +10,7 @@ The budget is a sliding window: a request is sent only when the weights sent in 
 A 429 (the venue counts differently, another client shares the IP, the network bunched requests) is answered by
 waiting (``Retry-After`` when given, else 1, 2, 4 … 60 s) and trying again through the budget. The URL is
 configurable: providers serve the same ``/info`` without the cap, and the budget is then raised to suit.
-Time comes from a :class:`Clock`, so a replay can run an hour of schedule in a second.
+Time comes from a :class:`Clock`, so a replay runs an hour of schedule without waiting an hour.
 """
 
 from __future__ import annotations
