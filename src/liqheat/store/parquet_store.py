@@ -47,6 +47,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "liquidations": ("ts", "side", "usd", "price"),
     "gaps": ("ts", "stream"),
     "predictions": ("ts",),  # liqheat backfill's per-candle predictions, a month folder each (store/partitions.py)
+    "positions": ("ts", "user", "coin"),  # on-chain positions as they open, change and close (venues/hyperliquid/tracker.py)
+    "coverage": ("ts",),
 }
 _SAFE = re.compile(r"^[\w.-]+$")
 INTERRUPTED = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # fsutil.atomic_write's temporary name
