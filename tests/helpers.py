@@ -167,3 +167,17 @@ def decode_q16(body: bytes) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     codes = np.frombuffer(body, dtype="<u2", count=2 * size, offset=start).astype(np.float64)
     values = np.where(codes > 0, np.expm1(codes / head["scale"]), 0.0)
     return head, values[:size], values[size:]
+
+
+def hl_state(user: str, size: float, liquidation: float | None, entry: float) -> object:
+    """A ``clearinghouseState`` answer holding one BTC position (the venue's shape, as the SDK's recorded one)."""
+    from liqheat.venues.hyperliquid.state import parse_clearinghouse_state
+
+    position = {"coin": "BTC", "entryPx": str(entry), "leverage": {"type": "cross", "value": 10},
+                "liquidationPx": None if liquidation is None else str(liquidation), "marginUsed": "100.0",
+                "positionValue": str(abs(size) * entry), "returnOnEquity": "0.0", "szi": str(size),
+                "unrealizedPnl": "0.0"}  # fmt: skip
+    summary = {"accountValue": "1000.0", "totalMarginUsed": "100.0", "totalNtlPos": "1000.0", "totalRawUsd": "1000.0"}
+    payload = {"assetPositions": [{"position": position, "type": "oneWay"}], "crossMarginSummary": summary,
+               "marginSummary": summary, "crossMaintenanceMarginUsed": "10.0", "withdrawable": "900.0", "time": 0}  # fmt: skip
+    return parse_clearinghouse_state(user, payload)

@@ -4,6 +4,7 @@ on-chain share, the source filter, none before their snapshot, the CSV, and a cl
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.data import BARE, SYN
+from helpers import hl_state
 from liqheat.analytics.exact import ExactLevels, Snapshots
 from liqheat.api.app import create_app
 from liqheat.api.markets import Registry
@@ -112,3 +114,42 @@ def test_levels_on_a_symbol_no_market_serves_are_refused_naming_the_option() -> 
     with pytest.raises(DomainError, match=r"aave v3: no market served is on BTC \(markets: ETH") as raised:
         registry.add_exact(Snapshots.of(exact_levels()))
     assert raised.value.param == "onchain"
+
+
+# ------------------------------------------------------------------------------------------ Hyperliquid positions
+
+
+def test_hyperliquid_positions_kept_in_a_store_are_an_exact_part_as_of_each_read(tmp_path: Path) -> None:
+    from liqheat.analytics.exact import StoredPositions, stored_sources
+    from liqheat.store.parquet_store import Store
+    from liqheat.venues.hyperliquid.tracker import Recorder
+
+    c = SYN.candles.iloc[-48:]
+    low, high = float(c["low"].min()), float(c["high"].max())
+    store = Store(tmp_path / "store")
+    recorder = Recorder(frozenset({"BTC"}))
+    first = AS_OF
+    recorder.record(hl_state("0xa", 2.0, low * 0.9, LAST), first)
+    recorder.record(hl_state("0xb", -1.0, high * 1.1, LAST), first)
+    recorder.record(hl_state("0xc", 1.0, None, LAST), first)  # no price liquidates it: not on the map
+    recorder.record(hl_state("0xa", 3.0, low * 0.95, LAST), first + pd.Timedelta(hours=12))  # a later read
+    with store.writer():
+        recorder.flush(store)
+    assert stored_sources(store.root) == [StoredPositions(store.root, "BTC")]
+    registry = Registry()
+    registry.add(SYN, market_id="syn")
+    registry.add_exact(StoredPositions(store.root, "BTC"))
+    client = TestClient(create_app(registry))
+    m = get(client, by="source")
+    hl = m["parts"][-1]
+    assert (hl["label"], hl["kind"]) == ("hyperliquid (exact)", "exact")
+    assert sum(hl["long"]) == pytest.approx(3.0 * low * 0.95, abs=0.02)  # the later read of 0xa replaced the first
+    assert sum(hl["short"]) == pytest.approx(1.0 * high * 1.1, abs=0.02)
+    (source,) = m["exact"]
+    assert source["as_of"] == (first + pd.Timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert source["positions"] == 2
+    assert source["open_levels"] == 2
+    between = get(client, by="source", at=(first + pd.Timedelta(hours=6)).isoformat())
+    assert sum(between["parts"][-1]["long"]) == pytest.approx(2.0 * low * 0.9, abs=0.02)  # as of the first read
+    before = get(client, at=(first - pd.Timedelta(hours=2)).isoformat())
+    assert before["exact"] == []

@@ -281,3 +281,25 @@ def test_onchain_levels_are_attached_to_the_markets_on_their_asset_and_bad_ones_
         assert result.exit_code == 2, bad
         assert message in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_hyperliquid_positions_of_a_store_are_attached_to_the_markets_on_their_coin(small_bundle: Path, tmp_path: Path) -> None:
+    from tests.helpers import hl_state
+
+    from liqheat.store.parquet_store import Store
+    from liqheat.venues.hyperliquid.tracker import Recorder
+
+    serve = ("serve", "--bundle", small_bundle, "--no-demo", "--host", "no-such-host.invalid", "--port", "8765")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run(*serve, "--onchain", f"hyperliquid={empty}")
+    assert result.exit_code == 2
+    assert "holds no Hyperliquid positions (liqheat onchain follow writes them)" in result.output
+    store = Store(tmp_path / "store")
+    recorder = Recorder(frozenset({"BTC"}))
+    recorder.record(hl_state("0xa", 2.0, 50_000.0, 60_000.0), pd.Timestamp("2026-01-01T00:00Z"))
+    with store.writer():
+        recorder.flush(store)
+    result = run(*serve, "--onchain", f"hyperliquid={store.root}")
+    assert result.exit_code == 2  # attached, then the host stops it before serving
+    assert "hyperliquid: exact levels of the stored positions beside BTC → " in result.output

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -127,8 +128,6 @@ def aave_levels(folder: str, asset: str = "BTC") -> ExactLevels:
     """The exact levels of an Aave v3 snapshot folder (:mod:`liqheat.venues.aave.snapshot`) on ``asset``, as of
     the snapshot's day (its price history's last row, 00:00 UTC): every position's liquidation calls while the
     asset moves with the other prices held."""
-    from pathlib import Path
-
     from liqheat.venues.aave.snapshot import snapshot_levels
 
     found = snapshot_levels(Path(folder), asset=asset)
@@ -150,3 +149,47 @@ def exact_parts(
         long, short = on_bins(levels, is_open, mm.edges)
         out.append((levels, Part(levels.label, long, short, EXACT), int(is_open.sum())))
     return out
+
+
+@dataclass(frozen=True)
+class StoredPositions:
+    """Hyperliquid positions kept in a store over time (``liqheat onchain follow``): at any time, each account's
+    last read before it, at its own ``liquidationPx`` for |size| × that price. Cross-margin levels are exact as of
+    their read only (see :mod:`liqheat.venues.hyperliquid.state`); the snapshot's time is the last read's."""
+
+    root: Path
+    coin: str
+    source: str = "hyperliquid"
+
+    @property
+    def symbol(self) -> str:
+        return self.coin
+
+    def levels_at(self, at: pd.Timestamp) -> ExactLevels | None:
+        from liqheat.store.parquet_store import Series, Store
+        from liqheat.venues.hyperliquid.tracker import VENUE, stored_coverage, stored_positions
+
+        store = Store(self.root)
+        until = at + pd.Timedelta(microseconds=1)  # reads at ``at`` itself are known at ``at``
+        positions = [p for p in stored_positions(store, self.coin, until) if p.liquidation_px is not None]
+        if not positions:
+            return None
+        as_of = pd.Timestamp(store.read(Series("positions", VENUE, self.coin), until=until)["ts"].max())
+        price = np.array([p.liquidation_px for p in positions], dtype=np.float64)
+        size = np.array([p.size for p in positions], dtype=np.float64)
+        covered = stored_coverage(store, self.coin, until)
+        share = None if covered is None else float(covered["coverage"])
+        note = (f"Hyperliquid {self.coin} positions read up to {as_of:%Y-%m-%d %H:%M} UTC, each at its own liquidationPx "
+                "(cross margin: the account's other positions and prices held as of the read)")  # fmt: skip
+        coverage = share if share is not None and math.isfinite(share) else None
+        users = len({p.user for p in positions})
+        return ExactLevels(self.source, self.coin, as_of.tz_convert("UTC") if as_of.tzinfo else as_of.tz_localize("UTC"),
+                           price, size > 0, np.abs(size) * price, users, coverage, note)  # fmt: skip
+
+
+def stored_sources(root: Path) -> list[StoredPositions]:
+    """A Hyperliquid source per coin the store holds positions of."""
+    from liqheat.venues.hyperliquid.tracker import VENUE
+
+    folders = sorted((root / "positions" / f"venue={VENUE}").glob("symbol=*"))
+    return [StoredPositions(root, f.name.split("=", 1)[1]) for f in folders if f.is_dir()]

@@ -147,24 +147,41 @@ def serve(
     serve_registry(registry, host, port, allowed_host, header_timeout, feeder, log_level)
 
 
-ONCHAIN = ("aave",)
+ONCHAIN = ("aave", "hyperliquid")
 
 
 def attach_onchain(registry: object, item: str) -> None:
-    """``--onchain SOURCE=PATH``: read the source's exact levels and show them beside the markets on their asset."""
-    from liqheat.analytics.exact import Snapshots, aave_levels
+    """``--onchain SOURCE=PATH``: the source's exact levels beside the markets on their asset: ``aave=`` an Aave
+    snapshot folder, ``hyperliquid=`` a store that ``liqheat onchain follow`` keeps (each coin it holds)."""
+    from liqheat.analytics.exact import Snapshots, aave_levels, stored_sources
 
     source, _, path = item.partition("=")
-    if source.strip().lower() not in ONCHAIN or not path.strip():
+    source = source.strip().lower()
+    if source not in ONCHAIN or not path.strip():
         fail(f"--onchain must be SOURCE=PATH with SOURCE one of {', '.join(ONCHAIN)}, got {item!r}")
     folder = Path(path.strip())
     if not folder.is_dir():
         fail(f"--onchain {item}: {folder} is not a folder")
-    with console.status(f"reading the exact levels of {folder}"):
-        levels = aave_levels(str(folder))
-    shown = registry.add_exact(Snapshots.of(levels))  # type: ignore[attr-defined]
-    console.print(f"{levels.source}: {len(levels.price):,} exact levels of {levels.positions:,} positions as of "
-                  f"{levels.as_of:%Y-%m-%d}, beside {', '.join(shown)}")  # fmt: skip
+    if source == "aave":
+        with console.status(f"reading the exact levels of {folder}"):
+            levels = aave_levels(str(folder))
+        shown = registry.add_exact(Snapshots.of(levels))  # type: ignore[attr-defined]
+        console.print(f"{levels.source}: {len(levels.price):,} exact levels of {levels.positions:,} positions as of "
+                      f"{levels.as_of:%Y-%m-%d}, beside {', '.join(shown)}")  # fmt: skip
+        return
+    coins = stored_sources(folder)
+    if not coins:
+        fail(f"--onchain {item}: the store {folder} holds no Hyperliquid positions (liqheat onchain follow writes them)")
+    attached = []
+    for coin in coins:
+        try:
+            attached += [f"{coin.coin} → {m}" for m in registry.add_exact(coin)]  # type: ignore[attr-defined]
+        except DomainError:
+            continue  # a coin no served market is on
+    if not attached:
+        held = ", ".join(c.coin for c in coins)
+        fail(f"--onchain {item}: no market served is on a coin the store holds positions of ({held})")
+    console.print(f"hyperliquid: exact levels of the stored positions beside {', '.join(attached)}")
 
 
 def add_demo_market(registry: object, out: Path, live: bool = False, params: SimParams | None = None) -> Feeder | None:
