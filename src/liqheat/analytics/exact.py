@@ -45,6 +45,7 @@ class ExactLevels:
     positions: int
     coverage: float | None = None
     note: str = ""
+    leverage: np.ndarray | None = None  # per level, where the venue says it (Hyperliquid): what the positions reveal
 
     def __post_init__(self) -> None:
         if not self.source.strip():
@@ -57,6 +58,8 @@ class ExactLevels:
             raise DomainError(f"{self.source}: every price must be a number > 0", param="price")
         if n and not (np.all(np.isfinite(self.usd)) and np.all(self.usd >= 0)):
             raise DomainError(f"{self.source}: every usd must be a number ≥ 0", param="usd")
+        if self.leverage is not None and (len(self.leverage) != n or (n and not np.all(self.leverage > 0))):
+            raise DomainError(f"{self.source}: leverage needs one value > 0 per price", param="leverage")
         if self.coverage is not None and not (math.isfinite(self.coverage) and self.coverage >= 0):
             raise DomainError(f"{self.source}: coverage must be a share ≥ 0, got {self.coverage!r}", param="coverage")
         if self.as_of.tzinfo is None:
@@ -84,8 +87,11 @@ class ExactSource(Protocol):
     """Where a market's exact levels come from: fixed snapshots (:class:`Snapshots`) or positions kept over time
     (a store of Hyperliquid reads); ``levels_at`` gives the last known before ``at``, or None."""
 
-    source: str
-    symbol: str
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def symbol(self) -> str: ...
 
     def levels_at(self, at: pd.Timestamp) -> ExactLevels | None: ...
 
@@ -183,8 +189,9 @@ class StoredPositions:
                 "(cross margin: the account's other positions and prices held as of the read)")  # fmt: skip
         coverage = share if share is not None and math.isfinite(share) else None
         users = len({p.user for p in positions})
+        leverage = np.array([p.leverage for p in positions], dtype=np.float64)
         return ExactLevels(self.source, self.coin, as_of.tz_convert("UTC") if as_of.tzinfo else as_of.tz_localize("UTC"),
-                           price, size > 0, np.abs(size) * price, users, coverage, note)  # fmt: skip
+                           price, size > 0, np.abs(size) * price, users, coverage, note, leverage)  # fmt: skip
 
 
 def stored_sources(root: Path) -> list[StoredPositions]:

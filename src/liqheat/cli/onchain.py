@@ -374,3 +374,63 @@ def hl_map(
     console.print(f"long: {name} sold as it falls; short: {name} bought as it rises")
     if m.unreachable or m.outside:
         console.print(f"not drawn: {m.unreachable:,} positions no price liquidates, {m.outside:,} beyond ±{reach:.0%}")
+
+
+@onchain_app.command("compare")
+def compare(
+    bundle: Annotated[Path, typer.Argument(help="A bundle of the venue's own market (its candles and open interest).")],
+    coin: Annotated[str, typer.Option(help="The coin of the stored Hyperliquid positions.")] = "BTC",
+    at: Annotated[str | None, typer.Option(help="When to compare (UTC; default: the bundle's last candle).")] = None,
+    store_dir: StoreOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """The engine's estimated map against the exact map the stored Hyperliquid positions make, and their leverage.
+
+    Per side, the earth mover's distance between the two maps (each of unit mass, on log price, in % of price)
+    beside the naive map's; the notional of each, the exact scaled to the venue by coverage; the share of
+    notional per leverage band the positions reveal against the engine's assumed one, and the log-normal
+    fitted to it (the prior liqheat fit --set can start from). See liqheat.evaluation.onchain.
+    """
+    from rich import box
+    from rich.table import Table
+
+    from liqheat.analytics.exact import StoredPositions
+    from liqheat.bundle import read_bundle
+    from liqheat.cli.common import store_root
+    from liqheat.evaluation.onchain import compare_exact
+    from liqheat.timeutil import parse_time
+
+    try:
+        when = parse_time(at, "at")
+        root = store_root(store_dir)
+        result = compare_exact(read_bundle(bundle), StoredPositions(root, coin.strip().upper()), at=when)
+    except DomainError as exc:
+        fail(exc)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    cover = "coverage unknown" if result.coverage is None else f"{result.coverage:.1%} of its open interest"
+    table = Table(title=f"estimated vs exact ({result.source}, {result.positions:,} positions, {cover}) at "
+                  f"{result.at:%Y-%m-%d %H:%M} UTC, price {price_text(result.price)}",
+                  header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)  # fmt: skip
+    for col in ("side", "EMD engine", "EMD naive", "estimated", "exact", "exact ÷ coverage"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for side in ("long", "short"):
+        scaled = result.scaled(side)
+        table.add_row(
+            side, f"{getattr(result, f'emd_{side}'):.2f}%", f"{getattr(result, f'naive_{side}'):.2f}%",
+            usd(getattr(result, f"estimated_{side}_usd")), usd(getattr(result, f"exact_{side}_usd")),
+            "—" if scaled is None else usd(scaled),
+        )  # fmt: skip
+    console.print(table)
+    lev = Table(title="notional per leverage band", header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    lev.add_column("band")
+    lev.add_column("positions reveal", justify="right")
+    lev.add_column("engine assumes", justify="right")
+    for k, band in enumerate(result.bands):
+        revealed = "—" if result.revealed is None else f"{result.revealed[k]:.1%}"
+        lev.add_row(band, revealed, f"{result.assumed[k]:.1%}")
+    console.print(lev)
+    if result.fitted_median is not None and result.fitted_sigma is not None:
+        console.print(f"fitted to the positions: --set leverage_median={result.fitted_median:.3g} "
+                      f"--set leverage_sigma={max(result.fitted_sigma, 0.05):.3g}")  # fmt: skip
