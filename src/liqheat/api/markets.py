@@ -6,6 +6,8 @@ page that pans and zooms does not replay the market on every request.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import re
 import threading
@@ -90,6 +92,32 @@ def _same(a: np.ndarray, b: np.ndarray, n: int) -> bool:
     return bool(np.array_equal(x.view(np.uint8), y.view(np.uint8)))
 
 
+class Changes:
+    """Wakes the event streams when a market's version moves, so a page hears of a candle at once rather than at
+    a stream's next look; each stream waits on an asyncio event of its own loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def subscribe(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiting.add(waiter)
+        return waiter
+
+    def unsubscribe(self, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
+        with self._lock:
+            self._waiting.discard(waiter)
+
+    def notify(self) -> None:
+        with self._lock:
+            waiting = list(self._waiting)
+        for loop, event in waiting:
+            with contextlib.suppress(RuntimeError):  # a loop already closed: its stream is gone
+                loop.call_soon_threadsafe(event.set)
+
+
 class Served(NamedTuple):
     bundle: Bundle
     view: MarketView
@@ -107,6 +135,7 @@ class Market:
     version: int = 0
     venue_oi: pd.DataFrame | None = None  # ts + USD open interest per venue label, for store-backed markets
     exact: list[ExactSource] = field(default_factory=list)  # on-chain positions' levels on this market's symbol
+    changes: Changes | None = None  # the registry's: told when the version moves
     map_bytes: int = 64 << 20  # what the kept maps may hold (a map with its history is ~1 MB)
     frame_bytes: int = 256 << 20  # what the kept heatmaps may hold (a 2,000 × 1,000 one is 32 MB and its candles)
     answer_bytes: int = 128 << 20  # what the kept encoded heatmap answers may hold
@@ -147,6 +176,8 @@ class Market:
             self.bundle = bundle
             self.version += 1
             self._derived.clear()
+        if self.changes is not None:
+            self.changes.notify()
         with self._kept_lock:
             if carried is None:
                 self._maps.clear()
@@ -445,6 +476,7 @@ class Registry:
         self.store: Any = None  # the store behind ``/api/liquidations`` (``serve --store``)
         self.alerts: Any = None  # the alert state behind ``/api/alerts`` (``liqheat run``): an AlertStore
         self.alert_rules: list[Any] = []  # the rules evaluated, as the config states them
+        self.changes = Changes()
 
     def add(
         self, bundle: Bundle, *, market_id: str | None = None, kind: str = "bundle", params: ModelParams | None = None
@@ -453,7 +485,7 @@ class Registry:
         mid, n = base, 2
         while mid in self._markets:
             mid, n = f"{base}-{n}", n + 1
-        market = Market(id=mid, bundle=bundle, params=params or ModelParams(), kind=kind)
+        market = Market(id=mid, bundle=bundle, params=params or ModelParams(), kind=kind, changes=self.changes)
         self._markets[mid] = market
         return market
 

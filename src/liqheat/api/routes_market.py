@@ -4,6 +4,7 @@ time, the summary, each venue's share, and the event stream that says a market g
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import threading
@@ -27,22 +28,11 @@ from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketI
 from liqheat.bundle import Bundle
 from liqheat.timeutil import iso, parse_duration
 
-WAKE = 0.02  # how often the event stream looks at the markets' versions (seconds)
+QUIET = 0.25  # seconds an event stream waits, when no market grows, before it looks whether the server stops
 MAP_MARGIN = 0.15  # the heatmap's: the window's traded range, this much wider each way
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 
 router = APIRouter(prefix="/api", responses=ERRORS)
-
-
-async def _stopped_within(seconds: float, stopping: threading.Event) -> bool:
-    """Wait ``seconds``, looking every quarter second whether the server is stopping; True once it is."""
-    until = asyncio.get_running_loop().time() + seconds
-    while not stopping.is_set():
-        left = until - asyncio.get_running_loop().time()
-        if left <= 0:
-            return False
-        await asyncio.sleep(min(left, 0.25))
-    return True
 
 
 DELTA_ROWS = 500
@@ -79,8 +69,8 @@ async def events(
     # `bye`, so the page knows at once that the server is gone and starts retrying.
     stopping: threading.Event = getattr(request.app.state, "stopping", None) or threading.Event()
 
-    # Versions are read every WAKE seconds (a dict of ints: a market grown in this process reaches the page at
-    # once); files on disk are looked at every `poll` seconds.
+    # A market grown in this process wakes the stream (Registry.changes); files on disk are looked at every
+    # `poll` seconds, and a stopping server is noticed within QUIET.
     # A `grew` event carries the candles appended since the stream last spoke of the market (at most
     # DELTA_ROWS, after `previous_last`), so a page at that candle appends them instead of asking again.
     async def stream() -> AsyncIterator[str]:
@@ -88,20 +78,27 @@ async def events(
         last_sent = {m: _last_ts(markets.get(m)) for m in seen}
         yield f"event: hello\ndata: {json.dumps(seen)}\n\n"
         looked = asyncio.get_running_loop().time()
-        while not await request.is_disconnected():
-            if await _stopped_within(min(WAKE, poll), stopping):
-                yield "event: bye\ndata: {}\n\n"
-                return
-            if asyncio.get_running_loop().time() - looked >= poll:
-                markets.refresh()
-                looked = asyncio.get_running_loop().time()
-            now = markets.versions()
-            for market_id, version in now.items():
-                if seen.get(market_id) != version:
-                    payload = _grew(markets.get(market_id), version, last_sent.get(market_id))
-                    last_sent[market_id] = _last_ts(markets.get(market_id))
-                    yield f"event: grew\ndata: {json.dumps(payload)}\n\n"
-            seen = now
+        loop, grown = waiter = markets.changes.subscribe()  # a market grown in this process wakes the stream at once
+        try:
+            while not await request.is_disconnected():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(grown.wait(), timeout=min(QUIET, poll))
+                grown.clear()
+                if stopping.is_set():
+                    yield "event: bye\ndata: {}\n\n"
+                    return
+                if loop.time() - looked >= poll:
+                    markets.refresh()
+                    looked = loop.time()
+                now = markets.versions()
+                for market_id, version in now.items():
+                    if seen.get(market_id) != version:
+                        payload = _grew(markets.get(market_id), version, last_sent.get(market_id))
+                        last_sent[market_id] = _last_ts(markets.get(market_id))
+                        yield f"event: grew\ndata: {json.dumps(payload)}\n\n"
+                seen = now
+        finally:
+            markets.changes.unsubscribe(waiter)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
