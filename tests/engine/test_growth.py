@@ -183,6 +183,17 @@ def test_rows_grow_in_place_and_branch_from_an_earlier_length() -> None:
         first.grown(6, {"a": np.array([1.0])})
 
 
+def test_rows_of_read_only_columns_take_an_empty_tail() -> None:
+    """A market whose bundle grew in liquidations or open interest only extends its view by no candle; the columns
+    it was built on are read-only when they came from Arrow (the store), which an empty write must not touch."""
+    column = np.arange(3.0)
+    column.flags.writeable = False
+    rows = Rows({"a": column})
+    assert rows.grown(3, {"a": np.array([])}) is rows
+    np.testing.assert_array_equal(rows.grown(2, {"a": np.array([])})["a"], [0, 1])
+    np.testing.assert_array_equal(rows.grown(3, {"a": np.array([3.0])})["a"], [0, 1, 2, 3])
+
+
 def test_heatmap_columns_of_the_window_one_candle_later_are_the_same_but_the_ends() -> None:
     """What a followed heatmap relies on: columns sit on whole multiples of their step."""
     from liqheat.engine.frames import MARGIN, heatmap_layout
