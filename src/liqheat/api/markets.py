@@ -71,10 +71,15 @@ def _extends(meta0: BundleMeta, old: dict[str, Columns], meta1: BundleMeta, new:
             if (a is None or not len(a.ts)) != (b is None or not len(b.ts)):
                 return False
             continue
-        k = int(np.searchsorted(a.ts, cutoff, side="right"))
-        if k != int(np.searchsorted(b.ts, cutoff, side="right")) or set(a.values) != set(b.values):
+        # the rows before the close as they were, and the sample the close reads (the last at or before it) the same:
+        # a store's aggregate adds a row at the new candle's open, which is the old close, carrying the last sample on
+        k = int(np.searchsorted(a.ts, cutoff, side="left"))
+        if k != int(np.searchsorted(b.ts, cutoff, side="left")) or set(a.values) != set(b.values):
             return False
         if not (_same(a.ts, b.ts, k) and all(_same(a.values[c], b.values[c], k) for c in a.values)):
+            return False
+        i, j = int(np.searchsorted(a.ts, cutoff, side="right")) - 1, int(np.searchsorted(b.ts, cutoff, side="right")) - 1
+        if (i < 0) != (j < 0) or (i >= 0 and not all(_same(a.values[c][i:], b.values[c][j:], 1) for c in a.values)):
             return False
     return True
 
