@@ -106,3 +106,31 @@ def test_a_store_market_gaining_candles_is_carried_on_unless_the_close_reads_new
         for name in ("edges", "long", "short", "past_long", "past_short"):
             np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
         assert [c.to_dict() for c in clusters_of(got, top=None)] == [c.to_dict() for c in clusters_of(want, top=None)]
+
+
+def test_a_write_to_one_market_reads_only_that_market_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``liqheat run`` refreshes every market on every tick; with fifty of them, aggregating all fifty again whenever
+    one was written would take longer than a tick."""
+    from liqheat.store import aggregate as module
+    from liqheat.store.parquet_store import Series
+
+    store = Store(tmp_path)
+    frame = walk(1440)
+    write_venue(store, "binance", frame, 7e9)
+    with store.writer():
+        store.write(Series("candles", "binance", "ETH/USDT:USDT", "1m"), frame.assign(close=frame["close"] / 20))
+        store.write(Series("open_interest", "binance", "ETH/USDT:USDT"), pd.DataFrame({"ts": frame["ts"], "oi_usd": 1e9}))
+    registry = Registry()
+    registry.add_store(store, parse_feeds(["binance"], "BTCUSDT"), "1m")
+    registry.add_store(store, parse_feeds(["binance"], "ETHUSDT"), "1m")
+    read: list[str] = []
+    real = module.aggregate
+    monkeypatch.setattr(
+        module, "aggregate", lambda store, feeds, *a, **k: read.append(feeds[0].market.base) or real(store, feeds, *a, **k)
+    )
+    with store.writer():
+        store.write(Series("liquidations", "binance", "ETH/USDT:USDT"),
+                    pd.DataFrame({"ts": frame["ts"].iloc[-2:], "side": "long", "usd": 1e5, "price": 3000.0}))  # fmt: skip
+        store.advance("binance", "ETH/USDT:USDT", "liquidations", frame["ts"].iloc[-1])
+    assert registry.refresh() == ["eth-binance-1m"]
+    assert read == ["ETH"]

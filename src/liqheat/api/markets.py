@@ -500,24 +500,25 @@ class Registry:
         return aggregated
 
     def _add_store(self, store: Any, feeds: list[Any], timeframe: str, since: pd.Timestamp | None) -> Market:
-        from liqheat.store.aggregate import aggregate
+        from liqheat.store.aggregate import aggregate, stamp
 
         self.store = store
+        seen = stamp(store, feeds, timeframe)  # before reading: a write meanwhile is seen on the next refresh
         agg = aggregate(store, feeds, timeframe, since)
         labels = "-".join(dict.fromkeys(f.venue for f in feeds))
         market = self.add(agg.bundle, market_id=slug(f"{feeds[0].market.base}-{labels}-{timeframe}"), kind="store")
         market.venue_oi = agg.venue_oi
-        self._stores[market.id] = (store, list(feeds), timeframe, since, _stamp(store.root))
+        self._stores[market.id] = (store, list(feeds), timeframe, since, seen)
         market.score_every = LIVE_SCORE_EVERY
         return market
 
     def _refresh_stores(self) -> list[str]:
-        from liqheat.store.aggregate import aggregate
+        from liqheat.store.aggregate import aggregate, stamp
 
         grown = []
-        for market_id, (store, feeds, timeframe, since, stamp) in list(self._stores.items()):
-            now = _stamp(store.root)
-            if now == stamp:
+        for market_id, (store, feeds, timeframe, since, before) in list(self._stores.items()):
+            now = stamp(store, feeds, timeframe)  # this market's files: another market's writes cost it nothing
+            if now == before:
                 continue
             self._stores[market_id] = (store, feeds, timeframe, since, now)
             try:

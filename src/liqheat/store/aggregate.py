@@ -105,6 +105,30 @@ def _rate(currency: str, rates: dict[str, float]) -> float:
     return rates[currency]
 
 
+def feed_series(feed: Feed, timeframe: str) -> tuple[Series, ...]:
+    """What :func:`aggregate` reads of one venue: candles, open interest, funding, liquidations, gaps."""
+    m = feed.market
+    return (
+        Series("candles", feed.venue, m.unified, timeframe),
+        *(Series(kind, feed.venue, m.unified) for kind in ("open_interest", "funding", "liquidations", "gaps")),
+    )
+
+
+def stamp(store: Store, feeds: Sequence[Feed], timeframe: str) -> tuple[tuple[str, int, int], ...]:
+    """The files :func:`aggregate` would read for ``feeds``, each with its size and modification time: when this
+    is unchanged, so is the aggregate. A few stat calls, where aggregating reads every file."""
+    out = []
+    for feed in feeds:
+        for series in feed_series(feed, timeframe):
+            for path in sorted(series.folder(store.root).glob("month=*/data.parquet")):
+                try:
+                    st = path.stat()
+                except OSError:  # replaced between the listing and the stat: the next look sees the new file
+                    continue
+                out.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 def aggregate(
     store: Store,
     feeds: Sequence[Feed],
@@ -125,12 +149,7 @@ def aggregate(
         _rate(feed.market.quote, rates)
     data = []
     for feed in feeds:
-        m = feed.market
-        candles = store.read(Series("candles", feed.venue, m.unified, timeframe), since, until)
-        oi = store.read(Series("open_interest", feed.venue, m.unified), since, until)
-        funding = store.read(Series("funding", feed.venue, m.unified), since, until)
-        liq = store.read(Series("liquidations", feed.venue, m.unified), since, until)
-        gaps = store.read(Series("gaps", feed.venue, m.unified), since, until)
+        candles, oi, funding, liq, gaps = (store.read(s, since, until) for s in feed_series(feed, timeframe))
         data.append((feed, candles, oi, funding, liq, gaps))
     have = [d for d in data if not d[1].empty]
     if not have:
