@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from helpers import walk, write_venue
-from liqheat.api.app import create_app
 from liqheat.analytics.clusters import clusters_of
+from liqheat.api.app import create_app
 from liqheat.api.markets import Market, Registry
 from liqheat.store.aggregate import parse_feeds
 from liqheat.store.parquet_store import Store
