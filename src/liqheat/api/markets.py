@@ -33,6 +33,7 @@ from liqheat.timeutil import iso
 _SLUG = re.compile(r"[^a-z0-9]+")
 T = TypeVar("T")
 LIVE_SCORE_EVERY = 60.0  # seconds a live market's score is kept across candles (Market.score_every)
+EARLIER = 3  # versions kept to carry on from when data about a market's last candles arrives after them
 KEPT_MAPS = HISTORY_POINTS + 8  # float64 maps a timeline keeps to date clusters: those of the last candle's map
 FOLLOWED = 4  # heatmaps ending at the last candle a market keeps following
 
@@ -128,6 +129,8 @@ class Market:
     _kept_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _followed: dict[tuple[Any, ...], Followed] = field(default_factory=dict, repr=False)
     _follow_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # the versions before this one (oldest first), each as (meta, tables, view, timeline): what a revision carries on from
+    _earlier: list[tuple[BundleMeta, dict[str, Columns], MarketView, Timeline | None]] = field(default_factory=list, repr=False)
 
     def grow(self, bundle: Bundle) -> None:
         """Replace the data with a longer version of it: the version moves, pages refresh.
@@ -135,40 +138,65 @@ class Market:
         When ``bundle`` is this one with candles appended (:func:`extends`), the market is carried on: the new
         candles are replayed from the state after the last one (:meth:`Timeline.extend`), the maps kept stay
         (a map after a candle never changes when later ones arrive) and a followed heatmap gains its new
-        columns only. Otherwise (history edited, or new rows out of bounds) everything is built again, lazily.
+        columns only. When it extends one of the :data:`EARLIER` versions before (a store's open interest sampled
+        at a candle's close often arrives after that candle: the last candles read it anew), the market is carried
+        on from that version, its later maps dropped. Otherwise (history edited, or new rows out of bounds)
+        everything is built again, lazily.
         """
         tables = tables_of(bundle)
         with self._lock:
             before = self._tables if self._tables is not None else tables_of(self.bundle)
-            carried = self._carried(bundle, tables) if _extends(self.bundle.meta, before, bundle.meta, tables) else None
-            self._tables = tables
-            if carried is None:
-                self._view, self._timeline = None, None
-                self._generation += 1
+            revised = False
+            carried = None
+            if _extends(self.bundle.meta, before, bundle.meta, tables):
+                carried = self._carried(bundle, tables, self._view, self._timeline)
+                if self._view is not None and carried is not None:
+                    self._earlier = [*self._earlier, (self.bundle.meta, before, self._view, self._timeline)][-EARLIER:]
             else:
-                self._view, self._timeline = carried
+                for i in range(len(self._earlier) - 1, -1, -1):
+                    meta, old, view, timeline = self._earlier[i]
+                    if _extends(meta, old, bundle.meta, tables):
+                        carried = self._carried(bundle, tables, view, timeline, revised=True)
+                        revised = carried is not None
+                        self._earlier = self._earlier[: i + 1] if revised else []
+                        break
+            if carried is None:
+                self._earlier = []
+            self._tables = tables
+            if carried is None or revised:
+                self._generation += 1
+            self._view, self._timeline = (None, None) if carried is None else carried
             self.bundle = bundle
             self.version += 1
             self._derived.clear()
         with self._kept_lock:
-            if carried is None:
+            if carried is None or revised:
                 self._maps.clear()
             self._frames.clear()
             self._answers.clear()
-        if carried is None:
+        if carried is None or revised:
             with self._follow_lock:
                 self._followed.clear()
 
-    def _carried(self, bundle: Bundle, tables: dict[str, Columns]) -> tuple[MarketView | None, Timeline | None] | None:
-        """This market's view and timeline carried on over ``bundle`` (which extends its bundle; ``tables``: its
-        tables); None when the new rows do not pass the view's checks (the full rebuild then reports them)."""
-        if self._view is None:
+    def _carried(
+        self,
+        bundle: Bundle,
+        tables: dict[str, Columns],
+        view: MarketView | None,
+        timeline: Timeline | None,
+        *,
+        revised: bool = False,
+    ) -> tuple[MarketView | None, Timeline | None] | None:
+        """``view`` and ``timeline`` (this market's, or of a version before with ``revised``) carried on over
+        ``bundle`` (which extends theirs; ``tables``: its tables); None when the new rows do not pass the view's
+        checks (the full rebuild then reports them)."""
+        if view is None:
             return None, None
         try:
             step = int(bundle.meta.timeframe_delta.value // 1000)
-            tail = MarketView.from_tables(tables, step, bundle.meta.symbol, start=len(self._view), folder=bundle.path)
-            view = self._view.extended(tail)
-            return view, None if self._timeline is None else self._timeline.extend(view)
+            tail = MarketView.from_tables(tables, step, bundle.meta.symbol, start=len(view), folder=bundle.path)
+            grown = view.extended(tail)
+            return grown, None if timeline is None else timeline.extend(grown, branch=revised)
         except DomainError:
             return None
 
