@@ -27,6 +27,7 @@ Prints the machine, the load average, the figures and the targets; asserts nothi
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -43,21 +44,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(ROOT / "tests"))
-from alerts.fakes import SECRET, WebhookReceiver, serving
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from foundation import machine
-from sources.wsreplay import At, Replay, Request, binance_force_order, binance_kline, binance_symbol, ms
 
+from alerts.fakes import SECRET, WebhookReceiver, serving
 from liqheat.service.config import MarketSpec, config_from
 from liqheat.service.run import Service
 from liqheat.store.parquet_store import Series, Store
+from sources.wsreplay import At, Replay, Request, binance_force_order, binance_kline, binance_symbol, ms
 
-BASES = (
-    "BTC ETH SOL XRP DOGE ADA AVAX LINK DOT TRX LTC BCH NEAR APT ARB OP SUI SEI INJ TIA ATOM FIL ETC UNI AAVE "
-    "MKR LDO FET WLD PEPE SHIB BNB TON XLM HBAR ICP STX IMX GRT ALGO SAND MANA AXS GALA FLOW EGLD THETA KAS JUP ENA"
-).split()
+BASES = ["BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "AVAX", "LINK", "DOT", "TRX", "LTC", "BCH", "NEAR", "APT", "ARB", "OP",
+         "SUI", "SEI", "INJ", "TIA", "ATOM", "FIL", "ETC", "UNI", "AAVE", "MKR", "LDO", "FET", "WLD", "PEPE", "SHIB", "BNB",
+         "TON", "XLM", "HBAR", "ICP", "STX", "IMX", "GRT", "ALGO", "SAND", "MANA", "AXS", "GALA", "FLOW", "EGLD", "THETA",
+         "KAS", "JUP", "ENA"]  # fmt: skip
 START = pd.Timestamp("2026-01-05T00:00:00Z")  # the replayed hour starts here; the stored history ends here
 MINUTE = pd.Timedelta(minutes=1)
 OI_STEP = pd.Timedelta(minutes=5)
@@ -154,7 +154,9 @@ class Replayed:
         out = []
         for r in rows.iloc[:limit].itertuples(index=False):
             t = ms(r.ts)
-            out.append([t, str(r.open), str(r.high), str(r.low), str(r.close), str(r.volume), t + 59_999, "0", 100, "0", "0", "0"])
+            out.append(
+                [t, str(r.open), str(r.high), str(r.low), str(r.close), str(r.volume), t + 59_999, "0", 100, "0", "0", "0"]
+            )
         return out
 
     def open_interest(self, request: Request) -> list[dict[str, Any]]:
@@ -177,7 +179,7 @@ class Replayed:
 
         rows = list(live.itertuples(index=False))
         klines: list[Any] = [At(self.due(START)), kline(rows[0], False)]
-        for prev, nxt in zip(rows[:-1], rows[1:], strict=True):
+        for prev, nxt in itertools.pairwise(rows):
             klines += [At(self.due(nxt.ts)), kline(prev, True), kline(nxt, False)]
         orders: list[Any] = []
         for r in f.liquidations.itertuples(index=False):
@@ -188,7 +190,7 @@ class Replayed:
                 "symbols": [binance_symbol(f.symbol, f.base, "USDT", inverse=False)]}  # fmt: skip
         rest = {"/fapi/v1/exchangeInfo": lambda r: info, "/fapi/v1/klines": self.klines,
                 "/futures/data/openInterestHist": self.open_interest, "/fapi/v1/fundingRate": lambda r: []}  # fmt: skip
-        replay = Replay("binance", f.symbol, {"kline": [klines], "forceOrder": [orders]}, rest)
+        replay = Replay("binance", f.symbol, {"kline": [klines], "forceOrder": [orders]}, rest, keepalive=False)
         self.replays[spec.id] = replay
         return replay.source
 

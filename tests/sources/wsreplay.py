@@ -479,7 +479,8 @@ class SocketHub:
 
 
 class Replay:
-    """A :class:`CcxtSource` for ``venue``/``symbol`` whose REST and websockets are replayed."""
+    """A :class:`CcxtSource` for ``venue``/``symbol`` whose REST and websockets are replayed (``keepalive`` off: ccxt
+    sends no pings, which fake sockets would leave unanswered, for replays longer than the venue's interval)."""
 
     def __init__(
         self,
@@ -491,6 +492,7 @@ class Replay:
         clock: Clock | None = None,
         paced: bool = True,
         delays: dict[str, float] | None = None,
+        keepalive: bool = True,
     ) -> None:
         market = resolve(symbol, venue)
         ccxt_id = spec(venue).ccxt_ids[market.kind]
@@ -500,6 +502,8 @@ class Replay:
         self.pro = getattr(ccxt.pro, ccxt_id)({"enableRateLimit": False})
         self.pro.fetch = self.rest.fetch
         self.pro.timeout_on_exit = 0
+        if not keepalive:  # a replay that lasts longer than ccxt's ping interval: fake sockets answer no pings
+            self.pro.streaming = {**self.pro.streaming, "keepAlive": 0}
         self.hub = SocketHub(scripts or {}, clock, paced)
         self.hub.attach(self.pro)
         self.slept: list[float] = []  # REST retry backoff, blocking or awaited: recorded, not slept
