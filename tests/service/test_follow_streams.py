@@ -246,7 +246,7 @@ def test_run_follows_recorded_streams_to_webhook_telegram_and_email(tmp_path: Pa
         config = config_from({
             "store": {"path": str(store.root)},
             "markets": [{"venues": ["binance", "bybit"], "symbols": ["BTCUSDT"]}],
-            "alerts": [{"rule": "near", "within_pct": 2.5, "min_usd": 5e6, "cooldown": 0},
+            "alerts": [{"rule": "near", "within_pct": 1.5, "min_usd": 5e6, "cooldown": 0},
                        {"rule": "near", "name": "wide", "within_pct": 6.0, "min_usd": 2e7, "cooldown": 0,
                         "destinations": ["hook", "tg"]},
                        {"rule": "swept", "min_usd": 5e6, "cooldown": 0, "destinations": ["hook", "tg"]}],
