@@ -271,7 +271,7 @@ def main() -> None:
             "delivery": {"retry_min": 0.5, "retry_max": 5},
         }, "bench")  # fmt: skip
         service = Watched(config, tick=args.tick, sources=venue.source, clock=venue.now,
-                          poll_every=5 * args.minute_seconds)  # fmt: skip
+                          poll_every=args.minute_seconds)  # fmt: skip
         service.evaluations = []
         started = time.monotonic()
         service.start()

@@ -150,6 +150,23 @@ def test_extends_is_true_only_for_the_same_history_with_rows_appended() -> None:
     assert not extends(old, replace(published(FULL, 301), funding=None))
 
 
+def test_the_first_liquidations_extend_a_market_that_had_none() -> None:
+    """A store market has no liquidation table (nor a scoring start) until its follower records the first: that is
+    rows appended, not history edited; a scoring start that moves is an edit."""
+    bare = published(FULL, 300)
+    bare = replace(bare, liquidations=None, meta=replace(bare.meta, score_from=None, liquidations_interval=None))
+    assert FULL.liquidations is not None
+    assert extends(bare, published(FULL, 301))
+    assert not extends(published(FULL, 300), bare)
+    moved = published(FULL, 301)
+    assert not extends(published(FULL, 300), replace(moved, meta=replace(moved.meta, score_from=moved.candles["ts"].iloc[5])))
+    m = Market(id="live", bundle=bare)
+    served(m)
+    m.grow(published(FULL, 301))
+    assert m.kept()["maps"][0] > 0  # carried on
+    assert_same(served(m), fresh(published(FULL, 301)))
+
+
 @pytest.mark.parametrize(
     "changed",
     [

@@ -33,7 +33,7 @@ from liqheat.timeutil import iso
 _SLUG = re.compile(r"[^a-z0-9]+")
 T = TypeVar("T")
 LIVE_SCORE_EVERY = 60.0  # seconds a live market's score is kept across candles (Market.score_every)
-EARLIER = 3  # versions kept to carry on from when data about a market's last candles arrives after them
+EARLIER = 3  # versions (of as many candle counts) kept to carry on from when data about the last candles comes late
 KEPT_MAPS = HISTORY_POINTS + 8  # float64 maps a timeline keeps to date clusters: those of the last candle's map
 FOLLOWED = 4  # heatmaps ending at the last candle a market keeps following
 
@@ -42,12 +42,14 @@ def slug(text: str) -> str:
     return _SLUG.sub("-", text.lower()).strip("-") or "market"
 
 
-_META = ("symbol", "contract", "quote", "timeframe", "venues", "funding_interval", "liquidations_interval", "score_from")
+_META = ("symbol", "contract", "quote", "timeframe", "venues", "funding_interval")
+_FIRST = ("liquidations_interval", "score_from")  # unset until a store market's first liquidation: then set, not edited
 
 
 def extends(old: Bundle, new: Bundle) -> bool:
     """Whether ``new`` is ``old`` with rows appended: the same market, the same candles, and the same open
-    interest and funding up to the close of ``old``'s last candle (all that ``old``'s view reads), more after."""
+    interest and funding up to the close of ``old``'s last candle (all that ``old``'s view reads), more after. A
+    bundle that had no liquidations may gain them (and the scoring start they bring)."""
     return _extends(old.meta, tables_of(old), new.meta, tables_of(new))
 
 
@@ -58,6 +60,8 @@ def _extends(meta0: BundleMeta, old: dict[str, Columns], meta1: BundleMeta, new:
     table) is the same; another is compared bit for bit.
     """
     if any(getattr(meta0, k) != getattr(meta1, k) for k in _META):
+        return False
+    if any(getattr(meta0, k) is not None and getattr(meta0, k) != getattr(meta1, k) for k in _FIRST):
         return False
     c0, c1 = old["candles"], new["candles"]
     n = len(c0.ts)
@@ -151,7 +155,11 @@ class Market:
             if _extends(self.bundle.meta, before, bundle.meta, tables):
                 carried = self._carried(bundle, tables, self._view, self._timeline)
                 if self._view is not None and carried is not None:
-                    self._earlier = [*self._earlier, (self.bundle.meta, before, self._view, self._timeline)][-EARLIER:]
+                    entry = (self.bundle.meta, before, self._view, self._timeline)
+                    if self._earlier and len(self._earlier[-1][2]) == len(self._view):
+                        self._earlier[-1] = entry  # grown by liquidations only: one version per candle count
+                    else:
+                        self._earlier = [*self._earlier, entry][-EARLIER:]
             else:
                 for i in range(len(self._earlier) - 1, -1, -1):
                     meta, old, view, timeline = self._earlier[i]
@@ -162,6 +170,8 @@ class Market:
                         break
             if carried is None:
                 self._earlier = []
+            if any(getattr(self.bundle.meta, k) != getattr(bundle.meta, k) for k in _FIRST):
+                self.__dict__.pop("_score_kept", None)  # the first liquidations: a score now, not in score_every
             self._tables = tables
             if carried is None or revised:
                 self._generation += 1

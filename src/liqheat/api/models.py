@@ -143,7 +143,7 @@ class Heatmap(Model):
 
 
 class MapPart(Model):
-    label: str = Field(description="A leverage band (\"< 10×\", \"10–25×\", …), a venue, or \"all\".")
+    label: str = Field(description='A leverage band ("< 10×", "10–25×", …), a venue, or "all".')
     long: list[float]
     short: list[float]
 

@@ -27,6 +27,9 @@ from liqheat.model import DomainError
 from liqheat.service.config import MarketSpec, ServiceConfig, load_config
 
 log = logging.getLogger("liqheat.service")
+# what a served market's kept maps may hold: the watch loop asks for the newest map on every candle, and at the
+# server's 64 MB each of 50 markets would keep its last hour of maps (3 GB) for a page that rarely asks for them
+MAP_BYTES = 8 << 20
 Clock = Callable[[], pd.Timestamp]
 
 
@@ -196,13 +199,14 @@ class Service:
             if market_id in served:
                 continue
             try:
-                self.registry.add_store(self.store, [Feed(spec.venue, spec.market)], spec.timeframe)
+                market = self.registry.add_store(self.store, [Feed(spec.venue, spec.market)], spec.timeframe)
             except DomainError as exc:
                 if self.waiting.get(market_id) != str(exc):
                     log.info("market %s waits for data: %s", market_id, exc, extra={"market": market_id})
                 self.waiting[market_id] = str(exc)
                 self.registry.problems[market_id] = f"waiting for data: {exc}"
                 continue
+            market.map_bytes = MAP_BYTES
             self.waiting.pop(market_id, None)
             self.registry.problems.pop(market_id, None)
             added.append(market_id)
