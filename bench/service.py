@@ -11,7 +11,8 @@ one core (``--cpu``), the webhook receiver included.
 
 The data: each market (a Binance USD-M perpetual) has ``--days`` of 1-minute candles and 5-minute open interest in
 the store, as an earlier run of the followers would have left them; then ``--minutes`` candles (an hour: 60 per
-market) arrive over the websocket with the liquidations inside them. The clock is compressed: a venue minute lasts
+market) arrive over the websocket with the liquidations inside them (1.5 a minute on average), and open interest is
+polled over REST every venue minute, as ``liqheat run`` polls it every 60 s. The clock is compressed: a venue minute lasts
 ``--minute-seconds`` wall seconds (5 by default: the hour in 5 minutes, 12× faster than the venue). The candles of
 all markets close at the same instant, as a venue's do at the minute. Every candle of the hour is processed: the
 bench checks that each market's store and served bundle hold all of them, and that every alert reached the receiver.

@@ -132,5 +132,7 @@ def test_a_write_to_one_market_reads_only_that_market_again(tmp_path: Path, monk
         store.write(Series("liquidations", "binance", "ETH/USDT:USDT"),
                     pd.DataFrame({"ts": frame["ts"].iloc[-2:], "side": "long", "usd": 1e5, "price": 3000.0}))  # fmt: skip
         store.advance("binance", "ETH/USDT:USDT", "liquidations", frame["ts"].iloc[-1])
+    assert registry.refresh(only=["btc-binance-1m"]) == []  # liqheat run takes a market whose candles came on its own
+    assert read == []
     assert registry.refresh() == ["eth-binance-1m"]
     assert read == ["ETH"]

@@ -10,7 +10,7 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, cast
@@ -503,9 +503,12 @@ class Registry:
         self._watched[market.id] = (folder, _stamp(folder))
         return market
 
-    def refresh(self) -> list[str]:
+    def refresh(self, only: Collection[str] | None = None) -> list[str]:
         """Reload watched bundle folders that changed on disk; a bundle that no longer validates is
-        kept as it was (and reported), never half-loaded. Returns the ids that grew."""
+        kept as it was (and reported), never half-loaded. Returns the ids that grew. ``only``: just these markets
+        (a service takes each market whose candles have just been written on its own, as soon as it can)."""
+        if only is not None:
+            return self._refresh_stores(only)
         grown = []
         for market_id, (folder, stamp) in list(self._watched.items()):
             now = _stamp(folder)
@@ -550,11 +553,13 @@ class Registry:
         market.score_every = LIVE_SCORE_EVERY
         return market
 
-    def _refresh_stores(self) -> list[str]:
+    def _refresh_stores(self, only: Collection[str] | None = None) -> list[str]:
         from liqheat.store.aggregate import aggregate, stamp
 
         grown = []
         for market_id, (store, feeds, timeframe, since, before) in list(self._stores.items()):
+            if only is not None and market_id not in only:
+                continue
             now = stamp(store, feeds, timeframe)  # this market's files: another market's writes cost it nothing
             if now == before:
                 continue

@@ -169,6 +169,8 @@ class Service:
         self._specs: dict[str, MarketSpec] | None = None
         self.stopping = threading.Event()
         self.wake = threading.Event()  # a follower wrote candles: look now rather than at the next tick
+        self.fresh: dict[str, None] = {}  # markets whose candles were written since the last look, in that order
+        self._fresh_lock = threading.Lock()
         self.reload_asked = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer: Any = None
@@ -244,17 +246,31 @@ class Service:
             log.info("alert %s: %s", alert.rule, alert.title, extra={"market": market_id, "key": alert.key})
         return len(fired)
 
+    def _evaluated(self, market_id: str) -> int:
+        try:
+            return self.evaluate(market_id)
+        except DomainError as exc:
+            log.error("alerts of %s not evaluated: %s", market_id, exc, extra={"market": market_id})
+            return 0
+
     def step(self) -> None:
+        """Markets whose candles were just written first, one at a time in the order they were written, each
+        read, evaluated and what it fired sent before the next (an alert waits for its own market, not for
+        fifty); then every other market that changed (liquidations, open interest, another process's writes)."""
         if self.reload_asked.is_set():
             self.reload_asked.clear()
             self.reload()
+        with self._fresh_lock:
+            fresh, self.fresh = list(self.fresh), {}
+        for market_id in fresh:
+            if self.registry.refresh(only=[market_id]) or market_id in self.unseen:
+                self.unseen.discard(market_id)
+                if self._evaluated(market_id):
+                    self.deliverer.flush(budget=self.tick)
         moved = set(self.registry.refresh()) | set(self.sync()) | self.unseen
         self.unseen = set()
         for market_id in sorted(moved):
-            try:
-                self.evaluate(market_id)
-            except DomainError as exc:
-                log.error("alerts of %s not evaluated: %s", market_id, exc, extra={"market": market_id})
+            self._evaluated(market_id)
         report = self.deliverer.flush(budget=self.tick)
         for f in report.failed:
             log.warning("delivery of %s to %s failed (attempt %d): %s", f.key, f.destination, f.attempts, f.reason,
@@ -267,6 +283,8 @@ class Service:
         """A follower put rows on disk (called on the followers' loop): candles wake the watch loop, so an alert
         waits for the evaluation, not for the next tick."""
         if kind == "candles":
+            with self._fresh_lock:
+                self.fresh[market_id] = None
             self.wake.set()
 
     def _loop(self) -> None:
