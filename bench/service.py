@@ -32,6 +32,7 @@ import itertools
 import json
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -354,6 +355,7 @@ def main() -> None:
     print(f"memory    RSS {base_mb:.0f} MB after {args.warmup} replayed minutes, max {max(after):.0f} MB after, "
           f"{after[-1]:.0f} MB at the end: growth {growth:+.1%} (target ≤ {TARGET_GROWTH:.0%}: "
           f"{'met' if growth <= TARGET_GROWTH else 'NOT met'})")  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
