@@ -164,8 +164,10 @@ def check(market: Market, bundle: Bundle) -> None:
 
 
 def many_markets(count: int, rows: int, rounds: int) -> None:
-    print(f"{count} markets of {rows:,} one-minute candles ({rows / 1440:,.0f} days) each, all gaining one candle per round, "
-          f"{rounds} rounds:")
+    print(
+        f"{count} markets of {rows:,} one-minute candles ({rows / 1440:,.0f} days) each, all gaining one candle per round, "
+        f"{rounds} rounds:"
+    )
     feeds, markets = [], []
     start = time.perf_counter()
     for k in range(count):

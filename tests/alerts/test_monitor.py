@@ -12,7 +12,7 @@ from tests.alerts.fakes import SECRET, WebhookReceiver, serving
 
 from liqheat.alerts.deliver import Deliverer, WebhookDestination
 from liqheat.alerts.monitor import Monitor
-from liqheat.alerts.rules import CascadeRisk, Near, Stale, Swept
+from liqheat.alerts.rules import CascadeRisk, Near, Stale, Swept, edge_pct
 from liqheat.alerts.state import AlertStore
 from liqheat.analytics.clusters import clusters_of
 from liqheat.analytics.maps import MarketMap, maps_at
@@ -22,7 +22,7 @@ from liqheat.engine.params import ModelParams
 
 def test_monitor_evaluate_on_a_real_map(tmp_path: Path, demo: Bundle, demo_map: MarketMap) -> None:
     clusters = clusters_of(demo_map)
-    nearest = min(abs(c.distance_pct) for c in clusters)
+    nearest = min(edge_pct(demo_map.price, c.price_low, c.price_high) for c in clusters)  # to a band's near edge
     rules = [
         Near(name="near", within_pct=nearest + 0.01, cooldown=0),
         CascadeRisk(name="cascade", above=1e-6),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -49,9 +50,9 @@ def run(
 
 def test_near_fires_once_within_reach_and_rearms_only_beyond_the_hysteresis() -> None:
     rule = Near(name="near", within_pct=1.0, min_usd=5e6, hysteresis=0.5, cooldown=0)
-    band = (cluster("long", 59_000.0, 20e6),)
-    # distance from 59,000: 1.67 %, 0.84 % (fires), 1.2 % (inside 1.5 %: still disarmed), 0.5 %, 1.7 % (re-arms), 0.9 % (fires)
-    prices = [60_000, 59_500, 59_700, 59_300, 60_000, 59_530]
+    band = (cluster("long", 59_000.0, 20e6),)  # 58,882–59,118: its near edge is 59,118
+    # from 59,118: 1.64 %, 0.64 % (fires), 0.98 % (inside 1.5 %: still disarmed), 0.31 %, 1.64 % (re-arms), 0.69 % (fires)
+    prices = [60_100, 59_500, 59_700, 59_300, 60_100, 59_530]
     fired, _ = run([rule], [snap(p, i, band) for i, p in enumerate(prices)])
     assert [len(a) for a in fired] == [0, 1, 0, 0, 0, 1]
     first = fired[1][0]
@@ -59,21 +60,39 @@ def test_near_fires_once_within_reach_and_rearms_only_beyond_the_hysteresis() ->
     assert first.market_id == MARKET
     assert first.data["side"] == "long"
     assert first.data["notional_usd"] == 20e6
-    assert first.data["distance"] == pytest.approx((1 - 59_000 / 59_500) * 100)
-    assert "0.84 %" in first.text
+    assert first.data["edge_price"] == band[0].price_high
+    assert first.data["distance"] == pytest.approx((1 - 59_118 / 59_500) * 100)
+    assert "0.64 %" in first.text
     assert "$20.0M" in first.text
-    assert "59,000" in first.text
+    assert "starts at 59,118, peaks at 59,000" in first.text
     assert first.key != fired[5][0].key
+
+
+def test_near_measures_to_the_near_edge_of_the_band_not_its_peak() -> None:
+    """A trader's "within 1 % of a cluster" is where its liquidations begin: a band from 60,300 to 62,400 peaking at
+    61,800 starts 0.5 % above 60,000 (fires at 1 %) though its peak is 3 % away; price inside a band is 0 % from it."""
+    rule = Near(name="near", within_pct=1.0, cooldown=0)
+    wide = replace(cluster("short", 61_800.0), price_low=60_300.0, price_high=62_400.0)
+    far = replace(cluster("short", 61_800.0), price_low=60_700.0, price_high=62_400.0)  # starts 1.17 % away
+    (alerts,), _ = run([rule], [snap(60_000.0, 1, (wide, far))])
+    assert [(a.data["price_low"], a.data["edge_price"], round(a.data["distance"], 6)) for a in alerts] == [
+        (60_300.0, 60_300.0, 0.5)
+    ]
+    assert "its band 0.50 % away" in alerts[0].title
+    inside = replace(cluster("long", 59_000.0), price_low=58_000.0, price_high=60_500.0)
+    (alerts,), _ = run([Near(name="in", within_pct=0.1, cooldown=0)], [snap(60_000.0, 1, (inside,))])
+    assert [a.data["distance"] for a in alerts] == [0.0]
 
 
 def test_near_in_atr_and_by_expected_liquidations() -> None:
     rule = Near(name="atr", within_atr=2.0, min_expected_usd=3e6, cooldown=0)
     bands = (cluster("short", 60_600.0, 50e6, expected=1e6), cluster("short", 60_500.0, 8e6, expected=4e6))
-    # atr 0.5 %: 60,600 is 1.0 % = 2.0 ATR away, 60,500 is 0.83 % = 1.67 ATR: both within, only the second expected ≥ $3M
+    # atr 0.5 %: the bands start at 60,479 (0.80 % = 1.6 ATR) and 60,379 (0.63 % = 1.26 ATR): both within, only the
+    # second expected ≥ $3M
     (alerts,), _ = run([rule], [snap(60_000.0, 1, bands, atr_pct=0.5)])
     assert [a.data["peak_price"] for a in alerts] == [60_500.0]
     assert alerts[0].data["unit"] == "ATR"
-    assert alerts[0].data["distance"] == pytest.approx(500 / 60_000 * 100 / 0.5)
+    assert alerts[0].data["distance"] == pytest.approx((60_500 * 0.998 / 60_000 - 1) * 100 / 0.5)
     (none,), _ = run([rule], [snap(60_000.0, 1, bands, atr_pct=None)])  # no ATR: no distance in ATRs, no alert
     assert none == []
 
@@ -253,11 +272,17 @@ def test_hysteresis_never_fires_twice_without_rearming(steps: list[float], withi
         prices.append(price)
     fired, _ = run([rule], [snap(p, i, (band,)) for i, p in enumerate(prices)])
     times = [i for i, a in enumerate(fired) if a]
+
+    def away(price: float) -> float:  # from the band's nearer edge, 0 inside it
+        if band.price_low <= price <= band.price_high:
+            return 0.0
+        return min(abs(band.price_high / price - 1), abs(band.price_low / price - 1)) * 100
+
     for a, b in itertools.pairwise(times):
-        between = [abs(59_000 / prices[i] - 1) * 100 for i in range(a + 1, b)]
+        between = [away(prices[i]) for i in range(a + 1, b)]
         assert any(d > within * (1 + hysteresis) for d in between), (a, b)
     for i in times:  # and it fires only within reach
-        assert abs(59_000 / prices[i] - 1) * 100 <= within
+        assert away(prices[i]) <= within
 
 
 @settings(max_examples=40, deadline=None)

@@ -150,6 +150,23 @@ def test_extends_is_true_only_for_the_same_history_with_rows_appended() -> None:
     assert not extends(old, replace(published(FULL, 301), funding=None))
 
 
+def test_the_first_liquidations_extend_a_market_that_had_none() -> None:
+    """A store market has no liquidation table (nor a scoring start) until its follower records the first: that is
+    rows appended, not history edited; a scoring start that moves is an edit."""
+    bare = published(FULL, 300)
+    bare = replace(bare, liquidations=None, meta=replace(bare.meta, score_from=None, liquidations_interval=None))
+    assert FULL.liquidations is not None
+    assert extends(bare, published(FULL, 301))
+    assert not extends(published(FULL, 300), bare)
+    moved = published(FULL, 301)
+    assert not extends(published(FULL, 300), replace(moved, meta=replace(moved.meta, score_from=moved.candles["ts"].iloc[5])))
+    m = Market(id="live", bundle=bare)
+    served(m)
+    m.grow(published(FULL, 301))
+    assert m.kept()["maps"][0] > 0  # carried on
+    assert_same(served(m), fresh(published(FULL, 301)))
+
+
 @pytest.mark.parametrize(
     "changed",
     [
@@ -168,6 +185,26 @@ def test_a_grow_that_edits_history_builds_the_market_again(changed: Any) -> None
     after = served(m)
     assert_same(after, fresh(bundle))
     assert not np.array_equal(after["followed"].long, before["followed"].long)
+
+
+def test_open_interest_that_arrives_after_the_candle_carries_on_from_the_version_before() -> None:
+    """The sample at the close of candle 300 arrives once 301 and 302 are in: the 301-candle version read another
+    value at its last close, so the market is carried on from the 300-candle one (not replayed from the start), and
+    serves what a fresh market does; the maps of the version that read the old value are not served."""
+    m = Market(id="live", bundle=published(FULL, 300))
+    served(m)
+    m.grow(published(FULL, 301))
+    stale = served(m)
+    late = edited_open_interest(published(FULL, 302), 300)
+    assert not extends(published(FULL, 301), late)
+    m.grow(late)
+    assert sorted(m.timeline.checkpoints) == [0, 300, 302]  # carried on from the state after candle 300
+    got = served(m)
+    assert_same(got, fresh(late))
+    assert not np.array_equal(m.map_at(300).long, stale["map"].long)  # candle 300's map reads the late sample
+    m.grow(edited_open_interest(published(FULL, 303), 300))  # the same late sample, one candle on: carried on as usual
+    assert sorted(m.timeline.checkpoints) == [0, 302, 303]
+    assert_same(served(m), fresh(edited_open_interest(published(FULL, 303), 300)))
 
 
 def test_new_rows_out_of_bounds_are_reported_on_the_next_read() -> None:

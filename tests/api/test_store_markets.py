@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from helpers import walk, write_venue
+from liqheat.analytics.clusters import clusters_of
 from liqheat.api.app import create_app
-from liqheat.api.markets import Registry
+from liqheat.api.markets import Market, Registry
 from liqheat.store.aggregate import parse_feeds
 from liqheat.store.parquet_store import Store
 
@@ -81,3 +83,56 @@ def test_serve_rejects_a_store_without_venues(tmp_path: Path) -> None:
     empty = CliRunner().invoke(app, ["serve", "--store", str(tmp_path), "--venue", "binance", "--symbol", "BTCUSDT", "--no-demo"])
     assert empty.exit_code == 2
     assert "no 1m candles" in empty.output
+
+
+@pytest.mark.parametrize("oi", [7e9, 8e9], ids=["open interest as it was", "new open interest at the close"])
+def test_a_store_market_gaining_candles_is_carried_on_unless_the_close_reads_new_open_interest(tmp_path: Path, oi: float) -> None:
+    """The aggregate puts an open-interest row at every candle's open, so a new candle adds one at the old last
+    close: carrying the last sample on, it changes nothing the old candles read and the market is carried on (its
+    maps kept); with a new value there, the old last candle would read it, and the market is built again."""
+    store = Store(tmp_path)
+    frame = walk(2 * 1440 + 2)
+    write_venue(store, "binance", frame.iloc[: 2 * 1440], 7e9)
+    registry = Registry()
+    m = registry.add_store(store, parse_feeds(["binance"], "BTCUSDT"), "1m")
+    m.map_at(len(m.bundle.candles) - 1)
+    write_venue(store, "binance", frame.iloc[2 * 1440 :], oi)
+    assert registry.refresh() == [m.id]
+    assert len(m.bundle.candles) == 2 * 1440 + 2
+    assert (m.kept()["maps"][0] > 0) == (oi == 7e9)
+    fresh = Market(id="fresh", bundle=m.bundle)
+    for i in (2 * 1440 - 1, 2 * 1440 + 1):
+        got, want = m.map_at(i), fresh.map_at(i)
+        for name in ("edges", "long", "short", "past_long", "past_short"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+        assert [c.to_dict() for c in clusters_of(got, top=None)] == [c.to_dict() for c in clusters_of(want, top=None)]
+
+
+def test_a_write_to_one_market_reads_only_that_market_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``liqheat run`` refreshes every market on every tick; with fifty of them, aggregating all fifty again whenever
+    one was written would take longer than a tick."""
+    from liqheat.store import aggregate as module
+    from liqheat.store.parquet_store import Series
+
+    store = Store(tmp_path)
+    frame = walk(1440)
+    write_venue(store, "binance", frame, 7e9)
+    with store.writer():
+        store.write(Series("candles", "binance", "ETH/USDT:USDT", "1m"), frame.assign(close=frame["close"] / 20))
+        store.write(Series("open_interest", "binance", "ETH/USDT:USDT"), pd.DataFrame({"ts": frame["ts"], "oi_usd": 1e9}))
+    registry = Registry()
+    registry.add_store(store, parse_feeds(["binance"], "BTCUSDT"), "1m")
+    registry.add_store(store, parse_feeds(["binance"], "ETHUSDT"), "1m")
+    read: list[str] = []
+    real = module.aggregate
+    monkeypatch.setattr(
+        module, "aggregate", lambda store, feeds, *a, **k: read.append(feeds[0].market.base) or real(store, feeds, *a, **k)
+    )
+    with store.writer():
+        store.write(Series("liquidations", "binance", "ETH/USDT:USDT"),
+                    pd.DataFrame({"ts": frame["ts"].iloc[-2:], "side": "long", "usd": 1e5, "price": 3000.0}))  # fmt: skip
+        store.advance("binance", "ETH/USDT:USDT", "liquidations", frame["ts"].iloc[-1])
+    assert registry.refresh(only=["btc-binance-1m"]) == []  # liqheat run takes a market whose candles came on its own
+    assert read == []
+    assert registry.refresh() == ["eth-binance-1m"]
+    assert read == ["ETH"]

@@ -183,6 +183,35 @@ def test_rows_grow_in_place_and_branch_from_an_earlier_length() -> None:
         first.grown(6, {"a": np.array([1.0])})
 
 
+def test_a_timeline_extended_again_from_an_earlier_version_serves_the_new_data() -> None:
+    """Extended to 301 candles over one open interest, then from its 300-candle version over another (the sample at
+    candle 300's close arrived late): the branch keeps no map of the first extension, and serves a fresh timeline's."""
+    full = market()
+    revised = replace(full, open_interest=full.open_interest.copy())
+    revised.open_interest.loc[300, "oi_usd"] *= 1.5  # the row at candle 300's close
+    base = view_of(full, 300)
+    earlier = Timeline(base, PARAMS, **SMALL | {"keep_every": 1})
+    first = earlier.extend(grown_view(base, full, 301))
+    first.maps_after(np.array([300]))
+    assert not np.array_equal(view_of(revised, 302).oi_after[300], view_of(full, 301).oi_after[300])
+    branch = earlier.extend(grown_view(base, revised, 302), branch=True)
+    assert_same_timeline(branch, Timeline(view_of(revised, 302), PARAMS, **SMALL | {"keep_every": 1}))
+    np.testing.assert_array_equal(
+        first.maps_after(np.array([300]))[0], Timeline(view_of(full, 301), PARAMS).maps_after(np.array([300]))[0]
+    )
+
+
+def test_rows_of_read_only_columns_take_an_empty_tail() -> None:
+    """A market whose bundle grew in liquidations or open interest only extends its view by no candle; the columns
+    it was built on are read-only when they came from Arrow (the store), which an empty write must not touch."""
+    column = np.arange(3.0)
+    column.flags.writeable = False
+    rows = Rows({"a": column})
+    assert rows.grown(3, {"a": np.array([])}) is rows
+    np.testing.assert_array_equal(rows.grown(2, {"a": np.array([])})["a"], [0, 1])
+    np.testing.assert_array_equal(rows.grown(3, {"a": np.array([3.0])})["a"], [0, 1, 2, 3])
+
+
 def test_heatmap_columns_of_the_window_one_candle_later_are_the_same_but_the_ends() -> None:
     """What a followed heatmap relies on: columns sit on whole multiples of their step."""
     from liqheat.engine.frames import MARGIN, heatmap_layout

@@ -133,6 +133,7 @@ def test_a_fit_sees_only_buckets_that_ended_by_its_time(parts: list[calib.Parts]
         assert keep.sum() == 300
         assert (p.bucket_start[keep] + p.interval_us <= until).all()
     fitted = calib.fit(parts, until)
+
     def later_raised(q: calib.Parts) -> calib.Parts:
         late = q.bucket_start >= q.bucket_start[300]
         return replace(q, realized={s: np.where(late, v * 7 + 1e9, v) for s, v in q.realized.items()})

@@ -153,7 +153,7 @@ def _const(value: Any) -> Route:
     return lambda request: value
 
 
-def _binance_symbol(symbol: str, base: str, quote: str, *, inverse: bool) -> dict[str, Any]:
+def binance_symbol(symbol: str, base: str, quote: str, *, inverse: bool) -> dict[str, Any]:
     """One entry of GET /fapi/v1/exchangeInfo (USD-M) or /dapi/v1/exchangeInfo (COIN-M, contractSize in USD)."""
     entry: dict[str, Any] = {
         "symbol": symbol,
@@ -291,13 +291,13 @@ def market_routes(ccxt_id: str) -> dict[str, Route]:
     """What ``load_markets`` asks each venue, answered with BTC and ETH perpetuals in the venue's shapes."""
     if ccxt_id == "binanceusdm":
         info = {"timezone": "UTC", "serverTime": 1760054400000, "rateLimits": [], "exchangeFilters": [], "assets": [],
-                "symbols": [_binance_symbol("BTCUSDT", "BTC", "USDT", inverse=False),
-                            _binance_symbol("ETHUSDT", "ETH", "USDT", inverse=False)]}  # fmt: skip
+                "symbols": [binance_symbol("BTCUSDT", "BTC", "USDT", inverse=False),
+                            binance_symbol("ETHUSDT", "ETH", "USDT", inverse=False)]}  # fmt: skip
         return {"/fapi/v1/exchangeInfo": _const(info)}
     if ccxt_id == "binancecoinm":
         info = {"timezone": "UTC", "serverTime": 1760054400000, "rateLimits": [], "exchangeFilters": [],
-                "symbols": [_binance_symbol("BTCUSD_PERP", "BTC", "USD", inverse=True),
-                            _binance_symbol("ETHUSD_PERP", "ETH", "USD", inverse=True)]}  # fmt: skip
+                "symbols": [binance_symbol("BTCUSD_PERP", "BTC", "USD", inverse=True),
+                            binance_symbol("ETHUSD_PERP", "ETH", "USD", inverse=True)]}  # fmt: skip
         return {"/dapi/v1/exchangeInfo": _const(info)}
     if ccxt_id == "bybit":
         by_category = {
@@ -400,7 +400,7 @@ class FakeSocket:
                 continue
             if isinstance(item, At):
                 while (due := item.when()) is None or time.monotonic() < due:
-                    await asyncio.sleep(0.005)
+                    await asyncio.sleep(0.005 if due is None else due - time.monotonic())
                 continue
             return self._message(item)
 
@@ -479,7 +479,8 @@ class SocketHub:
 
 
 class Replay:
-    """A :class:`CcxtSource` for ``venue``/``symbol`` whose REST and websockets are replayed."""
+    """A :class:`CcxtSource` for ``venue``/``symbol`` whose REST and websockets are replayed (``keepalive`` off: ccxt
+    sends no pings, which fake sockets would leave unanswered, for replays longer than the venue's interval)."""
 
     def __init__(
         self,
@@ -491,6 +492,7 @@ class Replay:
         clock: Clock | None = None,
         paced: bool = True,
         delays: dict[str, float] | None = None,
+        keepalive: bool = True,
     ) -> None:
         market = resolve(symbol, venue)
         ccxt_id = spec(venue).ccxt_ids[market.kind]
@@ -500,6 +502,8 @@ class Replay:
         self.pro = getattr(ccxt.pro, ccxt_id)({"enableRateLimit": False})
         self.pro.fetch = self.rest.fetch
         self.pro.timeout_on_exit = 0
+        if not keepalive:  # a replay that lasts longer than ccxt's ping interval: fake sockets answer no pings
+            self.pro.streaming = {**self.pro.streaming, "keepAlive": 0}
         self.hub = SocketHub(scripts or {}, clock, paced)
         self.hub.attach(self.pro)
         self.slept: list[float] = []  # REST retry backoff, blocking or awaited: recorded, not slept

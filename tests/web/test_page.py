@@ -323,7 +323,9 @@ def test_a_store_market_shows_each_venue_and_splits_the_hover(browser: Any, tmp_
             assert page.is_visible("#venue")
             options = page.eval_on_selector_all("#venue option", "os => os.map((o) => [o.value, o.textContent])")
             assert options == [
-                ["btc-binance-bybit-1m", "all (binance+bybit)"], ["btc-binance-1m", "binance"], ["btc-bybit-1m", "bybit"]
+                ["btc-binance-bybit-1m", "all (binance+bybit)"],
+                ["btc-binance-1m", "binance"],
+                ["btc-bybit-1m", "bybit"],
             ]
             page.select_option("#venue", "btc-bybit-1m")
             page.wait_for_function("document.body.dataset.state === 'ready' && page.summary.id === 'btc-bybit-1m'")

@@ -76,8 +76,9 @@ def test_the_default_view_draws_the_largest_levels_near_price_brighter_than_the_
     shot(desk, "trader-default-7d")
     # the other scales stay available, and the contrast slider brightens the faint cells
     before = float(np.mean(levels[levels > 0]))
-    desk.evaluate("() => { const el = document.getElementById('contrast'); el.value = '2.5'; "
-                  "el.dispatchEvent(new Event('input')); }")
+    desk.evaluate(
+        "() => { const el = document.getElementById('contrast'); el.value = '2.5'; el.dispatchEvent(new Event('input')); }"
+    )
     after = np.array(desk.evaluate("Array.from(page.painted.level)"))
     assert float(np.mean(after[after > 0])) > before
     assert "contrast=2.5" in desk.url

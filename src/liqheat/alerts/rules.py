@@ -9,10 +9,13 @@ same key in any process, which is what the outbox and a webhook receiver dedupli
 
 The rules (``kind``):
 
-- ``near``: price within ``within_pct`` % (or ``within_atr`` ATRs) of a cluster's peak, the cluster holding at
-  least ``min_usd`` and, when given, expected to liquidate at least ``min_expected_usd`` within 24 h
-  (:attr:`Cluster.expected_usd_24h`, the reach model). One alert per cluster: the level it fired at is kept
-  and the rule re-arms for it only once price is farther from it than ``within × (1 + hysteresis)``.
+- ``near``: price within ``within_pct`` % (or ``within_atr`` ATRs) of a cluster's band, measured to its near edge
+  (a long band's high, a short band's low: the first price at which its positions start to be liquidated, where
+  :mod:`liqheat.analytics.reach` counts a band as reached; 0 inside the band), the cluster holding at least
+  ``min_usd`` and, when given, expected to liquidate at least ``min_expected_usd`` within 24 h
+  (:attr:`Cluster.expected_usd_24h`, the reach model). A trader's "within 1 % of a cluster" means the liquidations
+  begin within 1 %: a wide band whose peak is 3 % away may start 0.5 % away. One alert per cluster: the band it
+  fired for is kept and the rule re-arms for it only once price is farther from it than ``within × (1 + hysteresis)``.
 - ``swept``: a cluster of at least ``min_usd`` in the map of the previous evaluation that the candles since
   crossed (a long band's low, a short band's high), with the liquidations the data recorded in the band next
   to the notional the map put there.
@@ -222,6 +225,13 @@ class Rule:
         )
 
 
+def edge_pct(price: float, low: float, high: float) -> float:
+    """How far ``price`` is from the band [low, high], in % of price: to the nearer edge, 0 inside the band."""
+    if low <= price <= high:
+        return 0.0
+    return min(abs(low / price - 1), abs(high / price - 1)) * 100
+
+
 def _side_ok(rule_side: str, side: str) -> bool:
     return rule_side == "both" or rule_side == side
 
@@ -266,9 +276,10 @@ class Near(Rule):
     def unit(self) -> str:
         return "%" if self.within_pct is not None else "ATR"
 
-    def distance(self, snap: Snapshot, peak: float) -> float | None:
-        """How far price is from ``peak`` in the rule's unit (% or ATRs; None without an ATR)."""
-        pct = abs(peak / snap.price - 1) * 100
+    def distance(self, snap: Snapshot, low: float, high: float) -> float | None:
+        """How far price is from the band [low, high] in the rule's unit (% or ATRs; None without an ATR): to its
+        nearer edge, 0 inside it."""
+        pct = edge_pct(snap.price, low, high)
         if self.within_pct is not None:
             return pct
         if snap.atr_pct is None or not (math.isfinite(snap.atr_pct) and snap.atr_pct > 0):
@@ -283,8 +294,8 @@ class Near(Rule):
     def fire(self, snap: Snapshot, state: Mapping[str, Any]) -> tuple[list[Alert], State]:
         rearm = self.within * (1 + self.hysteresis)
         fired = []
-        for f in state.get("fired", []):  # levels already alerted: kept until price has moved away beyond rearm
-            d = self.distance(snap, f["peak"])
+        for f in state.get("fired", []):  # bands already alerted: kept until price has moved away beyond rearm
+            d = self.distance(snap, f["low"], f["high"])
             if d is None or d <= rearm:
                 fired.append(dict(f))
         quiet = dict(state.get("quiet_until", {}))
@@ -293,7 +304,7 @@ class Near(Rule):
             (d, c)
             for c in snap.clusters
             if _side_ok(self.side, c.side) and self.big_enough(c)
-            for d in [self.distance(snap, c.peak_price)]
+            for d in [self.distance(snap, c.price_low, c.price_high)]
             if d is not None and d <= self.within
         ]
         for d, c in sorted(found, key=lambda dc: (dc[0], -dc[1].notional_usd)):
@@ -303,18 +314,21 @@ class Near(Rule):
             )
             if same or self.quiet({"quiet_until": quiet}, c.side, snap.ts):
                 continue
-            pct = abs(c.peak_price / snap.price - 1) * 100
+            pct = edge_pct(snap.price, c.price_low, c.price_high)
+            edge = c.price_high if c.side == "long" else c.price_low
             reach = f"{d:.2f} {self.unit}" if self.unit == "%" else f"{d:.2f} ATR ({pct:.2f} %)"
             text = (
-                f"price {price_text(snap.price)} is {reach} from a {c.side} cluster of {usd_text(c.notional_usd)} "
-                f"at {price_text(c.peak_price)} ({price_text(c.price_low)}–{price_text(c.price_high)})"
+                f"price {price_text(snap.price)} is {reach} from a {c.side} cluster of {usd_text(c.notional_usd)}: "
+                f"its band {price_text(c.price_low)}–{price_text(c.price_high)} starts at {price_text(edge)}, "
+                f"peaks at {price_text(c.peak_price)}"
             )
             if c.expected_usd_24h is not None and c.hit_prob_24h is not None:
                 chance = f"{c.hit_prob_24h:.0%} chance of reaching it"
                 text += f"; {usd_text(c.expected_usd_24h)} expected to liquidate within 24 h ({chance})"
-            data = {"price": snap.price, **_cluster_data(c), "distance": d, "within": self.within, "unit": self.unit}
+            data = {"price": snap.price, **_cluster_data(c), "edge_price": edge, "distance": d, "within": self.within,
+                    "unit": self.unit}  # fmt: skip
             key = self.key(snap, c.side, _level(c.peak_price), iso_exact(snap.ts))
-            title = f"{c.side} cluster {usd_text(c.notional_usd)} at {price_text(c.peak_price)}, {pct:.2f} % away"
+            title = f"{c.side} cluster {usd_text(c.notional_usd)} at {price_text(c.peak_price)}, its band {pct:.2f} % away"
             alerts.append(self.alert(snap, key, title, text, data))
             fired.append({"side": c.side, "peak": c.peak_price, "low": c.price_low, "high": c.price_high})
             self.hush(quiet, c.side, snap.ts)

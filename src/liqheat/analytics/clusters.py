@@ -70,7 +70,6 @@ def find_clusters(
     return [Cluster(**band.fields) for band in bands]
 
 
-
 class _Band(NamedTuple):
     """A cluster as found, with the bins it covers (``lo … hi − 1``): what its age and reach read."""
 

@@ -92,7 +92,14 @@ def venue_parts(total: Part, shares: dict[str, float]) -> list[Part]:
 
 
 def liquidation_map(
-    mm: MarketMap, parts: list[Part], *, low: float, high: float, bins: int, side: str = "both", split_by: str = "none",
+    mm: MarketMap,
+    parts: list[Part],
+    *,
+    low: float,
+    high: float,
+    bins: int,
+    side: str = "both",
+    split_by: str = "none",
     note: str = "",
 ) -> LiquidationMap:
     """``parts`` summed into ``bins`` equal log-bands over [``low``, ``high``], only what can still liquidate,

@@ -12,7 +12,7 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, cast
@@ -36,6 +36,7 @@ from liqheat.timeutil import iso
 _SLUG = re.compile(r"[^a-z0-9]+")
 T = TypeVar("T")
 LIVE_SCORE_EVERY = 60.0  # seconds a live market's score is kept across candles (Market.score_every)
+EARLIER = 3  # versions (of as many candle counts) kept to carry on from when data about the last candles comes late
 KEPT_MAPS = HISTORY_POINTS + 8  # float64 maps a timeline keeps to date clusters: those of the last candle's map
 FOLLOWED = 4  # heatmaps ending at the last candle a market keeps following
 
@@ -44,12 +45,14 @@ def slug(text: str) -> str:
     return _SLUG.sub("-", text.lower()).strip("-") or "market"
 
 
-_META = ("symbol", "contract", "quote", "timeframe", "venues", "funding_interval", "liquidations_interval", "score_from")
+_META = ("symbol", "contract", "quote", "timeframe", "venues", "funding_interval")
+_FIRST = ("liquidations_interval", "score_from")  # unset until a store market's first liquidation: then set, not edited
 
 
 def extends(old: Bundle, new: Bundle) -> bool:
     """Whether ``new`` is ``old`` with rows appended: the same market, the same candles, and the same open
-    interest and funding up to the close of ``old``'s last candle (all that ``old``'s view reads), more after."""
+    interest and funding up to the close of ``old``'s last candle (all that ``old``'s view reads), more after. A
+    bundle that had no liquidations may gain them (and the scoring start they bring)."""
     return _extends(old.meta, tables_of(old), new.meta, tables_of(new))
 
 
@@ -60,6 +63,8 @@ def _extends(meta0: BundleMeta, old: dict[str, Columns], meta1: BundleMeta, new:
     table) is the same; another is compared bit for bit.
     """
     if any(getattr(meta0, k) != getattr(meta1, k) for k in _META):
+        return False
+    if any(getattr(meta0, k) is not None and getattr(meta0, k) != getattr(meta1, k) for k in _FIRST):
         return False
     c0, c1 = old["candles"], new["candles"]
     n = len(c0.ts)
@@ -74,10 +79,15 @@ def _extends(meta0: BundleMeta, old: dict[str, Columns], meta1: BundleMeta, new:
             if (a is None or not len(a.ts)) != (b is None or not len(b.ts)):
                 return False
             continue
-        k = int(np.searchsorted(a.ts, cutoff, side="right"))
-        if k != int(np.searchsorted(b.ts, cutoff, side="right")) or set(a.values) != set(b.values):
+        # the rows before the close as they were, and the sample the close reads (the last at or before it) the same:
+        # a store's aggregate adds a row at the new candle's open, which is the old close, carrying the last sample on
+        k = int(np.searchsorted(a.ts, cutoff, side="left"))
+        if k != int(np.searchsorted(b.ts, cutoff, side="left")) or set(a.values) != set(b.values):
             return False
         if not (_same(a.ts, b.ts, k) and all(_same(a.values[c], b.values[c], k) for c in a.values)):
+            return False
+        i, j = int(np.searchsorted(a.ts, cutoff, side="right")) - 1, int(np.searchsorted(b.ts, cutoff, side="right")) - 1
+        if (i < 0) != (j < 0) or (i >= 0 and not all(_same(a.values[c][i:], b.values[c][j:], 1) for c in a.values)):
             return False
     return True
 
@@ -154,6 +164,8 @@ class Market:
     _kept_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _followed: dict[tuple[Any, ...], Followed] = field(default_factory=dict, repr=False)
     _follow_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # the versions before this one (oldest first), each as (meta, tables, view, timeline): what a revision carries on from
+    _earlier: list[tuple[BundleMeta, dict[str, Columns], MarketView, Timeline | None]] = field(default_factory=list, repr=False)
 
     def grow(self, bundle: Bundle) -> None:
         """Replace the data with a longer version of it: the version moves, pages refresh.
@@ -161,42 +173,73 @@ class Market:
         When ``bundle`` is this one with candles appended (:func:`extends`), the market is carried on: the new
         candles are replayed from the state after the last one (:meth:`Timeline.extend`), the maps kept stay
         (a map after a candle never changes when later ones arrive) and a followed heatmap gains its new
-        columns only. Otherwise (history edited, or new rows out of bounds) everything is built again, lazily.
+        columns only. When it extends one of the :data:`EARLIER` versions before (a store's open interest sampled
+        at a candle's close often arrives after that candle: the last candles read it anew), the market is carried
+        on from that version, its later maps dropped. Otherwise (history edited, or new rows out of bounds)
+        everything is built again, lazily.
         """
         tables = tables_of(bundle)
         with self._lock:
             before = self._tables if self._tables is not None else tables_of(self.bundle)
-            carried = self._carried(bundle, tables) if _extends(self.bundle.meta, before, bundle.meta, tables) else None
-            self._tables = tables
-            if carried is None:
-                self._view, self._timeline = None, None
-                self._generation += 1
+            revised = False
+            carried = None
+            if _extends(self.bundle.meta, before, bundle.meta, tables):
+                carried = self._carried(bundle, tables, self._view, self._timeline)
+                if self._view is not None and carried is not None:
+                    entry = (self.bundle.meta, before, self._view, self._timeline)
+                    if self._earlier and len(self._earlier[-1][2]) == len(self._view):
+                        self._earlier[-1] = entry  # grown by liquidations only: one version per candle count
+                    else:
+                        self._earlier = [*self._earlier, entry][-EARLIER:]
             else:
-                self._view, self._timeline = carried
+                for i in range(len(self._earlier) - 1, -1, -1):
+                    meta, old, view, timeline = self._earlier[i]
+                    if _extends(meta, old, bundle.meta, tables):
+                        carried = self._carried(bundle, tables, view, timeline, revised=True)
+                        revised = carried is not None
+                        self._earlier = self._earlier[: i + 1] if revised else []
+                        break
+            if carried is None:
+                self._earlier = []
+            if any(getattr(self.bundle.meta, k) != getattr(bundle.meta, k) for k in _FIRST):
+                self.__dict__.pop("_score_kept", None)  # the first liquidations: a score now, not in score_every
+            self._tables = tables
+            if carried is None or revised:
+                self._generation += 1
+            self._view, self._timeline = (None, None) if carried is None else carried
             self.bundle = bundle
             self.version += 1
             self._derived.clear()
         if self.changes is not None:
             self.changes.notify()
         with self._kept_lock:
-            if carried is None:
+            if carried is None or revised:
                 self._maps.clear()
             self._frames.clear()
             self._answers.clear()
-        if carried is None:
+        if carried is None or revised:
             with self._follow_lock:
                 self._followed.clear()
 
-    def _carried(self, bundle: Bundle, tables: dict[str, Columns]) -> tuple[MarketView | None, Timeline | None] | None:
-        """This market's view and timeline carried on over ``bundle`` (which extends its bundle; ``tables``: its
-        tables); None when the new rows do not pass the view's checks (the full rebuild then reports them)."""
-        if self._view is None:
+    def _carried(
+        self,
+        bundle: Bundle,
+        tables: dict[str, Columns],
+        view: MarketView | None,
+        timeline: Timeline | None,
+        *,
+        revised: bool = False,
+    ) -> tuple[MarketView | None, Timeline | None] | None:
+        """``view`` and ``timeline`` (this market's, or of a version before with ``revised``) carried on over
+        ``bundle`` (which extends theirs; ``tables``: its tables); None when the new rows do not pass the view's
+        checks (the full rebuild then reports them)."""
+        if view is None:
             return None, None
         try:
             step = int(bundle.meta.timeframe_delta.value // 1000)
-            tail = MarketView.from_tables(tables, step, bundle.meta.symbol, start=len(self._view), folder=bundle.path)
-            view = self._view.extended(tail)
-            return view, None if self._timeline is None else self._timeline.extend(view)
+            tail = MarketView.from_tables(tables, step, bundle.meta.symbol, start=len(view), folder=bundle.path)
+            grown = view.extended(tail)
+            return grown, None if timeline is None else timeline.extend(grown, branch=revised)
         except DomainError:
             return None
 
@@ -505,9 +548,12 @@ class Registry:
         self._watched[market.id] = (folder, _stamp(folder))
         return market
 
-    def refresh(self) -> list[str]:
+    def refresh(self, only: Collection[str] | None = None) -> list[str]:
         """Reload watched bundle folders that changed on disk; a bundle that no longer validates is
-        kept as it was (and reported), never half-loaded. Returns the ids that grew."""
+        kept as it was (and reported), never half-loaded. Returns the ids that grew. ``only``: just these markets
+        (a service takes each market whose candles have just been written on its own, as soon as it can)."""
+        if only is not None:
+            return self._refresh_stores(only)
         grown = []
         for market_id, (folder, stamp) in list(self._watched.items()):
             now = _stamp(folder)
@@ -540,24 +586,27 @@ class Registry:
         return aggregated
 
     def _add_store(self, store: Any, feeds: list[Any], timeframe: str, since: pd.Timestamp | None) -> Market:
-        from liqheat.store.aggregate import aggregate
+        from liqheat.store.aggregate import aggregate, stamp
 
         self.store = store
+        seen = stamp(store, feeds, timeframe)  # before reading: a write meanwhile is seen on the next refresh
         agg = aggregate(store, feeds, timeframe, since)
         labels = "-".join(dict.fromkeys(f.venue for f in feeds))
         market = self.add(agg.bundle, market_id=slug(f"{feeds[0].market.base}-{labels}-{timeframe}"), kind="store")
         market.venue_oi = agg.venue_oi
-        self._stores[market.id] = (store, list(feeds), timeframe, since, _stamp(store.root))
+        self._stores[market.id] = (store, list(feeds), timeframe, since, seen)
         market.score_every = LIVE_SCORE_EVERY
         return market
 
-    def _refresh_stores(self) -> list[str]:
-        from liqheat.store.aggregate import aggregate
+    def _refresh_stores(self, only: Collection[str] | None = None) -> list[str]:
+        from liqheat.store.aggregate import aggregate, stamp
 
         grown = []
-        for market_id, (store, feeds, timeframe, since, stamp) in list(self._stores.items()):
-            now = _stamp(store.root)
-            if now == stamp:
+        for market_id, (store, feeds, timeframe, since, before) in list(self._stores.items()):
+            if only is not None and market_id not in only:
+                continue
+            now = stamp(store, feeds, timeframe)  # this market's files: another market's writes cost it nothing
+            if now == before:
                 continue
             self._stores[market_id] = (store, feeds, timeframe, since, now)
             try:

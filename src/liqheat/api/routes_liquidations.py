@@ -132,6 +132,7 @@ def alerts(
     """A 404 on a server that evaluates no alerts (only ``liqheat run`` does)."""
     if markets.alerts is None:
         raise ApiError(404, "this server evaluates no alert rules (the service does: liqheat run)", None)
+
     def listed(xs: tuple[str, ...] | None) -> list[str] | None:
         return None if xs is None else list(xs)  # None: every market, every destination
 

@@ -103,8 +103,11 @@ async def events(
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/server", summary="What this server offers beyond its markets: its version and whether it has a store",
-            response_model=ServerInfo)
+@router.get(
+    "/server",
+    summary="What this server offers beyond its markets: its version and whether it has a store",
+    response_model=ServerInfo,
+)
 def server(registry: RegistryDep) -> dict[str, Any]:
     """A page asks here before it asks ``/api/liquidations``, which only a server with a store answers (404 else)."""
     return {"version": __version__, "store": registry.store is not None, "markets": len(registry),

@@ -183,8 +183,16 @@ CalcBalance = Annotated[float | None, Query(description="the wallet balance; cro
 
 
 def _calc(
-    venue: str, symbol: str, side: str, entry: float, leverage: float, size: float, margin_mode: str, balance: float | None,
-    *, symbol_param: str = "symbol",
+    venue: str,
+    symbol: str,
+    side: str,
+    entry: float,
+    leverage: float,
+    size: float,
+    margin_mode: str,
+    balance: float | None,
+    *,
+    symbol_param: str = "symbol",
 ) -> dict[str, Any]:
     """The one calculator behind both routes; each refusal names the query parameter it came from (a market's
     symbol is no parameter: a venue without its contract or table is the ``venue``'s fault there)."""
@@ -237,9 +245,11 @@ def market_calc(
     size: CalcSize,
     venue: Annotated[
         str | None,
-        Query(pattern=f"^({'|'.join(RULES)})$",
-              description=f"whose margin rules: {', '.join(RULES)}; default: the market's own venue when it has one, "
-                          "else the model's"),
+        Query(
+            pattern=f"^({'|'.join(RULES)})$",
+            description=f"whose margin rules: {', '.join(RULES)}; default: the market's own venue when it has one, "
+            "else the model's",
+        ),
     ] = None,
     margin_mode: Literal["isolated", "cross"] = "isolated",
     balance: CalcBalance = None,

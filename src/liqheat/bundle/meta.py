@@ -186,8 +186,6 @@ class Bundle:
         return frame
 
 
-
-
 def with_tables(bundle: Bundle, **tables: pd.DataFrame | None) -> Bundle:
     """A copy of ``bundle`` with some tables replaced (used by importers and tests)."""
     return replace(bundle, **tables)  # type: ignore[arg-type]

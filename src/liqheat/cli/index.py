@@ -38,9 +38,7 @@ COMMANDS: dict[str, Entry] = {
         "evaluation_cmds",
         "After a sweep: continuation or reversal 1/4/24 h after a cluster is swept, against random levels at its distance.",
     ),
-    "heatmap": Entry(
-        "model_cmds", "The liquidation heatmap over a window: PNG (candles over the map), JSON or Parquet matrix."
-    ),
+    "heatmap": Entry("model_cmds", "The liquidation heatmap over a window: PNG (candles over the map), JSON or Parquet matrix."),
     "serve": Entry("serve", "Serve the HTTP API (OpenAPI at /docs) and the heatmap page at /."),
     "import": Entry(
         "store_cmds", "Import native files into the store (idempotent and resumable: run it again after any failure)."

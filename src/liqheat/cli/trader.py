@@ -29,7 +29,6 @@ def _map(bundle_dir: Path, at: str | None, params_file: Path | None, set_param: 
     return bundle, market_map(bundle, load_params(params_file, set_param), index=index)
 
 
-
 @app.command()
 def clusters(
     bundle: BundleArg,
@@ -178,9 +177,7 @@ def cascade(
         table.add_column(col, justify="right")
     for r in result.rounds:
         names = ", ".join(f"{result.clusters[i].peak_price:,.0f}" for i in r.clusters if i < len(result.clusters))
-        table.add_row(
-            str(r.n), f"{r.price:,.2f}", f"{r.move_pct:+.2f}%", usd(r.fired_usd), usd(r.forced_total_usd), names or ""
-        )
+        table.add_row(str(r.n), f"{r.price:,.2f}", f"{r.move_pct:+.2f}%", usd(r.fired_usd), usd(r.forced_total_usd), names or "")
     console.print(table)
     console.print(
         f"ends at {result.price_after:,.2f} ({result.move_pct:+.2f}%, {result.move_pct / pct:.2f}× the shock) after "

@@ -54,6 +54,9 @@ class Rows:
 
     def _write(self, at: int, k: int, tail: Mapping[str, np.ndarray]) -> None:
         need = at + k
+        if k == 0:  # nothing to append (a bundle that grew in open interest or liquidations only): columns given
+            self.length = need  # to __init__ may be read-only (Arrow's), and numpy refuses even an empty write to those
+            return
         for name, buffer in self._buffers.items():
             if buffer.shape[0] < need:  # the first growth copies: the columns given to __init__ are never written
                 grown = np.empty((max(need, 2 * at, 64), *buffer.shape[1:]), dtype=buffer.dtype)

@@ -110,6 +110,14 @@ class _Kept:
     def __len__(self) -> int:
         return len(self._maps)
 
+    def branch(self, below: int) -> _Kept:
+        """A store of its own holding the maps after candles before ``below`` (for a timeline carried on from an
+        earlier version, whose later candles read other data), and no remembered value."""
+        kept = _Kept(self.capacity)
+        with self._lock:
+            kept._maps = {c: m for c, m in self._maps.items() if c < below}
+        return kept
+
     def remembered(self, key: Hashable, build: Callable[[], T]) -> T:
         with self._lock:
             if self._last is not None and self._last[0] == key:
@@ -195,16 +203,20 @@ class Timeline:
         """The candles whose opening map is a snapshot (row r is candle (r + 1) × stride)."""
         return np.arange(1, len(self.snap_long) + 1, dtype=np.int64) * self.stride
 
-    def extend(self, view: MarketView) -> Timeline:
+    def extend(self, view: MarketView, *, branch: bool = False) -> Timeline:
         """This timeline carried on over ``view``, which extends its view by candles at the end: only those are
         replayed, from the state after the last one. The answer serves what a timeline built on ``view`` would,
-        bit for bit; this one stays as it was (a request may still be reading it)."""
+        bit for bit; this one stays as it was (a request may still be reading it). ``branch``: this timeline was
+        extended before over other data (a later version's), so the maps kept after those later candles are not
+        shared."""
         n0, n = len(self.view), len(view)
         last = n0 - 1
         if n < n0 or any(getattr(view, k)[last] != getattr(self.view, k)[last] for k in ("ts", "open", "high", "low", "close")):
             raise DomainError(f"a view of {n} candles does not extend this timeline's {n0}")
         grown = object.__new__(Timeline)
         grown.__dict__.update(self.__dict__)
+        if branch:
+            grown._kept = self._kept.branch(n0)
         grown.view = view
         if n == n0:
             return grown

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,15 +27,35 @@ from liqheat.model import DomainError
 from liqheat.service.config import MarketSpec, ServiceConfig, load_config
 
 log = logging.getLogger("liqheat.service")
+# what a served market's kept maps may hold: the watch loop asks for the newest map on every candle, and at the
+# server's 64 MB each of 50 markets would keep its last hour of maps (3 GB) for a page that rarely asks for them
+MAP_BYTES = 8 << 20
+Clock = Callable[[], pd.Timestamp]
+
+
+def utc_now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+def venue_source(spec: MarketSpec) -> Any:
+    """The venue's own source (ccxt over the network): what a follower reads unless a test or bench replays one."""
+    from liqheat.sources.registry import open_source
+
+    return open_source(spec.venue, spec.market)
 
 
 @dataclass
 class Followers:
     """The followers of the config's markets on one asyncio loop in a thread of its own; each is a task, so one
-    market added or removed leaves the others streaming."""
+    market added or removed leaves the others streaming. ``open`` makes a market's source (the venue's, or a
+    replay of it); ``now`` is the followers' clock; ``written`` is told the market and the kind of rows a follower
+    has just put on disk."""
 
     store: Any
     poll_every: float = 60.0
+    open: Callable[[MarketSpec], Any] = venue_source
+    now: Clock = utc_now
+    written: Callable[[str, str], None] | None = None
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     tasks: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
@@ -46,12 +67,13 @@ class Followers:
         self._thread.start()
 
     def follow(self, spec: MarketSpec) -> None:
-        from liqheat.sources.registry import open_source
         from liqheat.store.collect import Follower
 
-        source = open_source(spec.venue, spec.market)
+        source = self.open(spec)
         self.sources[spec.id] = source
-        follower = Follower(self.store, source, spec.timeframe, poll_every=self.poll_every)
+        told = self.written
+        on_write = None if told is None else (lambda kind: told(spec.id, kind))
+        follower = Follower(self.store, source, spec.timeframe, poll_every=self.poll_every, now=self.now, on_write=on_write)
 
         async def run() -> None:
             from liqheat.sources.errors import VenueError
@@ -111,13 +133,27 @@ async def _closed(source: Any) -> None:
 
 
 class Service:
-    """What ``liqheat run`` keeps: the config, the registry of served markets, the alert state and the followers."""
+    """What ``liqheat run`` keeps: the config, the registry of served markets, the alert state and the followers.
 
-    def __init__(self, config: ServiceConfig, path: Path | None = None, *, follow: bool = True, tick: float = 1.0) -> None:
+    ``sources``, ``clock`` and ``poll_every`` are for replays (tests, bench/service.py): a market's source instead of
+    the venue's, the clock the followers and the ``stale`` rule read, the seconds between open-interest polls."""
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        path: Path | None = None,
+        *,
+        follow: bool = True,
+        tick: float = 1.0,
+        sources: Callable[[MarketSpec], Any] = venue_source,
+        clock: Clock = utc_now,
+        poll_every: float = 60.0,
+    ) -> None:
         from liqheat.store.parquet_store import Store
 
         self.path = path
         self.tick = tick
+        self.clock = clock
         self.config = config
         self.store = Store(config.store_path)
         self.registry = Registry()
@@ -127,11 +163,14 @@ class Service:
         self.registry.alert_rules = config.rules()
         self.monitor = config.monitor(self.alerts)
         self.deliverer = config.deliverer(self.alerts)
-        self.followers = Followers(self.store) if follow else None
+        self.followers = Followers(self.store, poll_every, sources, clock, self.written) if follow else None
         self.waiting: dict[str, str] = {}  # markets of the config not served yet (nothing stored), and why
         self.unseen: set[str] = set()  # markets served but not yet evaluated
         self._specs: dict[str, MarketSpec] | None = None
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # a follower wrote candles: look now rather than at the next tick
+        self.fresh: dict[str, None] = {}  # markets whose candles were written since the last look, in that order
+        self._fresh_lock = threading.Lock()
         self.reload_asked = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer: Any = None
@@ -162,13 +201,14 @@ class Service:
             if market_id in served:
                 continue
             try:
-                self.registry.add_store(self.store, [Feed(spec.venue, spec.market)], spec.timeframe)
+                market = self.registry.add_store(self.store, [Feed(spec.venue, spec.market)], spec.timeframe)
             except DomainError as exc:
                 if self.waiting.get(market_id) != str(exc):
                     log.info("market %s waits for data: %s", market_id, exc, extra={"market": market_id})
                 self.waiting[market_id] = str(exc)
                 self.registry.problems[market_id] = f"waiting for data: {exc}"
                 continue
+            market.map_bytes = MAP_BYTES
             self.waiting.pop(market_id, None)
             self.registry.problems.pop(market_id, None)
             added.append(market_id)
@@ -201,22 +241,36 @@ class Service:
         """The rules on the market's map after its last candle; the number of alerts that fired."""
         m = self.registry.get(market_id)
         mm = m.map_at(len(m.bundle.candles) - 1)
-        fired = self.monitor.evaluate(market_id, mm, clusters_of(mm, top=None), m.bundle, pd.Timestamp.now(tz="UTC"))
+        fired = self.monitor.evaluate(market_id, mm, clusters_of(mm, top=None), m.bundle, self.clock())
         for alert in fired:
             log.info("alert %s: %s", alert.rule, alert.title, extra={"market": market_id, "key": alert.key})
         return len(fired)
 
+    def _evaluated(self, market_id: str) -> int:
+        try:
+            return self.evaluate(market_id)
+        except DomainError as exc:
+            log.error("alerts of %s not evaluated: %s", market_id, exc, extra={"market": market_id})
+            return 0
+
     def step(self) -> None:
+        """Markets whose candles were just written first, one at a time in the order they were written, each
+        read, evaluated and what it fired sent before the next (an alert waits for its own market, not for
+        fifty); then every other market that changed (liquidations, open interest, another process's writes)."""
         if self.reload_asked.is_set():
             self.reload_asked.clear()
             self.reload()
+        with self._fresh_lock:
+            fresh, self.fresh = list(self.fresh), {}
+        for market_id in fresh:
+            if self.registry.refresh(only=[market_id]) or market_id in self.unseen:
+                self.unseen.discard(market_id)
+                if self._evaluated(market_id):
+                    self.deliverer.flush(budget=self.tick)
         moved = set(self.registry.refresh()) | set(self.sync()) | self.unseen
         self.unseen = set()
         for market_id in sorted(moved):
-            try:
-                self.evaluate(market_id)
-            except DomainError as exc:
-                log.error("alerts of %s not evaluated: %s", market_id, exc, extra={"market": market_id})
+            self._evaluated(market_id)
         report = self.deliverer.flush(budget=self.tick)
         for f in report.failed:
             log.warning("delivery of %s to %s failed (attempt %d): %s", f.key, f.destination, f.attempts, f.reason,
@@ -225,14 +279,23 @@ class Service:
             for market_id, why in self.followers.failed.items():
                 self.registry.problems[market_id] = f"venue failure: {why}"
 
+    def written(self, market_id: str, kind: str) -> None:
+        """A follower put rows on disk (called on the followers' loop): candles wake the watch loop, so an alert
+        waits for the evaluation, not for the next tick."""
+        if kind == "candles":
+            with self._fresh_lock:
+                self.fresh[market_id] = None
+            self.wake.set()
+
     def _loop(self) -> None:
         while not self.stopping.is_set():
             started = time.monotonic()
+            self.wake.clear()  # candles written from here on bring the next step forward
             try:
                 self.step()
             except Exception:  # the service keeps watching; the traceback goes to the log
                 log.exception("watch loop step failed")
-            self.stopping.wait(max(0.0, self.tick - (time.monotonic() - started)))
+            self.wake.wait(max(0.0, self.tick - (time.monotonic() - started)))
 
     def start(self) -> None:
         if self.followers is not None:
@@ -246,6 +309,7 @@ class Service:
     def stop(self) -> None:
         """Followers stopped, the watch loop ended, the outbox flushed once more, the store's writer released."""
         self.stopping.set()
+        self.wake.set()
         if self._thread is not None:
             self._thread.join(30)
         if self.followers is not None:

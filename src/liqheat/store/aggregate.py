@@ -105,6 +105,30 @@ def _rate(currency: str, rates: dict[str, float]) -> float:
     return rates[currency]
 
 
+def feed_series(feed: Feed, timeframe: str) -> tuple[Series, ...]:
+    """What :func:`aggregate` reads of one venue: candles, open interest, funding, liquidations, gaps."""
+    m = feed.market
+    return (
+        Series("candles", feed.venue, m.unified, timeframe),
+        *(Series(kind, feed.venue, m.unified) for kind in ("open_interest", "funding", "liquidations", "gaps")),
+    )
+
+
+def stamp(store: Store, feeds: Sequence[Feed], timeframe: str) -> tuple[tuple[str, int, int], ...]:
+    """The files :func:`aggregate` would read for ``feeds``, each with its size and modification time: when this
+    is unchanged, so is the aggregate. A few stat calls, where aggregating reads every file."""
+    out = []
+    for feed in feeds:
+        for series in feed_series(feed, timeframe):
+            for path in sorted(series.folder(store.root).glob("month=*/data.parquet")):
+                try:
+                    st = path.stat()
+                except OSError:  # replaced between the listing and the stat: the next look sees the new file
+                    continue
+                out.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 def aggregate(
     store: Store,
     feeds: Sequence[Feed],
@@ -125,12 +149,7 @@ def aggregate(
         _rate(feed.market.quote, rates)
     data = []
     for feed in feeds:
-        m = feed.market
-        candles = store.read(Series("candles", feed.venue, m.unified, timeframe), since, until)
-        oi = store.read(Series("open_interest", feed.venue, m.unified), since, until)
-        funding = store.read(Series("funding", feed.venue, m.unified), since, until)
-        liq = store.read(Series("liquidations", feed.venue, m.unified), since, until)
-        gaps = store.read(Series("gaps", feed.venue, m.unified), since, until)
+        candles, oi, funding, liq, gaps = (store.read(s, since, until) for s in feed_series(feed, timeframe))
         data.append((feed, candles, oi, funding, liq, gaps))
     have = [d for d in data if not d[1].empty]
     if not have:
@@ -172,19 +191,7 @@ def aggregate(
     cols = [f.label for f in feeds]
     values = venue_oi[cols].to_numpy(dtype="float64")
     present = ~np.isnan(values)
-    full = present.all(axis=1)
-    total = np.full(len(grid), np.nan)
-    scaled = np.zeros(len(grid), dtype=bool)
-    weights = None
-    for i in range(len(grid)):
-        if full[i]:
-            total[i] = values[i].sum()
-            weights = values[i] / total[i] if total[i] > 0 else None
-        elif present[i].any() and weights is not None:
-            share = weights[present[i]].sum()
-            if share > 0:
-                total[i] = values[i][present[i]].sum() / share
-                scaled[i] = True
+    total, scaled = _total_oi(values, present)
     oi_frame = pd.DataFrame({"ts": grid["ts"], "oi_usd": total})[~np.isnan(total)].reset_index(drop=True)
     if oi_frame.empty:
         raise DomainError("no time where every venue has fresh open interest: fetch or follow open interest first")
@@ -230,6 +237,29 @@ def aggregate(
         liquidations=liquidations.reset_index(drop=True) if liquidations is not None else None,
     )
     return Aggregate(bundle=bundle, status=status, venue_oi=venue_oi, scaled_rows=int(scaled.sum()))
+
+
+def _total_oi(values: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Open interest over every venue per row: the sum where every venue has a fresh sample; elsewhere what the
+    venues present hold, scaled up by their share of the last row where all had one (when its total was positive).
+    Row by row in Python this took half of a store market's refresh."""
+    n = len(values)
+    full = present.all(axis=1)
+    sums = np.where(present, values, 0.0).sum(axis=1)
+    total = np.where(full, sums, np.nan)
+    scaled = np.zeros(n, dtype=bool)
+    last_full = np.maximum.accumulate(np.where(full, np.arange(n), -1)) if n else np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(~full & present.any(axis=1) & (last_full >= 0))
+    if rows.size:
+        src = last_full[rows]
+        positive = total[src] > 0
+        rows, src = rows[positive], src[positive]
+        weights = values[src] / total[src][:, None]
+        share = np.where(present[rows], weights, 0.0).sum(axis=1)
+        ok = share > 0
+        total[rows[ok]] = sums[rows[ok]] / share[ok]
+        scaled[rows[ok]] = True
+    return total, scaled
 
 
 def _funding(data: list[Any], venue_oi: pd.DataFrame, cols: list[str]) -> pd.DataFrame | None:

@@ -224,8 +224,10 @@ class Follower:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
         max_backoff: float = 60.0,
+        on_write: Callable[[str], None] | None = None,
     ) -> None:
         self.store, self.source, self.timeframe = store, source, timeframe
+        self.on_write = on_write  # told "candles" or "liquidations" once such rows are on disk (a service wakes on it)
         self.step = parse_duration(timeframe, "timeframe")
         self.poll_every = poll_every
         self.sleep, self.now = sleep, now
@@ -287,10 +289,14 @@ class Follower:
         series = Series("candles", self.venue, self.symbol, self.timeframe)
         self.store.write(series, frame)
         self.store.advance(self.venue, self.symbol, candle_stream(self.timeframe), frame["ts"].iloc[-1])
+        if self.on_write is not None:
+            self.on_write("candles")
 
     def _write_liquidations(self, frame: pd.DataFrame) -> None:
         self.store.write(Series("liquidations", self.venue, self.symbol), frame)
         self.store.advance(self.venue, self.symbol, "liquidations", frame["ts"].max())
+        if self.on_write is not None:
+            self.on_write("liquidations")
 
     async def _candles_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
         added = await self.backfill_candles()

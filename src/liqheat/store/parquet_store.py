@@ -1,4 +1,4 @@
-"""The embedded store: Parquet files partitioned by kind/venue/symbol/timeframe/month, read with DuckDB.
+"""The embedded store: Parquet files partitioned by kind/venue/symbol/timeframe/month, read with pyarrow.
 
 Writes are safe against a kill at any moment:
 - One writer at a time, guarded by an exclusive lock on ``.writer.lock``.
@@ -30,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -182,35 +183,39 @@ class Store:
         return added
 
     def read(self, series: Series, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
-        """The series' rows in [since, until), sorted, through DuckDB over the month files."""
-        import duckdb
-
+        """The series' rows in [since, until), sorted: the month files in order (each is sorted on the kind's key
+        when written), read with pyarrow. A service re-reads a market's series on every candle; DuckDB took ten
+        times as long for a month file (a connection and a query plan each time)."""
         folder = series.folder(self.root)
-        files = sorted(str(p) for p in folder.glob("month=*/data.parquet"))
-        if not files:
-            return pd.DataFrame(columns=["ts"])
-        where = []
-        params: list[object] = []
-        if since is not None:
-            where.append("ts >= ?")
-            params.append(since.to_pydatetime())
-        if until is not None:
-            where.append("ts < ?")
-            params.append(until.to_pydatetime())
-        sql = "SELECT * FROM read_parquet(?)" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY ts"
-        with duckdb.connect() as con:
-            con.execute("SET TimeZone = 'UTC'")
-            try:
-                result = con.sql(sql, params=[files, *params]).to_arrow_table()
-            except duckdb.Error as exc:
-                reason = str(exc).splitlines()[0][:200]
-                series_dir = folder.relative_to(self.root)
-                raise DomainError(f"store {self.root}: cannot read {series_dir} ({reason}); {REPAIR}") from None
-        if result is None:
-            return pd.DataFrame(columns=["ts"])
-        frame: pd.DataFrame = result.to_pandas()
+        files = sorted(folder.glob("month=*/data.parquet"))
+        first = since.strftime("%Y-%m") if since is not None else ""
+        last = until.strftime("%Y-%m") if until is not None else "9999-99"
+        where = folder.relative_to(self.root) if folder.is_relative_to(self.root) else folder
+        tables = []
+        try:
+            for path in files:
+                if first <= path.parent.name.removeprefix("month=") <= last:
+                    part = pq.read_table(path)
+                    if part.num_rows:
+                        tables.append(part)
+            if not tables:
+                return pd.DataFrame(columns=["ts"])
+            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowException, OSError) as exc:
+            reason = str(exc).splitlines()[0][:200]
+            raise DomainError(f"store {self.root}: cannot read {where} ({reason}); {REPAIR}") from None
+        frame: pd.DataFrame = table.to_pandas(ignore_metadata=True)
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
-        return frame
+        keep = np.ones(len(frame), dtype=bool)
+        if since is not None:
+            keep &= (frame["ts"] >= since).to_numpy()
+        if until is not None:
+            keep &= (frame["ts"] < until).to_numpy()
+        if not keep.all():
+            frame = frame[keep]
+        if not frame["ts"].is_monotonic_increasing:  # months written by older versions, or out of order
+            frame = frame.sort_values("ts", kind="stable")
+        return frame.reset_index(drop=True)
 
     def first(self, series: Series) -> pd.Timestamp | None:
         """The earliest stored time of a series (from its earliest month file), or None when it is empty."""

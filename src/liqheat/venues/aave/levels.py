@@ -36,9 +36,7 @@ class Level:
     seized_usd: float
 
 
-def position_levels(
-    position: Position, group: Collection[str], price: float, *, low: float, high: float
-) -> list[Level]:
+def position_levels(position: Position, group: Collection[str], price: float, *, low: float, high: float) -> list[Level]:
     """The calls of :func:`~.health.liquidation_path` for a move of ``group``, the underlying at ``price`` today,
     while the underlying stays within [``low``, ``high``]. A call neither seizing the group's collateral nor
     repaying its debt (the liquidator takes another asset) has no part on this axis and is left out."""

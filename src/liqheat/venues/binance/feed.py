@@ -30,8 +30,12 @@ SPEC = VenueSpec(
         liquidations_stream="forceOrder: at most one order per symbol per second, so a lower bound",
         liquidations_history="none through the API (record the stream, or import recordings)",
         ccxt_has=(
-            "fetchOHLCV", "fetchMarketLeverageTiers", "fetchOpenInterestHistory", "fetchFundingRateHistory",
-            "watchLiquidations", "watchOHLCV",
+            "fetchOHLCV",
+            "fetchMarketLeverageTiers",
+            "fetchOpenInterestHistory",
+            "fetchFundingRateHistory",
+            "watchLiquidations",
+            "watchOHLCV",
         ),
     ),
     candle_page=1000,  # the API allows 1,500 but ccxt caps a klines request at 1,000
