@@ -234,9 +234,10 @@ async function load({ keepView = false, live = false, delta = null, early = null
       follows ? Promise.resolve(appended(delta.candles)) : api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
       early?.key === heatmapQuery().key ? early.heat.catch(() => heatmapData(live)) : heatmapData(live),
     ]);
-    // On a new view the panels are asked once the chart's data is in (they would share the server's cores with
-    // it); on a live refresh both go at once.
-    const asked = live ? Promise.resolve() : picture.catch(() => {});
+    // On a new view the panels are asked once the chart is drawn (their answers would share the server's cores
+    // with its data, and the page's main thread with its first frame); on a live refresh both go at once.
+    const painted = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))); // after the frame
+    const asked = live ? Promise.resolve() : picture.catch(() => {}).then(painted);
     const panels = asked.then(() => Promise.all([
       api.liquidations(id, { window: state.window, limit: 5000 }),
       api.summary(id),
