@@ -172,15 +172,15 @@ class StoredPositions:
         return self.coin
 
     def levels_at(self, at: pd.Timestamp) -> ExactLevels | None:
-        from liqheat.store.parquet_store import Series, Store
-        from liqheat.venues.hyperliquid.tracker import VENUE, stored_coverage, stored_positions
+        from liqheat.store.parquet_store import Store
+        from liqheat.venues.hyperliquid.tracker import stored_coverage, stored_read
 
         store = Store(self.root)
         until = at + pd.Timedelta(microseconds=1)  # reads at ``at`` itself are known at ``at``
-        positions = [p for p in stored_positions(store, self.coin, until) if p.liquidation_px is not None]
-        if not positions:
+        held, as_of = stored_read(store, self.coin, until)
+        positions = [p for p in held if p.liquidation_px is not None]
+        if not positions or as_of is None:
             return None
-        as_of = pd.Timestamp(store.read(Series("positions", VENUE, self.coin), until=until)["ts"].max())
         price = np.array([p.liquidation_px for p in positions], dtype=np.float64)
         size = np.array([p.size for p in positions], dtype=np.float64)
         covered = stored_coverage(store, self.coin, until)

@@ -27,7 +27,7 @@ from liqheat.bundle import Bundle
 from liqheat.engine.params import ModelParams
 from liqheat.evaluation.truth import emd_pct, naive_map
 from liqheat.model import DomainError
-from liqheat.timeutil import iso
+from liqheat.timeutil import epoch_micros, iso
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,7 @@ def compare_exact(
     if levels is None:
         raise DomainError(f"{source.source}: no positions read by {iso(mm.ts)}", param="at")
     c = bundle.candles
-    ts = np.asarray(c["ts"].astype("datetime64[us, UTC]").astype("int64"))
-    is_open = levels.open_at(ts, c["low"].to_numpy(np.float64), c["high"].to_numpy(np.float64), mm.index)
+    is_open = levels.open_at(epoch_micros(c["ts"]), c["low"].to_numpy(np.float64), c["high"].to_numpy(np.float64), mm.index)
     exact_long, exact_short = on_bins(levels, is_open, mm.edges)
     est_long, est_short = mm.at_risk()
     below = mm.centers < mm.price

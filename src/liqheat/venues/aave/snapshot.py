@@ -241,6 +241,14 @@ def check_liquidations(snapshot: Snapshot, *, since: pd.Timestamp | None = None)
     return LiquidationCheck(tuple(sorted(out, key=lambda r: r.time)), {k: v for k, v in skipped.items() if v})
 
 
+def _reference(snap: Snapshot, name: str, prices: Mapping[str, float] | None) -> float:
+    """The price of underlying ``name`` on the snapshot's day: BTC's from the snapshot, ETH's from ``prices``."""
+    reference = snap.btc_price if name == "BTC" else (prices or {}).get(REFERENCE[name])
+    if reference is None:
+        raise DomainError(f"a map on {name} needs the price of {REFERENCE[name]}: give {REFERENCE[name]}=USD", param="price")
+    return reference
+
+
 def snapshot_map(
     folder: Path, *, asset: str = "BTC", bands: str = "2%", depth: str = "30%", prices: Mapping[str, float] | None = None
 ) -> tuple[Snapshot, LevelMap]:
@@ -249,9 +257,7 @@ def snapshot_map(
     group = underlying(asset)
     name = asset.strip().upper()
     snap = read_snapshot(folder, prices=prices)
-    reference = snap.btc_price if name == "BTC" else (prices or {}).get(REFERENCE[name])
-    if reference is None:
-        raise DomainError(f"a map on {name} needs the price of {REFERENCE[name]}: give {REFERENCE[name]}=USD", param="price")
+    reference = _reference(snap, name, prices)
     edges = band_edges(reference, parse_bands(bands, reference), parse_fraction(depth, "depth"))
     return snap, level_map(snap.positions, group, reference, edges, asset=name)
 
@@ -277,9 +283,7 @@ def snapshot_levels(
     group = underlying(asset)
     name = asset.strip().upper()
     snap = read_snapshot(folder, prices=prices)
-    reference = snap.btc_price if name == "BTC" else (prices or {}).get(REFERENCE[name])
-    if reference is None:
-        raise DomainError(f"levels on {name} need the price of {REFERENCE[name]}: give {REFERENCE[name]}=USD", param="price")
+    reference = _reference(snap, name, prices)
     low, high = reach[0] * reference, reach[1] * reference
     calls = [lv for p in snap.positions for lv in position_levels(p, group, reference, low=low, high=high)]
     return SnapshotLevels(

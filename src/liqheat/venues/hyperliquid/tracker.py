@@ -156,14 +156,20 @@ def _close(a: float, b: float, tolerance: float) -> bool:
 
 def stored_positions(store: Store, coin: str, at: pd.Timestamp | None = None) -> list[Position]:
     """The open positions of ``coin`` the store knows as of ``at`` (default: its latest rows)."""
+    return stored_read(store, coin, at)[0]
+
+
+def stored_read(store: Store, coin: str, at: pd.Timestamp | None = None) -> tuple[list[Position], pd.Timestamp | None]:
+    """:func:`stored_positions` and the time of the last row before ``at`` (the last read that changed anything),
+    from one read of the store."""
     frame = _read(store, coin, at)
     if frame.empty:
-        return []
+        return [], None
     c = _columns(frame.groupby("user", sort=True).tail(1))
     return [Position(user, coin, size, entry, value, None if math.isnan(liq) else liq, mode, leverage, used, 0.0)
             for user, size, entry, value, liq, mode, leverage, used in zip(
                 c["user"], c["size"], c["entry_px"], c["position_value"], c["liquidation_px"], c["margin_mode"],
-                c["leverage"], c["margin_used"], strict=True) if size != 0]  # fmt: skip
+                c["leverage"], c["margin_used"], strict=True) if size != 0], pd.Timestamp(frame["ts"].max())  # fmt: skip
 
 
 def _read(store: Store, coin: str, at: pd.Timestamp | None) -> pd.DataFrame:
