@@ -69,23 +69,10 @@ def contiguous_types(signature: str, readonly: tuple[int, ...] = ()) -> list[lis
     (C-contiguous arrays), once with every array writable and once with those of ``readonly`` read-only."""
     from numba import types
 
-    scalars = {"f8": types.float64, "i8": types.int64, "b1": types.bool_}
-    tokens, depth, current = [], 0, ""
-    for ch in signature[signature.index("(") + 1 : -1]:
-        depth += (ch == "[") - (ch == "]")
-        if ch == "," and depth == 0:
-            tokens.append(current)
-            current = ""
-        else:
-            current += ch
-    tokens.append(current)
+    sigutils: Any = importlib.import_module("numba.core.sigutils")  # untyped upstream
+    args, _ = sigutils.normalize_signature(signature)
 
-    def typed(token: str, frozen: bool) -> Any:
-        if "[" not in token:
-            return scalars[token]
-        return types.Array(scalars[token[:2]], token.count(":"), "C", readonly=frozen)
+    def typed(frozen: tuple[int, ...]) -> list[Any]:
+        return [a.copy(layout="C", readonly=i in frozen) if isinstance(a, types.Array) else a for i, a in enumerate(args)]
 
-    variants = [[typed(t, False) for t in tokens]]
-    if readonly:
-        variants.append([typed(t, i in readonly) for i, t in enumerate(tokens)])
-    return variants
+    return [typed(()), typed(readonly)] if readonly else [typed(())]
