@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from liqheat.model import DomainError
-from liqheat.timeutil import parse_time, stamp_micros, utc_micros
+from liqheat.timeutil import display_interval, parse_duration, parse_time, stamp_micros, utc_micros
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,26 @@ def test_utc_micros_needs_a_zone_and_a_year_in_range() -> None:
                        ("2500-01-01T00:00:00Z", "outside any market")):  # fmt: skip
         with pytest.raises(DomainError, match=words):
             utc_micros(bad, "score_from")
+
+
+@pytest.mark.parametrize(
+    ("span", "native", "picked"),
+    [
+        ("4h", "1m", "1m"),  # 240 candles
+        ("48h", "1m", "1m"),  # 2,880
+        ("3d", "1m", "5m"),  # 4,320 minutes: too many
+        ("7d", "1m", "5m"),  # 2,016
+        ("30d", "1m", "15m"),  # 2,880
+        ("90d", "1m", "1h"),  # 2,160
+        ("1y", "1m", "4h"),  # 2,190
+        ("7d", "1h", "1h"),  # never finer than the market's
+        ("3000d", "1m", "1d"),
+        ("9000d", "1m", "1d"),  # none keeps it: the coarsest
+        ("7d", "2h", "4h"),  # a multiple of the market's 2 h, not 1 h
+        ("7d", "3h", "1d"),  # 1 d is the only multiple of 3 h
+        ("7d", "7h", None),  # none of the intervals is a multiple of 7 h
+    ],
+)
+def test_display_interval(span: str, native: str, picked: str | None) -> None:
+    days = {"1y": "365d"}.get(span, span)
+    assert display_interval(pd.Timedelta(days), parse_duration(native)) == picked

@@ -42,6 +42,26 @@ def duration_seconds(text: str, what: str = "duration") -> int:
     return seconds
 
 
+CANDLE_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
+MOST_CANDLES = 3000
+
+
+def display_interval(span: pd.Timedelta, native: pd.Timedelta) -> str | None:
+    """The finest of CANDLE_INTERVALS that keeps ``span`` to about MOST_CANDLES candles, never finer than the
+    market's ``native`` candles nor other than a multiple of them (the coarsest such when none keeps it); None when
+    none is a multiple. A chart of more candles than pixels costs time and shows nothing more."""
+    import pandas as pd
+
+    pick = None
+    for name in CANDLE_INTERVALS:
+        step = parse_duration(name)
+        if step >= native and step % native == pd.Timedelta(0):
+            pick = name
+            if span / step <= MOST_CANDLES:
+                return name
+    return pick
+
+
 def parse_window(text: str, what: str = "window") -> pd.Timedelta:
     """A look-back window: a duration (``6h``, ``7d``) or ``1y``, at most 10 years."""
     value = "365d" if str(text).strip() == "1y" else str(text)

@@ -211,6 +211,17 @@ def test_candles_interval_equal_to_the_timeframe_is_unchanged(client: TestClient
     assert same == plain
 
 
+@pytest.mark.parametrize(("window", "picked"), [("24h", "1h"), ("30d", "1h"), ("180d", "4h"), ("1y", "4h")])
+def test_candles_auto_interval_is_the_finest_that_keeps_the_window_to_3000_candles(
+    client: TestClient, window: str, picked: str
+) -> None:
+    """A page asks ``auto`` before it knows the market (index.html asks with its first bytes); the answer names the pick
+    and is the same as asking for it."""
+    auto = get(client, "/api/markets/syn/candles", window=window, interval="auto")
+    assert auto["interval"] == picked
+    assert auto == get(client, "/api/markets/syn/candles", window=window, interval=picked)
+
+
 def test_candles_without_volume(client: TestClient) -> None:
     data = get(client, "/api/markets/bare/candles", window="3d", interval="4h")
     assert data["volume"] is None

@@ -9,6 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -31,6 +32,33 @@ def test_page_loads_a_shared_bundle_and_the_heatmap_is_not_blank(page: Any, serv
     assert "2026-02-28 23:00 UTC" in summary
     realized = page.text_content("#realized") or ""
     assert "2026-02-28" in realized  # daily realized totals, newest day included
+
+
+def test_a_named_view_asks_its_data_once_with_the_first_bytes_and_colours_it_off_the_main_thread(
+    page: Any, server: str
+) -> None:
+    """index.html's inline script asks the candles (the server's pick of interval) and the heatmap before the page's
+    modules run; the modules take those answers rather than asking again (a second heatmap would mean the early
+    query's width differed from the chart's), and colour.js's worker makes the bitmap."""
+    asked: list[tuple[str, dict[str, list[str]]]] = []
+    page.on("request", lambda r: asked.append((r.url.split("?")[0].rsplit("/", 1)[-1], parse_qs(urlsplit(r.url).query))))
+    open_page(page, f"{server}/?market=synthetic&window=3d")
+    assert page.evaluate("document.body.dataset.state") == "ready", page.text_content("#error")
+    names = [name for name, _ in asked]
+    assert names.count("heatmap") == 1
+    assert names.count("candles") == 1
+    assert names.count("markets") == 1
+    asked_at = page.evaluate(
+        "performance.getEntriesByType('resource').filter((e) => /[/](heatmap|candles)[?]/.test(e.name)).map((e) => e.startTime)"
+    )
+    assert len(asked_at) == 2
+    assert max(asked_at) < page.evaluate("page.modulesAt")  # asked before the page's modules began to run
+    candles = next(query for name, query in asked if name == "candles")
+    assert candles["interval"] == ["auto"]
+    assert page.evaluate("page.interval") == "5m"  # the server's pick for 3 days of 1-minute candles (4,320 > 3,000)
+    assert page.evaluate("page.painted.image instanceof ImageBitmap")
+    assert page.evaluate("page.painted.image.width") == page.evaluate("page.heatmap.columns")
+    assert page.errors == []
 
 
 def test_bright_rows_sit_at_the_prices_the_api_reports_largest(page: Any, server: str) -> None:

@@ -79,11 +79,12 @@ def test_the_default_view_draws_the_largest_levels_near_price_brighter_than_the_
     desk.evaluate(
         "() => { const el = document.getElementById('contrast'); el.value = '2.5'; el.dispatchEvent(new Event('input')); }"
     )
+    desk.wait_for_function("page.painted.legend.power === 0.5 / 2.5")  # coloured again, off the main thread
     after = np.array(desk.evaluate("Array.from(page.painted.level)"))
     assert float(np.mean(after[after > 0])) > before
     assert "contrast=2.5" in desk.url
     desk.select_option("#scale", "absolute")
-    assert desk.evaluate("page.legend.scale") == "absolute"
+    desk.wait_for_function("page.legend.scale === 'absolute'", timeout=5_000)
     assert desk.errors == []
 
 

@@ -26,11 +26,11 @@ from liqheat.api.deps import At, End, MarketDep, RegistryDep, Window, end_of, ma
 from liqheat.api.errors import ApiError, naming
 from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, ServerInfo, Summary, VenueShares
 from liqheat.bundle import Bundle
-from liqheat.timeutil import iso, parse_duration
+from liqheat.timeutil import CANDLE_INTERVALS, display_interval, iso, parse_duration
 
 QUIET = 0.25  # seconds an event stream waits, when no market grows, before it looks whether the server stops
 MAP_MARGIN = 0.15  # the heatmap's: the window's traded range, this much wider each way
-INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
+INTERVALS = CANDLE_INTERVALS
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 
@@ -143,9 +143,14 @@ def candles(
     m: MarketDep,
     window: Window = "7d",
     end: End = None,
-    interval: Annotated[str | None, Query(description=f"one of {', '.join(INTERVALS)}; default: the market's")] = None,
+    interval: Annotated[
+        str | None,
+        Query(description=f"one of {', '.join(INTERVALS)}, or auto (the finest that keeps the window to about 3,000 "
+              "candles); default: the market's"),
+    ] = None,
 ) -> Response:
-    """Candles opened in (end − window, end]. Sent as it is built (a year of minutes is millions of numbers)."""
+    """Candles opened in (end − window, end]. Sent as it is built (a year of minutes is millions of numbers). With
+    ``interval=auto`` the answer's ``interval`` says which was taken: a page can ask before it knows the market."""
     span = window_of(window)
     stop = end_of(m, end)
     c = m.bundle.candles
@@ -153,6 +158,8 @@ def candles(
     frame = c[(c["ts"] > stop - span) & (c["ts"] <= stop)]
     tf = m.bundle.meta.timeframe_delta
     step = tf
+    if interval == "auto":
+        interval = display_interval(span, tf)  # None: the market's own candles
     if interval is not None:
         if interval not in INTERVALS:
             raise ApiError(400, f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}", "interval")

@@ -12,11 +12,12 @@ const market = (id, route, query) => url(`/api/markets/${encodeURIComponent(id)}
 export const OFFLINE = 'liqheat:offline';
 
 // An error carries the server's own words: FastAPI's {detail: "…"} or its list of validation errors,
-// else the status line; `status` lets a caller tell "not there" (404) from a failure.
-async function get(href) {
+// else the status line; `status` lets a caller tell "not there" (404) from a failure. `asked` is a fetch's
+// promise (index.html asks the view's first data before this module has loaded).
+async function answer(asked) {
   let response;
   try {
-    response = await fetch(href);
+    response = await asked;
   } catch (error) {
     window.dispatchEvent(new Event(OFFLINE));
     throw Object.assign(new Error('disconnected — the server does not answer; the page retries'), { offline: true, cause: error });
@@ -31,25 +32,27 @@ async function get(href) {
   }
   return response;
 }
-const json = async (href) => (await get(href)).json();
+export const json = async (asked) => (await answer(asked)).json();
+export const binary = async (asked) => (await answer(asked)).arrayBuffer();
+const get = (href) => json(fetch(href));
 
-export const markets = () => json('/api/markets');
-export const candles = (id, query) => json(market(id, 'candles', query));
-export const heatmap = async (id, query) => (await get(market(id, 'heatmap', query))).arrayBuffer();
-export const liquidations = (id, query) => json(market(id, 'liquidations', query));
-export const liquidationTotals = (id, query) => json(market(id, 'liquidations/totals', query));
-export const summary = (id) => json(market(id, 'summary'));
-export const clusters = (id, query) => json(market(id, 'clusters', query));
-export const venues = (id) => json(market(id, 'venues'));
-export const levels = (id, query) => json(market(id, 'levels', query));
-export const sentiment = (id, query) => json(market(id, 'sentiment', query));
-export const liquidationMap = (id, query) => json(market(id, 'map', query));
-export const plan = (id, query) => json(market(id, 'plan', query));
-export const cascade = (id, query) => json(market(id, 'cascade', query));
-export const calc = (id, query) => json(market(id, 'calc', query));
-export const server = () => json(url('/api/server'));
-export const alerts = (query) => json(url('/api/alerts', query));
-export const storeLiquidations = (query) => json(url('/api/liquidations', query));
+export const markets = () => get('/api/markets');
+export const candles = (id, query) => get(market(id, 'candles', query));
+export const heatmap = (id, query) => binary(fetch(market(id, 'heatmap', query)));
+export const liquidations = (id, query) => get(market(id, 'liquidations', query));
+export const liquidationTotals = (id, query) => get(market(id, 'liquidations/totals', query));
+export const summary = (id) => get(market(id, 'summary'));
+export const clusters = (id, query) => get(market(id, 'clusters', query));
+export const venues = (id) => get(market(id, 'venues'));
+export const levels = (id, query) => get(market(id, 'levels', query));
+export const sentiment = (id, query) => get(market(id, 'sentiment', query));
+export const liquidationMap = (id, query) => get(market(id, 'map', query));
+export const plan = (id, query) => get(market(id, 'plan', query));
+export const cascade = (id, query) => get(market(id, 'cascade', query));
+export const calc = (id, query) => get(market(id, 'calc', query));
+export const server = () => get(url('/api/server'));
+export const alerts = (query) => get(url('/api/alerts', query));
+export const storeLiquidations = (query) => get(url('/api/liquidations', query));
 export const EVENTS = '/api/events';
 // addresses the page downloads from, rather than fetches
 export const heatmapCsvUrl = (id, query) => market(id, 'heatmap', { ...query, format: 'csv' });

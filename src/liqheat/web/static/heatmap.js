@@ -20,18 +20,26 @@ const FAR = 0.65; // the brightest level beyond it is drawn at this brightness, 
 
 function quantile(sample, q) {
   if (!sample.length) return 0;
-  sample.sort((a, b) => a - b);
-  return sample[Math.floor(q * (sample.length - 1))];
+  const sorted = Float64Array.from(sample).sort(); // a typed array sorts numbers natively, 10× a comparator's speed
+  return sorted[Math.floor(q * (sorted.length - 1))];
 }
 
 // The largest of each column's values over a window of neighbouring columns: a reference that follows the
-// market without flickering from one column to the next.
+// market without flickering from one column to the next. A monotone deque: linear in the columns.
 function rollingMax(values, half) {
-  const out = new Float64Array(values.length);
-  for (let c = 0; c < values.length; c++) {
-    let m = 0;
-    for (let k = Math.max(0, c - half); k <= Math.min(values.length - 1, c + half); k++) m = Math.max(m, values[k]);
-    out[c] = m;
+  const n = values.length;
+  const out = new Float64Array(n);
+  const queue = new Int32Array(n);
+  let head = 0;
+  let tail = 0;
+  let next = 0; // the next column to enter the window
+  for (let c = 0; c < n; c++) {
+    for (; next <= Math.min(n - 1, c + half); next++) {
+      while (tail > head && values[queue[tail - 1]] <= values[next]) tail--;
+      queue[tail++] = next;
+    }
+    while (queue[head] < c - half) head++;
+    out[c] = Math.max(0, values[queue[head]]);
   }
   return out;
 }
@@ -50,39 +58,38 @@ export function levels(h, scale, { contrast = 1, prices = null } = {}) {
   for (let i = 0; i < n; i++) values[i] = h.long[i] + h.short[i];
   const out = new Float32Array(n);
   const power = 0.5 / contrast;
-  const step = Math.max(1, Math.floor(n / 20000));
-  const sample = [];
-  for (let i = 0; i < n; i += step) if (values[i] > 0) sample.push(values[i]);
-  const top = quantile(sample, 0.995) || 1;
+  const lift = power === 0.5 ? Math.sqrt : (x) => x ** power;
   if (scale === 'local' && prices) {
     const logCenters = new Float64Array(h.rows); // logs once per row and column, not per cell
     for (let r = 0; r < h.rows; r++) logCenters[r] = 0.5 * (Math.log(h.price_edges[r]) + Math.log(h.price_edges[r + 1]));
-    const weight = new Float32Array(n); // 1 within the zone, 0 beyond it, blended across its edge
-    const below = new Uint8Array(n); // the long side of the column's price
-    const maxes = [0, 1, 2, 3].map(() => new Float64Array(h.columns)); // [near short, near long, far short, far long]
+    const logPrices = Float64Array.from(prices, (p) => (p > 0 ? Math.log(p) : NaN));
+    // [near short, near long, far short, far long]: shorts above price, longs below; near = within ±5 %
+    const maxes = [0, 1, 2, 3].map(() => new Float64Array(h.columns));
     for (let c = 0; c < h.columns; c++) {
-      const logPrice = prices[c] > 0 ? Math.log(prices[c]) : NaN;
-      for (let r = 0; r < h.rows; r++) {
-        const i = c * h.rows + r;
+      const logPrice = logPrices[c];
+      for (let r = 0, i = c * h.rows; r < h.rows; r++, i++) {
+        const v = values[i];
+        if (v <= 0) continue;
         const d = Number.isNaN(logPrice) ? Infinity : logCenters[r] - logPrice;
-        below[i] = d < 0 ? 1 : 0;
-        weight[i] = Math.min(1, Math.max(0, (FOCUS + EDGE - Math.abs(d)) / (2 * EDGE)));
-        const k = (Math.abs(d) <= FOCUS ? 0 : 2) + below[i];
-        maxes[k][c] = Math.max(maxes[k][c], values[i]);
+        const k = (Math.abs(d) <= FOCUS ? 0 : 2) + (d < 0 ? 1 : 0);
+        if (v > maxes[k][c]) maxes[k][c] = v;
       }
     }
     const half = Math.max(2, Math.round(h.columns / 50));
     const refs = maxes.map((m) => rollingMax(m, half));
     for (let c = 0; c < h.columns; c++) {
-      for (let r = 0; r < h.rows; r++) {
-        const i = c * h.rows + r;
+      const logPrice = logPrices[c];
+      for (let r = 0, i = c * h.rows; r < h.rows; r++, i++) {
         const v = values[i];
         if (v <= 0) continue;
-        const w = weight[i]; // a cell is near or far but on the zone's edge: one power, not two
-        const nearRef = refs[below[i]][c];
-        const farRef = refs[2 + below[i]][c];
-        const inner = w === 0 ? 0 : nearRef > 0 ? Math.min(1, (v / nearRef) ** power) : 1;
-        const outer = w === 1 ? 0 : farRef > 0 ? Math.min(1, (v / farRef) ** power) * FAR : FAR;
+        const d = Number.isNaN(logPrice) ? Infinity : logCenters[r] - logPrice;
+        const below = d < 0 ? 1 : 0;
+        // 1 within the zone, 0 beyond it, blended across its edge: a cell on the edge gets one power, not two
+        const w = Math.min(1, Math.max(0, (FOCUS + EDGE - Math.abs(d)) / (2 * EDGE)));
+        const nearRef = refs[below][c];
+        const farRef = refs[2 + below][c];
+        const inner = w === 0 ? 0 : nearRef > 0 ? Math.min(1, lift(v / nearRef)) : 1;
+        const outer = w === 1 ? 0 : farRef > 0 ? Math.min(1, lift(v / farRef)) * FAR : FAR;
         out[i] = w * inner + (1 - w) * outer;
       }
     }
@@ -91,6 +98,10 @@ export function levels(h, scale, { contrast = 1, prices = null } = {}) {
     const sides = { long: refs[1][last], short: refs[0][last] };
     return { level: out, legend: { scale, power, ref: null, sides, label: 'near price', note } };
   }
+  const step = Math.max(1, Math.floor(n / 20000));
+  const sample = [];
+  for (let i = 0; i < n; i += step) if (values[i] > 0) sample.push(values[i]);
+  const top = quantile(sample, 0.995) || 1;
   for (let c = 0; c < h.columns; c++) {
     let columnMax = 0;
     if (scale === 'relative') for (let r = 0; r < h.rows; r++) columnMax = Math.max(columnMax, values[c * h.rows + r]);
@@ -115,32 +126,58 @@ export function usdAt(legend, level) {
   return legend.ref * level ** (1 / legend.power);
 }
 
+// Each brightness byte's pixel, RGBA packed in one 32-bit word in the platform's byte order (ImageData's bytes are
+// R, G, B, A in memory): a pixel is one write.
+const PIXEL = new Uint32Array(256);
+{
+  const bytes = new Uint8Array(PIXEL.buffer);
+  for (let k = 0; k < 256; k++) bytes.set([LUT[3 * k], LUT[3 * k + 1], LUT[3 * k + 2], 90 + ((165 * k) / 255) | 0], 4 * k);
+}
+
+// The heatmap's bitmap (a pixel a cell, the highest price on top) and each cell's brightness. An ImageBitmap made on
+// an OffscreenCanvas, so that colour.js paints it off the page's main thread.
 export function paint(h, scale, options = {}) {
   const { level, legend } = levels(h, scale, options);
-  const canvas = document.createElement('canvas');
-  canvas.width = h.columns;
-  canvas.height = h.rows;
+  const canvas = new OffscreenCanvas(h.columns, h.rows);
   const ctx = canvas.getContext('2d');
   const img = ctx.createImageData(h.columns, h.rows);
-  for (let c = 0; c < h.columns; c++) {
-    for (let r = 0; r < h.rows; r++) {
-      const x = level[c * h.rows + r];
-      if (x <= 0) continue;
-      const k = Math.min(255, (x * 255) | 0);
-      const o = 4 * ((h.rows - 1 - r) * h.columns + c); // image row 0 = highest price
-      img.data[o] = LUT[3 * k];
-      img.data[o + 1] = LUT[3 * k + 1];
-      img.data[o + 2] = LUT[3 * k + 2];
-      img.data[o + 3] = 90 + ((165 * k) / 255) | 0;
+  const pixels = new Uint32Array(img.data.buffer);
+  for (let r = 0; r < h.rows; r++) {
+    const o = (h.rows - 1 - r) * h.columns; // image row 0 = highest price
+    for (let c = 0, i = r; c < h.columns; c++, i += h.rows) {
+      const x = level[i];
+      if (x > 0) pixels[o + c] = PIXEL[Math.min(255, (x * 255) | 0)];
     }
   }
   ctx.putImageData(img, 0, 0);
-  return { canvas, level, legend };
+  return { image: canvas.transferToImageBitmap(), level, legend };
+}
+
+// The price each heatmap column stands at: the open of the candle its time falls in (the map a candle opens on).
+export function columnPrices(h, times, opens) {
+  const out = new Float64Array(h.columns);
+  let k = 0;
+  for (let c = 0; c < h.columns; c++) {
+    while (k + 1 < times.length && times[k + 1] <= h.time[c]) k++;
+    out[c] = opens[k] ?? 0;
+  }
+  return out;
 }
 
 export const GRADIENT = `linear-gradient(90deg, ${[0, 0.25, 0.5, 0.75, 1].map((x) => `rgb(${colour(x).join(',')})`).join(', ')})`;
 
 // ---------------------------------------------------------------------------------------- data
+
+// Every code's value at a scale: computed once per scale (65,536 logs), not once per cell (two per pixel).
+let codeTable = { scale: null, values: null };
+function codeValues(scale) {
+  if (codeTable.scale !== scale) {
+    const values = new Float32Array(65536);
+    for (let k = 1; k < 65536; k++) values[k] = Math.expm1(k / scale);
+    codeTable = { scale, values };
+  }
+  return codeTable.values;
+}
 
 // The heatmap endpoint's format=q16 answer: a uint32 header length, the JSON header, padding to 4 bytes,
 // then the long and the short cells as uint16 codes round(log1p(v) · scale).
@@ -150,13 +187,15 @@ export function decodeQ16(buffer) {
   let offset = 4 + n;
   offset += (4 - (offset % 4)) % 4;
   const size = head.columns * head.rows;
-  const decode = (codes) => {
-    const out = new Float32Array(codes.length);
-    for (let i = 0; i < codes.length; i++) out[i] = codes[i] ? Math.expm1(codes[i] / head.scale) : 0;
+  const codes = new Uint16Array(buffer, offset, 2 * size);
+  const value = codeValues(head.scale);
+  const decode = (from) => {
+    const out = new Float32Array(size);
+    for (let i = 0; i < size; i++) out[i] = value[codes[from + i]];
     return out;
   };
-  head.long = decode(new Uint16Array(buffer, offset, size));
-  head.short = decode(new Uint16Array(buffer, offset + 2 * size, size));
+  head.long = decode(0);
+  head.short = decode(size);
   head.bytes = buffer.byteLength;
   return head;
 }

@@ -6,8 +6,9 @@ import * as api from './api.js';
 import { exportView } from './export.js';
 import { $, fill, h, price } from './format.js';
 import { clearCascade, clearPlan, wireForms } from './forms.js';
-import { barIndex, decodeQ16, HeatmapPrimitive, paint, xOf } from './heatmap.js';
+import { barIndex, decodeQ16, HeatmapPrimitive, xOf } from './heatmap.js';
 import * as live from './live.js';
+import { candleQuery, colour, first, heatmapQuery, state } from './view.js';
 import { drawMap, loadMap, mapTooltip } from './mapview.js';
 import {
   drawClusters, drawColourBar, drawLevels, drawMarkers, drawRealized, drawSentiment, drawSummary, drawTooltip, drawVenues,
@@ -15,18 +16,12 @@ import {
 } from './panels.js';
 
 const LWC = window.LightweightCharts;
-const state = {
-  market: '', window: '7d', interval: '', side: 'both', lev: '1-200', scale: 'local', contrast: '1', tab: 'heatmap', split: 'none', source: 'all', from: '', to: '',
-};
-const params = new URLSearchParams(location.search);
-for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
 const page = {
   heatmap: null, bars: [], candles: [], map: null, summary: null, clusters: [], priceLines: [], markers: null,
   levelLines: [], planLines: [], levels: null, plan: null, cascade: null,
   dataAt: 0, firstPaintMs: null, drawMs: [], answers: {}, answerText: {},
+  modulesAt: performance.now(), // when the page's modules began to run (after the chart library): bench/web.py, tests
 };
-// resolution overrides for benchmarks and big screens: ?bins=1000&columns=2000
-const detail = { bins: Number(params.get('bins') || 300), columns: params.get('columns') ? Number(params.get('columns')) : null };
 window.liqheat = page;
 
 function saveUrl() {
@@ -101,46 +96,48 @@ function touchHover(event) {
 
 // ---------------------------------------------------------------------------------------- data
 
-// The price each heatmap column stands at: the open of the candle its time falls in (the map a candle opens on).
-function columnPrices(h) {
-  const out = new Float64Array(h.columns);
-  let k = 0;
-  for (let c = 0; c < h.columns; c++) {
-    while (k + 1 < page.candles.length && page.candles[k + 1].time <= h.time[c]) k++;
-    out[c] = page.candles[k]?.open ?? 0;
-  }
-  return out;
+// Colours the newest heatmap data (a decoded heatmap, or an answer's bytes that the worker decodes) or else
+// page.heatmap again, in colour.js's worker, then hands the bitmap to the chart. Repaints run one at a time; those
+// asked while one runs become one, which takes the view's state and data as they are when it starts (a contrast
+// slider dragged asks dozens).
+let painting = Promise.resolve();
+let queued = null;
+function repaint(data = null) {
+  if (data) page.heatToPaint = data;
+  if (queued) return queued;
+  queued = painting.then(async () => {
+    queued = null;
+    const data = page.heatToPaint ?? page.heatmap;
+    page.heatToPaint = null;
+    if (!data) return;
+    const ask = { scale: state.scale, contrast: Number(state.contrast) || 1, times: page.bars, opens: page.candles.map((c) => c.open) };
+    const got = await colour(data.buffer ? { ...ask, buffer: data.buffer } : { ...ask, heatmap: data }, data.buffer ? [data.buffer] : []);
+    page.heatmap = got.heatmap;
+    page.painted = { image: got.image, level: got.level, legend: got.legend };
+    heatmapPrimitive.set(got.image);
+    drawColourBar(app, got.legend);
+  });
+  painting = queued.catch(() => {});
+  return queued;
 }
 
-function repaint() {
-  const painted = paint(page.heatmap, state.scale, { contrast: Number(state.contrast) || 1, prices: columnPrices(page.heatmap) });
-  page.painted = painted;
-  heatmapPrimitive.set(painted.canvas);
-  drawColourBar(app, painted.legend);
-}
-
-// The heatmap of the view. On a live refresh of the same view only the columns after the page's last are asked
-// (the server answers the whole frame when its rows moved): a few kB a candle instead of a megabyte.
-function heatmapQuery() {
-  const [lo, hi] = state.lev.split('-');
-  const columns = detail.columns ?? Math.min(2000, Math.max(200, Math.round($('chart').clientWidth)));
-  const query = { window: state.window, side: state.side, lev_min: lo, lev_max: hi, bins: detail.bins, columns, format: 'q16' };
-  return { query, key: JSON.stringify([state.market, query]) };
-}
-
-async function heatmapData(live = false) {
+// The heatmap of the view (the one asked first, when it is this view's). On a live refresh of the same view only the
+// columns after the page's last are asked (the server answers the whole frame when its rows moved): a few kB a candle
+// instead of a megabyte.
+async function heatmapData(live = false, asked = null) {
   const { query, key } = heatmapQuery();
   const held = page.heatmap;
   const delta = live && held && page.heatmapKey === key && held.columns > 0
     ? { since: held.time[held.columns - 1], lo: held.price_edges[0], rows: held.rows } : {};
-  let got = decodeQ16(await api.heatmap(state.market, { ...query, ...delta }));
-  if (got.delta) {
-    const drop = held.time.indexOf(got.first);
-    got = drop < 0 ? decodeQ16(await api.heatmap(state.market, query)) : appendColumns(held, got, drop);
-  }
+  const buffer = asked?.key === key ? await asked.answer : await api.heatmap(state.market, { ...query, ...delta });
   page.heatmapKey = key;
-  page.heatmapAnswer = { bytes: got.bytes, delta: Boolean(got.delta) }; // what the last answer cost (tests read it)
-  return got;
+  page.heatmapAnswer = { bytes: buffer.byteLength, delta: false }; // what the last answer cost (tests read it)
+  if (delta.since === undefined) return { buffer }; // a whole view: decoded in the colour worker
+  const got = decodeQ16(buffer); // the columns after the page's (or the whole view, when its rows moved)
+  if (!got.delta) return got;
+  page.heatmapAnswer.delta = true;
+  const drop = held.time.indexOf(got.first);
+  return drop < 0 ? { buffer: await api.heatmap(state.market, query) } : appendColumns(held, got, drop);
 }
 
 // `held` less its first `drop` columns, then the columns of `delta` (the same rows)
@@ -158,20 +155,6 @@ function nativeSeconds() {
   const market = page.markets?.find((m) => m.id === state.market);
   const m = /^(\d+)([smhdw])$/.exec(market?.timeframe ?? '1m');
   return m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]] : 60;
-}
-
-function autoInterval() {
-  // the finest interval that keeps the window to about 3,000 candles, never finer than the market's
-  const native = nativeSeconds();
-  const span = WINDOW_SECONDS[state.window] ?? 604800;
-  let pick = null;
-  for (const [name, seconds] of Object.entries(SECONDS)) {
-    if (seconds >= native && seconds % native === 0) {
-      pick = name;
-      if (span / seconds <= 3000) return name;
-    }
-  }
-  return pick ?? page.markets?.find((m) => m.id === state.market)?.timeframe ?? '1d';
 }
 
 // Only the candle intervals the market can give (its own timeframe and multiples of it); a window longer
@@ -197,7 +180,7 @@ const SLOW_MS = 60_000;
 // page.candles with new native candles folded in: into the last bar while they fall in its interval, else as
 // new bars (the candles answer's shape)
 function appended(native) {
-  const step = SECONDS[state.interval || autoInterval()] ?? nativeSeconds();
+  const step = SECONDS[page.interval] ?? nativeSeconds();
   const bars = page.candles.map((b) => ({ ...b }));
   native.time.forEach((t, i) => {
     const time = Math.floor(t / step) * step;
@@ -230,9 +213,10 @@ async function load({ keepView = false, live = false, delta = null, early = null
     const token = (page.loadToken = (page.loadToken ?? 0) + 1);
     // the event's candles, when they follow the last one this page has: appended, not asked again
     const follows = delta?.candles && page.answers.summary?.id === id && page.answers.summary.last === delta.previous_last;
+    const firstCandles = early?.candles?.key === candleQuery().key ? early.candles.answer : null;
     const picture = Promise.all([
-      follows ? Promise.resolve(appended(delta.candles)) : api.candles(id, { window: state.window, interval: state.interval || autoInterval() }),
-      early?.key === heatmapQuery().key ? early.heat.catch(() => heatmapData(live)) : heatmapData(live),
+      follows ? Promise.resolve(appended(delta.candles)) : firstCandles ?? api.candles(id, candleQuery().query),
+      heatmapData(live, early?.heatmap).catch((error) => (early ? heatmapData(live) : Promise.reject(error))),
     ]);
     // On a new view the panels are asked once the chart is drawn (their answers would share the server's cores
     // with its data, and the page's main thread with its first frame); on a live refresh both go at once.
@@ -255,14 +239,16 @@ async function load({ keepView = false, live = false, delta = null, early = null
     page.dataAt = performance.now();
     page.pictureAt = performance.timeOrigin + page.dataAt;
     page.firstPaintMs = null;
+    if (!follows) page.interval = candles.interval;
     page.bars = candles.time;
     page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
+    if (!live) heatmapPrimitive.set(null); // another view's bitmap is not drawn over these candles
     series.setData(page.candles);
-    page.heatmap = heat;
-    repaint();
     if (visible) chart.timeScale().setVisibleLogicalRange(visible);
     else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
     else chart.timeScale().fitContent();
+    await repaint(heat); // the chart draws the candles meanwhile
+    if (token !== page.loadToken) return;
     page.zoomReady = true;
     page.chartAt = performance.timeOrigin + performance.now();
     const [liqs, summary, clusters, realized, venues, levels, mood] = await panels;
@@ -361,7 +347,7 @@ $('sr').addEventListener('change', () => { if (page.levels) drawLevels(app, page
 for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'contrast']) {
   $(key).addEventListener(key === 'contrast' ? 'input' : 'change', () => {
     state[key] = $(key).value;
-    if ((key === 'scale' || key === 'contrast') && page.heatmap) { saveUrl(); repaint(); return; }
+    if ((key === 'scale' || key === 'contrast') && page.heatmap) { saveUrl(); repaint().catch(showError); return; }
     if (['market', 'window', 'interval'].includes(key)) { state.from = ''; state.to = ''; }
     if (key === 'market') fitVenues();
     fitControls();
@@ -403,10 +389,8 @@ function listen() {
 
 async function start() {
   try {
-    // a market named in the address: its heatmap is asked at once, beside the list of markets
-    const early = params.has('market') ? { key: heatmapQuery().key, heat: heatmapData() } : null;
-    early?.heat.catch(() => {});
-    const markets = await api.markets();
+    const markets = await first.markets; // asked by view.js, with a named market's candles and heatmap
+
     page.markets = markets;
     if (!markets.length) throw new Error('this server has no market: start it with --bundle DIR');
     fill($('market'), markets.map((m) => new Option(marketLabel(m), m.id)));
@@ -417,7 +401,7 @@ async function start() {
     showTab(state.tab === 'map' ? 'map' : 'heatmap');
     fitControls();
     fitVenues();
-    await load({ early });
+    await load({ early: first });
     page.server = await api.server();
     if (page.server.alerts) {
       $('alertsbox').hidden = false;
