@@ -44,6 +44,7 @@ export const venues = (id) => json(market(id, 'venues'));
 export const levels = (id, query) => json(market(id, 'levels', query));
 export const sentiment = (id, query) => json(market(id, 'sentiment', query));
 export const liquidationMap = (id, query) => json(market(id, 'map', query));
+export const heatmapExact = (id, query) => json(market(id, 'heatmap/exact', query));
 export const plan = (id, query) => json(market(id, 'plan', query));
 export const cascade = (id, query) => json(market(id, 'cascade', query));
 export const calc = (id, query) => json(market(id, 'calc', query));
