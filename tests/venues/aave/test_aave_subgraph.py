@@ -158,3 +158,29 @@ def test_the_subgraphs_own_errors_and_another_pool_are_said(serve: Any) -> None:
         AaveSubgraph("ftp://example", CORE)
     with pytest.raises(DomainError, match=r"the subgraph at http://127\.0\.0\.1:9/ failed"):
         AaveSubgraph("http://127.0.0.1:9/", CORE, timeout=2).state()
+
+
+def test_the_cli_reads_a_subgraph_and_maps_its_positions_on_btc(serve: Any) -> None:
+    from typer.testing import CliRunner
+
+    import liqheat.cli.onchain  # noqa: F401  (registers the group)
+    from liqheat.cli.main import app
+
+    url = serve(Stub(STATE, USERS))
+    result = CliRunner().invoke(app, ["onchain", "aave-live", "--url", url, "--source", "subgraph", "--chain", "ethereum",
+                                      "--bands", "1%", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert (out["chain_id"], out["block"], out["positions"]) == (1, 24_500_000, 3)
+    # user 1 liquidates as BTC falls, where its WBTC × 0.78 meets its debt; user 3's level (≈ $25.6k) is beyond 30 %
+    levels = [b for b in out["bands"] if b["long_usd"] > 0]
+    assert {b["long_positions"] for b in levels} == {1}
+    first = max(levels, key=lambda b: b["high"])
+    wbtc = 2 * 1.0021 * (1 + 0.001 * 3600 / SECONDS_PER_YEAR)  # user 1's WBTC, accrued an hour
+    owed = 60_000 * 1.19 * 0.9999  # user 1's USDC debt in USD (accrual of an hour is far below a band)
+    assert first["low"] <= owed / (wbtc * 0.78) <= first["high"]
+    refused = CliRunner().invoke(app, ["onchain", "aave-live", "--url", url, "--source", "rpc"])
+    assert refused.exit_code != 0
+    assert "--user" in refused.output
+    other = CliRunner().invoke(app, ["onchain", "aave-live", "--url", url, "--chain", "arbitrum"])
+    assert "chain must be one of ethereum, base" in other.output
