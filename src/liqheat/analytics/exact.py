@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -75,12 +75,24 @@ class ExactLevels:
         from ``as_of`` on, up to ``index``, have not crossed."""
         if index < 0 or index >= len(ts_us):
             raise DomainError(f"candle {index} is outside 0 … {len(ts_us) - 1}", param="at")
+        k = index + 1
+        first, closed = self.closes(ts_us[:k], low[:k], high[:k])
+        return np.asarray((first <= index) & (closed > index), dtype=bool)
+
+    def closes(self, ts_us: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[int, np.ndarray]:
+        """The one rule of when a level is on the map: the first candle opening at or after ``as_of`` (from its
+        open on the levels are known), and per level the first candle from there whose low (a long) or high (a
+        short) reaches it, ``len(ts_us)`` when none does. A level is open after candle i closes when
+        ``first <= i < closes[level]``; :meth:`open_at` and the time-resolved layer both read it here."""
+        n = len(ts_us)
         first = int(np.searchsorted(ts_us, self.as_of.value // 1000, side="left"))
-        if first > index:
-            return np.zeros(len(self.price), dtype=bool)
-        lowest = float(np.min(low[first : index + 1]))
-        highest = float(np.max(high[first : index + 1]))
-        return np.asarray(np.where(self.long, self.price < lowest, self.price > highest), dtype=bool)
+        if first >= n or not len(self.price):
+            return first, np.full(len(self.price), n, dtype=np.int64)
+        lowest = np.minimum.accumulate(low[first:])  # falls: a long is crossed from the first candle reaching it
+        highest = np.maximum.accumulate(high[first:])
+        long_at = np.searchsorted(-lowest, -self.price, side="left")
+        short_at = np.searchsorted(highest, self.price, side="left")
+        return first, first + np.where(self.long, long_at, short_at).astype(np.int64)
 
 
 class ExactSource(Protocol):
@@ -95,6 +107,10 @@ class ExactSource(Protocol):
 
     def levels_at(self, at: pd.Timestamp) -> ExactLevels | None: ...
 
+    def levels_over(self, times: Sequence[pd.Timestamp]) -> list[ExactLevels | None]:
+        """``levels_at`` of each of ``times`` (ascending), one object per snapshot: a heatmap asks for hundreds."""
+        ...
+
 
 @dataclass(frozen=True)
 class Snapshots:
@@ -108,6 +124,9 @@ class Snapshots:
         before = [s for s in self.taken if s.as_of <= at]
         return max(before, key=lambda s: s.as_of) if before else None
 
+    def levels_over(self, times: Sequence[pd.Timestamp]) -> list[ExactLevels | None]:
+        return [self.levels_at(t) for t in times]
+
     @classmethod
     def of(cls, levels: ExactLevels) -> Snapshots:
         return cls(levels.source, levels.symbol, (levels,))
@@ -119,11 +138,17 @@ def latest(sources: Sequence[ExactSource], at: pd.Timestamp) -> list[ExactLevels
     return [levels for levels in found if levels is not None]
 
 
+def rows_of(levels: ExactLevels, edges: np.ndarray) -> np.ndarray:
+    """The bin of ``edges`` (ascending prices) each level falls in, -1 or ``len(edges) - 1`` outside: a level on an
+    edge is in the bin above it, as a price falls into the bin it reaches."""
+    return np.asarray(np.searchsorted(edges, levels.price, side="right") - 1, dtype=np.int64)
+
+
 def on_bins(levels: ExactLevels, is_open: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The open levels' USD per bin of ``edges`` (ascending prices), long and short; levels outside are left out.
     A level on an edge is in the bin above it, as a price falls into the bin it reaches."""
     n = len(edges) - 1
-    i = np.searchsorted(edges, levels.price, side="right") - 1
+    i = rows_of(levels, edges)
     inside = is_open & (i >= 0) & (i < n)
     long = np.bincount(i[inside & levels.long], weights=levels.usd[inside & levels.long], minlength=n)
     short = np.bincount(i[inside & ~levels.long], weights=levels.usd[inside & ~levels.long], minlength=n)
@@ -157,6 +182,59 @@ def exact_parts(
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class ExactLayer:
+    """One source's exact notional per heatmap column and price row (``long``, ``short``: columns × rows, USD),
+    and the snapshots it was read from, oldest first."""
+
+    source: str
+    long: np.ndarray
+    short: np.ndarray
+    snapshots: tuple[ExactLevels, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.source} ({EXACT})"
+
+
+def exact_layer(
+    source: ExactSource, ts_us: np.ndarray, low: np.ndarray, high: np.ndarray, columns: np.ndarray, edges: np.ndarray
+) -> ExactLayer:
+    """``source``'s levels over a heatmap's columns: column k is the map as candle ``columns[k]`` opens (after
+    candle ``columns[k] - 1`` closed, with the snapshot in force then, as :func:`exact_parts` reads a map), on
+    the bins of ``edges``. A level counts from its snapshot's first candle until a candle crosses it or a later
+    snapshot replaces it (:meth:`ExactLevels.closes`): each snapshot's crossings are found once, then summed per
+    row over the columns it is in force, not per column."""
+    columns = np.asarray(columns, dtype=np.int64)
+    n_cols, n_rows = len(columns), len(edges) - 1
+    if n_cols and (columns[0] < 1 or columns[-1] >= len(ts_us) or np.any(np.diff(columns) <= 0)):
+        raise DomainError("a column must be a candle after the first, in order", param="columns")
+    found = source.levels_over(list(pd.to_datetime(ts_us[columns], unit="us", utc=True)))
+    diff = np.zeros((2, n_cols + 1, n_rows))  # long, short: +usd where a level enters, -usd where it leaves
+    used: list[ExactLevels] = []
+    k = 0
+    while k < n_cols:
+        levels, end = found[k], k + 1
+        while end < n_cols and found[end] is levels:
+            end += 1
+        if levels is not None:
+            used.append(levels)
+            first, closed = levels.closes(ts_us, low, high)
+            after = columns[k:end] - 1  # the candle whose close each column's map follows
+            start = k + int(np.searchsorted(after, first, side="left"))
+            stop = k + np.searchsorted(after, closed, side="left")
+            rows = rows_of(levels, edges)
+            keep = (rows >= 0) & (rows < n_rows) & (stop > start)
+            for side, is_side in enumerate((levels.long, ~levels.long)):
+                m = keep & is_side
+                np.add.at(diff[side], (np.full(int(m.sum()), start), rows[m]), levels.usd[m])
+                np.add.at(diff[side], (stop[m], rows[m]), -levels.usd[m])
+        k = end
+    # the running sums leave rounding dust where levels left: cents are what the API sends
+    long, short = (np.maximum(np.round(np.cumsum(d, axis=0)[:-1], 2), 0.0) for d in diff)
+    return ExactLayer(source.source, long, short, tuple(used))
+
+
 @dataclass(frozen=True)
 class StoredPositions:
     """Hyperliquid positions kept in a store over time (``liqheat onchain follow``): at any time, each account's
@@ -172,18 +250,33 @@ class StoredPositions:
         return self.coin
 
     def levels_at(self, at: pd.Timestamp) -> ExactLevels | None:
+        return self.levels_over([at])[0]
+
+    def levels_over(self, times: Sequence[pd.Timestamp]) -> list[ExactLevels | None]:
+        """From one read of the store: the times that follow the same last read share one snapshot."""
         from liqheat.store.parquet_store import Store
-        from liqheat.venues.hyperliquid.tracker import stored_coverage, stored_read
+        from liqheat.venues.hyperliquid.tracker import stored_coverage, stored_reads
 
         store = Store(self.root)
-        until = at + pd.Timedelta(microseconds=1)  # reads at ``at`` itself are known at ``at``
-        held, as_of = stored_read(store, self.coin, until)
+        until = [t + pd.Timedelta(microseconds=1) for t in times]  # reads at ``at`` itself are known at ``at``
+        out: list[ExactLevels | None] = []
+        made: dict[pd.Timestamp, ExactLevels | None] = {}
+        for (held, as_of), u in zip(stored_reads(store, self.coin, until), until, strict=True):
+            if as_of is None:
+                out.append(None)
+                continue
+            if as_of not in made:  # the coverage as of the first time that follows this read
+                covered = stored_coverage(store, self.coin, u)
+                made[as_of] = self._levels(held, as_of, covered)
+            out.append(made[as_of])
+        return out
+
+    def _levels(self, held: Sequence[Any], as_of: pd.Timestamp, covered: dict[str, Any] | None) -> ExactLevels | None:
         positions = [p for p in held if p.liquidation_px is not None]
-        if not positions or as_of is None:
+        if not positions:
             return None
         price = np.array([p.liquidation_px for p in positions], dtype=np.float64)
         size = np.array([p.size for p in positions], dtype=np.float64)
-        covered = stored_coverage(store, self.coin, until)
         share = None if covered is None else float(covered["coverage"])
         note = (f"Hyperliquid {self.coin} positions read up to {as_of:%Y-%m-%d %H:%M} UTC, each at its own liquidationPx "
                 "(cross margin: the account's other positions and prices held as of the read)")  # fmt: skip

@@ -121,3 +121,18 @@ def framed(header: dict[str, Any], payload: bytes) -> bytes:
     boundary (so the page can view the payload as a typed array in place), the payload."""
     head = json.dumps(header).encode()
     return struct.pack("<I", len(head)) + head + b"\0" * ((4 - (4 + len(head)) % 4) % 4) + payload
+
+
+def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A columns × rows matrix as its runs: per row, the columns over which a value > 0 stays the same, as
+    (row, first column, last column, value) arrays ordered by row then column. An exact level held for days
+    is one run, not a value per column: a layer of a few hundred levels is kilobytes, not a matrix."""
+    cols, n_rows = values.shape
+    padded = np.zeros((n_rows, cols + 2))
+    padded[:, 1:-1] = values.T
+    row, col = np.nonzero(padded[:, 1:] != padded[:, :-1])  # col j: the value at column j differs from j - 1's
+    inner = row[:-1] == row[1:]
+    row, first, last = row[:-1][inner], col[:-1][inner], col[1:][inner] - 1
+    value = padded[row, first + 1]
+    keep = value > 0
+    return row[keep], first[keep], last[keep], value[keep]

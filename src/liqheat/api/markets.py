@@ -20,12 +20,12 @@ from typing import Any, NamedTuple, TypeVar, cast
 import numpy as np
 import pandas as pd
 
-from liqheat.analytics.exact import ExactSource
+from liqheat.analytics.exact import ExactLayer, ExactSource, exact_layer
 from liqheat.analytics.maps import HISTORY_POINTS, MarketMap, history_stride, market_map
 from liqheat.api.encode import num, seconds
 from liqheat.bundle import Bundle, BundleMeta, Columns, read_bundle
 from liqheat.engine.bounds import tables_of
-from liqheat.engine.frames import MARGIN, Followed, HeatmapFrame, framed, heatmap_frame, heatmap_layout
+from liqheat.engine.frames import MARGIN, Followed, HeatmapFrame, framed, heatmap_frame, heatmap_layout, layout_edges
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import MarketView
 from liqheat.engine.timeline import Timeline
@@ -347,6 +347,21 @@ class Market:
         return _kept(self._frames, (now.version, window, end, bins, columns, band), build, self.frame_bytes, self._kept_lock,
                      keep=lambda: self.version == now.version)  # fmt: skip
 
+    def exact_layers(
+        self, window: pd.Timedelta, end: pd.Timestamp | None, bins: int, columns: int, band: tuple[float, float] | None
+    ) -> tuple[pd.DatetimeIndex, np.ndarray, list[ExactLayer]]:
+        """Each exact source's levels on the columns and rows of :meth:`heatmap` asked alike (their times, their
+        price edges): the layout only, not the heatmap's values, so the page asks for both at once."""
+        now = self._served()
+        timeline = now.timeline
+        layout = heatmap_layout(now.bundle, window=f"{int(window.total_seconds())}s", end=end, max_bins=bins,
+                                max_columns=columns, margin=MARGIN, leverage_band=band, grid=timeline.grid,
+                                leverages=timeline.leverages, timeline=timeline)  # fmt: skip
+        edges = layout_edges(layout)
+        view = now.view
+        layers = [exact_layer(source, view.ts, view.low, view.high, layout.columns, edges) for source in self.exact]
+        return pd.DatetimeIndex(now.bundle.candles["ts"].iloc[layout.columns]), edges, layers
+
     def _follow(self, now: Served, window: str, bins: int, columns: int, band: tuple[float, float] | None) -> HeatmapFrame:
         """The heatmap of ``window`` ending at the last candle, from the columns it shares with the one before."""
         timeline = now.timeline
@@ -407,6 +422,7 @@ class Market:
             "version": self.version,
             "score": None if report is None else {s.side: _side_score(s) for s in report.sides},
             "venue_status": meta.extra.get("venue_status", []),
+            "exact": [source.source for source in self.exact],
         }
 
     def venue_shares(self, points: int = 400) -> dict[str, Any]:

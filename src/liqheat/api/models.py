@@ -52,6 +52,7 @@ class MarketInfo(Model):
     version: int = Field(description="Moves when the market grows (see /api/events).")
     score: dict[str, SideScore] | None = Field(description="Per side (long, short); null without realized liquidations.")
     venue_status: list[dict[str, Any]] = Field(description="Store markets: each venue's freshness and gaps.")
+    exact: list[str] = Field(description="The on-chain sources whose exact levels are shown beside this market's estimate.")
 
 
 class ServerInfo(Model):
@@ -140,6 +141,47 @@ class Heatmap(Model):
     max: float
     long: list[list[float]] = Field(description="columns × rows, USD")
     short: list[list[float]]
+
+
+class ExactSnapshot(Model):
+    as_of: str = Field(description="The snapshot's time: its levels are drawn from the first candle opening then.")
+    positions: int
+    coverage: float | None = Field(description="Share of the venue's open interest the positions hold; null: all of them.")
+    note: str
+
+
+class ExactLayerSource(Model):
+    source: str
+    label: str = Field(description="The source labelled exact, as the map's parts are.")
+    snapshots: list[ExactSnapshot] = Field(description="The snapshots in force over the window, oldest first.")
+
+
+class ExactRuns(Model):
+    """Column-wise: run i is `usd[i]` of `side[i]` levels of `sources[source[i]]` in row `row[i]` (the band
+    `price_edges[row]` … `price_edges[row + 1]`), from column `first[i]` to column `last[i]`, both included."""
+
+    source: list[int]
+    side: list[Literal["long", "short"]]
+    row: list[int]
+    first: list[int]
+    last: list[int]
+    usd: list[float]
+
+
+class ExactHeatmap(Model):
+    """Exact on-chain levels on the heatmap's own columns and rows (ask with the heatmap's window, end, bins,
+    columns and leverage): each level from its snapshot until a candle crosses it or a later snapshot replaces it."""
+
+    market: str
+    side: str
+    time: list[int] = Field(description="The heatmap's column times (seconds since the epoch).")
+    price_edges: list[float] = Field(description="The heatmap's row edges.")
+    columns: int
+    rows: int
+    sources: list[ExactLayerSource]
+    runs: ExactRuns
+    max: float = Field(description="The largest USD of one side in one cell, over every source.")
+    note: str
 
 
 class MapPart(Model):

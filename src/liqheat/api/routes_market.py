@@ -24,7 +24,17 @@ from liqheat.api import encode
 from liqheat.api.busy import HEAVY
 from liqheat.api.deps import At, End, MarketDep, RegistryDep, Window, end_of, map_at, time_of, window_of
 from liqheat.api.errors import ApiError, naming
-from liqheat.api.models import ERRORS, Candles, Heatmap, LiquidationMap, MarketInfo, ServerInfo, Summary, VenueShares
+from liqheat.api.models import (
+    ERRORS,
+    Candles,
+    ExactHeatmap,
+    Heatmap,
+    LiquidationMap,
+    MarketInfo,
+    ServerInfo,
+    Summary,
+    VenueShares,
+)  # fmt: skip
 from liqheat.bundle import Bundle
 from liqheat.timeutil import CANDLE_INTERVALS, display_interval, iso, parse_duration
 
@@ -260,6 +270,55 @@ def heatmap(
 
     content = m.answer((span, stop, bins, columns, band, side, format), build, version)
     return Response(content, media_type="application/json" if format == "json" else "application/octet-stream")
+
+
+@router.get(
+    "/markets/{market_id}/heatmap/exact",
+    summary="Exact on-chain levels on the heatmap's columns and rows: each from its snapshot until crossed or replaced",
+    response_model=ExactHeatmap,
+    dependencies=HEAVY,
+)
+def heatmap_exact(
+    m: MarketDep,
+    window: Window = "7d",
+    end: End = None,
+    bins: Annotated[int, Query(ge=10, le=1000)] = 300,
+    columns: Annotated[int, Query(ge=2, le=2000)] = 800,
+    side: Literal["both", "long", "short"] = "both",
+    lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
+    lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
+) -> dict[str, Any]:
+    """The layer the page draws over the heatmap asked with the same values (the leverage only lays out the rows:
+    an exact level is a position's own, not a leverage band's). A market without exact sources has no runs."""
+    if lev_min > lev_max:
+        raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
+    band = None if lev_min <= 1 and lev_max >= 200 else (lev_min, lev_max)
+    with naming("window", "end", aliases={"no leverage bucket": "lev_min"}):
+        times, edges, layers = m.exact_layers(window_of(window), time_of(end, "end"), bins, columns, band)
+    sides = [s for s in ("long", "short") if side in ("both", s)]
+    found: dict[str, list[Any]] = {k: [] for k in ("source", "side", "row", "first", "last", "usd")}
+    top = 0.0
+    for k, layer in enumerate(layers):
+        for name in sides:
+            row, first, last, usd = encode.runs(getattr(layer, name))
+            found["source"] += [k] * len(row)
+            found["side"] += [name] * len(row)
+            found["row"] += row.tolist()
+            found["first"] += first.tolist()
+            found["last"] += last.tolist()
+            found["usd"] += usd.round(2).tolist()
+            top = max(top, float(usd.max(initial=0.0)))
+    sources = [
+        {"source": layer.source, "label": layer.label,
+         "snapshots": [{"as_of": iso(lv.as_of), "positions": lv.positions, "coverage": lv.coverage, "note": lv.note}
+                       for lv in layer.snapshots]}
+        for layer in layers
+    ]  # fmt: skip
+    note = ("each level from the first candle after its snapshot until a candle's low (a long) or high (a short) reaches "
+            "it or a later snapshot of its source replaces it; the model's decay never applies")  # fmt: skip
+    return {"market": m.id, "side": side, "time": encode.seconds(times), "price_edges": [round(float(p), 8) for p in edges],
+            "columns": len(times), "rows": len(edges) - 1, "sources": sources, "runs": found, "max": top,
+            "note": note}  # fmt: skip
 
 
 @router.get(

@@ -77,6 +77,65 @@ def aave_map(
         console.print(f"unpriced debts: {listed}{more} (--price SYMBOL=USD)")
 
 
+@onchain_app.command("aave-live")
+def aave_live(
+    url: Annotated[str, typer.Option("--url", help="The JSON-RPC endpoint (rpc) or the subgraph's GraphQL URL (subgraph).")],
+    source: Annotated[
+        str, typer.Option(help="Where positions are read: rpc (the users named) or subgraph (every borrower).")
+    ] = "subgraph",
+    chain: Annotated[str, typer.Option(help="The Aave v3 deployment: ethereum (chain 1) or base (chain 8453).")] = "ethereum",
+    user: Annotated[list[str] | None, typer.Option("--user", help="An account to read (rpc; repeatable).")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many borrowers (subgraph).", min=1)] = None,
+    asset: Annotated[str, typer.Option(help="The underlying whose price the map is drawn on: BTC or ETH.")] = "BTC",
+    bands: Annotated[str, typer.Option(help="Band width: a percentage of the price (2%) or USD (1000).")] = "2%",
+    depth: Annotated[str, typer.Option(help="How far the map reaches each way from the price.")] = "30%",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Exact Aave v3 levels read live: positions from an RPC endpoint or a subgraph, per price band.
+
+    The pool's own prices and parameters at one block; each position's calls as the asset moves with the other
+    prices held (as aave-map). Deployments and their addresses: liqheat.venues.aave.rpc.DEPLOYMENTS.
+    """
+    from liqheat.venues.aave.levels import band_edges, level_map, parse_bands, parse_fraction
+    from liqheat.venues.aave.markets import REFERENCE, underlying
+    from liqheat.venues.aave.rpc import DEPLOYMENTS, AaveRpc
+    from liqheat.venues.aave.subgraph import AaveSubgraph
+
+    try:
+        deployment = DEPLOYMENTS.get(chain.strip().lower())
+        if deployment is None:
+            raise DomainError(f"chain must be one of {', '.join(DEPLOYMENTS)}, got {chain!r}", param="chain")
+        if source == "rpc":
+            if not user:
+                raise DomainError("--source rpc reads the accounts named: give --user ADDRESS (a subgraph lists them)",
+                                  param="user")  # fmt: skip
+            state, lives = AaveRpc(url, deployment).positions(user)
+            positions = [live.position for live in lives]
+        elif source == "subgraph":
+            state, positions = AaveSubgraph(url, deployment).positions(limit)
+        else:
+            raise DomainError(f"source must be rpc or subgraph, got {source!r}", param="source")
+        group = underlying(asset)
+        name = asset.strip().upper()
+        reference = state.prices.get(REFERENCE[name])
+        if reference is None:
+            raise DomainError(f"{deployment.name} has no {REFERENCE[name]} reserve to price {name} by", param="asset")
+        edges = band_edges(reference, parse_bands(bands, reference), parse_fraction(depth, "depth"))
+        m = level_map(positions, group, reference, edges, asset=name)
+    except DomainError as exc:
+        fail(exc)
+    info = {"source": source, "chain": chain, "chain_id": deployment.chain_id, "block": state.block, "market": deployment.name}
+    if as_json:
+        emit_json({**m.to_dict(), **info})
+        return
+    console.print(f"{deployment.name} (chain {deployment.chain_id}) at block {state.block:,} via {source}: "
+                  f"{m.positions:,} positions, {name} {price_text(m.price)}")  # fmt: skip
+    for i in reversed(range(len(m.edges) - 1)):
+        if m.long_usd[i] or m.short_usd[i]:
+            console.print(f"{price_text(m.edges[i])}–{price_text(m.edges[i + 1])}  long {usd(m.long_usd[i])} "
+                          f"({m.long_positions[i]:,})  short {usd(m.short_usd[i])} ({m.short_positions[i]:,})")  # fmt: skip
+
+
 StoreOption = Annotated[Path | None, typer.Option("--store", help="Store folder (default: $LIQHEAT_HOME or ~/.liqheat).")]
 VenueOption = Annotated[str, typer.Option(help="The venue whose positions are read: hyperliquid.")]
 CoinOption = Annotated[

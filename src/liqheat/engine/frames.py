@@ -155,10 +155,15 @@ def heatmap_frame(
     return framed(bundle, params, layout, frames_long, frames_short)
 
 
+def layout_edges(layout: Layout) -> np.ndarray:
+    """The price edges of ``layout``'s rows (ascending): its frame's, and those a layer drawn over it lines up with."""
+    grid = layout.grid
+    return np.asarray(np.exp(grid.lo + grid.width * layout.group * np.arange(layout.r0, layout.r1 + 2)))
+
+
 def framed(bundle: Bundle, params: ModelParams, layout: Layout, long: np.ndarray, short: np.ndarray) -> HeatmapFrame:
     """The frame of ``layout`` from its columns' values on its rows."""
-    grid, group = layout.grid, layout.group
-    edges = np.exp(grid.lo + grid.width * group * np.arange(layout.r0, layout.r1 + 2))
+    edges = layout_edges(layout)
     return HeatmapFrame(
         market=f"{bundle.meta.symbol} ({', '.join(bundle.meta.venues)})",
         timeframe=bundle.meta.timeframe,

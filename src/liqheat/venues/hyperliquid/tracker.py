@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ import pandas as pd
 
 from liqheat.model import DomainError
 from liqheat.store.parquet_store import REPAIR, Series, Store
+from liqheat.timeutil import epoch_micros
 from liqheat.venues.hyperliquid.info import Clock, InfoClient, Unavailable
 from liqheat.venues.hyperliquid.scheduler import Freshness, Refresher
 from liqheat.venues.hyperliquid.state import AccountState, AssetContext, Position
@@ -162,7 +163,28 @@ def stored_positions(store: Store, coin: str, at: pd.Timestamp | None = None) ->
 def stored_read(store: Store, coin: str, at: pd.Timestamp | None = None) -> tuple[list[Position], pd.Timestamp | None]:
     """:func:`stored_positions` and the time of the last row before ``at`` (the last read that changed anything),
     from one read of the store."""
-    frame = _read(store, coin, at)
+    return _held(_read(store, coin, at), coin)
+
+
+def stored_reads(store: Store, coin: str, times: Sequence[pd.Timestamp]) -> list[tuple[list[Position], pd.Timestamp | None]]:
+    """:func:`stored_read` before each of ``times`` (ascending), from one read of the store; the times that follow
+    the same last row share one answer."""
+    if not times:
+        return []
+    frame = _read(store, coin, times[-1])
+    stamps = epoch_micros(frame["ts"]) if not frame.empty else np.array([], dtype=np.int64)
+    out: list[tuple[list[Position], pd.Timestamp | None]] = []
+    kept: dict[int, tuple[list[Position], pd.Timestamp | None]] = {}
+    for t in times:
+        n = int(np.searchsorted(stamps, pd.Timestamp(t).value // 1000, side="left"))  # a naive time is UTC
+        if n not in kept:
+            kept[n] = _held(frame.iloc[:n], coin)
+        out.append(kept[n])
+    return out
+
+
+def _held(frame: pd.DataFrame, coin: str) -> tuple[list[Position], pd.Timestamp | None]:
+    """Each account's last row of ``frame`` (its rows up to some time) as its position, and the last row's time."""
     if frame.empty:
         return [], None
     c = _columns(frame.groupby("user", sort=True).tail(1))

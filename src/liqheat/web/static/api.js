@@ -47,6 +47,7 @@ export const venues = (id) => get(market(id, 'venues'));
 export const levels = (id, query) => get(market(id, 'levels', query));
 export const sentiment = (id, query) => get(market(id, 'sentiment', query));
 export const liquidationMap = (id, query) => get(market(id, 'map', query));
+export const heatmapExact = (id, query) => get(market(id, 'heatmap/exact', query));
 export const plan = (id, query) => get(market(id, 'plan', query));
 export const cascade = (id, query) => get(market(id, 'cascade', query));
 export const calc = (id, query) => get(market(id, 'calc', query));

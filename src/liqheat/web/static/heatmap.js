@@ -285,3 +285,70 @@ export function cellAt(h, time, p) {
   if (p < h.price_edges[0] || p > h.price_edges[h.rows]) return null;
   return { c, r, long: h.long[c * h.rows + r], short: h.short[c * h.rows + r] };
 }
+
+// ---------------------------------------------------------------------------------------- exact levels
+
+// The exact on-chain levels (the /heatmap/exact answer, on the heatmap's own columns and rows) over the bitmap:
+// each run a violet band across the columns it is open, as strong as its dollars against the largest, with a thin
+// line through it so a faint band still shows. Its own primitive: the heatmap stays one bitmap.
+export const EXACT_FILL = [163, 113, 247];
+export const EXACT_LINE = [194, 151, 255];
+export class ExactPrimitive {
+  constructor(chart, series, page) {
+    this.chart = chart;
+    this.series = series;
+    this.page = page;
+    this.view = { zOrder: () => 'bottom', renderer: () => ({ draw: (target) => this.draw(target) }) };
+  }
+  attached({ requestUpdate }) { this.requestUpdate = requestUpdate; }
+  detached() {}
+  updateAllViews() {}
+  paneViews() { return [this.view]; }
+  update() { if (this.requestUpdate) this.requestUpdate(); }
+  draw(target) {
+    const { page, series } = this;
+    const layer = page.exactLayer;
+    if (!layer || !page.exactShown || !layer.runs.usd.length) return;
+    const ts = this.chart.timeScale();
+    const first = barIndex(page.bars, layer.time[0]);
+    const last = barIndex(page.bars, layer.time[layer.time.length - 1]);
+    if (first === null) return;
+    const step = layer.columns > 1 ? (last - first) / (layer.columns - 1) : 1;
+    const runs = layer.runs;
+    const order = [...runs.usd.keys()].sort((a, b) => runs.usd[a] - runs.usd[b]); // the largest drawn last, on top
+    target.useBitmapCoordinateSpace(({ context, horizontalPixelRatio: hr, verticalPixelRatio: vr }) => {
+      const boxes = [];
+      for (const i of order) {
+        const x0 = xOf(ts, first + (runs.first[i] - 0.5) * step);
+        const x1 = xOf(ts, first + (runs.last[i] + 0.5) * step);
+        const yTop = series.priceToCoordinate(layer.price_edges[runs.row[i] + 1]);
+        const yBottom = series.priceToCoordinate(layer.price_edges[runs.row[i]]);
+        if (x0 === null || x1 === null || yTop === null || yBottom === null) continue;
+        boxes.push([x0, x1, (yTop + yBottom) / 2, Math.max(3, yBottom - yTop), Math.sqrt(runs.usd[i] / (layer.max || 1))]);
+      }
+      for (const [x0, x1, mid, height, strength] of boxes) { // the bands, then the lines over every band
+        context.fillStyle = `rgba(${EXACT_FILL.join(',')}, ${(0.12 + 0.5 * strength).toFixed(3)})`;
+        context.fillRect(x0 * hr, (mid - height / 2) * vr, (x1 - x0) * hr, height * vr);
+      }
+      for (const [x0, x1, mid, , strength] of boxes) { // thin, nearly opaque: a level reads as a line, its band as its size
+        context.fillStyle = `rgba(${EXACT_LINE.join(',')}, ${(0.85 + 0.15 * strength).toFixed(3)})`;
+        context.fillRect(x0 * hr, Math.round((mid - 0.5) * vr), (x1 - x0) * hr, Math.max(1, Math.round(vr)));
+      }
+    });
+  }
+}
+
+// The exact notional of each source at (time, price p) on the layer: { label, long, short } per source with some
+export function exactAt(layer, time, p) {
+  if (!layer || !layer.columns || p < layer.price_edges[0] || p > layer.price_edges[layer.rows]) return [];
+  let c = 0;
+  while (c + 1 < layer.time.length && layer.time[c + 1] <= time) c++;
+  let r = 0;
+  while (r + 1 < layer.rows && layer.price_edges[r + 1] <= p) r++;
+  const out = layer.sources.map((s) => ({ label: s.label, long: 0, short: 0 }));
+  const runs = layer.runs;
+  for (let i = 0; i < runs.usd.length; i++) {
+    if (runs.row[i] === r && runs.first[i] <= c && c <= runs.last[i]) out[runs.source[i]][runs.side[i]] += runs.usd[i];
+  }
+  return out.filter((s) => s.long > 0 || s.short > 0);
+}

@@ -6,7 +6,7 @@ import * as api from './api.js';
 import { exportView } from './export.js';
 import { $, fill, h, price } from './format.js';
 import { clearCascade, clearPlan, wireForms } from './forms.js';
-import { barIndex, decodeQ16, HeatmapPrimitive, xOf } from './heatmap.js';
+import { barIndex, decodeQ16, ExactPrimitive, HeatmapPrimitive, xOf } from './heatmap.js';
 import * as live from './live.js';
 import { candleQuery, colour, first, heatmapQuery, state } from './view.js';
 import { drawMap, loadMap, mapTooltip } from './mapview.js';
@@ -62,6 +62,8 @@ series.applyOptions({
 });
 const heatmapPrimitive = new HeatmapPrimitive(chart, series, page);
 series.attachPrimitive(heatmapPrimitive);
+const exactPrimitive = new ExactPrimitive(chart, series, page); // attached after: drawn over the bitmap, under the candles
+series.attachPrimitive(exactPrimitive);
 
 // what the other modules draw with
 const app = { state, page, chart, series };
@@ -114,11 +116,37 @@ function repaint(data = null) {
     const got = await colour(data.buffer ? { ...ask, buffer: data.buffer } : { ...ask, heatmap: data }, data.buffer ? [data.buffer] : []);
     page.heatmap = got.heatmap;
     page.painted = { image: got.image, level: got.level, legend: got.legend };
-    heatmapPrimitive.set(got.image);
+    heatmapPrimitive.set(state.source === 'exact' && page.exactLayer ? null : got.image);
     drawColourBar(app, got.legend);
+    showExact();
   });
   painting = queued.catch(() => {});
   return queued;
+}
+
+// The levels select (estimated, exact, both) on the heatmap: the bitmap is the estimate, the violet runs the
+// exact levels; shown only where the market has an exact source.
+const hasExact = () => Boolean(page.markets?.find((m) => m.id === state.market)?.exact?.length);
+function showExact() {
+  const layer = page.exactLayer;
+  page.exactShown = Boolean(layer) && state.source !== 'estimated';
+  $('mapsourcelabel').hidden = !hasExact() && state.source === 'all';
+  $('mapsource').value = state.source;
+  $('colourbar').hidden = state.source === 'exact' && Boolean(layer); // the bitmap's scale, with no bitmap drawn
+  const legend = $('exactlegend');
+  const snaps = (layer?.sources ?? []).map((s) => `${s.source} ${s.snapshots.map((x) => x.as_of.slice(0, 10)).join(', ') || 'none in the window'}`);
+  legend.textContent = page.exactShown && snaps.length ? `▬ exact on-chain levels: ${snaps.join(' · ')}` : '';
+  legend.title = page.exactShown ? `${layer.note}\n${layer.sources.flatMap((s) => s.snapshots.map((x) => `${s.source} as of `
+    + `${x.as_of.replace('T', ' ').slice(0, 16)} UTC: ${x.positions.toLocaleString('en-US')} positions. ${x.note}`)).join('\n')}` : '';
+  exactPrimitive.update();
+}
+
+// The exact layer on the heatmap's columns and rows (asked alike), or null where the market has no exact source
+async function exactData() {
+  if (!hasExact()) return null;
+  const { query } = heatmapQuery();
+  const { format, ...asked } = query;
+  return api.heatmapExact(state.market, asked);
 }
 
 // The heatmap of the view (the one asked first, when it is this view's). On a live refresh of the same view only the
@@ -217,6 +245,7 @@ async function load({ keepView = false, live = false, delta = null, early = null
     const picture = Promise.all([
       follows ? Promise.resolve(appended(delta.candles)) : firstCandles ?? api.candles(id, candleQuery().query),
       heatmapData(live, early?.heatmap).catch((error) => (early ? heatmapData(live) : Promise.reject(error))),
+      exactData(),
     ]);
     // On a new view the panels are asked once the chart is drawn (their answers would share the server's cores
     // with its data, and the page's main thread with its first frame); on a live refresh both go at once.
@@ -232,7 +261,7 @@ async function load({ keepView = false, live = false, delta = null, early = null
       kept('mood', () => api.sentiment(id, { window: '24h' })),
     ]));
     panels.catch(() => {}); // awaited below; a failure there is reported once, by that await
-    const [candles, heat] = await picture;
+    const [candles, heat, exact] = await picture;
     if (token !== page.loadToken) return; // another load began (the trader changed the view): it draws
     if (slow) page.slowAt = performance.now();
     page.requests = (page.requests ?? 0) + (slow ? 9 : 5) - (follows ? 1 : 0);
@@ -244,6 +273,7 @@ async function load({ keepView = false, live = false, delta = null, early = null
     page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
     if (!live) heatmapPrimitive.set(null); // another view's bitmap is not drawn over these candles
     series.setData(page.candles);
+    page.exactLayer = exact;
     if (visible) chart.timeScale().setVisibleLogicalRange(visible);
     else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
     else chart.timeScale().fitContent();
@@ -357,7 +387,12 @@ for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'cont
 $('tab-heatmap').addEventListener('click', () => showTab('heatmap'));
 $('tab-map').addEventListener('click', () => showTab('map'));
 $('mapsplit').addEventListener('change', () => { state.split = $('mapsplit').value; saveUrl(); loadMap(app).catch(showError); });
-$('mapsource').addEventListener('change', () => { state.source = $('mapsource').value; saveUrl(); loadMap(app).catch(showError); });
+$('mapsource').addEventListener('change', () => {
+  state.source = $('mapsource').value;
+  saveUrl();
+  if (page.heatmap) repaint().catch(showError);
+  if (state.tab === 'map') loadMap(app).catch(showError);
+});
 $('mapcanvas').addEventListener('pointermove', (event) => mapTooltip(page, event));
 $('mapcanvas').addEventListener('pointerleave', () => { $('maptip').hidden = true; });
 window.addEventListener('resize', () => { if (state.tab === 'map') drawMap(page); });

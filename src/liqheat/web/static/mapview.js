@@ -44,8 +44,7 @@ export async function loadMap({ state, page }) {
     source: state.source,
   });
   page.map = m;
-  $('mapsourcelabel').hidden = !m.exact.length && state.source === 'all';
-  $('mapsource').value = state.source;
+  $('mapsource').value = state.source; // the select is the header's: main.js shows it where the market has exact levels
   drawMap(page);
 }
 

@@ -4,7 +4,7 @@
 
 import * as api from './api.js';
 import { $, fill, h, price, terms, usd, utc } from './format.js';
-import { barIndex, cellAt, GRADIENT, usdAt } from './heatmap.js';
+import { barIndex, cellAt, exactAt, GRADIENT, usdAt } from './heatmap.js';
 
 const LWC = window.LightweightCharts;
 
@@ -194,20 +194,30 @@ function venueSplit(page, time) {
 }
 
 // The hover: the heatmap cell under the cursor (and its split by venue), from the chart's crosshair.
-export function drawTooltip({ page, series }, param) {
+// The hover of a heatmap cell: the estimate's longs and shorts (and their split by venue), then each exact source's
+// at the same price and time, labelled, as the levels select shows them.
+export function drawTooltip({ page, series, state }, param) {
   const tip = $('tooltip');
   if (!param.point || param.time === undefined) { tip.hidden = true; return; }
   const p = series.coordinateToPrice(param.point.y);
   const cell = cellAt(page.heatmap, param.time, p);
   if (!cell) { tip.hidden = true; return; }
   const split = venueSplit(page, param.time);
-  const perVenue = split ? [h('br'), h('small', null, 'by venue (open-interest share): '
+  const estimated = state.source !== 'exact';
+  const exact = page.exactShown ? exactAt(page.exactLayer, param.time, p) : [];
+  const perVenue = split && estimated ? [h('br'), h('small', null, 'by venue (open-interest share): '
     + split.map(([name, share]) => `${name} ${usd((cell.long + cell.short) * share)}`).join(' · '))] : [];
-  fill(tip, h('b', null, utc(param.time)), h('br'), 'price ', h('b', null, price(p)), h('br'),
-    h('span', { className: 'long' }, `longs at risk ${usd(cell.long)}`), h('br'),
-    h('span', { className: 'short' }, `shorts at risk ${usd(cell.short)}`), perVenue);
-  tip.dataset.long = cell.long;
-  tip.dataset.short = cell.short;
+  const tag = page.exactLayer ? 'estimated ' : '';
+  const exactLines = exact.flatMap((s) => [h('br'), h('span', { className: 'exact' },
+    `${s.label}: ${[s.long > 0 ? `longs ${usd(s.long)}` : '', s.short > 0 ? `shorts ${usd(s.short)}` : ''].filter(Boolean).join(' · ')}`)]);
+  fill(tip, h('b', null, utc(param.time)), h('br'), 'price ', h('b', null, price(p)),
+    estimated ? [h('br'), h('span', { className: 'long' }, `${tag}longs at risk ${usd(cell.long)}`), h('br'),
+      h('span', { className: 'short' }, `${tag}shorts at risk ${usd(cell.short)}`)] : [],
+    perVenue, exactLines);
+  tip.dataset.long = estimated ? cell.long : 0;
+  tip.dataset.short = estimated ? cell.short : 0;
+  tip.dataset.exactLong = exact.reduce((a, s) => a + s.long, 0);
+  tip.dataset.exactShort = exact.reduce((a, s) => a + s.short, 0);
   tip.hidden = false;
   tip.style.left = `${Math.min(param.point.x + 16, $('chart').clientWidth - 190)}px`;
   tip.style.top = `${Math.max(param.point.y - 40, 4)}px`;
