@@ -37,6 +37,18 @@ def test_a_long_level_leaves_when_a_low_reaches_it_and_a_short_one_when_a_high_d
         lv.open_at(ts, low, high, 7)
 
 
+def test_a_read_taken_inside_a_candle_shows_at_its_close_less_what_its_whole_range_reaches() -> None:
+    """A live store reads every minute, so its newest read always falls inside the current candle: it must show when
+    that candle closes (it showed nothing before), and a level the candle's range reaches is taken as crossed."""
+    ts, low, high = candles([99.5, 99.5, 98.0, 99.6], [100.5, 100.5, 100.5, 100.5])  # 22:00, 23:00, 00:00, 01:00
+    lv = levels(AS_OF + pd.Timedelta(minutes=30))  # inside the 00:00 candle
+    assert not lv.open_at(ts, low, high, 1).any()
+    assert lv.open_at(ts, low, high, 2).tolist() == [True, True, False, True, True]  # its low of 98 reaches 99
+    assert lv.open_at(ts, low, high, 3).tolist() == [True, True, False, True, True]
+    before_all = levels(pd.Timestamp("2026-02-23 20:00", tz="UTC"))  # before the first candle: known from it on
+    assert before_all.open_at(ts, low, high, 0).tolist() == [True, True, True, True, True]
+
+
 def test_a_later_snapshot_of_a_source_replaces_the_earlier_and_none_is_shown_before_the_first() -> None:
     early, late = levels(AS_OF), levels(AS_OF + pd.Timedelta(hours=6))
     other = levels(AS_OF, source="hyperliquid")

@@ -80,12 +80,20 @@ class ExactLevels:
         return np.asarray((first <= index) & (closed > index), dtype=bool)
 
     def closes(self, ts_us: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[int, np.ndarray]:
-        """The one rule of when a level is on the map: the first candle opening at or after ``as_of`` (from its
-        open on the levels are known), and per level the first candle from there whose low (a long) or high (a
-        short) reaches it, ``len(ts_us)`` when none does. A level is open after candle i closes when
-        ``first <= i < closes[level]``; :meth:`open_at` and the time-resolved layer both read it here."""
+        """The one rule of when a level is on the map: ``first``, the candle open at ``as_of`` (the levels are known
+        when it closes), and per level the first candle from there whose low (a long) or high (a short) reaches it,
+        ``len(ts_us)`` when none does. A level is open after candle i closes when ``first <= i < closes[level]``;
+        :meth:`open_at` and the time-resolved layer both read it here. A read taken while a candle is open (a live
+        store reads every minute, inside the current candle) shows at that candle's close, less the levels its whole
+        range reaches: which part of the range came after the read is not known, so those are taken as crossed."""
         n = len(ts_us)
-        first = int(np.searchsorted(ts_us, self.as_of.value // 1000, side="left"))
+        at = self.as_of.value // 1000
+        first = int(np.searchsorted(ts_us, at, side="right")) - 1  # the last candle opening at or before the read
+        if first < 0:
+            first = 0
+        elif n > 1:  # a read after that candle's close (the last candle lasts as long as the one before) is known next
+            step = ts_us[first + 1] - ts_us[first] if first + 1 < n else ts_us[first] - ts_us[first - 1]
+            first += int(at >= ts_us[first] + step)
         if first >= n or not len(self.price):
             return first, np.full(len(self.price), n, dtype=np.int64)
         lowest = np.minimum.accumulate(low[first:])  # falls: a long is crossed from the first candle reaching it
