@@ -44,6 +44,48 @@ function rollingMax(values, half) {
   return out;
 }
 
+// The local scale's references per column ([near short, near long, far short, far long]: shorts above price, longs
+// below, near = within ±5 % of the column's price): the largest cell of each kind in columns c0 … c1 - 1.
+function localMaxes(g, maxes, c0, c1) {
+  const { rows, values, logCenters, logPrices } = g;
+  for (let c = c0; c < c1; c++) {
+    for (const m of maxes) m[c] = 0;
+    const logPrice = logPrices[c];
+    for (let r = 0, i = c * rows; r < rows; r++, i++) {
+      const v = values[i];
+      if (v <= 0) continue;
+      const d = Number.isNaN(logPrice) ? Infinity : logCenters[r] - logPrice;
+      const k = (Math.abs(d) <= FOCUS ? 0 : 2) + (d < 0 ? 1 : 0);
+      if (v > maxes[k][c]) maxes[k][c] = v;
+    }
+  }
+}
+
+// The local scale's brightness of every cell of column c, against the references `refs` (rolling maxes).
+function localColumn(g, refs, lift, out, c) {
+  const { rows, values, logCenters, logPrices } = g;
+  const logPrice = logPrices[c];
+  for (let r = 0, i = c * rows; r < rows; r++, i++) {
+    const v = values[i];
+    if (v <= 0) { out[i] = 0; continue; }
+    const d = Number.isNaN(logPrice) ? Infinity : logCenters[r] - logPrice;
+    const below = d < 0 ? 1 : 0;
+    // 1 within the zone, 0 beyond it, blended across its edge: a cell on the edge gets one power, not two
+    const w = Math.min(1, Math.max(0, (FOCUS + EDGE - Math.abs(d)) / (2 * EDGE)));
+    const nearRef = refs[below][c];
+    const farRef = refs[2 + below][c];
+    const inner = w === 0 ? 0 : nearRef > 0 ? Math.min(1, lift(v / nearRef)) : 1;
+    const outer = w === 1 ? 0 : farRef > 0 ? Math.min(1, lift(v / farRef)) * FAR : FAR;
+    out[i] = w * inner + (1 - w) * outer;
+  }
+}
+
+const localLegend = (scale, power, refs) => {
+  const last = refs[0].length - 1;
+  const note = 'each side within ±5 % of price against its largest level there, farther bands dimmed';
+  return { scale, power, ref: null, sides: { long: refs[1][last], short: refs[0][last] }, label: 'near price', note };
+};
+
 // Brightness 0..1 of every cell, and what a brightness means in USD (the colour bar).
 // - local (the default): within ±5 % of the column's price, each cell against the largest level of its side
 //   (longs below price, shorts above) within ±5 % in the columns around it; beyond, against the largest of its
@@ -53,51 +95,98 @@ function rollingMax(values, half) {
 //   99.5th percentile, on a square-root or log scale.
 // `contrast` > 1 lifts the faint cells, < 1 keeps only the strongest; `prices` is the price at each column.
 export function levels(h, scale, { contrast = 1, prices = null } = {}) {
-  const n = h.columns * h.rows;
-  const values = new Float32Array(n);
-  for (let i = 0; i < n; i++) values[i] = h.long[i] + h.short[i];
-  const out = new Float32Array(n);
-  const power = 0.5 / contrast;
-  const lift = power === 0.5 ? Math.sqrt : (x) => x ** power;
-  if (scale === 'local' && prices) {
-    const logCenters = new Float64Array(h.rows); // logs once per row and column, not per cell
-    for (let r = 0; r < h.rows; r++) logCenters[r] = 0.5 * (Math.log(h.price_edges[r]) + Math.log(h.price_edges[r + 1]));
-    const logPrices = Float64Array.from(prices, (p) => (p > 0 ? Math.log(p) : NaN));
-    // [near short, near long, far short, far long]: shorts above price, longs below; near = within ±5 %
-    const maxes = [0, 1, 2, 3].map(() => new Float64Array(h.columns));
-    for (let c = 0; c < h.columns; c++) {
-      const logPrice = logPrices[c];
-      for (let r = 0, i = c * h.rows; r < h.rows; r++, i++) {
-        const v = values[i];
-        if (v <= 0) continue;
-        const d = Number.isNaN(logPrice) ? Infinity : logCenters[r] - logPrice;
-        const k = (Math.abs(d) <= FOCUS ? 0 : 2) + (d < 0 ? 1 : 0);
-        if (v > maxes[k][c]) maxes[k][c] = v;
-      }
+  const { level, legend } = new Painter().colour(h, scale, contrast, prices);
+  return { level, legend };
+}
+
+// Colours one frame and keeps what it needs to colour the next: a live candle moves the frame by a column or two,
+// and with the local scale only the columns whose references moved (a few dozen of ~1,400) are coloured again, to the
+// same bytes as colouring the whole frame (a browser test compares them).
+export class Painter {
+  // The whole frame h: each cell's brightness, its legend and its pixels.
+  colour(h, scale, contrast = 1, prices = null) {
+    const n = h.columns * h.rows;
+    const values = new Float32Array(n);
+    for (let i = 0; i < n; i++) values[i] = h.long[i] + h.short[i];
+    this.g = { h, rows: h.rows, values, scale, contrast, power: 0.5 / contrast, prices };
+    const g = this.g;
+    const lift = g.power === 0.5 ? Math.sqrt : (x) => x ** g.power;
+    const out = new Float32Array(n);
+    if (scale === 'local' && prices) {
+      g.logCenters = new Float64Array(h.rows); // logs once per row and column, not per cell
+      for (let r = 0; r < h.rows; r++) g.logCenters[r] = 0.5 * (Math.log(h.price_edges[r]) + Math.log(h.price_edges[r + 1]));
+      g.logPrices = Float64Array.from(prices, (p) => (p > 0 ? Math.log(p) : NaN));
+      g.maxes = [0, 1, 2, 3].map(() => new Float64Array(h.columns));
+      localMaxes(g, g.maxes, 0, h.columns);
+      g.half = Math.max(2, Math.round(h.columns / 50));
+      g.refs = g.maxes.map((m) => rollingMax(m, g.half));
+      for (let c = 0; c < h.columns; c++) localColumn(g, g.refs, lift, out, c);
+      g.legend = localLegend(scale, g.power, g.refs);
+    } else {
+      g.legend = globalLevels(h, values, scale, contrast, out);
     }
-    const half = Math.max(2, Math.round(h.columns / 50));
-    const refs = maxes.map((m) => rollingMax(m, half));
-    for (let c = 0; c < h.columns; c++) {
-      const logPrice = logPrices[c];
-      for (let r = 0, i = c * h.rows; r < h.rows; r++, i++) {
-        const v = values[i];
-        if (v <= 0) continue;
-        const d = Number.isNaN(logPrice) ? Infinity : logCenters[r] - logPrice;
-        const below = d < 0 ? 1 : 0;
-        // 1 within the zone, 0 beyond it, blended across its edge: a cell on the edge gets one power, not two
-        const w = Math.min(1, Math.max(0, (FOCUS + EDGE - Math.abs(d)) / (2 * EDGE)));
-        const nearRef = refs[below][c];
-        const farRef = refs[2 + below][c];
-        const inner = w === 0 ? 0 : nearRef > 0 ? Math.min(1, lift(v / nearRef)) : 1;
-        const outer = w === 1 ? 0 : farRef > 0 ? Math.min(1, lift(v / farRef)) * FAR : FAR;
-        out[i] = w * inner + (1 - w) * outer;
-      }
-    }
-    const last = h.columns - 1;
-    const note = 'each side within ±5 % of price against its largest level there, farther bands dimmed';
-    const sides = { long: refs[1][last], short: refs[0][last] };
-    return { level: out, legend: { scale, power, ref: null, sides, label: 'near price', note } };
+    g.level = out;
+    g.pixels = new Uint32Array(n);
+    for (let c = 0; c < h.columns; c++) this.pixelColumn(c);
+    this.again = h.columns; // how many columns were coloured (tests read it)
+    return { level: out, legend: g.legend, pixels: g.pixels };
   }
+
+  // The frame less its first `drop` columns, then the columns of `delta` (decoded, the same rows), coloured as
+  // colour() would colour it whole; null when there is no held frame of those rows to move on (colour it whole).
+  append(delta, drop, prices) {
+    const g = this.g;
+    if (!g || g.scale !== 'local' || !g.prices || delta.rows !== g.rows || drop > g.h.columns
+        || delta.price_edges.some((e, r) => e !== g.h.price_edges[r])) return null;
+    const h = appendColumns(g.h, delta, drop);
+    if (h.columns !== g.h.columns) return this.colour(h, g.scale, g.contrast, prices);
+    const { rows } = g;
+    const kept = h.columns - delta.columns;
+    const shift = (a, size) => { const out = new a.constructor(h.columns * size); out.set(a.subarray(drop * size, (drop + kept) * size)); return out; };
+    const values = shift(g.values, rows);
+    for (let i = kept * rows; i < h.columns * rows; i++) values[i] = h.long[i] + h.short[i];
+    const logPrices = Float64Array.from(prices, (p) => (p > 0 ? Math.log(p) : NaN));
+    const again = new Uint8Array(h.columns); // the columns coloured again
+    for (let c = 0; c < h.columns; c++) {
+      const was = g.logPrices[c + drop];
+      again[c] = c >= kept || !(was === logPrices[c] || (Number.isNaN(was) && Number.isNaN(logPrices[c]))) ? 1 : 0;
+    }
+    const next = { ...g, h, values, logPrices, prices };
+    const maxes = g.maxes.map((m) => shift(m, 1));
+    for (let c = 0; c < h.columns; c++) if (again[c]) localMaxes(next, maxes, c, c + 1);
+    const refs = maxes.map((m) => rollingMax(m, g.half));
+    for (let c = 0; c < kept; c++) if (refs.some((ref, k) => ref[c] !== g.refs[k][c + drop])) again[c] = 1;
+    const lift = g.power === 0.5 ? Math.sqrt : (x) => x ** g.power;
+    const out = shift(g.level, rows);
+    for (let c = 0; c < h.columns; c++) if (again[c]) localColumn(next, refs, lift, out, c);
+    const pixels = new Uint32Array(h.columns * rows);
+    for (let y = 0; y < rows; y++) pixels.set(g.pixels.subarray(y * h.columns + drop, (y + 1) * h.columns), y * h.columns);
+    this.g = { ...next, maxes, refs, level: out, pixels, legend: localLegend(g.scale, g.power, refs) };
+    for (let c = 0; c < h.columns; c++) if (again[c]) this.pixelColumn(c);
+    this.again = again.reduce((a, b) => a + b, 0);
+    return { level: out, legend: this.g.legend, pixels };
+  }
+
+  // The held frame coloured on another scale or contrast.
+  recolour(scale, contrast) {
+    return this.g ? this.colour(this.g.h, scale, contrast, this.g.prices) : null;
+  }
+
+  get heatmap() { return this.g?.h ?? null; }
+
+  pixelColumn(c) {
+    const { h, level, pixels } = this.g;
+    for (let r = 0, i = c * h.rows; r < h.rows; r++, i++) {
+      const x = level[i];
+      pixels[(h.rows - 1 - r) * h.columns + c] = x > 0 ? PIXEL[Math.min(255, (x * 255) | 0)] : 0; // image row 0 = highest price
+    }
+  }
+}
+
+// The relative, absolute and log scales' brightness into `out`; their legend.
+function globalLevels(h, values, scale, contrast, out) {
+  const n = h.columns * h.rows;
+  const power = 0.5 / contrast;
   const step = Math.max(1, Math.floor(n / 20000));
   const sample = [];
   for (let i = 0; i < n; i += step) if (values[i] > 0) sample.push(values[i]);
@@ -116,7 +205,16 @@ export function levels(h, scale, { contrast = 1, prices = null } = {}) {
   }
   const note = scale === 'relative' ? 'each column against its largest cell' : 'every cell on one scale';
   const label = scale === 'relative' ? 'dark → bright per column' : 'every cell';
-  return { level: out, legend: { scale, power, ref: scale === 'relative' ? null : top, label, note } };
+  return { scale, power, ref: scale === 'relative' ? null : top, label, note };
+}
+
+// `held` less its first `drop` columns, then the columns of `delta` (the same rows)
+export function appendColumns(held, delta, drop) {
+  const rows = held.rows;
+  const kept = held.columns - drop;
+  const join = (a, b) => { const out = new Float32Array((kept + delta.columns) * rows); out.set(a.subarray(drop * rows)); out.set(b, kept * rows); return out; };
+  return { ...held, time: [...held.time.slice(drop), ...delta.time], columns: kept + delta.columns,
+    long: join(held.long, delta.long), short: join(held.short, delta.short), price_edges: delta.price_edges, delta: true, bytes: delta.bytes };
 }
 
 // The USD a brightness stands for on the legend's scale (null where it depends on the column).
@@ -134,23 +232,11 @@ const PIXEL = new Uint32Array(256);
   for (let k = 0; k < 256; k++) bytes.set([LUT[3 * k], LUT[3 * k + 1], LUT[3 * k + 2], 90 + ((165 * k) / 255) | 0], 4 * k);
 }
 
-// The heatmap's bitmap (a pixel a cell, the highest price on top) and each cell's brightness. An ImageBitmap made on
-// an OffscreenCanvas, so that colour.js paints it off the page's main thread.
-export function paint(h, scale, options = {}) {
-  const { level, legend } = levels(h, scale, options);
-  const canvas = new OffscreenCanvas(h.columns, h.rows);
-  const ctx = canvas.getContext('2d');
-  const img = ctx.createImageData(h.columns, h.rows);
-  const pixels = new Uint32Array(img.data.buffer);
-  for (let r = 0; r < h.rows; r++) {
-    const o = (h.rows - 1 - r) * h.columns; // image row 0 = highest price
-    for (let c = 0, i = r; c < h.columns; c++, i += h.rows) {
-      const x = level[i];
-      if (x > 0) pixels[o + c] = PIXEL[Math.min(255, (x * 255) | 0)];
-    }
-  }
-  ctx.putImageData(img, 0, 0);
-  return { image: canvas.transferToImageBitmap(), level, legend };
+// A frame's pixels as a bitmap (an ImageBitmap made on an OffscreenCanvas: colour.js paints off the main thread).
+export function bitmap(pixels, columns, rows) {
+  const canvas = new OffscreenCanvas(columns, rows);
+  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength), columns, rows), 0, 0);
+  return canvas.transferToImageBitmap();
 }
 
 // The price each heatmap column stands at: the open of the candle its time falls in (the map a candle opens on).

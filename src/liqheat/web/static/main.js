@@ -6,7 +6,7 @@ import * as api from './api.js';
 import { exportView } from './export.js';
 import { $, fill, h, price } from './format.js';
 import { clearCascade, clearPlan, wireForms } from './forms.js';
-import { barIndex, decodeQ16, ExactPrimitive, HeatmapPrimitive, xOf } from './heatmap.js';
+import { appendColumns, barIndex, decodeQ16, ExactPrimitive, HeatmapPrimitive, xOf } from './heatmap.js';
 import * as live from './live.js';
 import { candleQuery, colour, first, heatmapQuery, state } from './view.js';
 import { drawMap, loadMap, mapTooltip } from './mapview.js';
@@ -98,30 +98,45 @@ function touchHover(event) {
 
 // ---------------------------------------------------------------------------------------- data
 
-// Colours the newest heatmap data (a decoded heatmap, or an answer's bytes that the worker decodes) or else
-// page.heatmap again, in colour.js's worker, then hands the bitmap to the chart. Repaints run one at a time; those
-// asked while one runs become one, which takes the view's state and data as they are when it starts (a contrast
-// slider dragged asks dozens).
-let painting = Promise.resolve();
-let queued = null;
-function repaint(data = null) {
-  if (data) page.heatToPaint = data;
-  if (queued) return queued;
-  queued = painting.then(async () => {
-    queued = null;
-    const data = page.heatToPaint ?? page.heatmap;
-    page.heatToPaint = null;
-    if (!data) return;
-    const ask = { scale: state.scale, contrast: Number(state.contrast) || 1, times: page.bars, opens: page.candles.map((c) => c.open) };
-    const got = await colour(data.buffer ? { ...ask, buffer: data.buffer } : { ...ask, heatmap: data }, data.buffer ? [data.buffer] : []);
-    page.heatmap = got.heatmap;
-    page.painted = { image: got.image, level: got.level, legend: got.legend };
-    heatmapPrimitive.set(state.source === 'exact' && page.exactLayer ? null : got.image);
-    drawColourBar(app, got.legend);
-    showExact();
-  });
-  painting = queued.catch(() => {});
-  return queued;
+// The heatmap's colours come from colour.js's worker; these hand its answers to the chart.
+function drawPainted(got, heatmap) {
+  page.colourMs = performance.now() - page.colourAskedAt;
+  page.heatmap = heatmap;
+  page.painted = { image: got.image, level: got.level, legend: got.legend, again: got.again };
+  heatmapPrimitive.set(state.source === 'exact' && page.exactLayer ? null : got.image);
+  drawColourBar(app, got.legend);
+  showExact();
+}
+const scaleAsked = () => ({ scale: state.scale, contrast: Number(state.contrast) || 1 });
+const pricesAsked = () => ({ times: page.bars, opens: page.candles.map((c) => c.open) });
+
+// New heatmap data coloured and drawn: a whole frame (an answer's bytes, decoded by the worker, or a decoded frame),
+// or a live candle's columns ({ append, heatmap }: coloured on the frame the worker holds).
+async function repaint(data) {
+  page.colourAskedAt = performance.now(); // bench/web.py: the worker's share of a frame
+  if (data.append) {
+    const got = await colour({ kind: 'append', ...data.append, ...pricesAsked() });
+    if (!got.stale) { drawPainted(got, data.heatmap); return; }
+    data = data.heatmap; // the worker holds another frame: this one whole
+  }
+  const ask = { kind: 'whole', ...scaleAsked(), ...pricesAsked() };
+  const got = await colour(data.buffer ? { ...ask, buffer: data.buffer } : { ...ask, heatmap: data }, data.buffer ? [data.buffer] : []);
+  drawPainted(got, got.heatmap ?? data);
+}
+
+// The frame on the scale and contrast now chosen. One at a time: those asked while one runs become one (a contrast
+// slider dragged asks dozens), which takes the state as it is when it starts.
+let recolouring = null;
+let recolourAgain = false;
+function recolour() {
+  if (recolouring) { recolourAgain = true; return recolouring; }
+  recolouring = colour({ kind: 'recolour', ...scaleAsked() })
+    .then((got) => (got.stale ? repaint(page.heatmap) : drawPainted(got, page.heatmap)))
+    .finally(() => {
+      recolouring = null;
+      if (recolourAgain) { recolourAgain = false; recolour().catch(showError); }
+    });
+  return recolouring;
 }
 
 // The levels select (estimated, exact, both) on the heatmap: the bitmap is the estimate, the violet runs the
@@ -165,17 +180,11 @@ async function heatmapData(live = false, asked = null) {
   if (!got.delta) return got;
   page.heatmapAnswer.delta = true;
   const drop = held.time.indexOf(got.first);
-  return drop < 0 ? { buffer: await api.heatmap(state.market, query) } : appendColumns(held, got, drop);
+  if (drop < 0) return { buffer: await api.heatmap(state.market, query) };
+  if (drop === 0 && got.columns === 0) return null; // the candle moved no column: the frame drawn stands
+  return { append: { delta: got, drop, base: { first: held.time[0], columns: held.columns } }, heatmap: appendColumns(held, got, drop) };
 }
 
-// `held` less its first `drop` columns, then the columns of `delta` (the same rows)
-function appendColumns(held, delta, drop) {
-  const rows = held.rows;
-  const kept = held.columns - drop;
-  const join = (a, b) => { const out = new Float32Array((kept + delta.columns) * rows); out.set(a.subarray(drop * rows)); out.set(b, kept * rows); return out; };
-  return { ...held, time: [...held.time.slice(drop), ...delta.time], columns: kept + delta.columns,
-    long: join(held.long, delta.long), short: join(held.short, delta.short), price_edges: delta.price_edges, delta: true, bytes: delta.bytes };
-}
 
 const SECONDS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '4h': 14400, '1d': 86400 };
 const WINDOW_SECONDS = { '4h': 14400, '12h': 43200, '24h': 86400, '3d': 259200, '7d': 604800, '30d': 2592000, '90d': 7776000, '180d': 15552000, '1y': 31536000 };
@@ -247,10 +256,11 @@ async function load({ keepView = false, live = false, delta = null, early = null
       heatmapData(live, early?.heatmap).catch((error) => (early ? heatmapData(live) : Promise.reject(error))),
       exactData(),
     ]);
-    // On a new view the panels are asked once the chart is drawn (their answers would share the server's cores
-    // with its data, and the page's main thread with its first frame); on a live refresh both go at once.
+    // The panels are asked once the chart's data is in: their answers would share the server's cores with it. On a
+    // new view, after the chart's first frame too (they would share the page's main thread with it); on a live
+    // refresh at once, while the worker colours the heatmap.
     const painted = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))); // after the frame
-    const asked = live ? Promise.resolve() : picture.catch(() => {}).then(painted);
+    const asked = live ? picture.catch(() => {}) : picture.catch(() => {}).then(painted);
     const panels = asked.then(() => Promise.all([
       api.liquidations(id, { window: state.window, limit: 5000 }),
       api.summary(id),
@@ -277,7 +287,7 @@ async function load({ keepView = false, live = false, delta = null, early = null
     if (visible) chart.timeScale().setVisibleLogicalRange(visible);
     else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
     else chart.timeScale().fitContent();
-    await repaint(heat); // the chart draws the candles meanwhile
+    if (heat) await repaint(heat); // the chart draws the candles meanwhile
     if (token !== page.loadToken) return;
     page.zoomReady = true;
     page.chartAt = performance.timeOrigin + performance.now();
@@ -377,7 +387,7 @@ $('sr').addEventListener('change', () => { if (page.levels) drawLevels(app, page
 for (const key of ['market', 'window', 'interval', 'side', 'lev', 'scale', 'contrast']) {
   $(key).addEventListener(key === 'contrast' ? 'input' : 'change', () => {
     state[key] = $(key).value;
-    if ((key === 'scale' || key === 'contrast') && page.heatmap) { saveUrl(); repaint().catch(showError); return; }
+    if ((key === 'scale' || key === 'contrast') && page.heatmap) { saveUrl(); recolour().catch(showError); return; }
     if (['market', 'window', 'interval'].includes(key)) { state.from = ''; state.to = ''; }
     if (key === 'market') fitVenues();
     fitControls();
@@ -390,7 +400,7 @@ $('mapsplit').addEventListener('change', () => { state.split = $('mapsplit').val
 $('mapsource').addEventListener('change', () => {
   state.source = $('mapsource').value;
   saveUrl();
-  if (page.heatmap) repaint().catch(showError);
+  if (page.heatmap) recolour().catch(showError);
   if (state.tab === 'map') loadMap(app).catch(showError);
 });
 $('mapcanvas').addEventListener('pointermove', (event) => mapTooltip(page, event));
