@@ -8,7 +8,7 @@ import { $, fill, h, price } from './format.js';
 import { clearCascade, clearPlan, wireForms } from './forms.js';
 import { appendColumns, barIndex, decodeQ16, ExactPrimitive, HeatmapPrimitive, xOf } from './heatmap.js';
 import * as live from './live.js';
-import { candleQuery, colour, first, heatmapQuery, state } from './view.js';
+import { candleQuery, colour, first, heatmapQuery, serves, state } from './view.js';
 import { drawMap, loadMap, mapTooltip } from './mapview.js';
 import {
   drawClusters, drawColourBar, drawLevels, drawMarkers, drawRealized, drawSentiment, drawSummary, drawTooltip, drawVenues,
@@ -102,7 +102,7 @@ function touchHover(event) {
 function drawPainted(got, heatmap) {
   page.colourMs = performance.now() - page.colourAskedAt;
   page.heatmap = heatmap;
-  page.painted = { image: got.image, level: got.level, legend: got.legend, again: got.again };
+  page.painted = { image: got.image, level: got.level, legend: got.legend, again: got.again, spent: got.spent };
   heatmapPrimitive.set(state.source === 'exact' && page.exactLayer ? null : got.image);
   drawColourBar(app, got.legend);
   showExact();
@@ -114,6 +114,7 @@ const pricesAsked = () => ({ times: page.bars, opens: page.candles.map((c) => c.
 // or a live candle's columns ({ append, heatmap }: coloured on the frame the worker holds).
 async function repaint(data) {
   page.colourAskedAt = performance.now(); // bench/web.py: the worker's share of a frame
+  if (data.painted) { drawPainted(data.painted, data.painted.heatmap); return; } // coloured as the page loaded
   if (data.append) {
     const got = await colour({ kind: 'append', ...data.append, ...pricesAsked() });
     if (!got.stale) { drawPainted(got, data.heatmap); return; }
@@ -164,15 +165,29 @@ async function exactData() {
   return api.heatmapExact(state.market, asked);
 }
 
+// The view's heatmap as index.html left it: coloured already (with the candles it asked), else its answer's bytes.
+async function firstHeatmap(live, early, sameCandles) {
+  const asked = early?.heatmap && serves(early.heatmap.query, heatmapQuery().query) ? early.heatmap : null;
+  const got = asked && sameCandles ? await early.painted : null;
+  if (!got || got.error || got.stale) return heatmapData(live, asked);
+  page.heatmapKey = asked.key; // the query held: a live candle asks its columns while the view stays
+  page.heatmapAnswer = { bytes: got.heatmap.bytes, delta: false };
+  return { painted: got };
+}
+
 // The heatmap of the view (the one asked first, when it is this view's). On a live refresh of the same view only the
 // columns after the page's last are asked (the server answers the whole frame when its rows moved): a few kB a candle
 // instead of a megabyte.
 async function heatmapData(live = false, asked = null) {
-  const { query, key } = heatmapQuery();
+  const wanted = heatmapQuery();
   const held = page.heatmap;
+  // the query of the frame held, while it serves the view (its columns guessed by the first ask), else the view's
+  const heldQuery = page.heatmapKey ? JSON.parse(page.heatmapKey)[1] : null;
+  let { query, key } = heldQuery && serves(heldQuery, wanted.query) && live ? { query: heldQuery, key: page.heatmapKey } : wanted;
   const delta = live && held && page.heatmapKey === key && held.columns > 0
     ? { since: held.time[held.columns - 1], lo: held.price_edges[0], rows: held.rows } : {};
-  const buffer = asked?.key === key ? await asked.answer : await api.heatmap(state.market, { ...query, ...delta });
+  const buffer = asked && serves(asked.query, query) ? await asked.answer() : await api.heatmap(state.market, { ...query, ...delta });
+  if (asked && serves(asked.query, query)) ({ query, key } = asked);
   page.heatmapKey = key;
   page.heatmapAnswer = { bytes: buffer.byteLength, delta: false }; // what the last answer cost (tests read it)
   if (delta.since === undefined) return { buffer }; // a whole view: decoded in the colour worker
@@ -253,7 +268,7 @@ async function load({ keepView = false, live = false, delta = null, early = null
     const firstCandles = early?.candles?.key === candleQuery().key ? early.candles.answer : null;
     const picture = Promise.all([
       follows ? Promise.resolve(appended(delta.candles)) : firstCandles ?? api.candles(id, candleQuery().query),
-      heatmapData(live, early?.heatmap).catch((error) => (early ? heatmapData(live) : Promise.reject(error))),
+      firstHeatmap(live, early, Boolean(firstCandles)).catch((error) => (early ? heatmapData(live) : Promise.reject(error))),
       exactData(),
     ]);
     // The panels are asked once the chart's data is in: their answers would share the server's cores with it. On a
