@@ -94,6 +94,12 @@ def page_paint_and_zoom(browser: Any, base: str) -> None:
     print(f"page, default view (7d of {len(page.evaluate('page.bars')):,} bars; wall {time.perf_counter() - start:.2f} s):")
     print(f"  first heatmap paint after navigation {page.evaluate('page.firstPaintAt'):8.1f} ms   target ≤ 300 ms")
     print(f"  of which after the data arrived      {page.evaluate('page.firstPaintMs'):8.1f} ms")
+    asked, modules, worker = page.evaluate(
+        "[Math.max(...performance.getEntriesByType('resource').filter((e) => /[/](heatmap|candles)[?]/.test(e.name))"
+        ".map((e) => e.responseEnd)), page.modulesAt, page.painted.spent.ms]"
+    )
+    print(f"  (candles and heatmap in at {asked:.0f} ms, the page's modules ran from {modules:.0f} ms; "
+          f"the worker decoded and coloured in {worker:.0f} ms)")  # fmt: skip
     frames = []
     bars = page.evaluate("page.bars.length")
     for k in range(40):
@@ -122,13 +128,14 @@ def appended_candle(browser: Any, repeats: int) -> None:
         page.goto(f"{base}/?market=demo&window=24h")
         page.wait_for_function("document.body.dataset.state === 'ready'", timeout=120_000)
         page.wait_for_timeout(500)
-        latencies, sizes, parts = [], [], []
+        latencies, sizes, parts, colours = [], [], [], []
         for k in range(1, repeats + 1):
             last = page.evaluate("page.bars.at(-1)")
             t0 = time.time() * 1000
             market.grow(published(full, start + k))
             page.wait_for_function(f"page.bars.at(-1) > {last} && document.body.dataset.state === 'ready'", timeout=30_000)
             marks = page.evaluate("[page.grewAt, page.pictureAt, page.chartAt, page.panelsAt, page.updatedAt]")
+            colours.append(page.evaluate("[page.colourMs, page.painted.again ?? 0, page.heatmap.columns]"))
             latencies.append(marks[4] - t0)
             parts.append((marks[0] - t0, marks[1] - marks[0], marks[2] - marks[1], marks[3] - marks[2], marks[4] - marks[3]))
             sizes.append(page.evaluate("page.heatmapAnswer.bytes"))
@@ -139,6 +146,8 @@ def appended_candle(browser: Any, repeats: int) -> None:
         grow_event, picture, chart, panels, drawn = (statistics.median(p[i] for p in parts) for i in range(5))
         print(f"  of which (medians): grow and event {grow_event:.1f} ms, heatmap answered {picture:.1f} ms, chart drawn "
               f"{chart:.1f} ms, panels answered {panels:.1f} ms, panels drawn {drawn:.1f} ms")  # fmt: skip
+        print(f"  the worker's colours (medians): {statistics.median(c[0] for c in colours):.1f} ms a candle, "
+              f"{statistics.median(c[1] for c in colours):.0f} of {colours[0][2]} columns coloured again")  # fmt: skip
         page.close()
 
 

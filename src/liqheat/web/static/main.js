@@ -303,6 +303,7 @@ async function load({ keepView = false, live = false, delta = null, early = null
     else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
     else chart.timeScale().fitContent();
     if (heat) await repaint(heat); // the chart draws the candles meanwhile
+    else Object.assign(page, { colourMs: 0, painted: { ...page.painted, again: 0 } }); // nothing to colour again
     if (token !== page.loadToken) return;
     page.zoomReady = true;
     page.chartAt = performance.timeOrigin + performance.now();
