@@ -27,6 +27,22 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def exact_server() -> Iterator[str]:
+    """The shared bundle with the shared Aave snapshot's exact levels beside its estimated ones."""
+    from helpers import SHARED_AAVE
+    from liqheat.analytics.exact import Snapshots, aave_levels
+    from liqheat.api.markets import Registry
+
+    if not (SHARED / "meta.json").is_file() or not SHARED_AAVE.is_dir():
+        pytest.skip(f"shared bundle {SHARED} or Aave snapshot {SHARED_AAVE} is absent")
+    registry = Registry()
+    registry.add_folder(SHARED)
+    registry.add_exact(Snapshots.of(aave_levels(str(SHARED_AAVE))))
+    with serve(registry) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers import SHARED_AAVE
-from web.browser import SHARED, chart_box, coloured_share, fresh_page, open_page, serve, shot
+from web.browser import chart_box, coloured_share, fresh_page, open_page, shot
 
 MARKET = "btc-agg-1h-dec-feb"
 URL = f"/?market={MARKET}&window=30d"
@@ -31,20 +30,6 @@ WHERE = """(() => {
   }
   return best;
 })()"""
-
-
-@pytest.fixture(scope="module")
-def exact_server() -> Iterator[str]:
-    if not (SHARED / "meta.json").is_file() or not SHARED_AAVE.is_dir():
-        pytest.skip(f"shared bundle {SHARED} or Aave snapshot {SHARED_AAVE} is absent")
-    from liqheat.analytics.exact import Snapshots, aave_levels
-    from liqheat.api.markets import Registry
-
-    registry = Registry()
-    registry.add_folder(SHARED)
-    registry.add_exact(Snapshots.of(aave_levels(str(SHARED_AAVE))))
-    with serve(registry) as base:
-        yield base
 
 
 def violet(pixels: np.ndarray, x: float, y: float) -> bool:

@@ -9,24 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers import SHARED_AAVE
-from web.browser import SHARED, fresh_page, open_page, serve, shot
+from web.browser import fresh_page, open_page, shot
 
 MARKET = "btc-agg-1h-dec-feb"
-
-
-@pytest.fixture(scope="module")
-def exact_server() -> Iterator[str]:
-    if not (SHARED / "meta.json").is_file() or not SHARED_AAVE.is_dir():
-        pytest.skip(f"shared bundle {SHARED} or Aave snapshot {SHARED_AAVE} is absent")
-    from liqheat.analytics.exact import Snapshots, aave_levels
-    from liqheat.api.markets import Registry
-
-    registry = Registry()
-    registry.add_folder(SHARED)
-    registry.add_exact(Snapshots.of(aave_levels(str(SHARED_AAVE))))
-    with serve(registry) as base:
-        yield base
 
 
 @pytest.fixture
