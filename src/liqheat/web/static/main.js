@@ -271,11 +271,11 @@ async function load({ keepView = false, live = false, delta = null, early = null
       firstHeatmap(live, early, Boolean(firstCandles)).catch((error) => (early ? heatmapData(live) : Promise.reject(error))),
       exactData(),
     ]);
-    // The panels are asked once the chart's data is in: their answers would share the server's cores with it. On a
-    // new view, after the chart's first frame too (they would share the page's main thread with it); on a live
-    // refresh at once, while the worker colours the heatmap.
+    // On a new view the panels are asked once the chart is drawn (their answers would share the server's cores
+    // with its data, and the page's main thread with its first frame); on a live refresh at once: the new columns
+    // are a few kB and the worker colours only the columns that moved, so the panels' answers are the longer wait.
     const painted = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))); // after the frame
-    const asked = live ? picture.catch(() => {}) : picture.catch(() => {}).then(painted);
+    const asked = live ? Promise.resolve() : picture.catch(() => {}).then(painted);
     const panels = asked.then(() => Promise.all([
       api.liquidations(id, { window: state.window, limit: 5000 }),
       api.summary(id),
