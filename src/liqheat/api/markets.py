@@ -441,17 +441,6 @@ class Market:
         return {str(v): float(x) / total for v, x in row.items()} if total > 0 else {}
 
 
-def _fingerprint(bundle: Bundle) -> tuple[Any, ...]:
-    """What changes when a store market gains or edits rows anywhere, or its venues' state moves: its meta (the
-    venue status with it), its tables' lengths and a hash of every row."""
-    parts: list[Any] = [repr(bundle.meta)]
-    for name in ("candles", "open_interest", "funding", "liquidations"):
-        table = bundle.table(name)
-        rows = None if table is None else pd.util.hash_pandas_object(table, index=False).to_numpy()
-        parts.append(None if rows is None else (len(rows), int(rows.sum(dtype=np.uint64)), int(np.bitwise_xor.reduce(rows))))
-    return tuple(parts)
-
-
 def _side_score(s: SideScore) -> dict[str, float | None]:
     return {"model": num(s.model, 4), "yardstick": num(s.yardstick, 4), "margin": num(s.margin, 4)}
 
@@ -514,7 +503,7 @@ class Registry:
     def __init__(self) -> None:
         self._markets: dict[str, Market] = {}
         self._watched: dict[str, tuple[Path, tuple[tuple[str, int, int], ...]]] = {}
-        self._stores: dict[str, tuple[Any, list[Any], str, pd.Timestamp | None, tuple[tuple[str, int, int], ...]]] = {}
+        self._stores: dict[str, Any] = {}  # store markets: each kept current by a store.aggregate.Following
         self.problems: dict[str, str] = {}
         self.store: Any = None  # the store behind ``/api/liquidations`` (``serve --store``)
         self.alerts: Any = None  # the alert state behind ``/api/alerts`` (``liqheat run``): an AlertStore
@@ -586,38 +575,36 @@ class Registry:
         return aggregated
 
     def _add_store(self, store: Any, feeds: list[Any], timeframe: str, since: pd.Timestamp | None) -> Market:
-        from liqheat.store.aggregate import aggregate, stamp
+        from liqheat.store.aggregate import Following
 
         self.store = store
-        seen = stamp(store, feeds, timeframe)  # before reading: a write meanwhile is seen on the next refresh
-        agg = aggregate(store, feeds, timeframe, since)
+        following = Following(store, feeds, timeframe, since)
+        agg = following.refresh()
+        assert agg is not None  # the first refresh aggregates every row
         labels = "-".join(dict.fromkeys(f.venue for f in feeds))
         market = self.add(agg.bundle, market_id=slug(f"{feeds[0].market.base}-{labels}-{timeframe}"), kind="store")
         market.venue_oi = agg.venue_oi
-        self._stores[market.id] = (store, list(feeds), timeframe, since, seen)
+        self._stores[market.id] = following
         market.score_every = LIVE_SCORE_EVERY
         return market
 
     def _refresh_stores(self, only: Collection[str] | None = None) -> list[str]:
-        from liqheat.store.aggregate import aggregate, stamp
-
+        """Store markets whose rows changed since the last look, grown: each reads what the followers' writes
+        replaced (this market's files only: another market's writes cost it a few stat calls) and aggregates the
+        rows from the first that changed, not the whole history."""
         grown = []
-        for market_id, (store, feeds, timeframe, since, before) in list(self._stores.items()):
+        for market_id, following in list(self._stores.items()):
             if only is not None and market_id not in only:
                 continue
-            now = stamp(store, feeds, timeframe)  # this market's files: another market's writes cost it nothing
-            if now == before:
-                continue
-            self._stores[market_id] = (store, feeds, timeframe, since, now)
             try:
-                agg = aggregate(store, feeds, timeframe, since)
+                agg = following.refresh()
             except DomainError as exc:
                 self.problems[market_id] = str(exc)
                 continue
             self.problems.pop(market_id, None)
+            if agg is None:
+                continue  # files replaced with the rows they held, or nothing written
             market = self._markets[market_id]
-            if _fingerprint(agg.bundle) == _fingerprint(market.bundle):
-                continue  # another venue wrote: this market's rows are as they were
             market.grow(agg.bundle)
             market.venue_oi = agg.venue_oi
             grown.append(market_id)

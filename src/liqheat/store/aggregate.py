@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -294,7 +294,8 @@ def _liquidations(data: list[Any], rates: dict[str, float]) -> pd.DataFrame | No
         liq_parts.append(part)
     if not liq_parts:
         return None
-    return pd.concat(liq_parts, ignore_index=True).sort_values("ts", kind="stable").reset_index(drop=True)
+    out: pd.DataFrame = pd.concat(liq_parts, ignore_index=True).sort_values("ts", kind="stable").reset_index(drop=True)
+    return out
 
 
 def _seen_of(candles: pd.DataFrame, oi: pd.DataFrame, liq: pd.DataFrame, gaps: pd.DataFrame, step: pd.Timedelta) -> _Seen:
@@ -309,7 +310,8 @@ def _seen_of(candles: pd.DataFrame, oi: pd.DataFrame, liq: pd.DataFrame, gaps: p
 
 
 def _stream_gaps(gaps: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp, str]]:
-    return [(g.ts, g.until, str(g.stream)) for g in gaps.itertuples()] if not gaps.empty else []
+    rows = [(g.ts, g.until, str(g.stream)) for g in gaps.itertuples()] if not gaps.empty else []
+    return cast(list[tuple[pd.Timestamp, pd.Timestamp, str]], rows)
 
 
 def _last_valid(values: np.ndarray) -> np.ndarray:
@@ -670,13 +672,13 @@ class Following:
         lo = g0 - self.max_stale
         data = []
         seen = []
-        for feed, before in zip(self.feeds, self._seen, strict=True):
+        for feed, was in zip(self.feeds, self._seen, strict=True):
             candles_s, oi_s, funding_s, liq_s, gaps_s = feed_series(feed, self.timeframe)
             if not all(kept[s].covers(lo) for s in (candles_s, oi_s, liq_s)):
                 raise _Rebuild
             candles, oi, liq = (kept[s].since(lo) for s in (candles_s, oi_s, liq_s))
             gaps = kept[gaps_s].whole()
-            seen.append(self._seen_tail(before, candles, oi, liq, gaps, cut, lo))
+            seen.append(self._seen_tail(was, candles, oi, liq, gaps, cut, lo))
             liq_tail = liq[liq["ts"] >= cut] if len(liq) else liq
             data.append((feed, candles, oi, kept[funding_s].whole(), liq_tail, gaps))
         firsts = [s.first for s in seen if s.first is not None]
