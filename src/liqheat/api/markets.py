@@ -596,17 +596,18 @@ class Registry:
         for market_id, following in list(self._stores.items()):
             if only is not None and market_id not in only:
                 continue
-            try:
-                agg = following.refresh()
-            except DomainError as exc:
-                self.problems[market_id] = str(exc)
-                continue
-            self.problems.pop(market_id, None)
-            if agg is None:
-                continue  # files replaced with the rows they held, or nothing written
-            market = self._markets[market_id]
-            market.grow(agg.bundle)
-            market.venue_oi = agg.venue_oi
+            with following.lock:  # grown in the order refreshed: a concurrent refresh's older answer never lands last
+                try:
+                    agg = following.refresh()
+                except DomainError as exc:
+                    self.problems[market_id] = str(exc)
+                    continue
+                self.problems.pop(market_id, None)
+                if agg is None:
+                    continue  # files replaced with the rows they held, or nothing written
+                market = self._markets[market_id]
+                market.grow(agg.bundle)
+                market.venue_oi = agg.venue_oi
             grown.append(market_id)
         return grown
 

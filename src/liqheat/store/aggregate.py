@@ -10,6 +10,7 @@ as a hole in coverage, not as positions closing.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -588,6 +589,9 @@ class Following:
         self._kept: dict[Series, _Kept] = {}
         self._scaled = np.zeros(0, dtype=bool)
         self._seen: list[_Seen] = []
+        # one refresh at a time (a service's watch loop and a page's event stream both refresh): each carries on from
+        # the state the last one left; hold it across using the answer too, so an older answer is never used last
+        self.lock = threading.RLock()
 
     @property
     def series(self) -> list[Series]:
@@ -595,12 +599,13 @@ class Following:
 
     def refresh(self) -> Aggregate | None:
         """The aggregate after what was written since the last refresh; None when no row changed."""
-        if self.aggregate is not None:
-            try:
-                return self._carried()
-            except _Rebuild:
-                pass
-        return self._rebuilt()
+        with self.lock:
+            if self.aggregate is not None:
+                try:
+                    return self._carried()
+                except _Rebuild:
+                    pass
+            return self._rebuilt()
 
     def _read(self, series: Series, month: str) -> pd.DataFrame:
         return self.store.read(series, self.since, months=[month])
