@@ -366,3 +366,22 @@ def test_open_interest_arriving_late_on_every_candle_keeps_memory_bounded() -> N
     assert m._served().generation - generation == 60  # every second grow was a revision, not a carried-on append
     assert m.timeline._snaps.blocks >= 2  # the snapshots span blocks, of which the revisions shared the first
     assert_same(served(m), fresh(published(FULL, 360)))
+
+
+def test_late_open_interest_at_the_first_close_after_a_store_market_is_served_carries_it_on() -> None:
+    """A market served from the store has no version before the one it was built on; the sample at its last
+    close arriving with the next candle would build it again from the start (every market of a service once, all in
+    its first minute). It is built as the version one candle shorter carried on by the last, and carried on from
+    that one instead: the same maps as a fresh market's."""
+    m = Market(id="live", bundle=published(FULL, 300), kind="store")
+    generation = m._served().generation
+    m.map_at(299)
+    at_close = len(published(FULL, 300).open_interest) - 1  # the sample candle 299's close reads
+    late = edited_open_interest(published(FULL, 301), at_close)
+    assert not extends(published(FULL, 300), late)
+    m.grow(late)
+    assert m._served().generation == generation + 1  # a revision (history read anew), carried on
+    assert sorted(m.timeline.checkpoints) == [0, 299, 301]  # from the state after candle 299, not from the start
+    assert_same(served(m), fresh(late))
+    plain = Market(id="file", bundle=published(FULL, 300))
+    assert sorted(plain.timeline.checkpoints) == [0, 300]  # a market that does not grow is built as before

@@ -260,9 +260,26 @@ class Market:
             if self._view is None:
                 self._view = MarketView.from_bundle(self.bundle)
             if self._timeline is None:
-                step = self.bundle.meta.timeframe_delta
-                self._timeline = Timeline(self._view, self.params, keep_every=history_stride(step), keep_maps=KEPT_MAPS)
+                self._timeline = self._built(self._view)
             return Served(self.bundle, self._view, self._timeline, self._generation, self.version)
+
+    def _built(self, view: MarketView) -> Timeline:
+        """The timeline of ``view`` replayed from the start (call with the lock held). Built as the one of all its
+        candles but the last, carried on by that one: the same numbers, and a version to carry on from when the
+        open interest sampled at the last close arrives late (a market just served, with no version before it,
+        was otherwise built again from the start: each of a service's markets once, all at its first minute)."""
+        step = self.bundle.meta.timeframe_delta
+        settings: dict[str, Any] = {"keep_every": history_stride(step), "keep_maps": KEPT_MAPS}
+        grows = self.kind == "store" or self._tables is not None  # a store market, or one that grew before
+        if not grows or self._earlier or len(view) < 2:
+            return Timeline(view, self.params, **settings)
+        n = len(view) - 1
+        before = Timeline(view.head(n), self.params, **settings)
+        tables = self._tables if self._tables is not None else tables_of(self.bundle)
+        c = tables["candles"]
+        shorter = {**tables, "candles": Columns(c.ts[:n], {k: v[:n] for k, v in c.values.items()})}
+        self._earlier = [(self.bundle.meta, shorter, view.head(n), before)]
+        return before.extend(view)
 
     @property
     def predictions(self) -> pd.DataFrame:
