@@ -325,3 +325,63 @@ def test_a_live_market_keeps_its_score_a_while_across_candles_and_never_across_a
     candles.loc[5, "high"] = max(candles.loc[5, "high"], candles.loc[5, "close"])
     m.grow(replace(edited, candles=candles))
     assert m.score == fresh(replace(edited, candles=candles))["score"]
+
+
+def snapshot_bytes(m: Market) -> tuple[int, int]:
+    """Bytes of the snapshot blocks the market holds (its timeline's and those of the versions it keeps to carry on
+    from, each block once), and those of its timeline alone."""
+    from liqheat.api.markets import EARLIER
+
+    timelines = [m.timeline, *(t for *_, t in m._earlier if t is not None)]
+    assert len(timelines) <= EARLIER + 1
+    held = {id(b): b.nbytes for t in timelines for blocks in t._snaps._blocks.values() for b in blocks}
+    own = sum(b.nbytes for blocks in m.timeline._snaps._blocks.values() for b in blocks)
+    return sum(held.values()), own
+
+
+def test_open_interest_arriving_late_on_every_candle_keeps_memory_bounded() -> None:
+    """Each candle first served without the open interest sampled at its close, then again with it (what a store
+    market following a venue sees): every second grow is a revision, carried on from the version before. The
+    versions kept share their snapshots but the block each revision cuts (with a copy per revision, three versions
+    held three times the snapshots), the kept maps stay within their budget, and what is served is a fresh market's."""
+    from liqheat.api.markets import EARLIER, KEPT_MAPS
+
+    def late(n: int) -> Bundle:  # the first n candles, the sample at the last one's close not in yet
+        b = published(FULL, n)
+        return replace(b, open_interest=b.open_interest.iloc[:-1].reset_index(drop=True))
+
+    m = Market(id="live", bundle=published(FULL, 300))
+    m.map_at(299)
+    generation = m._served().generation
+    for n in range(301, 361):
+        m.grow(late(n))
+        m.map_at(n - 1)
+        m.grow(published(FULL, n))
+        m.map_at(n - 1)
+        held, own = snapshot_bytes(m)
+        block = m.timeline._snaps._blocks["long"][0].nbytes
+        assert held <= own + 2 * (EARLIER + 1) * block
+        assert len(m.timeline._kept) <= KEPT_MAPS
+        assert m.kept()["maps"][1] <= m.map_bytes
+    assert m._served().generation - generation == 60  # every second grow was a revision, not a carried-on append
+    assert m.timeline._snaps.blocks >= 2  # the snapshots span blocks, of which the revisions shared the first
+    assert_same(served(m), fresh(published(FULL, 360)))
+
+
+def test_late_open_interest_at_the_first_close_after_a_store_market_is_served_carries_it_on() -> None:
+    """A market served from the store has no version before the one it was built on; the sample at its last
+    close arriving with the next candle would build it again from the start (every market of a service once, all in
+    its first minute). It is built as the version one candle shorter carried on by the last, and carried on from
+    that one instead: the same maps as a fresh market's."""
+    m = Market(id="live", bundle=published(FULL, 300), kind="store")
+    generation = m._served().generation
+    m.map_at(299)
+    at_close = len(published(FULL, 300).open_interest) - 1  # the sample candle 299's close reads
+    late = edited_open_interest(published(FULL, 301), at_close)
+    assert not extends(published(FULL, 300), late)
+    m.grow(late)
+    assert m._served().generation == generation + 1  # a revision (history read anew), carried on
+    assert sorted(m.timeline.checkpoints) == [0, 299, 301]  # from the state after candle 299, not from the start
+    assert_same(served(m), fresh(late))
+    plain = Market(id="file", bundle=published(FULL, 300))
+    assert sorted(plain.timeline.checkpoints) == [0, 300]  # a market that does not grow is built as before

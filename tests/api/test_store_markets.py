@@ -110,8 +110,7 @@ def test_a_store_market_gaining_candles_is_carried_on_unless_the_close_reads_new
 
 def test_a_write_to_one_market_reads_only_that_market_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``liqheat run`` refreshes every market on every tick; with fifty of them, aggregating all fifty again whenever
-    one was written would take longer than a tick."""
-    from liqheat.store import aggregate as module
+    one was written would take longer than a tick. And the market written reads again only the file replaced."""
     from liqheat.store.parquet_store import Series
 
     store = Store(tmp_path)
@@ -123,11 +122,9 @@ def test_a_write_to_one_market_reads_only_that_market_again(tmp_path: Path, monk
     registry = Registry()
     registry.add_store(store, parse_feeds(["binance"], "BTCUSDT"), "1m")
     registry.add_store(store, parse_feeds(["binance"], "ETHUSDT"), "1m")
-    read: list[str] = []
-    real = module.aggregate
-    monkeypatch.setattr(
-        module, "aggregate", lambda store, feeds, *a, **k: read.append(feeds[0].market.base) or real(store, feeds, *a, **k)
-    )
+    read: list[tuple[str, str]] = []
+    real = store.read
+    monkeypatch.setattr(store, "read", lambda series, *a, **k: read.append((series.kind, series.symbol)) or real(series, *a, **k))
     with store.writer():
         store.write(Series("liquidations", "binance", "ETH/USDT:USDT"),
                     pd.DataFrame({"ts": frame["ts"].iloc[-2:], "side": "long", "usd": 1e5, "price": 3000.0}))  # fmt: skip
@@ -135,4 +132,4 @@ def test_a_write_to_one_market_reads_only_that_market_again(tmp_path: Path, monk
     assert registry.refresh(only=["btc-binance-1m"]) == []  # liqheat run takes a market whose candles came on its own
     assert read == []
     assert registry.refresh() == ["eth-binance-1m"]
-    assert read == ["ETH"]
+    assert read == [("liquidations", "ETH/USDT:USDT")]

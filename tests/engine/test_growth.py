@@ -14,7 +14,7 @@ import pytest
 from helpers import hourly_random_walk
 from liqheat.bundle import Bundle, BundleMeta
 from liqheat.demo.live import published
-from liqheat.engine.growing import Rows
+from liqheat.engine.growing import Blocks, Rows
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import MarketView, drivers
 from liqheat.engine.timeline import Timeline
@@ -105,11 +105,13 @@ def test_a_timeline_extended_past_its_grid_grows_it(factor: float, moves: str) -
     assert (timeline.grid.k0 == grid.k0) == (moves == "top")
 
 
-def test_what_a_timeline_served_before_it_was_extended_stays() -> None:
+@pytest.mark.parametrize("config", [SMALL, SMALL | {"max_snapshots": 1024}], ids=["few snapshots", "a snapshot a candle"])
+def test_what_a_timeline_served_before_it_was_extended_stays(config: dict[str, int]) -> None:
     """A request may still read the timeline of the last version: neither extending it nor extending it again
-    from the same version (a second branch) changes what it serves."""
+    from the same version (a second branch) changes what it serves. With a snapshot a candle, the extensions cross
+    a block of snapshots (256) and the branch cuts one."""
     full = market()
-    old = Timeline(view_of(full, 200), PARAMS, **SMALL)
+    old = Timeline(view_of(full, 200), PARAMS, **config)
     after, candles = np.arange(0, 200, 3), np.arange(1, 200, 2)
     before = (old.predictions.copy(), *old.maps_after(after), *old.maps_at_open(candles, 2, None))
     first = old.extend(grown_view(old.view, full, 260))
@@ -118,8 +120,8 @@ def test_what_a_timeline_served_before_it_was_extended_stays() -> None:
     for a, b in zip(before, now, strict=True):
         np.testing.assert_array_equal(a, b)
     assert len(old.view) == len(old.predictions) == 200
-    assert_same_timeline(first, Timeline(view_of(full, 260), PARAMS, **SMALL))
-    assert_same_timeline(second, Timeline(view_of(full, 230), PARAMS, **SMALL))
+    assert_same_timeline(first, Timeline(view_of(full, 260), PARAMS, **config))
+    assert_same_timeline(second, Timeline(view_of(full, 230), PARAMS, **config))
 
 
 def test_extended_drivers_are_the_drivers_of_the_longer_view() -> None:
@@ -181,6 +183,33 @@ def test_rows_grow_in_place_and_branch_from_an_earlier_length() -> None:
     np.testing.assert_array_equal(first["a"], [0, 1, 2, 3, 4, 5])
     with pytest.raises(DomainError, match="columns"):
         first.grown(6, {"a": np.array([1.0])})
+
+
+def test_blocks_grow_in_place_and_branch_sharing_the_blocks_before() -> None:
+    """A timeline's snapshots: appended in place, and a branch from an earlier length (a revision) shares the whole
+    blocks before it, copies the one it cuts, and leaves the rows of the version it branched from as they were."""
+    maps = np.arange(22.0).reshape(11, 2)
+    blocks = Blocks({"m": maps}, size=4)
+    assert (len(blocks), blocks.blocks) == (11, 3)
+    np.testing.assert_array_equal(blocks.take("m", np.array([10, 0, 5])), maps[[10, 0, 5]])
+    np.testing.assert_array_equal(blocks.take("m", np.array([9, 1]), slice(1, 2)), maps[[9, 1], 1:2])
+    more = np.full((3, 2), -1.0)
+    grown = blocks.grown(11, {"m": more})
+    assert grown is blocks
+    assert (len(grown), grown.blocks) == (14, 4)
+    np.testing.assert_array_equal(grown.take("m", np.arange(14)), np.vstack([maps, more]))
+    branch = grown.grown(6, {"m": np.full((1, 2), 7.0)})
+    assert branch is not grown
+    assert branch._blocks["m"][0] is grown._blocks["m"][0]  # the whole block before the cut is shared, not copied
+    assert branch._blocks["m"][1] is not grown._blocks["m"][1]
+    np.testing.assert_array_equal(branch.take("m", np.arange(7)), np.vstack([maps[:6], [[7.0, 7.0]]]))
+    np.testing.assert_array_equal(grown.take("m", np.arange(14)), np.vstack([maps, more]))  # as it was
+    again = branch.grown(7, {"m": np.full((6, 2), 8.0)})  # the branch goes on in place, over its own blocks
+    assert again is branch
+    np.testing.assert_array_equal(grown.take("m", np.arange(14)), np.vstack([maps, more]))
+    np.testing.assert_array_equal(again.take("m", np.arange(13))[7:], np.full((6, 2), 8.0))
+    with pytest.raises(DomainError, match="columns"):
+        blocks.grown(14, {"x": more})
 
 
 def test_a_timeline_extended_again_from_an_earlier_version_serves_the_new_data() -> None:

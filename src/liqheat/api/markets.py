@@ -260,9 +260,26 @@ class Market:
             if self._view is None:
                 self._view = MarketView.from_bundle(self.bundle)
             if self._timeline is None:
-                step = self.bundle.meta.timeframe_delta
-                self._timeline = Timeline(self._view, self.params, keep_every=history_stride(step), keep_maps=KEPT_MAPS)
+                self._timeline = self._built(self._view)
             return Served(self.bundle, self._view, self._timeline, self._generation, self.version)
+
+    def _built(self, view: MarketView) -> Timeline:
+        """The timeline of ``view`` replayed from the start (call with the lock held). Built as the one of all its
+        candles but the last, carried on by that one: the same numbers, and a version to carry on from when the
+        open interest sampled at the last close arrives late (a market just served, with no version before it,
+        was otherwise built again from the start: each of a service's markets once, all at its first minute)."""
+        step = self.bundle.meta.timeframe_delta
+        settings: dict[str, Any] = {"keep_every": history_stride(step), "keep_maps": KEPT_MAPS}
+        grows = self.kind == "store" or self._tables is not None  # a store market, or one that grew before
+        if not grows or self._earlier or len(view) < 2:
+            return Timeline(view, self.params, **settings)
+        n = len(view) - 1
+        before = Timeline(view.head(n), self.params, **settings)
+        tables = self._tables if self._tables is not None else tables_of(self.bundle)
+        c = tables["candles"]
+        shorter = {**tables, "candles": Columns(c.ts[:n], {k: v[:n] for k, v in c.values.items()})}
+        self._earlier = [(self.bundle.meta, shorter, view.head(n), before)]
+        return before.extend(view)
 
     @property
     def predictions(self) -> pd.DataFrame:
@@ -457,17 +474,6 @@ class Market:
         return {str(v): float(x) / total for v, x in row.items()} if total > 0 else {}
 
 
-def _fingerprint(bundle: Bundle) -> tuple[Any, ...]:
-    """What changes when a store market gains or edits rows anywhere, or its venues' state moves: its meta (the
-    venue status with it), its tables' lengths and a hash of every row."""
-    parts: list[Any] = [repr(bundle.meta)]
-    for name in ("candles", "open_interest", "funding", "liquidations"):
-        table = bundle.table(name)
-        rows = None if table is None else pd.util.hash_pandas_object(table, index=False).to_numpy()
-        parts.append(None if rows is None else (len(rows), int(rows.sum(dtype=np.uint64)), int(np.bitwise_xor.reduce(rows))))
-    return tuple(parts)
-
-
 def _side_score(s: SideScore) -> dict[str, float | None]:
     return {"model": num(s.model, 4), "yardstick": num(s.yardstick, 4), "margin": num(s.margin, 4)}
 
@@ -530,7 +536,7 @@ class Registry:
     def __init__(self) -> None:
         self._markets: dict[str, Market] = {}
         self._watched: dict[str, tuple[Path, tuple[tuple[str, int, int], ...]]] = {}
-        self._stores: dict[str, tuple[Any, list[Any], str, pd.Timestamp | None, tuple[tuple[str, int, int], ...]]] = {}
+        self._stores: dict[str, Any] = {}  # store markets: each kept current by a store.aggregate.Following
         self.problems: dict[str, str] = {}
         self.store: Any = None  # the store behind ``/api/liquidations`` (``serve --store``)
         self.alerts: Any = None  # the alert state behind ``/api/alerts`` (``liqheat run``): an AlertStore
@@ -602,40 +608,39 @@ class Registry:
         return aggregated
 
     def _add_store(self, store: Any, feeds: list[Any], timeframe: str, since: pd.Timestamp | None) -> Market:
-        from liqheat.store.aggregate import aggregate, stamp
+        from liqheat.store.aggregate import Following
 
         self.store = store
-        seen = stamp(store, feeds, timeframe)  # before reading: a write meanwhile is seen on the next refresh
-        agg = aggregate(store, feeds, timeframe, since)
+        following = Following(store, feeds, timeframe, since)
+        agg = following.refresh()
+        assert agg is not None  # the first refresh aggregates every row
         labels = "-".join(dict.fromkeys(f.venue for f in feeds))
         market = self.add(agg.bundle, market_id=slug(f"{feeds[0].market.base}-{labels}-{timeframe}"), kind="store")
         market.venue_oi = agg.venue_oi
-        self._stores[market.id] = (store, list(feeds), timeframe, since, seen)
+        self._stores[market.id] = following
         market.score_every = LIVE_SCORE_EVERY
         return market
 
     def _refresh_stores(self, only: Collection[str] | None = None) -> list[str]:
-        from liqheat.store.aggregate import aggregate, stamp
-
+        """Store markets whose rows changed since the last look, grown: each reads what the followers' writes
+        replaced (this market's files only: another market's writes cost it a few stat calls) and aggregates the
+        rows from the first that changed, not the whole history."""
         grown = []
-        for market_id, (store, feeds, timeframe, since, before) in list(self._stores.items()):
+        for market_id, following in list(self._stores.items()):
             if only is not None and market_id not in only:
                 continue
-            now = stamp(store, feeds, timeframe)  # this market's files: another market's writes cost it nothing
-            if now == before:
-                continue
-            self._stores[market_id] = (store, feeds, timeframe, since, now)
-            try:
-                agg = aggregate(store, feeds, timeframe, since)
-            except DomainError as exc:
-                self.problems[market_id] = str(exc)
-                continue
-            self.problems.pop(market_id, None)
-            market = self._markets[market_id]
-            if _fingerprint(agg.bundle) == _fingerprint(market.bundle):
-                continue  # another venue wrote: this market's rows are as they were
-            market.grow(agg.bundle)
-            market.venue_oi = agg.venue_oi
+            with following.lock:  # grown in the order refreshed: a concurrent refresh's older answer never lands last
+                try:
+                    agg = following.refresh()
+                except DomainError as exc:
+                    self.problems[market_id] = str(exc)
+                    continue
+                self.problems.pop(market_id, None)
+                if agg is None:
+                    continue  # files replaced with the rows they held, or nothing written
+                market = self._markets[market_id]
+                market.grow(agg.bundle)
+                market.venue_oi = agg.venue_oi
             grown.append(market_id)
         return grown
 

@@ -104,6 +104,14 @@ class MarketView:
             symbol=symbol,
         )
 
+    def head(self, n: int) -> MarketView:
+        """The view of the first ``n`` candles: each row reads only what is known at its candle's close, so these
+        are the rows of the bundle as it stood then (views of these arrays, not copies)."""
+        if not 0 < n <= len(self):
+            raise DomainError(f"a head must keep 1 … {len(self)} candles, got {n}")
+        cut = {name: getattr(self, name)[:n] for name in _COLUMNS if getattr(self, name) is not None}
+        return replace(self, _rows=None, **cut)
+
     def extended(self, tail: MarketView) -> MarketView:
         """This view followed by ``tail``'s candles (the same market's, later): the earlier rows are not
         copied again, and views of them handed out before stay as they were."""

@@ -36,7 +36,7 @@ from typing import TypeVar, cast
 import numpy as np
 
 from liqheat.engine import compiled as kernel
-from liqheat.engine.growing import Rows
+from liqheat.engine.growing import Blocks, Rows
 from liqheat.engine.params import ModelParams
 from liqheat.engine.replay import Drivers, Engine, Grid, MarketView, drivers
 from liqheat.model import DomainError
@@ -172,14 +172,14 @@ class Timeline:
             begin = end
         self._predictions = Rows({"p": np.concatenate(predictions)})
         self._snap_grid = engine.grid
-        self._snaps = Rows({"long": np.vstack(longs), "short": np.vstack(shorts)})
+        self._snaps = Blocks({"long": np.vstack(longs), "short": np.vstack(shorts)})
         self._bind()
 
     def _bind(self) -> None:
-        """Take this version's views of the growing arrays (later versions write only past them)."""
+        """Take this version's views of the growing arrays and its number of snapshots (later versions write only
+        past them)."""
         self.predictions: np.ndarray = self._predictions["p"]
-        self.snap_long: np.ndarray = self._snaps["long"]
-        self.snap_short: np.ndarray = self._snaps["short"]
+        self.snapshots: int = len(self._snaps)
 
     def _run(
         self, engine: Engine, begin: int, end: int, snaps: np.ndarray, kept: np.ndarray
@@ -201,7 +201,7 @@ class Timeline:
     @property
     def snapshot_candles(self) -> np.ndarray:
         """The candles whose opening map is a snapshot (row r is candle (r + 1) × stride)."""
-        return np.arange(1, len(self.snap_long) + 1, dtype=np.int64) * self.stride
+        return np.arange(1, self.snapshots + 1, dtype=np.int64) * self.stride
 
     def extend(self, view: MarketView, *, branch: bool = False) -> Timeline:
         """This timeline carried on over ``view``, which extends its view by candles at the end: only those are
@@ -244,16 +244,14 @@ class Timeline:
         on = engine.grid  # the grid only grows: it holds every earlier one
         new_long = np.vstack([_moved(fl, grid, on) for grid, fl, _ in frames])
         new_short = np.vstack([_moved(fs, grid, on) for grid, _, fs in frames])
-        snaps, long, short = self._snaps, self.snap_long, self.snap_short
-        if grown.stride != self.stride:  # keep the rows whose candle is a multiple of the new stride
-            step = grown.stride // self.stride
-            long, short = long[step - 1 :: step], short[step - 1 :: step]
-        if on != self._snap_grid:  # the grid grew (rarely: it grows with room to spare)
-            long, short = _moved(long, self._snap_grid, on), _moved(short, self._snap_grid, on)
-        if long is not self.snap_long:
-            snaps = Rows({"long": np.ascontiguousarray(long), "short": np.ascontiguousarray(short)})
+        snaps, count = self._snaps, self.snapshots
+        if grown.stride != self.stride or on != self._snap_grid:  # rarely: once per doubling of the candles, or
+            step = grown.stride // self.stride  # when the grid grows (it grows with room to spare)
+            kept = np.arange(step - 1, count, step, dtype=np.int64)  # the rows whose candle is a multiple of the stride
+            long, short = (_moved(snaps.take(name, kept), self._snap_grid, on) for name in ("long", "short"))
+            snaps, count = Blocks({"long": long, "short": short}), len(kept)
         grown._snap_grid = on
-        grown._snaps = snaps.grown(len(long), {"long": new_long, "short": new_short})
+        grown._snaps = snaps.grown(count, {"long": new_long, "short": new_short})
         grown._bind()
         return grown
 
@@ -341,8 +339,8 @@ class Timeline:
         if snapshots:
             at = candles // self.stride - 1
             b0, b1 = r0 * group, min(self.grid.n_bins, (r1 + 1) * group)
-            long = _window(self.snap_long, at, self._snap_grid, self.grid, b0, b1)
-            short = _window(self.snap_short, at, self._snap_grid, self.grid, b0, b1)
+            long = _window(self._snaps, "long", at, self._snap_grid, self.grid, b0, b1)
+            short = _window(self._snaps, "short", at, self._snap_grid, self.grid, b0, b1)
             return _grouped(long, group), _grouped(short, group)
         return self._after(candles - 1, group, None if full else lev_mask, (r0, r1))
 
@@ -451,16 +449,17 @@ def _moved(rows: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
     return out
 
 
-def _window(rows: np.ndarray, at: np.ndarray, source: Grid, target: Grid, b0: int, b1: int) -> np.ndarray:
-    """Rows ``at`` of maps on ``source``'s bins, as ``target``'s bins ``b0 … b1 − 1``: :func:`_moved` then cut,
-    without moving the bins that are cut (a year's snapshots are 13 MB; a window shows a fifth of their bins)."""
+def _window(rows: Blocks, name: str, at: np.ndarray, source: Grid, target: Grid, b0: int, b1: int) -> np.ndarray:
+    """Rows ``at`` of column ``name``, maps on ``source``'s bins, as ``target``'s bins ``b0 … b1 − 1``: :func:`_moved`
+    then cut, without moving the bins that are cut (a year's snapshots are 13 MB; a window shows a fifth of their
+    bins)."""
     shift = source.k0 - target.k0  # target bin = source bin + shift
     lo, hi = max(b0 - shift, 0), min(b1 - shift, source.n_bins)
     if source == target:
-        return rows[at, b0:b1]
-    out = np.zeros((len(at), b1 - b0), dtype=rows.dtype)
+        return rows.take(name, at, slice(b0, b1))
+    out = np.zeros((len(at), b1 - b0), dtype=np.float32)
     if hi > lo:
-        out[:, lo + shift - b0 : hi + shift - b0] = rows[at, lo:hi]
+        out[:, lo + shift - b0 : hi + shift - b0] = rows.take(name, at, slice(lo, hi))
     return out
 
 

@@ -16,7 +16,7 @@ importing write to a local store.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -109,9 +109,20 @@ class UrlStore(Store):
             added += len(merged) - (0 if old is None else len(old))
         return added
 
-    def read(self, series: Series, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
-        """The series' rows in [since, until), sorted: :meth:`Store.read`'s answer, read with pyarrow."""
-        tables = [self._table(path) for path in self.month_files(series)]
+    def read(
+        self,
+        series: Series,
+        since: pd.Timestamp | None = None,
+        until: pd.Timestamp | None = None,
+        *,
+        months: Collection[str] | None = None,
+    ) -> pd.DataFrame:
+        """The series' rows in [since, until), sorted: :meth:`Store.read`'s answer, read with pyarrow (``months``:
+        those month files only)."""
+        files = self.month_files(series)
+        if months is not None:
+            files = [f for f in files if f.rsplit("/", 2)[-2].removeprefix("month=") in months]
+        tables = [self._table(path) for path in files]
         if not tables:
             return pd.DataFrame(columns=["ts"])
         frame = pa.concat_tables(tables, promote_options="default").to_pandas()
