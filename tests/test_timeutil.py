@@ -62,5 +62,4 @@ def test_utc_micros_needs_a_zone_and_a_year_in_range() -> None:
     ],
 )
 def test_display_interval(span: str, native: str, picked: str | None) -> None:
-    days = {"1y": "365d"}.get(span, span)
-    assert display_interval(pd.Timedelta(days), parse_duration(native)) == picked
+    assert display_interval(parse_duration({"1y": "365d"}.get(span, span)), parse_duration(native)) == picked

@@ -16,6 +16,16 @@ import numpy as np
 from liqheat.model import DomainError
 
 
+def _tail_length(tail: Mapping[str, np.ndarray], columns: Mapping[str, object], held: str) -> int:
+    """The rows ``tail`` adds: every held column, all of one length (an error names what differs)."""
+    if set(tail) != set(columns):
+        raise DomainError(f"tail has columns {sorted(tail)}, {held} have {sorted(columns)}")
+    added = {int(values.shape[0]) for values in tail.values()}
+    if len(added) > 1:
+        raise DomainError(f"tail columns must have equal lengths, got {sorted(added)}")
+    return added.pop() if added else 0
+
+
 class Rows:
     """Named columns of equal length (any trailing shape) with room to grow.
 
@@ -38,12 +48,7 @@ class Rows:
     def grown(self, at: int, tail: Mapping[str, np.ndarray]) -> Rows:
         """Rows ``0 … at − 1`` of these, then ``tail`` (every column, equal lengths): in place when ``at``
         is the longest length so far, as a copy otherwise. Read the columns of the answer."""
-        if set(tail) != set(self._buffers):
-            raise DomainError(f"tail has columns {sorted(tail)}, rows have {sorted(self._buffers)}")
-        added = {int(values.shape[0]) for values in tail.values()}
-        if len(added) > 1:
-            raise DomainError(f"tail columns must have equal lengths, got {sorted(added)}")
-        k = added.pop() if added else 0
+        k = _tail_length(tail, self._buffers, "rows")
         with self._lock:
             if at == self.length:
                 self._write(at, k, tail)
@@ -114,12 +119,7 @@ class Blocks:
     def grown(self, at: int, tail: Mapping[str, np.ndarray]) -> Blocks:
         """Rows ``0 … at − 1`` of these, then ``tail``: in place when ``at`` is the longest length so far, else a
         branch sharing the whole blocks before ``at``. Read the rows of the answer."""
-        if set(tail) != set(self._blocks):
-            raise DomainError(f"tail has columns {sorted(tail)}, blocks have {sorted(self._blocks)}")
-        added = {int(values.shape[0]) for values in tail.values()}
-        if len(added) > 1:
-            raise DomainError(f"tail columns must have equal lengths, got {sorted(added)}")
-        k = added.pop() if added else 0
+        k = _tail_length(tail, self._blocks, "blocks")
         with self._lock:
             if at == self.length:
                 self._write(at, k, tail)
