@@ -94,12 +94,8 @@ const localLegend = (scale, power, refs) => {
 // - relative: each column against its own largest cell. absolute / log: every cell against the view's
 //   99.5th percentile, on a square-root or log scale.
 // `contrast` > 1 lifts the faint cells, < 1 keeps only the strongest; `prices` is the price at each column.
-export function levels(h, scale, { contrast = 1, prices = null } = {}) {
-  const { level, legend } = new Painter().colour(h, scale, contrast, prices);
-  return { level, legend };
-}
-
-// Colours one frame and keeps what it needs to colour the next: a live candle moves the frame by a column or two,
+//
+// Painter colours one frame and keeps what it needs to colour the next: a live candle moves the frame by a column or two,
 // and with the local scale only the columns whose references moved (a few dozen of ~1,400) are coloured again, to the
 // same bytes as colouring the whole frame (a browser test compares them).
 export class Painter {
