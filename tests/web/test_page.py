@@ -61,6 +61,28 @@ def test_a_named_view_asks_its_data_once_with_the_first_bytes_and_colours_it_off
     assert page.errors == []
 
 
+def test_a_new_view_draws_its_candles_while_its_heatmap_is_still_being_coloured(page: Any, server: str) -> None:
+    """The chart's first render overlaps the worker's colouring: with the worker's script held back, the candles are
+    on the chart (and the view not yet ready) before any bitmap exists; once the worker runs, the heatmap joins them."""
+    import time
+
+    def late(route: Any) -> None:
+        time.sleep(1.5)
+        route.continue_()
+
+    page.route("**/static/colour.js", late)
+    page.goto(f"{server}/?market=synthetic&window=3d")
+    page.wait_for_function("window.liqheat && window.liqheat.bars.length > 0", timeout=30_000)
+    drawn = page.evaluate("[series.data().length, page.bars.length, page.heatmap, document.body.dataset.state]")
+    assert drawn[0] == drawn[1] > 100
+    assert drawn[2] is None
+    assert drawn[3] == "loading"
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=30_000)
+    assert page.evaluate("page.painted.image.width") == page.evaluate("page.heatmap.columns")
+    assert page.evaluate("page.firstPaintAt") > page.evaluate("page.dataAt") >= 1500
+    assert page.errors == []
+
+
 def test_bright_rows_sit_at_the_prices_the_api_reports_largest(page: Any, server: str) -> None:
     import httpx
 

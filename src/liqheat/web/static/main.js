@@ -249,6 +249,19 @@ function appended(native) {
   return { time: column('time'), open: column('open'), high: column('high'), low: column('low'), close: column('close') };
 }
 
+// The candles of a load on the chart (a new view's at once, with another view's bitmap taken away; a live one's with
+// its heatmap), its visible range kept, set from the address, or fitted.
+function showCandles(candles, visible, { live = false, follows = false } = {}) {
+  if (!follows) page.interval = candles.interval;
+  page.bars = candles.time;
+  page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
+  if (!live) heatmapPrimitive.set(null);
+  series.setData(page.candles);
+  if (visible) chart.timeScale().setVisibleLogicalRange(visible);
+  else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
+  else chart.timeScale().fitContent();
+}
+
 async function load({ keepView = false, live = false, delta = null, early = null } = {}) {
   $('error').hidden = true;
   document.body.dataset.state = 'loading';
@@ -266,10 +279,16 @@ async function load({ keepView = false, live = false, delta = null, early = null
     // the event's candles, when they follow the last one this page has: appended, not asked again
     const follows = delta?.candles && page.answers.summary?.id === id && page.answers.summary.last === delta.previous_last;
     const firstCandles = early?.candles?.key === candleQuery().key ? early.candles.answer : null;
+    const candlesAsked = follows ? Promise.resolve(appended(delta.candles)) : firstCandles ?? api.candles(id, candleQuery().query);
+    // a new view's candles are drawn as they arrive, while its heatmap is coloured: the chart's first render
+    // (~100 ms of the main thread) overlaps the worker's colouring, and the bitmap then only needs its own draw
+    const shown = live ? null : candlesAsked.then((candles) => { if (token === page.loadToken) showCandles(candles, visible); });
+    shown?.catch(() => {}); // the picture's await reports a failure
     const picture = Promise.all([
-      follows ? Promise.resolve(appended(delta.candles)) : firstCandles ?? api.candles(id, candleQuery().query),
+      candlesAsked,
       firstHeatmap(live, early, Boolean(firstCandles)).catch((error) => (early ? heatmapData(live) : Promise.reject(error))),
       exactData(),
+      shown,
     ]);
     // On a new view the panels are asked once the chart is drawn (their answers would share the server's cores
     // with its data, and the page's main thread with its first frame); on a live refresh at once: the new columns
@@ -293,15 +312,8 @@ async function load({ keepView = false, live = false, delta = null, early = null
     page.dataAt = performance.now();
     page.pictureAt = performance.timeOrigin + page.dataAt;
     page.firstPaintMs = null;
-    if (!follows) page.interval = candles.interval;
-    page.bars = candles.time;
-    page.candles = candles.time.map((t, i) => ({ time: t, open: candles.open[i], high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
-    if (!live) heatmapPrimitive.set(null); // another view's bitmap is not drawn over these candles
-    series.setData(page.candles);
+    if (live) showCandles(candles, visible, { live, follows });
     page.exactLayer = exact;
-    if (visible) chart.timeScale().setVisibleLogicalRange(visible);
-    else if (state.from && state.to) chart.timeScale().setVisibleRange({ from: Number(state.from), to: Number(state.to) });
-    else chart.timeScale().fitContent();
     if (heat) await repaint(heat); // the chart draws the candles meanwhile
     else Object.assign(page, { colourMs: 0, painted: { ...page.painted, again: 0 } }); // nothing to colour again
     if (token !== page.loadToken) return;
