@@ -83,7 +83,7 @@ def aave_live(
     source: Annotated[
         str, typer.Option(help="Where positions are read: rpc (the users named) or subgraph (every borrower).")
     ] = "subgraph",
-    chain: Annotated[str, typer.Option(help="The Aave v3 deployment: ethereum (chain 1) or base (chain 8453).")] = "ethereum",
+    chain: Annotated[str, typer.Option(help="Aave v3 on ethereum (chain 1), base (8453) or arbitrum (42161).")] = "ethereum",
     user: Annotated[list[str] | None, typer.Option("--user", help="An account to read (rpc; repeatable).")] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many borrowers (subgraph).", min=1)] = None,
     asset: Annotated[str, typer.Option(help="The underlying whose price the map is drawn on: BTC or ETH.")] = "BTC",

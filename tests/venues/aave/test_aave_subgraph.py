@@ -154,6 +154,8 @@ def test_the_subgraphs_own_errors_and_another_pool_are_said(serve: Any) -> None:
         AaveSubgraph(serve(Stub(STATE, USERS, errors=[{"message": "Store error: database unavailable"}])), CORE).state()
     with pytest.raises(DomainError, match=r"no pool 0xe20fcbdb.*\(Aave v3 Base\); its pools: 0x2f39d218"):
         AaveSubgraph(serve(Stub(STATE, USERS)), DEPLOYMENTS["base"]).state()
+    with pytest.raises(DomainError, match=r"no pool 0xa97684ea.*\(Aave v3 Arbitrum\)"):
+        AaveSubgraph(serve(Stub(STATE, USERS)), DEPLOYMENTS["arbitrum"]).state()
     with pytest.raises(DomainError, match="must be an http"):
         AaveSubgraph("ftp://example", CORE)
     with pytest.raises(DomainError, match=r"the subgraph at http://127\.0\.0\.1:9/ failed"):
@@ -182,5 +184,5 @@ def test_the_cli_reads_a_subgraph_and_maps_its_positions_on_btc(serve: Any) -> N
     refused = CliRunner().invoke(app, ["onchain", "aave-live", "--url", url, "--source", "rpc"])
     assert refused.exit_code != 0
     assert "--user" in refused.output
-    other = CliRunner().invoke(app, ["onchain", "aave-live", "--url", url, "--chain", "arbitrum"])
-    assert "chain must be one of ethereum, base" in other.output
+    other = CliRunner().invoke(app, ["onchain", "aave-live", "--url", url, "--chain", "optimism"])
+    assert "chain must be one of ethereum, base, arbitrum" in other.output

@@ -29,7 +29,8 @@ SECONDS_PER_YEAR = 365 * 24 * 3600
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    """Where one Aave v3 pool lives: addresses from bgd-labs/aave-address-book (2026-05-01)."""
+    """Where one Aave v3 pool lives: addresses from bgd-labs/aave-address-book (its snapshot of 2026-05-01; the three
+    UiPoolDataProviders are those of its commit ec634ea2, 2025-12-18, one version, the reserve fields below)."""
 
     name: str
     chain_id: int
@@ -43,6 +44,8 @@ DEPLOYMENTS = {
                            "0x87870Bca3F3fD6335C3F4ce8392D69350B4fA4E2", "0x56b7A1012765C285afAC8b8F25C69Bf10ccfE978"),
     "base": Deployment("Aave v3 Base", 8453, "0xe20fCBdBfFC4Dd138cE8b2E6FBb6CB49777ad64D",
                        "0xA238Dd80C259a72e81d7e4664a9801593F98d1c5", "0xb84A20e848baE3e13897934bB4e74E2225f4546B"),
+    "arbitrum": Deployment("Aave v3 Arbitrum", 42161, "0xa97684ead0e402dC232d5A977953DF7ECBaB3CDb",
+                           "0x794a61358D6845594F94dc1DB02A252b5b4814aD", "0x13c833256BD767da2320d727a3691BAff3770E39"),
 }  # fmt: skip
 
 RESERVE_FIELDS = (
