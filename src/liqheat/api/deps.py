@@ -5,7 +5,8 @@ map at a time). Each names its parameter when it refuses a value.
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import Depends, Query, Request
@@ -68,3 +69,39 @@ def map_at(m: Market, at: str | None, *, ages: bool = True) -> MarketMap:
     with naming("at"):
         index = index_at(m.bundle, parse_time(at, "at"), name=m.id)
     return m.map_at(index, ages=ages)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The columns and rows a heatmap is laid out on, as the heatmap and its exact layer both read them (the page asks
+    the two with the same values, so one bitmap and its violet layer share their cells)."""
+
+    window: str
+    span: pd.Timedelta
+    stop: pd.Timestamp | None
+    bins: int
+    columns: int
+    side: Literal["both", "long", "short"]
+    band: tuple[float, float] | None  # None: every leverage
+
+    @property
+    def sides(self) -> list[str]:
+        return [s for s in ("long", "short") if self.side in ("both", s)]
+
+
+def frame(
+    window: Window = "7d",
+    end: End = None,
+    bins: Annotated[int, Query(ge=10, le=1000)] = 300,
+    columns: Annotated[int, Query(ge=2, le=2000)] = 800,
+    side: Literal["both", "long", "short"] = "both",
+    lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
+    lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
+) -> Frame:
+    if lev_min > lev_max:
+        raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
+    band = None if lev_min <= 1 and lev_max >= 200 else (lev_min, lev_max)
+    return Frame(window, window_of(window), time_of(end, "end"), bins, columns, side, band)
+
+
+FrameDep = Annotated[Frame, Depends(frame)]

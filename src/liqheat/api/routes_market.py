@@ -22,7 +22,7 @@ from liqheat.analytics.liqmap import Part, leverage_parts, venue_parts, whole
 from liqheat.analytics.liqmap import liquidation_map as build_map
 from liqheat.api import encode
 from liqheat.api.busy import HEAVY
-from liqheat.api.deps import At, End, MarketDep, RegistryDep, Window, end_of, map_at, time_of, window_of
+from liqheat.api.deps import At, End, FrameDep, MarketDep, RegistryDep, Window, end_of, map_at, window_of
 from liqheat.api.errors import ApiError, naming
 from liqheat.api.models import (
     ERRORS,
@@ -205,13 +205,7 @@ def candles(
 )
 def heatmap(
     m: MarketDep,
-    window: Window = "7d",
-    end: End = None,
-    bins: Annotated[int, Query(ge=10, le=1000)] = 300,
-    columns: Annotated[int, Query(ge=2, le=2000)] = 800,
-    side: Literal["both", "long", "short"] = "both",
-    lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
-    lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
+    f: FrameDep,
     format: Literal["json", "bin", "q16", "csv"] = "json",
     since: Annotated[
         int | None,
@@ -226,18 +220,14 @@ def heatmap(
     Sent as built, never checked against the model: the page asks for up to 2,000 × 1,000 cells. A live page asks
     with ``since``: when its rows are the frame's and ``since`` is one of the frame's columns, the answer holds the
     columns after it (``delta``), and ``first``, the frame's first column, up to which the asker drops its own."""
-    if lev_min > lev_max:
-        raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
-    span = window_of(window)
-    band = None if lev_min <= 1 and lev_max >= 200 else (lev_min, lev_max)
-    stop = time_of(end, "end")
     version = m.version
+    side = f.side
     with naming("window", "end", aliases={"no leverage bucket": "lev_min"}):
-        frame = m.heatmap(span, stop, bins, columns, band)
-    long = frame.long if side in ("both", "long") else np.zeros_like(frame.long)
-    short = frame.short if side in ("both", "short") else np.zeros_like(frame.short)
+        frame = m.heatmap(f.span, f.stop, f.bins, f.columns, f.band)
+    long = frame.long if "long" in f.sides else np.zeros_like(frame.long)
+    short = frame.short if "short" in f.sides else np.zeros_like(frame.short)
     if format == "csv":
-        return encode.csv_stream(encode.matrix_csv(frame.times, frame.price_edges, long, short), f"liqheat-{m.id}-{window}.csv")
+        return encode.csv_stream(encode.matrix_csv(frame.times, frame.price_edges, long, short), f"liqheat-{m.id}-{f.window}.csv")
 
     if since is not None and format == "q16":
         times = encode.seconds(frame.times)
@@ -268,7 +258,7 @@ def heatmap(
             return encode.framed({**header, "encoding": "log1p-uint16", "scale": scale}, payload)
         return encode.framed(header, long.astype("<f4").tobytes() + short.astype("<f4").tobytes())
 
-    content = m.answer((span, stop, bins, columns, band, side, format), build, version)
+    content = m.answer((f.span, f.stop, f.bins, f.columns, f.band, side, format), build, version)
     return Response(content, media_type="application/json" if format == "json" else "application/octet-stream")
 
 
@@ -278,24 +268,12 @@ def heatmap(
     response_model=ExactHeatmap,
     dependencies=HEAVY,
 )
-def heatmap_exact(
-    m: MarketDep,
-    window: Window = "7d",
-    end: End = None,
-    bins: Annotated[int, Query(ge=10, le=1000)] = 300,
-    columns: Annotated[int, Query(ge=2, le=2000)] = 800,
-    side: Literal["both", "long", "short"] = "both",
-    lev_min: Annotated[float, Query(ge=1, le=200)] = 1,
-    lev_max: Annotated[float, Query(ge=1, le=200)] = 200,
-) -> dict[str, Any]:
+def heatmap_exact(m: MarketDep, f: FrameDep) -> dict[str, Any]:
     """The layer the page draws over the heatmap asked with the same values (the leverage only lays out the rows:
     an exact level is a position's own, not a leverage band's). A market without exact sources has no runs."""
-    if lev_min > lev_max:
-        raise ApiError(400, f"lev_min {lev_min} is above lev_max {lev_max}", "lev_min")
-    band = None if lev_min <= 1 and lev_max >= 200 else (lev_min, lev_max)
     with naming("window", "end", aliases={"no leverage bucket": "lev_min"}):
-        times, edges, layers = m.exact_layers(window_of(window), time_of(end, "end"), bins, columns, band)
-    sides = [s for s in ("long", "short") if side in ("both", s)]
+        times, edges, layers = m.exact_layers(f.span, f.stop, f.bins, f.columns, f.band)
+    sides = f.sides
     found: dict[str, list[Any]] = {k: [] for k in ("source", "side", "row", "first", "last", "usd")}
     top = 0.0
     for k, layer in enumerate(layers):
@@ -316,7 +294,7 @@ def heatmap_exact(
     ]  # fmt: skip
     note = ("each level from the first candle after its snapshot until a candle's low (a long) or high (a short) reaches "
             "it or a later snapshot of its source replaces it; the model's decay never applies")  # fmt: skip
-    return {"market": m.id, "side": side, "time": encode.seconds(times), "price_edges": [round(float(p), 8) for p in edges],
+    return {"market": m.id, "side": f.side, "time": encode.seconds(times), "price_edges": [round(float(p), 8) for p in edges],
             "columns": len(times), "rows": len(edges) - 1, "sources": sources, "runs": found, "max": top,
             "note": note}  # fmt: skip
 
