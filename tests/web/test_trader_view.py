@@ -252,3 +252,26 @@ def test_controls_offer_only_what_the_market_has_and_the_permalink_keeps_the_zoo
         assert o["color"] in (own[kind], "#d2a8ff")
         assert o["title"].startswith(kind)
     assert desk.errors == []
+
+
+def test_the_cluster_list_leads_with_what_price_will_likely_liquidate_whichever_side_it_is_on(desk: Any, server: str) -> None:
+    """The API gives each side's leaders; the panel puts them in one order, by the dollars expected to liquidate within
+    24 h, and says those dollars: on btc-agg's last map a short band 3 % above price (66 % likely) leads the long ones
+    6-9 % below (2-5 %). The chart's dashed lines are the list's first six, and the side filter keeps its order."""
+    need_shared()
+    open_page(desk, f"{server}/?market={MARKET}")
+    answer = httpx.get(f"{server}/api/markets/{MARKET}/clusters", params={"top": 3}).json()["clusters"]
+    by_expected = sorted(answer, key=lambda c: -c["expected_usd_24h"])
+    assert [c["side"] for c in answer] != [c["side"] for c in by_expected]  # the API's per-side order is not the list's
+    items = desk.locator("#clusters li").all_text_contents()
+    assert len(items) == len(answer)
+    for item, c in zip(items, by_expected, strict=True):
+        assert item.startswith(f"{c['side']} ")
+        assert f"{round(c['hit_prob_24h'] * 100)}% in 24 h, ≈ $" in item
+        assert item.count("expected") == 1
+    assert desk.evaluate("page.priceLines.map((l) => l.options().price)") == [c["peak_price"] for c in by_expected[:6]]
+    desk.select_option("#side", "long")
+    desk.wait_for_function("document.body.dataset.state === 'ready' && page.shownClusters.every((c) => c.side === 'long')")
+    longs = [c["peak_price"] for c in by_expected if c["side"] == "long"]
+    assert desk.evaluate("page.shownClusters.map((c) => c.peak_price)") == longs
+    assert desk.errors == []

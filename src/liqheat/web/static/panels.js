@@ -69,12 +69,16 @@ export function drawColourBar({ page }, legend) {
 // (its colour says the side) and a level's nothing but ✦ when it meets a cluster (its axis colour says the kind).
 export const narrowChart = () => $('chart').clientWidth < 600;
 
-// The clusters within reach (the API ranks them by what they are expected to liquidate within 24 h), of the
-// side shown: dashed lines on the chart, a list in the panel, and a mark at the chart's top or bottom edge for
-// each one priced off the visible range, with its distance.
+// The clusters within reach of the side shown, the API's leaders of each side in one list by what they are expected
+// to liquidate within 24 h (a near short band a trader will likely see swept before a far long one, whichever side
+// it is on; by the API's order where an answer has no expectation): dashed lines on the chart, a list in the
+// panel saying the chance and the dollars it ranks by, and a mark at the chart's top or bottom edge for each one
+// priced off the visible range, with its distance.
 export function drawClusters({ page, series, state }, clusters) {
   for (const line of page.priceLines) series.removePriceLine(line);
-  const shown = clusters.filter((c) => state.side === 'both' || c.side === state.side);
+  const sided = clusters.filter((c) => state.side === 'both' || c.side === state.side);
+  const ranked = sided.every((c) => Number.isFinite(c.expected_usd_24h));
+  const shown = ranked ? [...sided].sort((a, b) => b.expected_usd_24h - a.expected_usd_24h) : sided;
   page.shownClusters = shown;
   page.priceLines = shown.slice(0, 6).map((c) => series.createPriceLine({
     price: c.peak_price,
@@ -84,7 +88,8 @@ export function drawClusters({ page, series, state }, clusters) {
     axisLabelVisible: true,
     title: narrowChart() ? usd(c.notional_usd) : `${c.side} cluster ${usd(c.notional_usd)}`,
   }));
-  const chance = (c) => (c.hit_prob_24h === null || c.hit_prob_24h === undefined ? '' : ` · ${Math.round(c.hit_prob_24h * 100)}% in 24 h`);
+  const chance = (c) => (c.hit_prob_24h === null || c.hit_prob_24h === undefined ? ''
+    : ` · ${Math.round(c.hit_prob_24h * 100)}% in 24 h` + (Number.isFinite(c.expected_usd_24h) ? `, ≈ ${usd(c.expected_usd_24h)} expected` : ''));
   fill($('clusters'), shown.map((c) => h('li', { className: c.side }, `${c.side} ${price(c.price_low)}–${price(c.price_high)} · `
     + `${usd(c.notional_usd)} · ${c.distance_pct >= 0 ? '+' : ''}${c.distance_pct.toFixed(2)}%`
     + (c.distance_atr === null ? '' : ` (${Math.abs(c.distance_atr).toFixed(1)} ATR)`) + chance(c)
