@@ -6,6 +6,7 @@ import math
 import shutil
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -14,11 +15,13 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from liqheat.store import parquet_store
 from liqheat.store.parquet_store import KEYS, Series, Store, write_month
 
 CANDLES = Series("candles", "binance", "BTC/USDT:USDT", "1m")
 LIQUIDATIONS = Series("liquidations", "binance", "BTC/USDT:USDT")
 T0 = pd.Timestamp("2026-01-31T23:55:00Z")  # minutes 0-9: two months
+WINDOW = (T0 + pd.Timedelta("3min 1us"), pd.Timestamp("2026-02-01T00:02:30.0000005Z"))
 VALUES = st.sampled_from([1.0, 2.5, -0.0, 0.0, math.nan, 1e300])
 
 
@@ -149,6 +152,10 @@ def test_any_writes_read_back_as_the_old_merge_wrote_them(tmp_path: Path, ops: l
             assert store.write(series, frame) == old_write(old_root, series, frame)
             for s in (CANDLES, LIQUIDATIONS):
                 same_frames(store.read(s), Store(old_root).read(s))
+                for since, until in ((WINDOW[0], WINDOW[1]), (WINDOW[1], None), (None, WINDOW[0])):
+                    with mock.patch.object(parquet_store, "_within", lambda table, *_: table):  # read as it was
+                        was = Store(old_root).read(s, since, until)
+                    same_frames(store.read(s, since, until), was)
                 for path in sorted(s.folder(old_root).glob("month=*/data.parquet")):
                     mine = pq.read_table(new_root / path.relative_to(old_root))
                     assert mine.equals(pq.read_table(path), check_metadata=True)

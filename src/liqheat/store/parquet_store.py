@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from liqheat.arrays import mask_array
 from liqheat.fsutil import atomic_write
 from liqheat.model import DomainError
 from liqheat.timeutil import epoch_micros
@@ -159,6 +160,24 @@ def _appended(stored: _Month, part: pd.DataFrame, key: list[str]) -> pa.Table | 
         if not _same_rows(stored.table.take(first), new.slice(0, n_old)):
             return None
     return new.slice(n_old)
+
+
+def _within(table: pa.Table, since: pd.Timestamp | None, until: pd.Timestamp | None) -> pa.Table:
+    """The rows in [since, until) when the times are UTC µs without nulls (as :meth:`Store.read` answers them, which
+    then compares them again): a follower reads the last two hours of a month on every open-interest poll, and
+    making a frame of the whole month first cost more than the rest of the poll."""
+    bounds = [b for b in (since, until) if b is not None]
+    kind = table.schema.field("ts").type if "ts" in table.schema.names else None
+    utc_us = kind is not None and pa.types.is_timestamp(kind) and kind.unit == "us" and kind.tz is not None
+    if not bounds or not utc_us or any(b.tz is None for b in bounds) or table.column("ts").null_count:
+        return table
+    us = _ts(table)
+    keep = np.ones(len(us), dtype=bool)
+    if since is not None:
+        keep &= us >= -(-since.value // 1000)  # ts * 1000 >= since in ns, without overflow
+    if until is not None:
+        keep &= us < -(-until.value // 1000)
+    return table if keep.all() else table.filter(mask_array(keep))
 
 
 def default_root() -> Path:
@@ -308,7 +327,8 @@ class Store:
         return added
 
     def _written_table(self, path: Path) -> pa.Table | None:
-        """The table this store last wrote at ``path``, if the file is still that one."""
+        """The table this store last wrote at ``path``, if the file is still that one (a service's markets read
+        what its followers just wrote: decoding the file again would cost more than the write)."""
         kept = self._months.get(path.parent.parent)
         if kept is None or path.parent.name != f"month={kept[0]}":
             return None
@@ -353,7 +373,9 @@ class Store:
         try:
             for path in files:
                 if first <= path.parent.name.removeprefix("month=") <= last:
-                    part = pq.read_table(path)
+                    part = self._written_table(path)
+                    if part is None:
+                        part = pq.read_table(path)
                     if part.num_rows:
                         tables.append(part)
             if not tables:
@@ -362,6 +384,7 @@ class Store:
         except (pa.ArrowException, OSError) as exc:
             reason = str(exc).splitlines()[0][:200]
             raise DomainError(f"store {self.root}: cannot read {where} ({reason}); {REPAIR}") from None
+        table = _within(table, since, until)
         frame: pd.DataFrame = table.to_pandas(ignore_metadata=True)
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
         keep = np.ones(len(frame), dtype=bool)
