@@ -166,6 +166,7 @@ class Service:
         self.followers = Followers(self.store, poll_every, sources, clock, self.written) if follow else None
         self.waiting: dict[str, str] = {}  # markets of the config not served yet (nothing stored), and why
         self.unseen: set[str] = set()  # markets served but not yet evaluated
+        self._clusters: dict[str, tuple[Any, list[Any]]] = {}  # per market: the map last evaluated and its clusters
         self._specs: dict[str, MarketSpec] | None = None
         self.stopping = threading.Event()
         self.wake = threading.Event()  # a follower wrote candles: look now rather than at the next tick
@@ -190,6 +191,7 @@ class Service:
         wanted = self.specs()
         for market_id in [m.id for m in self.registry if m.id not in wanted]:
             self.registry.remove(market_id)
+            self._clusters.pop(market_id, None)
             if self.followers is not None:
                 self.followers.drop(market_id)
             log.info("market %s removed", market_id, extra={"market": market_id})
@@ -241,7 +243,10 @@ class Service:
         """The rules on the market's map after its last candle; the number of alerts that fired."""
         m = self.registry.get(market_id)
         mm = m.map_at(len(m.bundle.candles) - 1)
-        fired = self.monitor.evaluate(market_id, mm, clusters_of(mm, top=None), m.bundle, self.clock())
+        kept = self._clusters.get(market_id)
+        if kept is None or kept[0] is not mm:  # liquidations alone leave the map after the last candle as it was
+            kept = self._clusters[market_id] = (mm, clusters_of(mm, top=None))
+        fired = self.monitor.evaluate(market_id, mm, kept[1], m.bundle, self.clock())
         for alert in fired:
             log.info("alert %s: %s", alert.rule, alert.title, extra={"market": market_id, "key": alert.key})
         return len(fired)

@@ -26,9 +26,8 @@ import shutil
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -36,8 +35,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from liqheat.arrays import mask_array
 from liqheat.fsutil import atomic_write
 from liqheat.model import DomainError
+from liqheat.timeutil import epoch_micros
 
 KEYS: dict[str, tuple[str, ...]] = {
     "candles": ("ts",),
@@ -57,6 +58,7 @@ INTERRUPTED_FOLDER = re.compile(r"^\.month=\d{4}-\d{2}\.[a-z0-9_]{8}\.tmp$")  # 
 log = logging.getLogger("liqheat.store")  # Unicode letters too: Binance lists symbols such as 币安人生USDT
 
 
+CACHE_BYTES = 256 << 20  # what a Store keeps of the month files it wrote (Store.write)
 REPAIR = "run `liqheat store check --repair` (it moves unreadable files to quarantine/, deleting nothing)"
 
 
@@ -67,12 +69,115 @@ def _month(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise DomainError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:120]}); {REPAIR}") from None
 
 
+def _merged(rows: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """The last of repeated keys kept, in key order: what a month file holds."""
+    return rows.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
+
+
 def write_month(path: Path, rows: pd.DataFrame, key: list[str]) -> int:
     """Replace a month file with ``rows`` merged on ``key`` (the last of repeated keys kept, in key order),
-    atomically; returns how many rows it holds. Every write and ``store check --repair`` go through here."""
-    merged = rows.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
-    atomic_write(path, partial(pq.write_table, pa.Table.from_pandas(merged, preserve_index=False), compression="zstd"))
-    return len(merged)
+    atomically; returns how many rows it holds. ``store check --repair`` and every write a :class:`Store` cannot
+    append go through here."""
+    table = pa.Table.from_pandas(_merged(rows, key), preserve_index=False)
+    _written(path, table)
+    return int(table.num_rows)
+
+
+FileId = tuple[int, int, int]  # (inode, size, modification time in ns): a replaced file has another
+
+
+def _file_id(st: os.stat_result) -> FileId:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _written(path: Path, table: pa.Table) -> FileId:
+    """Write ``table`` as the month file at ``path`` (atomically); the identity of the file written, taken before
+    its rename (a rename keeps it), so a file replaced right after is never taken for this one."""
+    ident: list[FileId] = []
+
+    def write(tmp: Path) -> None:
+        pq.write_table(table, tmp, compression="zstd")
+        ident.append(_file_id(os.stat(tmp)))
+
+    atomic_write(path, write)
+    return ident[0]
+
+
+_SIMPLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_timestamp, pa.types.is_string,
+           pa.types.is_large_string, pa.types.is_null)  # fmt: skip
+
+
+def _same_rows(a: pa.Table, b: pa.Table) -> bool:
+    """Whether two tables of one schema hold the same values bit for bit (a float's sign and NaN too)."""
+    for x, y in zip(a.columns, b.columns, strict=True):
+        u, v = x.combine_chunks(), y.combine_chunks()
+        if pa.types.is_floating(u.type):
+            width = pa.uint64() if u.type.bit_width == 64 else pa.uint32() if u.type.bit_width == 32 else pa.uint16()
+            u, v = u.view(width), v.view(width)
+        if not u.equals(v):
+            return False
+    return True
+
+
+def _ts(table: pa.Table) -> np.ndarray:
+    """A timestamp column without nulls as int64, in its own unit."""
+    return np.asarray(table.column("ts").combine_chunks().view(pa.int64()).to_numpy(zero_copy_only=False))
+
+
+@dataclass(frozen=True)
+class _Month:
+    """A month file as this store last wrote it: its identity on disk and its table (in key order, keys unique)."""
+
+    ident: FileId
+    table: pa.Table
+    ts: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.table.nbytes + self.ts.nbytes)
+
+
+def _appended(stored: _Month, part: pd.DataFrame, key: list[str]) -> pa.Table | None:
+    """``stored`` merged with ``part`` as :func:`write_month` would merge them, when that is ``stored`` with rows
+    appended: ``part`` has ``stored``'s column types and, after its own merge, each of its rows either has a time
+    after every stored row or repeats exactly the first stored row at its time (a repeat changes nothing). The
+    appended rows (perhaps none), or None when the general merge is needed."""
+    ts = part["ts"]
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+        return None
+    if not (len(ts) < 2 or bool((np.diff(epoch_micros(ts)) > 0).all())):
+        part = _merged(part, key)  # out of order or repeated: what the merge keeps of it, in key order
+    new = pa.Table.from_pandas(part, preserve_index=False, nthreads=1)
+    if not new.schema.equals(stored.table.schema, check_metadata=True):
+        return None
+    if not all(any(simple(t) for simple in _SIMPLE) for t in new.schema.types):
+        return None
+    at = _ts(new)
+    last = int(stored.ts[-1]) if len(stored.ts) else None
+    n_old = 0 if last is None else int(np.searchsorted(at, last, side="right"))  # ``at`` is in order: ts leads the key
+    if n_old:
+        first = np.searchsorted(stored.ts, at[:n_old], side="left")
+        if not _same_rows(stored.table.take(first), new.slice(0, n_old)):
+            return None
+    return new.slice(n_old)
+
+
+def _within(table: pa.Table, since: pd.Timestamp | None, until: pd.Timestamp | None) -> pa.Table:
+    """The rows in [since, until) when the times are UTC µs without nulls (as :meth:`Store.read` answers them, which
+    then compares them again): a follower reads the last two hours of a month on every open-interest poll, and
+    making a frame of the whole month first cost more than the rest of the poll."""
+    bounds = [b for b in (since, until) if b is not None]
+    kind = table.schema.field("ts").type if "ts" in table.schema.names else None
+    utc_us = kind is not None and pa.types.is_timestamp(kind) and kind.unit == "us" and kind.tz is not None
+    if not bounds or not utc_us or any(b.tz is None for b in bounds) or table.column("ts").null_count:
+        return table
+    us = _ts(table)
+    keep = np.ones(len(us), dtype=bool)
+    if since is not None:
+        keep &= us >= -(-since.value // 1000)  # ts * 1000 >= since in ns, without overflow
+    if until is not None:
+        keep &= us < -(-until.value // 1000)
+    return table if keep.all() else table.filter(mask_array(keep))
 
 
 def default_root() -> Path:
@@ -111,6 +216,8 @@ class Store:
         self.root = Path(root) if root is not None else default_root()
         self._lock: IO[str] | None = None
         self.recovered: tuple[Path, ...] = ()
+        self.cache_bytes = CACHE_BYTES
+        self._months: dict[Path, tuple[str, _Month]] = {}  # per series folder: its newest month as written here
 
     @contextmanager
     def writer(self) -> Iterator[Store]:
@@ -128,6 +235,7 @@ class Store:
             yield self
         finally:
             self._lock = None
+            self._months.clear()  # another writer may write once the lock is released
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
@@ -164,7 +272,12 @@ class Store:
         return found
 
     def write(self, series: Series, frame: pd.DataFrame) -> int:
-        """Merge ``frame`` (UTC ``ts`` column) into the series; returns how many rows were new."""
+        """Merge ``frame`` (UTC ``ts`` column) into the series; returns how many rows were new.
+
+        A follower writes a row or two a minute into a month of thousands: the newest month of each series is kept
+        as written (:attr:`cache_bytes` in all), and rows after its last (or repeating its last ones exactly) are
+        appended to it in Arrow, where a merge would read the file and sort every row in pandas; rows that change
+        nothing leave the file as it is. Anything else, or a file replaced since, goes through :func:`write_month`."""
         if self._lock is None:
             raise DomainError("write outside Store.writer(): take the writer lock first")
         if frame.empty:
@@ -174,13 +287,56 @@ class Store:
         key = [k for k in KEYS[series.kind] if k in frame.columns]
         folder = series.folder(self.root)
         added = 0
-        months = frame["ts"].dt.strftime("%Y-%m")
-        for month, part in frame.groupby(months, sort=True):
-            path = folder / f"month={month}" / "data.parquet"
-            old = _month(path).to_pandas() if path.exists() else None
-            rows = write_month(path, part if old is None else pd.concat([old, part], ignore_index=True), key)
-            added += rows - (0 if old is None else len(old))
+        ts = frame["ts"]
+        lo, hi = (ts.min(), ts.max()) if isinstance(ts.dtype, pd.DatetimeTZDtype) and not ts.hasnans else (None, None)
+        if lo is not None and hi is not None and (lo.year, lo.month) == (hi.year, hi.month):
+            parts: list[tuple[Any, pd.DataFrame]] = [(lo.strftime("%Y-%m"), frame)]
+        else:
+            parts = list(frame.groupby(ts.dt.strftime("%Y-%m"), sort=True))
+        for month, part in parts:
+            added += self._merge(folder, str(month), part, key)
         return added
+
+    def _merge(self, folder: Path, month: str, part: pd.DataFrame, key: list[str]) -> int:
+        path = folder / f"month={month}" / "data.parquet"
+        kept = self._months.get(folder)
+        stored = kept[1] if kept is not None and self._written_table(path) is not None else None
+        rows = None if stored is None else _appended(stored, part, key)
+        at: np.ndarray | None
+        if stored is not None and rows is not None:
+            if not rows.num_rows:
+                return 0
+            table = pa.concat_tables([stored.table, rows]).combine_chunks()
+            at = np.concatenate([stored.ts, _ts(rows)])
+            added = int(rows.num_rows)
+        else:
+            old = _month(path).to_pandas() if path.exists() else None
+            table = pa.Table.from_pandas(_merged(part if old is None else pd.concat([old, part], ignore_index=True), key),
+                                         preserve_index=False)  # fmt: skip
+            simple = table.column("ts").null_count == 0 and pa.types.is_timestamp(table.schema.field("ts").type)
+            at = _ts(table) if simple else None  # the append path reads times without nulls
+            added = int(table.num_rows) - (0 if old is None else len(old))
+        ident = _written(path, table)
+        if kept is not None and kept[0] > month:
+            return added  # an older month: the newest stays kept
+        self._months.pop(folder, None)
+        if at is not None:
+            entry = _Month(ident, table, at)
+            if entry.nbytes + sum(m.nbytes for _, m in self._months.values()) <= self.cache_bytes:
+                self._months[folder] = (month, entry)
+        return added
+
+    def _written_table(self, path: Path) -> pa.Table | None:
+        """The table this store last wrote at ``path``, if the file is still that one (a service's markets read
+        what its followers just wrote: decoding the file again would cost more than the write)."""
+        kept = self._months.get(path.parent.parent)
+        if kept is None or path.parent.name != f"month={kept[0]}":
+            return None
+        try:
+            same = _file_id(path.stat()) == kept[1].ident
+        except OSError:
+            return None
+        return kept[1].table if same else None
 
     def months(self, series: Series) -> dict[str, tuple[int, int]]:
         """The series' month files, ``YYYY-MM`` → (size, modification time in ns): a few stat calls that tell which
@@ -217,7 +373,9 @@ class Store:
         try:
             for path in files:
                 if first <= path.parent.name.removeprefix("month=") <= last:
-                    part = pq.read_table(path)
+                    part = self._written_table(path)
+                    if part is None:
+                        part = pq.read_table(path)
                     if part.num_rows:
                         tables.append(part)
             if not tables:
@@ -226,6 +384,7 @@ class Store:
         except (pa.ArrowException, OSError) as exc:
             reason = str(exc).splitlines()[0][:200]
             raise DomainError(f"store {self.root}: cannot read {where} ({reason}); {REPAIR}") from None
+        table = _within(table, since, until)
         frame: pd.DataFrame = table.to_pandas(ignore_metadata=True)
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
         keep = np.ones(len(frame), dtype=bool)
