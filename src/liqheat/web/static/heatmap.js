@@ -307,31 +307,43 @@ export function xOf(ts, logical) {
   return a + (logical - i) * (b - a);
 }
 
-// Draws page.heatmap (placed on page.bars) as the bitmap set(); records each draw's time in page.drawMs
-// and the first paint after page.dataAt in page.firstPaintMs, the page's first after navigation in
-// page.firstPaintAt (bench/web.py reads them).
-export class HeatmapPrimitive {
+// A series primitive drawn beneath the candles (the chart calls draw(target) on every pan and zoom) whose
+// columns are times placed on page.bars: the heatmap's bitmap and the exact levels over it.
+class BeneathCandles {
   constructor(chart, series, page) {
     this.chart = chart;
     this.series = series;
     this.page = page;
-    this.image = null;
     this.view = { zOrder: () => 'bottom', renderer: () => ({ draw: (target) => this.draw(target) }) };
   }
   attached({ requestUpdate }) { this.requestUpdate = requestUpdate; }
   detached() {}
   updateAllViews() {}
   paneViews() { return [this.view]; }
-  set(image) { this.image = image; if (this.requestUpdate) this.requestUpdate(); }
+  update() { if (this.requestUpdate) this.requestUpdate(); }
+  // the bar indices of the first and last of `time` (a column per time) and the bars a column spans; null off the bars
+  placed(time, columns) {
+    const first = barIndex(this.page.bars, time[0]);
+    const last = barIndex(this.page.bars, time[time.length - 1]);
+    if (first === null) return null;
+    return { first, last, step: columns > 1 ? (last - first) / (columns - 1) : 1 };
+  }
+}
+
+// Draws page.heatmap (placed on page.bars) as the bitmap set(); records each draw's time in page.drawMs
+// and the first paint after page.dataAt in page.firstPaintMs, the page's first after navigation in
+// page.firstPaintAt (bench/web.py reads them).
+export class HeatmapPrimitive extends BeneathCandles {
+  image = null;
+  set(image) { this.image = image; this.update(); }
   draw(target) {
     const { page, series } = this;
     const h = page.heatmap;
     if (!h || !this.image) return;
     const ts = this.chart.timeScale();
-    const first = barIndex(page.bars, h.time[0]);
-    const last = barIndex(page.bars, h.time[h.time.length - 1]);
-    if (first === null) return;
-    const step = h.columns > 1 ? (last - first) / (h.columns - 1) : 1;
+    const at = this.placed(h.time, h.columns);
+    if (at === null) return;
+    const { first, last, step } = at;
     const x0 = xOf(ts, first - step / 2);
     const x1 = xOf(ts, last + step / 2);
     if (x0 === null || x1 === null) return;
@@ -375,27 +387,15 @@ export function cellAt(h, time, p) {
 // line through it so a faint band still shows. Its own primitive: the heatmap stays one bitmap.
 export const EXACT_FILL = [163, 113, 247];
 export const EXACT_LINE = [194, 151, 255];
-export class ExactPrimitive {
-  constructor(chart, series, page) {
-    this.chart = chart;
-    this.series = series;
-    this.page = page;
-    this.view = { zOrder: () => 'bottom', renderer: () => ({ draw: (target) => this.draw(target) }) };
-  }
-  attached({ requestUpdate }) { this.requestUpdate = requestUpdate; }
-  detached() {}
-  updateAllViews() {}
-  paneViews() { return [this.view]; }
-  update() { if (this.requestUpdate) this.requestUpdate(); }
+export class ExactPrimitive extends BeneathCandles {
   draw(target) {
     const { page, series } = this;
     const layer = page.exactLayer;
     if (!layer || !page.exactShown || !layer.runs.usd.length) return;
     const ts = this.chart.timeScale();
-    const first = barIndex(page.bars, layer.time[0]);
-    const last = barIndex(page.bars, layer.time[layer.time.length - 1]);
-    if (first === null) return;
-    const step = layer.columns > 1 ? (last - first) / (layer.columns - 1) : 1;
+    const at = this.placed(layer.time, layer.columns);
+    if (at === null) return;
+    const { first, step } = at;
     const runs = layer.runs;
     const order = [...runs.usd.keys()].sort((a, b) => runs.usd[a] - runs.usd[b]); // the largest drawn last, on top
     target.useBitmapCoordinateSpace(({ context, horizontalPixelRatio: hr, verticalPixelRatio: vr }) => {
