@@ -30,6 +30,9 @@ log = logging.getLogger("liqheat.service")
 # what a served market's kept maps may hold: the watch loop asks for the newest map on every candle, and at the
 # server's 64 MB each of 50 markets would keep its last hour of maps (3 GB) for a page that rarely asks for them
 MAP_BYTES = 8 << 20
+# with followers in this process, the watch loop reads only the markets they wrote; every market is looked at this
+# often besides (a few stat calls each), in case rows changed otherwise
+SWEEP_EVERY = 30.0
 Clock = Callable[[], pd.Timestamp]
 
 
@@ -171,6 +174,8 @@ class Service:
         self.stopping = threading.Event()
         self.wake = threading.Event()  # a follower wrote candles: look now rather than at the next tick
         self.fresh: dict[str, None] = {}  # markets whose candles were written since the last look, in that order
+        self.touched: set[str] = set()  # markets with other rows written since the last look
+        self._swept = -SWEEP_EVERY  # time.monotonic() of the last look at every market
         self._fresh_lock = threading.Lock()
         self.reload_asked = threading.Event()
         self._thread: threading.Thread | None = None
@@ -261,18 +266,27 @@ class Service:
     def step(self) -> None:
         """Markets whose candles were just written first, one at a time in the order they were written, each
         read, evaluated and what it fired sent before the next (an alert waits for its own market, not for
-        fifty); then every other market that changed (liquidations, open interest, another process's writes)."""
+        fifty); then every other market that changed: those the followers wrote other rows of (liquidations, open
+        interest), and every market once per :data:`SWEEP_EVERY` (each tick without followers here: another
+        process writes)."""
         if self.reload_asked.is_set():
             self.reload_asked.clear()
             self.reload()
         with self._fresh_lock:
             fresh, self.fresh = list(self.fresh), {}
+            touched, self.touched = self.touched, set()
         for market_id in fresh:
             if self.registry.refresh(only=[market_id]) or market_id in self.unseen:
                 self.unseen.discard(market_id)
                 if self._evaluated(market_id):
                     self.deliverer.flush(budget=self.tick)
-        moved = set(self.registry.refresh()) | set(self.sync()) | self.unseen
+        now = time.monotonic()
+        if self.followers is None or now - self._swept >= SWEEP_EVERY:
+            self._swept = now
+            grown = self.registry.refresh()
+        else:
+            grown = self.registry.refresh(only=touched - set(fresh)) if touched - set(fresh) else []
+        moved = set(grown) | set(self.sync()) | self.unseen
         self.unseen = set()
         for market_id in sorted(moved):
             self._evaluated(market_id)
@@ -286,10 +300,13 @@ class Service:
 
     def written(self, market_id: str, kind: str) -> None:
         """A follower put rows on disk (called on the followers' loop): candles wake the watch loop, so an alert
-        waits for the evaluation, not for the next tick."""
-        if kind == "candles":
-            with self._fresh_lock:
+        waits for the evaluation, not for the next tick; other rows are read at the next tick."""
+        with self._fresh_lock:
+            if kind == "candles":
                 self.fresh[market_id] = None
+            else:
+                self.touched.add(market_id)
+        if kind == "candles":
             self.wake.set()
 
     def _loop(self) -> None:

@@ -227,7 +227,7 @@ class Follower:
         on_write: Callable[[str], None] | None = None,
     ) -> None:
         self.store, self.source, self.timeframe = store, source, timeframe
-        self.on_write = on_write  # told "candles" or "liquidations" once such rows are on disk (a service wakes on it)
+        self.on_write = on_write  # told the kind of rows (a Series kind) once they are on disk (a service wakes on it)
         self.step = parse_duration(timeframe, "timeframe")
         self.poll_every = poll_every
         self.sleep, self.now = sleep, now
@@ -289,14 +289,16 @@ class Follower:
         series = Series("candles", self.venue, self.symbol, self.timeframe)
         self.store.write(series, frame)
         self.store.advance(self.venue, self.symbol, candle_stream(self.timeframe), frame["ts"].iloc[-1])
-        if self.on_write is not None:
-            self.on_write("candles")
+        self._told("candles")
 
     def _write_liquidations(self, frame: pd.DataFrame) -> None:
         self.store.write(Series("liquidations", self.venue, self.symbol), frame)
         self.store.advance(self.venue, self.symbol, "liquidations", frame["ts"].max())
+        self._told("liquidations")
+
+    def _told(self, kind: str) -> None:
         if self.on_write is not None:
-            self.on_write("liquidations")
+            self.on_write(kind)
 
     async def _candles_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
         added = await self.backfill_candles()
@@ -310,6 +312,7 @@ class Follower:
             Series("gaps", self.venue, self.symbol),
             pd.DataFrame({"ts": [since], "until": [now], "stream": ["liquidations"], "reason": ["websocket drop"]}),
         )
+        self._told("gaps")
         self.state.note(f"{self.label} liquidations: nothing seen from {since:%H:%M:%S} to {now:%H:%M:%S} (socket down)")
 
     async def poll_open_interest(self) -> int:
@@ -325,6 +328,7 @@ class Follower:
             return 0
         added = self.store.write(Series("open_interest", self.venue, self.symbol), frame)
         self.store.advance(self.venue, self.symbol, "open_interest", frame["ts"].iloc[-1])
+        self._told("open_interest")
         return added
 
     async def poll_funding(self) -> int:
@@ -335,6 +339,7 @@ class Follower:
             return 0
         added = self.store.write(Series("funding", self.venue, self.symbol), frame)
         self.store.advance(self.venue, self.symbol, "funding", frame["ts"].iloc[-1])
+        self._told("funding")
         return added
 
     async def _poll(self, max_polls: int | None) -> None:

@@ -25,7 +25,7 @@ import re
 import shutil
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -131,10 +131,10 @@ class _Month:
     ident: FileId
     table: pa.Table
     ts: np.ndarray
+    nbytes: int = field(init=False)  # measured once: pyarrow walks every buffer to tell it, and a write sums them all
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.table.nbytes + self.ts.nbytes)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nbytes", int(self.table.nbytes + self.ts.nbytes))
 
 
 def _appended(stored: _Month, part: pd.DataFrame, key: list[str]) -> pa.Table | None:
@@ -342,12 +342,19 @@ class Store:
         """The series' month files, ``YYYY-MM`` → (size, modification time in ns): a few stat calls that tell which
         months a write replaced (a file replaced whole gets a new time), where reading them reads every row."""
         out = {}
-        for path in sorted(series.folder(self.root).glob("month=*/data.parquet")):
-            try:
-                st = path.stat()
-            except OSError:  # replaced between the listing and the stat: the next look sees the new file
-                continue
-            out[path.parent.name.removeprefix("month=")] = (st.st_size, st.st_mtime_ns)
+        try:
+            listing = os.scandir(series.folder(self.root))
+        except FileNotFoundError:
+            return out
+        with listing:
+            for entry in sorted(listing, key=lambda e: e.name):
+                if not entry.name.startswith("month="):
+                    continue
+                try:
+                    st = os.stat(os.path.join(entry.path, "data.parquet"))
+                except OSError:  # replaced between the listing and the stat, or not a month: the next look sees it
+                    continue
+                out[entry.name.removeprefix("month=")] = (st.st_size, st.st_mtime_ns)
         return out
 
     def read(
