@@ -4,7 +4,9 @@ gaps, a venue that lags, an older row rewritten, months crossed."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,14 +63,17 @@ def history(store: Store, venues: list[str], n: int, rng: np.random.Generator) -
 
 
 @pytest.mark.parametrize(
-    ("venues", "seed", "recent"),
-    [(["binance"], 1, 2), (["binance"], 4, 1), (["binance", "okx"], 2, 2), (["binance", "okx", "bybit"], 3, 1)],
-)
+    ("venues", "seed", "recent", "one_writer"),
+    [(["binance"], 1, 2, False), (["binance"], 4, 1, False), (["binance", "okx"], 2, 2, False),
+     (["binance", "okx", "bybit"], 3, 1, False), (["binance"], 5, 2, True), (["binance", "okx"], 6, 1, True)],
+)  # fmt: skip
 def test_following_equals_the_whole_aggregate_after_every_write(
-    tmp_path: Path, venues: list[str], seed: int, recent: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, venues: list[str], seed: int, recent: int, one_writer: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``recent``: the months kept (with one, the rows before the new month are not kept: a refresh that needs them
-    aggregates every row, and still agrees)."""
+    aggregates every row, and still agrees). ``one_writer``: every write by one writer holding the store, as a
+    service's followers do, so the store tells what it appended (Store.appended) and the following market reads only
+    those rows; otherwise each step takes the writer again and the month files are read whole."""
     monkeypatch.setattr(aggregate_module, "RECENT_MONTHS", recent)
     rng = np.random.default_rng(seed)
     store = Store(tmp_path)
@@ -80,8 +85,18 @@ def test_following_equals_the_whole_aggregate_after_every_write(
     same(first, aggregate(store, feeds, "1m", max_stale=pd.Timedelta(minutes=10)))
     last = {v: START - MIN for v in venues}
     carried = 0
+    appends = []
+    told = store.appended
+
+    def appended(*args: Any, **kwargs: Any) -> pd.DataFrame | None:
+        appends.append(got := told(*args, **kwargs))
+        return got
+
+    monkeypatch.setattr(store, "appended", appended)
+    held = store.writer() if one_writer else contextlib.nullcontext()
+    held.__enter__()
     for _step in range(150):  # over the new year, so a month file is added on the way
-        with store.writer():
+        with contextlib.nullcontext() if one_writer else store.writer():
             for v, venue in enumerate(venues):
                 if v and rng.random() < 0.05:
                     continue  # this venue lags (its candles and open interest come later or not at all)
@@ -111,7 +126,13 @@ def test_following_equals_the_whole_aggregate_after_every_write(
         same(got, want)
         carried += following.rebuilds == before
         assert following.refresh() is None  # nothing written since: nothing changed
+    held.__exit__(None, None, None)
     assert carried > 100  # most refreshes carried on from the rows kept, not aggregated again
+    told_rows = sum(a is not None for a in appends)
+    if one_writer:  # most months replaced were read from what was appended (not when an older row was corrected)
+        assert told_rows > 0.8 * len(appends) > 100
+    else:
+        assert told_rows == 0  # each writer's kept months are dropped when it lets go
     if len(venues) > 1:  # the lagging venue's open interest went stale: the total was scaled up from the others
         assert want.scaled_rows > 0
 

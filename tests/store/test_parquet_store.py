@@ -71,6 +71,32 @@ def test_cursors_only_move_forward(tmp_path: Path) -> None:
     assert store.cursor("binance", "ETH/USDT:USDT", "force_orders") is None
 
 
+def test_cursors_written_at_most_every_cursor_every_seconds_and_on_leaving_the_writer(tmp_path: Path) -> None:
+    """A service's followers advance a cursor on every write; the file follows on a timer. The writer reads its own
+    cursors at once, another reader the file, which is never ahead of the data and is whole once the writer leaves."""
+    store, reader = Store(tmp_path), Store(tmp_path)
+    day = [pd.Timestamp(f"2026-01-0{d}T00:00:00Z") for d in (1, 2, 3, 4)]
+    store.cursor_every = 3600.0
+    with store.writer():
+        store.advance("binance", "BTC/USDT:USDT", "candles-1m", day[0])  # the first is written at once
+        store.advance("binance", "BTC/USDT:USDT", "candles-1m", day[1])
+        store.advance("bybit", "BTC/USDT:USDT", "candles-1m", day[2])
+        assert store.cursor("binance", "BTC/USDT:USDT", "candles-1m") == day[1]
+        assert reader.cursor("binance", "BTC/USDT:USDT", "candles-1m") == day[0]
+        assert reader.cursor("bybit", "BTC/USDT:USDT", "candles-1m") is None
+        store.flush_cursors()
+        assert reader.cursors() == store.cursors()
+        store.advance("binance", "BTC/USDT:USDT", "candles-1m", day[3])
+        assert reader.cursor("binance", "BTC/USDT:USDT", "candles-1m") == day[1]
+    assert reader.cursor("binance", "BTC/USDT:USDT", "candles-1m") == day[3]
+    assert reader.cursor("bybit", "BTC/USDT:USDT", "candles-1m") == day[2]
+    store.cursor_every = 0.0
+    with store.writer():  # every advance written: what the CLI's commands do
+        store.advance("okx", "BTC/USDT:USDT", "candles-1m", day[0])
+        store.advance("okx", "BTC/USDT:USDT", "candles-1m", day[1])
+        assert reader.cursor("okx", "BTC/USDT:USDT", "candles-1m") == day[1]
+
+
 def test_bad_names_and_kinds_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DomainError, match="unknown kind"):
         Series("trades", "binance", "BTC").folder(tmp_path)

@@ -33,6 +33,9 @@ MAP_BYTES = 8 << 20
 # with followers in this process, the watch loop reads only the markets they wrote; every market is looked at this
 # often besides (a few stat calls each), in case rows changed otherwise
 SWEEP_EVERY = 30.0
+# the followers' cursors reach cursors.json at most this often (seconds), not after every write: two syncs fewer
+# on each candle, liquidation and poll; a restart re-reads at most this much, and the store merges it away
+CURSOR_EVERY = 1.0
 Clock = Callable[[], pd.Timestamp]
 
 
@@ -64,10 +67,22 @@ class Followers:
     failed: dict[str, str] = field(default_factory=dict)
     sources: dict[str, Any] = field(default_factory=dict)
     _thread: threading.Thread | None = None
+    _flusher: Any = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.loop.run_forever, name="followers", daemon=True)
         self._thread.start()
+        if self.store.cursor_every > 0:
+            self._flusher = asyncio.run_coroutine_threadsafe(self._flushing(), self.loop)
+
+    async def _flushing(self) -> None:
+        """The cursors the followers advanced, written on a timer (the store writes them at most this often)."""
+        while True:
+            await asyncio.sleep(self.store.cursor_every)
+            try:
+                self.store.flush_cursors()
+            except OSError as exc:  # tried again on the next turn; the cursors on disk stay behind their data
+                log.error("cursors not written: %s", exc)
 
     def follow(self, spec: MarketSpec) -> None:
         from liqheat.store.collect import Follower
@@ -101,8 +116,9 @@ class Followers:
         """Cancel every follower, let each end (a follower stopped mid-backfill still holds its venue's
         connections), close the venues' sessions, then stop the loop."""
         sources = list(self.sources.values())
-        tasks = list(self.tasks.values())
+        tasks = list(self.tasks.values()) + ([self._flusher] if self._flusher is not None else [])
         self.tasks.clear()
+        self._flusher = None
         self.sources.clear()
 
         async def shutdown() -> None:
@@ -159,6 +175,7 @@ class Service:
         self.clock = clock
         self.config = config
         self.store = Store(config.store_path)
+        self.store.cursor_every = CURSOR_EVERY
         self.registry = Registry()
         self.registry.store = self.store
         self.alerts = AlertStore(config.state_path)

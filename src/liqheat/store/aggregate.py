@@ -20,7 +20,7 @@ import pandas as pd
 
 from liqheat.bundle import Bundle, BundleMeta
 from liqheat.model import DomainError, Market
-from liqheat.store.parquet_store import Series, Store
+from liqheat.store.parquet_store import FileId, Series, Store
 from liqheat.timeutil import epoch_micros, find_gaps, iso, parse_duration
 from liqheat.venues.registry import spec
 
@@ -504,7 +504,7 @@ class _Kept:
     """One series as a following market last read it: every month file's size and time, and the rows of the newest
     :data:`RECENT_MONTHS` months (every month of a small series)."""
 
-    files: dict[str, tuple[int, int]]
+    files: dict[str, FileId]
     frames: dict[str, pd.DataFrame]
 
     @property
@@ -647,8 +647,12 @@ class Following:
                     continue
                 if month not in files or (horizon is not None and pd.Timestamp(f"{month}-01", tz="UTC") < horizon):
                     raise _Rebuild  # a month removed, or one older than those kept rewritten
-                frames[month] = self._read(s, month)
-                at = _first_change(before.frames.get(month), frames[month])
+                grown = self._grown(s, month, before)
+                if grown is not None:
+                    frames[month], at = grown
+                else:
+                    frames[month] = self._read(s, month)
+                    at = _first_change(before.frames.get(month), frames[month])
                 if at is not None:
                     changed = True
                     if s.kind in _LONG:
@@ -662,6 +666,21 @@ class Following:
         agg = self._tail(old, kept, cut)
         self._kept = kept
         return agg
+
+    def _grown(self, s: Series, month: str, before: _Kept) -> tuple[pd.DataFrame, pd.Timestamp | None] | None:
+        """The month's rows and the time of the first new one (None: none) when the store tells which rows were
+        appended to the file read last (:meth:`Store.appended`); None when it cannot, and the month is read whole."""
+        old, was = before.frames.get(month), before.files.get(month)
+        if old is None or was is None or not len(old):
+            return None
+        tail = self.store.appended(s, month, was, self.since)
+        if tail is None:
+            return None
+        if not len(tail):
+            return old, None
+        if list(tail.columns) != list(old.columns) or any(old[c].dtype != tail[c].dtype for c in old.columns):
+            return None
+        return pd.concat([old, tail], ignore_index=True), pd.Timestamp(tail["ts"].iloc[0])
 
     def _tail(self, old: Aggregate, kept: dict[Series, _Kept], cut: pd.Timestamp | None) -> Aggregate:
         """``old`` with the grid rows from the first one at or after ``cut`` aggregated again from ``kept``, and the

@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ log = logging.getLogger("liqheat.store")  # Unicode letters too: Binance lists s
 
 
 CACHE_BYTES = 256 << 20  # what a Store keeps of the month files it wrote (Store.write)
+GREW_FROM = 64  # the earlier files a kept month remembers it grew from (Store.appended)
 REPAIR = "run `liqheat store check --repair` (it moves unreadable files to quarantine/, deleting nothing)"
 
 
@@ -131,6 +133,9 @@ class _Month:
     ident: FileId
     table: pa.Table
     ts: np.ndarray
+    # the earlier files of this month this one grew from by appends only (this store's writes), with their row
+    # counts: the file is each of them, then rows appended (a reader holding one reads only those rows)
+    grew_from: dict[FileId, int] = field(default_factory=dict)
     nbytes: int = field(init=False)  # measured once: pyarrow walks every buffer to tell it, and a write sums them all
 
     def __post_init__(self) -> None:
@@ -180,6 +185,22 @@ def _within(table: pa.Table, since: pd.Timestamp | None, until: pd.Timestamp | N
     return table if keep.all() else table.filter(mask_array(keep))
 
 
+def _frame(table: pa.Table, since: pd.Timestamp | None, until: pd.Timestamp | None) -> pd.DataFrame:
+    """A month table's rows in [since, until) as :meth:`Store.read` gives them: UTC µs times, in time order."""
+    frame: pd.DataFrame = table.to_pandas(ignore_metadata=True)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
+    keep = np.ones(len(frame), dtype=bool)
+    if since is not None:
+        keep &= (frame["ts"] >= since).to_numpy()
+    if until is not None:
+        keep &= (frame["ts"] < until).to_numpy()
+    if not keep.all():
+        frame = frame[keep]
+    if not frame["ts"].is_monotonic_increasing:  # months written by older versions, or out of order
+        frame = frame.sort_values("ts", kind="stable")
+    return frame.reset_index(drop=True)
+
+
 def default_root() -> Path:
     return Path(os.environ.get("LIQHEAT_HOME") or Path.home() / ".liqheat")
 
@@ -218,6 +239,12 @@ class Store:
         self.recovered: tuple[Path, ...] = ()
         self.cache_bytes = CACHE_BYTES
         self._months: dict[Path, tuple[str, _Month]] = {}  # per series folder: its newest month as written here
+        # cursors.json is written at most this often (seconds; 0: on every advance), the writer's copy in memory:
+        # a cursor on disk behind its data costs a re-read of that data after a restart, never a row
+        self.cursor_every = 0.0
+        self._cursors: dict[str, str] | None = None
+        self._cursors_dirty = False
+        self._cursors_flushed = -float("inf")
 
     @contextmanager
     def writer(self) -> Iterator[Store]:
@@ -234,7 +261,11 @@ class Store:
             self.recovered = self._remove_interrupted_writes()
             yield self
         finally:
-            self._lock = None
+            try:
+                self.flush_cursors()
+            finally:
+                self._cursors, self._cursors_dirty = None, False
+                self._lock = None
             self._months.clear()  # another writer may write once the lock is released
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
@@ -303,12 +334,15 @@ class Store:
         stored = kept[1] if kept is not None and self._written_table(path) is not None else None
         rows = None if stored is None else _appended(stored, part, key)
         at: np.ndarray | None
+        grew_from: dict[FileId, int] = {}
         if stored is not None and rows is not None:
             if not rows.num_rows:
                 return 0
             table = pa.concat_tables([stored.table, rows]).combine_chunks()
             at = np.concatenate([stored.ts, _ts(rows)])
             added = int(rows.num_rows)
+            grew_from = dict(list(stored.grew_from.items())[-(GREW_FROM - 1) :])
+            grew_from[stored.ident] = stored.table.num_rows
         else:
             old = _month(path).to_pandas() if path.exists() else None
             table = pa.Table.from_pandas(_merged(part if old is None else pd.concat([old, part], ignore_index=True), key),
@@ -321,7 +355,7 @@ class Store:
             return added  # an older month: the newest stays kept
         self._months.pop(folder, None)
         if at is not None:
-            entry = _Month(ident, table, at)
+            entry = _Month(ident, table, at, grew_from)
             if entry.nbytes + sum(m.nbytes for _, m in self._months.values()) <= self.cache_bytes:
                 self._months[folder] = (month, entry)
         return added
@@ -338,9 +372,9 @@ class Store:
             return None
         return kept[1].table if same else None
 
-    def months(self, series: Series) -> dict[str, tuple[int, int]]:
-        """The series' month files, ``YYYY-MM`` → (size, modification time in ns): a few stat calls that tell which
-        months a write replaced (a file replaced whole gets a new time), where reading them reads every row."""
+    def months(self, series: Series) -> dict[str, FileId]:
+        """The series' month files, ``YYYY-MM`` → (inode, size, modification time in ns): a few stat calls that tell
+        which months a write replaced (every write makes a new file), where reading them reads every row."""
         out = {}
         try:
             listing = os.scandir(series.folder(self.root))
@@ -354,8 +388,23 @@ class Store:
                     st = os.stat(os.path.join(entry.path, "data.parquet"))
                 except OSError:  # replaced between the listing and the stat, or not a month: the next look sees it
                     continue
-                out[entry.name.removeprefix("month=")] = (st.st_size, st.st_mtime_ns)
+                out[entry.name.removeprefix("month=")] = _file_id(st)
         return out
+
+    def appended(self, series: Series, month: str, was: FileId, since: pd.Timestamp | None = None) -> pd.DataFrame | None:
+        """The rows of the month file written since its version ``was`` (a :meth:`months` identity) when this store
+        wrote every version since by appends only (what a following market reads after a follower's write, rather
+        than the whole month and a row-by-row comparison), as :meth:`read` gives them; None when it cannot tell."""
+        path = series.folder(self.root) / f"month={month}" / "data.parquet"
+        table = self._written_table(path)
+        kept = self._months.get(path.parent.parent)
+        if table is None or kept is None:
+            return None
+        entry = kept[1]
+        n = entry.table.num_rows if entry.ident == was else entry.grew_from.get(was)
+        if n is None:
+            return None
+        return _frame(_within(table.slice(n), since, None), since, None)
 
     def read(
         self,
@@ -391,19 +440,7 @@ class Store:
         except (pa.ArrowException, OSError) as exc:
             reason = str(exc).splitlines()[0][:200]
             raise DomainError(f"store {self.root}: cannot read {where} ({reason}); {REPAIR}") from None
-        table = _within(table, since, until)
-        frame: pd.DataFrame = table.to_pandas(ignore_metadata=True)
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
-        keep = np.ones(len(frame), dtype=bool)
-        if since is not None:
-            keep &= (frame["ts"] >= since).to_numpy()
-        if until is not None:
-            keep &= (frame["ts"] < until).to_numpy()
-        if not keep.all():
-            frame = frame[keep]
-        if not frame["ts"].is_monotonic_increasing:  # months written by older versions, or out of order
-            frame = frame.sort_values("ts", kind="stable")
-        return frame.reset_index(drop=True)
+        return _frame(_within(table, since, until), since, until)
 
     def first(self, series: Series) -> pd.Timestamp | None:
         """The earliest stored time of a series (from its earliest month file), or None when it is empty."""
@@ -415,6 +452,8 @@ class Store:
         return None
 
     def cursors(self) -> dict[str, str]:
+        if self._cursors is not None:
+            return dict(self._cursors)  # the writer's, perhaps ahead of the file
         path = self.root / "cursors.json"
         if not path.exists():
             return {}
@@ -434,11 +473,23 @@ class Store:
         """Move a cursor forward (never back), after the data it covers has been written."""
         if self._lock is None:
             raise DomainError("advance outside Store.writer(): take the writer lock first")
-        data = self.cursors()
+        if self._cursors is None:
+            self._cursors = self.cursors()
         key = f"{venue}|{symbol}|{stream}"
-        current = pd.Timestamp(data[key]) if key in data else None
+        current = pd.Timestamp(self._cursors[key]) if key in self._cursors else None
         if current is not None and ts <= current:
             return
-        data[key] = ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        text = json.dumps(data, indent=1, sort_keys=True)
+        self._cursors = {**self._cursors, key: ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        self._cursors_dirty = True
+        if time.monotonic() - self._cursors_flushed >= self.cursor_every:
+            self.flush_cursors()
+
+    def flush_cursors(self) -> None:
+        """Write the cursors advanced since the last write to cursors.json (a service calls it on a timer; leaving
+        :meth:`writer` calls it)."""
+        if not self._cursors_dirty or self._cursors is None:
+            return
+        text = json.dumps(self._cursors, indent=1, sort_keys=True)
         atomic_write(self.root / "cursors.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        self._cursors_dirty = False
+        self._cursors_flushed = time.monotonic()
