@@ -375,7 +375,7 @@ class Store:
     def months(self, series: Series) -> dict[str, FileId]:
         """The series' month files, ``YYYY-MM`` → (inode, size, modification time in ns): a few stat calls that tell
         which months a write replaced (every write makes a new file), where reading them reads every row."""
-        out = {}
+        out: dict[str, FileId] = {}
         try:
             listing = os.scandir(series.folder(self.root))
         except FileNotFoundError:
