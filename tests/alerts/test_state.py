@@ -3,6 +3,7 @@ destination, nothing lost or resent across a reopen."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -43,6 +44,33 @@ def test_state_and_alerts_are_one_transaction(tmp_path: Path) -> None:
     assert [(d.seq, d.destination) for d in store.waiting()] == [(1, "hook"), (1, "tg")]
     (record,) = store.history()
     assert record.alert.data == {"x": 1.0, "nan": None}  # JSON holds no NaN
+
+
+def test_alerts_reach_the_disk_before_they_are_returned_rule_states_with_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule state is written per market and candle: synced on its own only when the transaction records an alert
+    (what the deliverer then sends must be on disk first); the synced log holds every commit before it."""
+    store = AlertStore(tmp_path / "a.sqlite")
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(os.fstat(fd).st_size), real(fd))[1])
+    wal = tmp_path / "a.sqlite-wal"
+    for k in range(3):
+        store.transact("m", lambda states, k=k: ([], {"r": {"last_ts": str(k)}}), 1.0)
+    assert synced == []
+    grown = wal.stat().st_size
+    new = store.transact("m", lambda states: ([(alert("k1"), ["hook"])], {"r": {"last_ts": "3"}}), 2.0)
+    assert [a.key for a in new] == ["k1"]
+    assert len(synced) == 1
+    assert synced[0] == wal.stat().st_size > grown  # the log with this commit and those before
+    store.transact("m", lambda states: ([(alert("k1"), ["hook"])], {"r": {"last_ts": "4"}}), 3.0)
+    assert len(synced) == 1  # an event recorded before: nothing new to sync for
+    assert len(store.record([(alert("k2"), ["hook"])], 4.0)) == 1
+    assert len(synced) == 2
+    reopened = AlertStore(tmp_path / "a.sqlite")
+    assert reopened.states("m") == {"r": {"last_ts": "4"}}
+    assert [r.alert.key for r in reopened.history()] == ["k2", "k1"]
 
 
 def test_an_event_is_recorded_once(tmp_path: Path) -> None:

@@ -1,4 +1,12 @@
-"""Alert state and the outbox in one SQLite file (stdlib sqlite3, write-ahead log, synchronous writes).
+"""Alert state and the outbox in one SQLite file (stdlib sqlite3, write-ahead log).
+
+Durability: every commit survives the process being killed (the log is written before the commit returns). A
+transaction that records alerts is synced to disk before it returns, as ``synchronous=FULL`` would; the others
+(rule states, the outbox's marks) are synced with the next such one or the next checkpoint, so an OS crash or a
+power cut may take back the last of them: a rule state from an evaluation or two ago (evaluated again, its
+alerts, recorded under the same keys, are not recorded twice), or a delivery mark (sent again, as after a crash
+between sending and marking). A service writes a rule state per market and candle; syncing each cost more than
+evaluating the rules.
 
 The contract:
 
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -143,7 +152,7 @@ class AlertStore:
                     f"{self.path}: alert state of a newer liqheat (schema {version}; this one reads {SCHEMA_VERSION})"
                 )
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # alerts synced by _synced (the module's docstring)
             self._db.execute("PRAGMA foreign_keys=ON")
             with self._write() as db:
                 for statement in SCHEMA.split(";"):
@@ -204,12 +213,24 @@ class AlertStore:
                     "ON CONFLICT (rule, market) DO UPDATE SET state = excluded.state, updated = excluded.updated",
                     (rule, market_id, text, now),
                 )
-            return self._add(db, fired, now)
+            new = self._add(db, fired, now)
+        return self._synced(new)
 
     def record(self, fired: Fired, now: float) -> list[Alert]:
         """Add alerts (each with its destinations) without touching rule state; returns the new ones."""
         with self._write() as db:
-            return self._add(db, fired, now)
+            new = self._add(db, fired, now)
+        return self._synced(new)
+
+    def _synced(self, new: list[Alert]) -> list[Alert]:
+        """``new``, after the write-ahead log is on disk when it holds alerts (with every commit before)."""
+        if new:
+            fd = os.open(self.path.with_name(self.path.name + "-wal"), os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+        return new
 
     def _add(self, db: sqlite3.Connection, fired: Fired, now: float) -> list[Alert]:
         new = []

@@ -36,6 +36,7 @@ SWEEP_EVERY = 30.0
 # the followers' cursors reach cursors.json at most this often (seconds), not after every write: two syncs fewer
 # on each candle, liquidation and poll; a restart re-reads at most this much, and the store merges it away
 CURSOR_EVERY = 1.0
+GOLDEN = (5**0.5 - 1) / 2
 Clock = Callable[[], pd.Timestamp]
 
 
@@ -68,6 +69,7 @@ class Followers:
     sources: dict[str, Any] = field(default_factory=dict)
     _thread: threading.Thread | None = None
     _flusher: Any = None
+    _started: int = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.loop.run_forever, name="followers", daemon=True)
@@ -91,7 +93,11 @@ class Followers:
         self.sources[spec.id] = source
         told = self.written
         on_write = None if told is None else (lambda kind: told(spec.id, kind))
-        follower = Follower(self.store, source, spec.timeframe, poll_every=self.poll_every, now=self.now, on_write=on_write)
+        # each market's polls at its own moment of the period: a low-discrepancy sequence spreads any number evenly
+        self._started += 1
+        phase = (self._started * GOLDEN) % 1.0 * self.poll_every
+        follower = Follower(self.store, source, spec.timeframe, poll_every=self.poll_every, poll_phase=phase, now=self.now,
+                            on_write=on_write)  # fmt: skip
 
         async def run() -> None:
             from liqheat.sources.errors import VenueError
@@ -289,14 +295,20 @@ class Service:
         if self.reload_asked.is_set():
             self.reload_asked.clear()
             self.reload()
+        fresh: list[str] = []
+        while True:  # candles written meanwhile come before the other rows
+            with self._fresh_lock:
+                batch, self.fresh = list(self.fresh), {}
+            if not batch:
+                break
+            fresh += batch
+            for market_id in batch:
+                if self.registry.refresh(only=[market_id]) or market_id in self.unseen:
+                    self.unseen.discard(market_id)
+                    if self._evaluated(market_id):
+                        self.deliverer.flush(budget=self.tick)
         with self._fresh_lock:
-            fresh, self.fresh = list(self.fresh), {}
             touched, self.touched = self.touched, set()
-        for market_id in fresh:
-            if self.registry.refresh(only=[market_id]) or market_id in self.unseen:
-                self.unseen.discard(market_id)
-                if self._evaluated(market_id):
-                    self.deliverer.flush(budget=self.tick)
         now = time.monotonic()
         if self.followers is None or now - self._swept >= SWEEP_EVERY:
             self._swept = now

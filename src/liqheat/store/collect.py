@@ -221,6 +221,7 @@ class Follower:
         timeframe: str = "1m",
         *,
         poll_every: float = 60.0,
+        poll_phase: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
         max_backoff: float = 60.0,
@@ -230,6 +231,9 @@ class Follower:
         self.on_write = on_write  # told the kind of rows (a Series kind) once they are on disk (a service wakes on it)
         self.step = parse_duration(timeframe, "timeframe")
         self.poll_every = poll_every
+        # seconds added once after the first poll: followers started together then poll at their own moments, not
+        # all at once (and not all on the candles' close)
+        self.poll_phase = poll_phase
         self.sleep, self.now = sleep, now
         self.max_backoff = max_backoff
         self.state = FollowState()
@@ -352,7 +356,7 @@ class Follower:
                     self.state.note(f"{self.label} {name} poll: {exc}; next poll in {self.poll_every:g}s")
             done += 1
             if max_polls is None or done < max_polls:
-                await self.sleep(self.poll_every)
+                await self.sleep(self.poll_every + (self.poll_phase if done == 1 else 0.0))
 
     async def run(self, *, max_batches: int | None = None, max_polls: int | None = None) -> FollowState:
         """Backfill candles, then run the streams and the poller until cancelled (or the limits, for tests)."""
