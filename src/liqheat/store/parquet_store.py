@@ -60,6 +60,7 @@ log = logging.getLogger("liqheat.store")  # Unicode letters too: Binance lists s
 
 
 CACHE_BYTES = 256 << 20  # what a Store keeps of the month files it wrote (Store.write)
+UTC_US = pd.DatetimeTZDtype("us", "UTC")
 GREW_FROM = 64  # the earlier files a kept month remembers it grew from (Store.appended)
 REPAIR = "run `liqheat store check --repair` (it moves unreadable files to quarantine/, deleting nothing)"
 
@@ -188,7 +189,8 @@ def _within(table: pa.Table, since: pd.Timestamp | None, until: pd.Timestamp | N
 def _frame(table: pa.Table, since: pd.Timestamp | None, until: pd.Timestamp | None) -> pd.DataFrame:
     """A month table's rows in [since, until) as :meth:`Store.read` gives them: UTC µs times, in time order."""
     frame: pd.DataFrame = table.to_pandas(ignore_metadata=True)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[us, UTC]")
+    if frame["ts"].dtype != UTC_US:
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype(UTC_US)
     keep = np.ones(len(frame), dtype=bool)
     if since is not None:
         keep &= (frame["ts"] >= since).to_numpy()
