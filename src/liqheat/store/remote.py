@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from liqheat.model import DomainError
-from liqheat.store.parquet_store import KEYS, REPAIR, Series, Store
+from liqheat.store.parquet_store import KEYS, REPAIR, Series, Store, dictionary_columns
 
 
 def is_url(where: str | Path) -> bool:
@@ -104,7 +104,8 @@ class UrlStore(Store):
             rows = part if old is None else pd.concat([old, part], ignore_index=True)
             merged = rows.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
             buffer = io.BytesIO()
-            pq.write_table(pa.Table.from_pandas(merged, preserve_index=False), buffer, compression="zstd")
+            table = pa.Table.from_pandas(merged, preserve_index=False)
+            pq.write_table(table, buffer, compression="zstd", use_dictionary=dictionary_columns(table))
             self.fs.pipe_file(path, buffer.getvalue())
             added += len(merged) - (0 if old is None else len(old))
         return added
