@@ -280,3 +280,23 @@ def test_import_and_export_commands(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["import", "binance-archive", str(klines), "--store", str(store)])
     assert bad.exit_code == 2
     assert "needs --symbol" in bad.output
+
+
+def test_month_files_keep_dictionaries_for_text_columns_only(tmp_path: Path) -> None:
+    """Prices and times are nearly all distinct: a dictionary of them costs most of a write and grows the file."""
+    store = Store(tmp_path)
+    liq = pd.DataFrame({"ts": pd.date_range("2026-01-01", periods=50, freq="1min", tz="UTC").astype("datetime64[us, UTC]"),
+                        "side": ["long", "short"] * 25, "usd": range(50), "price": [100.0 + k for k in range(50)]})  # fmt: skip
+    with store.writer():
+        store.write(Series("candles", "binance", "BTC/USDT:USDT", "1h"), candles("2026-01-01", 30))
+        store.write(Series("liquidations", "binance", "BTC/USDT:USDT"), liq)
+    encodings = {}
+    for path in tmp_path.rglob("data.parquet"):
+        meta = pq.ParquetFile(path).metadata.row_group(0)
+        for i in range(meta.num_columns):
+            column = meta.column(i)
+            encodings[(path.relative_to(tmp_path).parts[0], column.path_in_schema)] = column.has_dictionary_page
+    assert encodings.pop(("liquidations", "side")) is True
+    assert ("candles", "close") in encodings
+    assert not any(encodings.values())
+    assert store.read(Series("liquidations", "binance", "BTC/USDT:USDT"))["side"].tolist() == liq["side"].tolist()
