@@ -314,7 +314,8 @@ class Service:
             self._swept = now
             grown = self.registry.refresh()
         else:
-            grown = self.registry.refresh(only=touched - set(fresh)) if touched - set(fresh) else []
+            others = touched - set(fresh)
+            grown = self.registry.refresh(only=others) if others else []
         moved = set(grown) | set(self.sync()) | self.unseen
         self.unseen = set()
         for market_id in sorted(moved):
@@ -331,12 +332,11 @@ class Service:
         """A follower put rows on disk (called on the followers' loop): candles wake the watch loop, so an alert
         waits for the evaluation, not for the next tick; other rows are read at the next tick."""
         with self._fresh_lock:
-            if kind == "candles":
-                self.fresh[market_id] = None
-            else:
+            if kind != "candles":
                 self.touched.add(market_id)
-        if kind == "candles":
-            self.wake.set()
+                return
+            self.fresh[market_id] = None
+        self.wake.set()
 
     def _loop(self) -> None:
         while not self.stopping.is_set():

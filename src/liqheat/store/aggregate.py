@@ -115,21 +115,6 @@ def feed_series(feed: Feed, timeframe: str) -> tuple[Series, ...]:
     )
 
 
-def stamp(store: Store, feeds: Sequence[Feed], timeframe: str) -> tuple[tuple[str, int, int], ...]:
-    """The files :func:`aggregate` would read for ``feeds``, each with its size and modification time: when this
-    is unchanged, so is the aggregate. A few stat calls, where aggregating reads every file."""
-    out = []
-    for feed in feeds:
-        for series in feed_series(feed, timeframe):
-            for path in sorted(series.folder(store.root).glob("month=*/data.parquet")):
-                try:
-                    st = path.stat()
-                except OSError:  # replaced between the listing and the stat: the next look sees the new file
-                    continue
-                out.append((str(path), st.st_size, st.st_mtime_ns))
-    return tuple(out)
-
-
 def aggregate(
     store: Store,
     feeds: Sequence[Feed],
