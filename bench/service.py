@@ -357,6 +357,11 @@ def main() -> None:
     print(f"evaluate  candle sent → the map after it first evaluated, every market's every candle ({len(lag_eval):,}): "
           f"p50 {percentile(lag_eval, 50):.3f} s, p99 {percentile(lag_eval, 99):.3f} s, max {max(lag_eval, default=0):.3f} s "
           f"(what an alert's latency is, for any rule)")  # fmt: skip
+    by_minute: dict[int, list[float]] = {}
+    for (_, close), at in first_eval.items():
+        by_minute.setdefault(int((close - START) / MINUTE), []).append(at - venue.sent_at(close))
+    print("per minute  p50 / p99 of each replayed minute's first evaluations (s): " + ", ".join(
+        f"{k}: {percentile(v, 50):.1f}/{percentile(v, 99):.1f}" for k, v in sorted(by_minute.items())))  # fmt: skip
     if not after:
         print(f"memory    not measured: the replay is no longer than --warmup ({args.warmup} minutes)")
     else:

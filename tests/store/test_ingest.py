@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from liqheat.store.ingest import ingest_archive, ingest_force_orders
-from liqheat.store.parquet_store import Series, Store
+from liqheat.store.parquet_store import Series, Store, read_month
 
 RAW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "raw"
 STREAM = RAW / "binance-forceorder-stream"
@@ -60,7 +59,7 @@ def contents(root: Path) -> dict[str, pd.DataFrame]:
     """Every month file of the store, rows in key order: what two stores must share to be the same."""
     out = {}
     for path in sorted(root.rglob("data.parquet")):
-        frame = pq.read_table(path).to_pandas()
+        frame = read_month(path.parent)[0].to_pandas()
         out[str(path.relative_to(root))] = frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
     return out
 

@@ -16,7 +16,7 @@ import pytest
 
 from liqheat.model import DomainError
 from liqheat.store.ingest import ingest_force_orders
-from liqheat.store.parquet_store import Series, Store
+from liqheat.store.parquet_store import Series, Store, read_month
 
 RAW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "raw" / "binance-forceorder-stream"
 FILES = sorted(RAW.glob("*forceorder*.csv")) if RAW.is_dir() else []
@@ -112,7 +112,7 @@ def test_default_location_follows_liqheat_home(tmp_path: Path, monkeypatch: pyte
 def everything(store: Store) -> pd.DataFrame:
     """Every stored liquidation, with the folder it lives in, in a stable order."""
     frames = [
-        pq.read_table(path).to_pandas().assign(where=str(path.parent.parent.relative_to(store.root)))
+        read_month(path.parent)[0].to_pandas().assign(where=str(path.parent.parent.relative_to(store.root)))
         for path in sorted(store.root.glob("liquidations/*/*/*/month=*/data.parquet"))
     ]
     return pd.concat(frames, ignore_index=True).sort_values(["where", "ts", "side", "usd"]).reset_index(drop=True)

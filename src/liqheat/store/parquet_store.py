@@ -2,9 +2,13 @@
 
 Writes are safe against a kill at any moment:
 - One writer at a time, guarded by an exclusive lock on ``.writer.lock``.
-- A month file is replaced whole: its new content goes to a temporary file in the same folder, is
-  flushed to disk, and is renamed over the old one. A reader sees the old month or the new one,
-  never half of either.
+- Every file is written whole: its content goes to a temporary file in the same folder, is flushed to
+  disk, and is renamed into place. A reader sees a file as it was or as it is, never half of one.
+- A month folder holds ``data.parquet`` and, after it, the rows a follower appended since: ``part-NNNNNN.parquet``
+  files, numbered in order, each with rows later than every row before it (a candle a minute would otherwise
+  rewrite the whole month, 30 ms at a month's end, for one row). Every few dozen parts the month is written again
+  as one ``data.parquet`` that records in its metadata (``liqheat.through``) the last part it holds, and those
+  parts are removed; a reader skips a part that number covers, so a kill between the two steps repeats nothing.
 - Merging is idempotent: the rows already stored and the new ones are combined and de-duplicated
   on the kind's key, so ingesting the same data twice, or again after a crash, changes nothing.
 - The cursor per (venue, symbol, stream), in ``cursors.json`` and replaced the same way, moves only
@@ -24,6 +28,7 @@ import os
 import re
 import shutil
 import time
+import zlib
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,14 +67,75 @@ log = logging.getLogger("liqheat.store")  # Unicode letters too: Binance lists s
 CACHE_BYTES = 256 << 20  # what a Store keeps of the month files it wrote (Store.write)
 UTC_US = pd.DatetimeTZDtype("us", "UTC")
 GREW_FROM = 64  # the earlier files a kept month remembers it grew from (Store.appended)
+BASE = "data.parquet"
+PART = re.compile(r"^part-(\d{6,})\.parquet$")  # rows appended to a month after its data.parquet (module docstring)
+THROUGH = b"liqheat.through"  # in a data.parquet's metadata: the last part it holds (0: none)
+# the parts a month gathers before they are folded into its data.parquet, spread over this range per series so that
+# markets following in step do not all rewrite their months at the same minute
+PARTS_BEFORE_FOLD = (16, 32)
 REPAIR = "run `liqheat store check --repair` (it moves unreadable files to quarantine/, deleting nothing)"
 
 
-def _month(path: Path, columns: list[str] | None = None) -> pa.Table:
+class Unreadable(OSError):
+    """A month's file that pyarrow cannot read: which one, and why."""
+
+    def __init__(self, path: Path, exc: Exception) -> None:
+        super().__init__(str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)
+        self.path = path
+
+    def refused(self) -> DomainError:
+        return DomainError(f"{self.path}: not a readable Parquet file ({self}); {REPAIR}")
+
+
+def _file(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
         return pq.read_table(path, columns=columns)
+    except FileNotFoundError:
+        raise
     except (pa.ArrowException, OSError) as exc:
-        raise DomainError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:120]}); {REPAIR}") from None
+        raise Unreadable(path, exc) from None
+
+
+def through(schema: pa.Schema) -> int:
+    """The last part a month's data.parquet holds (its ``liqheat.through`` metadata; 0 when it has none)."""
+    value = (schema.metadata or {}).get(THROUGH)
+    return int(value) if value is not None and value.isdigit() else 0
+
+
+def parts(names: Collection[str]) -> list[tuple[int, str]]:
+    """The part files among a month folder's ``names``, (number, name) in order."""
+    return sorted((int(m[1]), name) for name in names if (m := PART.match(name)))
+
+
+def read_month(folder: Path, columns: list[str] | None = None) -> tuple[pa.Table, int]:
+    """A month's rows (its data.parquet, then the parts after the last it holds) and the number of its last part.
+
+    The folder is listed before data.parquet is read, so the parts listed are either after it or covered by it; a
+    part folded and removed meanwhile (the writer is another thread or process) means the listing is older than
+    the data.parquet read: the month is read again. A file pyarrow cannot read raises :class:`Unreadable`."""
+    for _ in range(5):
+        listed = parts(os.listdir(folder))
+        base = _file(folder / BASE, columns)
+        covered = through(base.schema)
+        tables = [base]
+        try:
+            tables += [_file(folder / name, columns) for seq, name in listed if seq > covered]
+        except FileNotFoundError:
+            continue
+        last = max([covered] + [seq for seq, _ in listed])
+        try:
+            return (base if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")), last
+        except pa.ArrowException as exc:
+            raise Unreadable(folder, exc) from None
+    raise DomainError(f"{folder}: rewritten on every read; try again")
+
+
+def month_files(folder: Path) -> list[Path]:
+    """A month's files that hold its rows, for a reader that takes a list (DuckDB): its data.parquet and the parts
+    after the last one it holds. A fold may remove a part before the list is read: list again."""
+    listed = parts(os.listdir(folder))
+    covered = through(pq.read_schema(folder / BASE)) if listed else 0
+    return [folder / BASE] + [folder / name for seq, name in listed if seq > covered]
 
 
 def _merged(rows: pd.DataFrame, key: list[str]) -> pd.DataFrame:
@@ -78,11 +144,16 @@ def _merged(rows: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 
 
 def write_month(path: Path, rows: pd.DataFrame, key: list[str]) -> int:
-    """Replace a month file with ``rows`` merged on ``key`` (the last of repeated keys kept, in key order),
-    atomically; returns how many rows it holds. ``store check --repair`` and every write a :class:`Store` cannot
-    append go through here."""
+    """Replace the month of the data.parquet at ``path`` (its parts too) with ``rows`` merged on ``key`` (the last of
+    repeated keys kept, in key order), atomically; returns how many rows it holds. ``store check --repair`` and
+    every write a :class:`Store` cannot append go through here."""
     table = pa.Table.from_pandas(_merged(rows, key), preserve_index=False)
-    _written(path, table)
+    last = 0
+    if path.parent.is_dir():
+        last = max([seq for seq, _ in parts(os.listdir(path.parent))], default=0)
+        if path.exists():
+            last = max(last, through(pq.read_schema(path)))
+    _replaced(path.parent, table, last)
     return int(table.num_rows)
 
 
@@ -101,8 +172,8 @@ def _file_id(st: os.stat_result) -> FileId:
 
 
 def _written(path: Path, table: pa.Table) -> FileId:
-    """Write ``table`` as the month file at ``path`` (atomically); the identity of the file written, taken before
-    its rename (a rename keeps it), so a file replaced right after is never taken for this one."""
+    """Write ``table`` as the file at ``path`` (atomically); the identity of the file written, taken before its
+    rename (a rename keeps it), so a file replaced right after is never taken for this one."""
     ident: list[FileId] = []
 
     def write(tmp: Path) -> None:
@@ -111,6 +182,36 @@ def _written(path: Path, table: pa.Table) -> FileId:
 
     atomic_write(path, write)
     return ident[0]
+
+
+def _replaced(folder: Path, table: pa.Table, last: int) -> FileId:
+    """Write ``table`` as the month's data.parquet holding every part up to ``last``, then remove those parts."""
+    meta = {**(table.schema.metadata or {}), THROUGH: str(last).encode()}
+    ident = _written(folder / BASE, table.replace_schema_metadata(meta))
+    for seq, name in parts(os.listdir(folder)):
+        if seq <= last:
+            (folder / name).unlink(missing_ok=True)
+    return ident
+
+
+def _newest(folder: str) -> FileId | None:
+    """The identity of a month's newest file (its last part, or its data.parquet): every write makes a new one."""
+    for _ in range(5):
+        try:
+            with os.scandir(folder) as listing:
+                found = parts([e.name for e in listing])
+            return _file_id(os.stat(os.path.join(folder, found[-1][1] if found else BASE)))
+        except FileNotFoundError:
+            continue  # a part folded and removed between the listing and the stat
+        except OSError:
+            return None
+    return None
+
+
+def fold_after(folder: Path) -> int:
+    """How many parts this series' months gather before they are folded (:data:`PARTS_BEFORE_FOLD`)."""
+    lo, hi = PARTS_BEFORE_FOLD
+    return lo + zlib.crc32(str(folder).encode()) % (hi - lo)
 
 
 _SIMPLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_timestamp, pa.types.is_string,
@@ -138,9 +239,11 @@ def _ts(table: pa.Table) -> np.ndarray:
 class _Month:
     """A month file as this store last wrote it: its identity on disk and its table (in key order, keys unique)."""
 
-    ident: FileId
+    ident: FileId  # of its newest file
     table: pa.Table
     ts: np.ndarray
+    last: int  # the number of its last part (the data.parquet's when there are none after it)
+    covered: int  # the last part its data.parquet holds
     # the earlier files of this month this one grew from by appends only (this store's writes), with their row
     # counts: the file is each of them, then rows appended (a reader holding one reads only those rows)
     grew_from: dict[FileId, int] = field(default_factory=dict)
@@ -338,52 +441,66 @@ class Store:
         return added
 
     def _merge(self, folder: Path, month: str, part: pd.DataFrame, key: list[str]) -> int:
-        path = folder / f"month={month}" / "data.parquet"
+        where = folder / f"month={month}"
         kept = self._months.get(folder)
-        stored = kept[1] if kept is not None and self._written_table(path) is not None else None
+        stored = kept[1] if kept is not None and kept[0] == month and self._current(where, kept[1]) else None
         rows = None if stored is None else _appended(stored, part, key)
         at: np.ndarray | None
         grew_from: dict[FileId, int] = {}
         if stored is not None and rows is not None:
             if not rows.num_rows:
                 return 0
-            table = pa.concat_tables([stored.table, rows]).combine_chunks()
+            table = pa.concat_tables([stored.table, rows])
+            if table.column(0).num_chunks > PARTS_BEFORE_FOLD[1]:
+                table = table.combine_chunks()
             at = np.concatenate([stored.ts, _ts(rows)])
             added = int(rows.num_rows)
             grew_from = dict(list(stored.grew_from.items())[-(GREW_FROM - 1) :])
             grew_from[stored.ident] = stored.table.num_rows
+            if stored.last - stored.covered + 1 >= fold_after(folder):
+                last = covered = stored.last
+                ident = _replaced(where, table, last)
+            else:
+                last, covered = stored.last + 1, stored.covered
+                ident = _written(where / f"part-{last:06d}.parquet", rows)
         else:
-            old = _month(path).to_pandas() if path.exists() else None
-            table = pa.Table.from_pandas(_merged(part if old is None else pd.concat([old, part], ignore_index=True), key),
-                                         preserve_index=False)  # fmt: skip
+            try:
+                old, last = read_month(where) if (where / BASE).exists() else (None, 0)
+            except Unreadable as exc:
+                raise exc.refused() from None
+            frame = part if old is None else pd.concat([old.to_pandas(), part], ignore_index=True)
+            table = pa.Table.from_pandas(_merged(frame, key), preserve_index=False)
             simple = table.column("ts").null_count == 0 and pa.types.is_timestamp(table.schema.field("ts").type)
             at = _ts(table) if simple else None  # the append path reads times without nulls
-            added = int(table.num_rows) - (0 if old is None else len(old))
-        ident = _written(path, table)
+            added = int(table.num_rows) - (0 if old is None else old.num_rows)
+            where.mkdir(parents=True, exist_ok=True)
+            ident = _replaced(where, table, last)
+            covered = last
         if kept is not None and kept[0] > month:
             return added  # an older month: the newest stays kept
         self._months.pop(folder, None)
         if at is not None:
-            entry = _Month(ident, table, at, grew_from)
+            entry = _Month(ident, table, at, last, covered, grew_from)
             if entry.nbytes + sum(m.nbytes for _, m in self._months.values()) <= self.cache_bytes:
                 self._months[folder] = (month, entry)
         return added
 
-    def _written_table(self, path: Path) -> pa.Table | None:
-        """The table this store last wrote at ``path``, if the file is still that one (a service's markets read
-        what its followers just wrote: decoding the file again would cost more than the write)."""
-        kept = self._months.get(path.parent.parent)
-        if kept is None or path.parent.name != f"month={kept[0]}":
+    def _current(self, where: Path, entry: _Month) -> bool:
+        """Whether a kept month is still the month on disk (its newest file is the one this store wrote last)."""
+        return _newest(str(where)) == entry.ident
+
+    def _written_table(self, where: Path) -> pa.Table | None:
+        """The table this store last wrote as the month folder ``where``, if it is still that (a service's markets
+        read what its followers just wrote: decoding the files again would cost more than the write)."""
+        kept = self._months.get(where.parent)
+        if kept is None or where.name != f"month={kept[0]}" or not self._current(where, kept[1]):
             return None
-        try:
-            same = _file_id(path.stat()) == kept[1].ident
-        except OSError:
-            return None
-        return kept[1].table if same else None
+        return kept[1].table
 
     def months(self, series: Series) -> dict[str, FileId]:
-        """The series' month files, ``YYYY-MM`` → (inode, size, modification time in ns): a few stat calls that tell
-        which months a write replaced (every write makes a new file), where reading them reads every row."""
+        """The series' months, ``YYYY-MM`` → their newest file's (inode, size, modification time in ns): a few stat
+        calls that tell which months a write changed (every write makes a new file), where reading them reads every
+        row."""
         out: dict[str, FileId] = {}
         try:
             listing = os.scandir(series.folder(self.root))
@@ -393,20 +510,18 @@ class Store:
             for entry in sorted(listing, key=lambda e: e.name):
                 if not entry.name.startswith("month="):
                     continue
-                try:
-                    st = os.stat(os.path.join(entry.path, "data.parquet"))
-                except OSError:  # replaced between the listing and the stat, or not a month: the next look sees it
-                    continue
-                out[entry.name.removeprefix("month=")] = _file_id(st)
+                ident = _newest(entry.path)
+                if ident is not None:  # None: not a month folder
+                    out[entry.name.removeprefix("month=")] = ident
         return out
 
     def appended(self, series: Series, month: str, was: FileId, since: pd.Timestamp | None = None) -> pd.DataFrame | None:
         """The rows of the month file written since its version ``was`` (a :meth:`months` identity) when this store
         wrote every version since by appends only (what a following market reads after a follower's write, rather
         than the whole month and a row-by-row comparison), as :meth:`read` gives them; None when it cannot tell."""
-        path = series.folder(self.root) / f"month={month}" / "data.parquet"
-        table = self._written_table(path)
-        kept = self._months.get(path.parent.parent)
+        where = series.folder(self.root) / f"month={month}"
+        table = self._written_table(where)
+        kept = self._months.get(where.parent)
         if table is None or kept is None:
             return None
         entry = kept[1]
@@ -438,9 +553,9 @@ class Store:
         try:
             for path in files:
                 if first <= path.parent.name.removeprefix("month=") <= last:
-                    part = self._written_table(path)
+                    part = self._written_table(path.parent)
                     if part is None:
-                        part = pq.read_table(path)
+                        part = read_month(path.parent)[0]
                     if part.num_rows:
                         tables.append(part)
             if not tables:
@@ -455,7 +570,10 @@ class Store:
         """The earliest stored time of a series (from its earliest month file), or None when it is empty."""
         files = sorted(series.folder(self.root).glob("month=*/data.parquet"))
         for path in files:
-            column = _month(path, ["ts"]).column("ts")
+            try:
+                column = read_month(path.parent, ["ts"])[0].column("ts")
+            except Unreadable as exc:
+                raise exc.refused() from None
             if len(column):
                 return pd.Timestamp(pc.min(column).as_py()).tz_convert("UTC")
         return None

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from liqheat.model import DomainError
-from liqheat.store.parquet_store import Store, folder_value
+from liqheat.store.parquet_store import Store, folder_value, month_files
 from liqheat.timeutil import iso
 
 WEEK = pd.Timedelta(days=7)
@@ -99,7 +99,8 @@ class Realized:
 
 
 def _files(store: Store, kind: str) -> list[str]:
-    return sorted(str(p) for p in (store.root / kind).glob("venue=*/symbol=*/timeframe=*/month=*/data.parquet"))
+    return [str(f) for p in sorted((store.root / kind).glob("venue=*/symbol=*/timeframe=*/month=*/data.parquet"))
+            for f in month_files(p.parent)]  # fmt: skip
 
 
 def realized(
@@ -113,6 +114,22 @@ def realized(
     largest: int = 10,
 ) -> Realized:
     """Totals in the ``window`` that ends at ``until`` (default: just after the newest stored liquidation)."""
+    import duckdb
+
+    tries = 3
+    while True:
+        tries -= 1
+        try:
+            return _realized(store, bucket, window, until, venues, symbols, largest)
+        except duckdb.IOException:  # a month folded by a follower meanwhile: its parts are gone, list the files again
+            if not tries:
+                raise
+
+
+def _realized(
+    store: Store, bucket: str, window: pd.Timedelta, until: pd.Timestamp | None, venues: list[str] | None,
+    symbols: list[str] | None, largest: int,
+) -> Realized:  # fmt: skip
     import duckdb
 
     if bucket not in BUCKETS:

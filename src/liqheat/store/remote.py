@@ -3,7 +3,7 @@ and writes when its ``--store`` is a URL.
 
 The layout is the local store's (:mod:`.parquet_store`); the guarantees differ where object storage differs:
 - a month file is replaced whole by one PUT, which object stores apply atomically: a reader sees the old object
-  or the new one;
+  or the new one; it writes no parts (a local store's appends), and reads and folds those a copied store holds;
 - there is no rename of a folder, so a backfilled month (:mod:`.partitions`) is committed by writing its
   ``meta.json`` last: a month is done when that marker exists, and a month whose marker is missing is written
   again, the same bytes, by the next run;
@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from liqheat.model import DomainError
-from liqheat.store.parquet_store import KEYS, REPAIR, Series, Store, dictionary_columns
+from liqheat.store.parquet_store import KEYS, REPAIR, THROUGH, Series, Store, dictionary_columns, parts, through
 
 
 def is_url(where: str | Path) -> bool:
@@ -81,6 +81,17 @@ class UrlStore(Store):
     def has(self, series: Series) -> bool:
         return bool(self.month_files(series))
 
+    def _month(self, path: str) -> tuple[pa.Table, int, list[str]]:
+        """The month of the data.parquet at ``path`` (with the parts after it: :func:`read_month` over fsspec), the
+        number of its last part and the part files in its folder."""
+        folder = path.rsplit("/", 1)[0]
+        listed = parts([name.rsplit("/", 1)[-1] for name in self.fs.ls(folder, detail=False)])
+        base = self._table(path)
+        covered = through(base.schema)
+        tables = [base] + [self._table(f"{folder}/{name}") for seq, name in listed if seq > covered]
+        whole = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+        return whole, max([covered] + [seq for seq, _ in listed]), [f"{folder}/{name}" for _, name in listed]
+
     def _table(self, path: str) -> pa.Table:
         try:
             with self.fs.open(path, "rb") as handle:
@@ -100,13 +111,17 @@ class UrlStore(Store):
         added = 0
         for month, part in frame.groupby(frame["ts"].dt.strftime("%Y-%m"), sort=True):
             path = f"{self.path(series.folder(self.root))}/month={month}/data.parquet"
-            old = self._table(path).to_pandas() if self.fs.exists(path) else None
+            month, last, folded = self._month(path) if self.fs.exists(path) else (None, 0, [])
+            old = None if month is None else month.to_pandas()
             rows = part if old is None else pd.concat([old, part], ignore_index=True)
             merged = rows.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
             buffer = io.BytesIO()
             table = pa.Table.from_pandas(merged, preserve_index=False)
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), THROUGH: str(last).encode()})
             pq.write_table(table, buffer, compression="zstd", use_dictionary=dictionary_columns(table))
             self.fs.pipe_file(path, buffer.getvalue())
+            for name in folded:
+                self.fs.rm_file(name)
             added += len(merged) - (0 if old is None else len(old))
         return added
 
@@ -123,7 +138,7 @@ class UrlStore(Store):
         files = self.month_files(series)
         if months is not None:
             files = [f for f in files if f.rsplit("/", 2)[-2].removeprefix("month=") in months]
-        tables = [self._table(path) for path in files]
+        tables = [self._month(path)[0] for path in files]
         if not tables:
             return pd.DataFrame(columns=["ts"])
         frame = pa.concat_tables(tables, promote_options="default").to_pandas()
