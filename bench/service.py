@@ -208,6 +208,14 @@ class Watched(Service):
     """The service, noting each evaluation (which candle the map was after, and when)."""
 
     evaluations: list[Evaluated]
+    candles_written: list[tuple[str, pd.Timestamp, float]]  # market, the close of the newest candle written, when
+    near_written: list[bool]  # whether each came within a rule's reach
+
+    def written(self, market_id: str, kind: str, rows: pd.DataFrame | None = None) -> None:
+        if kind == "candles" and rows is not None and len(rows):
+            self.candles_written.append((market_id, rows["ts"].iloc[-1] + MINUTE, time.monotonic()))
+            self.near_written.append(self.within_reach(market_id, rows))
+        super().written(market_id, kind, rows)
 
     def evaluate(self, market_id: str) -> int:
         bundle = self.registry.get(market_id).bundle
@@ -275,6 +283,8 @@ def main() -> None:
         service = Watched(config, tick=args.tick, sources=venue.source, clock=venue.now,
                           poll_every=args.minute_seconds)  # fmt: skip
         service.evaluations = []
+        service.candles_written = []
+        service.near_written = []
         started = time.monotonic()
         service.start()
         while len({e.market for e in service.evaluations}) < len(feeds) and time.monotonic() - started < 600:
@@ -357,6 +367,12 @@ def main() -> None:
     print(f"evaluate  candle sent → the map after it first evaluated, every market's every candle ({len(lag_eval):,}): "
           f"p50 {percentile(lag_eval, 50):.3f} s, p99 {percentile(lag_eval, 99):.3f} s, max {max(lag_eval, default=0):.3f} s "
           f"(what an alert's latency is, for any rule)")  # fmt: skip
+    lag_written = [at - venue.sent_at(close) for _, close, at in service.candles_written if close > START]
+    near = sum(service.near_written)
+    print(f"reach     {near} of {len(service.near_written)} candles came within a rule's reach of the last evaluation "
+          f"(taken first)")
+    print(f"written   candle sent → on disk (the followers' part of the above): p50 {percentile(lag_written, 50):.3f} s, "
+          f"p99 {percentile(lag_written, 99):.3f} s")
     by_minute: dict[int, list[float]] = {}
     for (_, close), at in first_eval.items():
         by_minute.setdefault(int((close - START) / MINUTE), []).append(at - venue.sent_at(close))

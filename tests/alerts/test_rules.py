@@ -313,3 +313,61 @@ def test_a_restart_midway_fires_exactly_what_one_run_fires() -> None:
     second, _ = run(rules, snaps, state)  # the restarted process replays from the start with the saved state
     assert [a.key for f in whole for a in f] == [a.key for f in first + second for a in f]
     assert sum(len(f) for f in whole) > 10
+
+
+# ------------------------------------------------------------------------------------------ reach
+
+
+def test_every_near_and_swept_alert_came_from_a_candle_within_the_last_evaluations_reach() -> None:
+    """What a service takes first (the candles within reach) holds every candle that fires near or swept."""
+    snaps = scenario()
+    rules: list[Rule] = [Near(name="pct", within_pct=0.6, min_usd=2e6, cooldown=0),
+                         Near(name="atr", within_atr=1.5, min_usd=2e6, side="short", cooldown=0),
+                         Swept(name="swept", min_usd=2e6, cooldown=0), Stale(name="stale")]  # fmt: skip
+    fired, _ = run(rules, snaps)
+    candles = snaps[0].candles
+    assert candles is not None
+    checked = 0
+    for i in range(1, len(snaps)):
+        if not fired[i]:
+            continue
+        before = snaps[i - 1]
+        ranges = [r for rule in rules if (found := rule.reach(before.clusters, before.atr_pct)) for r in found]
+        row = candles.iloc[i]  # the candle that closed at snaps[i].ts
+        assert row["ts"] + MINUTE == snaps[i].ts
+        assert any(lo <= row["high"] and row["low"] <= hi for lo, hi in ranges), (i, [a.kind for a in fired[i]])
+        checked += 1
+    kinds = {a.kind for alerts in fired for a in alerts}
+    assert checked > 10
+    assert kinds == {"near", "swept"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    levels=st.lists(st.tuples(st.floats(50.0, 150.0), st.floats(0.05, 3.0), st.sampled_from(["long", "short"])),
+                    min_size=1, max_size=6),
+    within=st.floats(0.05, 5.0),
+    atr=st.floats(0.05, 3.0),
+    prices=st.lists(st.floats(40.0, 160.0), min_size=2, max_size=12),
+    by_atr=st.booleans(),
+)
+def test_near_fires_only_at_prices_within_its_reach(
+    levels: list[tuple[float, float, str]], within: float, atr: float, prices: list[float], by_atr: bool
+) -> None:
+    bands = tuple(cluster(side, peak, 5e6, width_pct=width) for peak, width, side in levels)
+    rule = Near(name="n", within_pct=None if by_atr else within, within_atr=within if by_atr else None, cooldown=0)
+    ranges = rule.reach(bands, atr)
+    assert ranges is not None
+    fired, _ = run([rule], [snap(p, i, bands, atr_pct=atr) for i, p in enumerate(prices)])
+    for p, alerts in zip(prices, fired, strict=True):
+        if alerts:
+            assert any(lo <= p <= hi for lo, hi in ranges)
+
+
+def test_rules_that_cannot_place_a_firing_price_say_so() -> None:
+    bands = (cluster("long", 100.0),)
+    assert Near(name="n", within_atr=2.0).reach(bands, None) is None  # no ATR: any price may be within 2 ATR
+    assert CascadeRisk(name="c", above=1.0).reach(bands, 0.5) is None
+    assert OpenInterest(name="o", change_pct=3.0, window=1800).reach(bands, 0.5) is None
+    assert Stale(name="s").reach(bands, 0.5) == []  # a candle never makes data stale
+    assert Swept(name="w", min_usd=1e9).reach(bands, 0.5) == []  # no cluster that large

@@ -138,11 +138,11 @@ class Paced(Service):
         self.evaluated.setdefault(market_id, []).append(bundle.candles["ts"].iloc[-1] + MINUTE)
         return fired
 
-    def written(self, market_id: str, kind: str) -> None:
+    def written(self, market_id: str, kind: str, rows: pd.DataFrame | None = None) -> None:
         if kind == "liquidations":
             spec = self.specs()[market_id]
             self.liquidations[market_id] = len(self.store.read(Series("liquidations", spec.venue, spec.market.unified)))
-        super().written(market_id, kind)
+        super().written(market_id, kind, rows)
 
 
 class Venues:

@@ -88,6 +88,20 @@ class Monitor:
         needs_risk = any(isinstance(r, CascadeRisk) for r in rules)
         return self.apply(snapshot(market_id, m, clusters, bundle, at, risk=needs_risk))
 
+    def reach(
+        self, market_id: str, clusters: Sequence[Cluster], atr_pct: float | None
+    ) -> list[tuple[float, float]] | None:
+        """The price ranges where the market's next candle could make one of its rules fire (:meth:`Rule.reach`),
+        None when one of them cannot tell."""
+        ranges: list[tuple[float, float]] = []
+        for rule in self.rules:
+            if rule.applies_to(market_id):
+                more = rule.reach(clusters, atr_pct)
+                if more is None:
+                    return None
+                ranges += more
+        return ranges
+
     def apply(self, snap: Snapshot) -> list[Alert]:
         """:meth:`evaluate` on a snapshot already made."""
 

@@ -30,6 +30,10 @@ The rules (``kind``):
 
 ``cooldown`` (seconds): after a rule fires for a market (per side or direction), it keeps quiet there that
 long; what it would have said meanwhile is said when the cooldown ends, if still true.
+
+:meth:`Rule.reach` tells, from the clusters of the last evaluation, the prices where a new candle could make a rule
+fire: a service evaluates first the markets whose candle came there (an alert waits for its own market, not for
+every market whose candle closed at the same instant).
 """
 
 from __future__ import annotations
@@ -201,6 +205,11 @@ class Rule:
     def fire(self, snap: Snapshot, state: Mapping[str, Any]) -> tuple[list[Alert], State]:
         raise NotImplementedError
 
+    def reach(self, clusters: Sequence[Cluster], atr_pct: float | None) -> list[tuple[float, float]] | None:
+        """The price ranges where the next candle could make this rule fire, judged on the clusters of the last
+        evaluation (with their ATR in % of price); None when the rule cannot tell (any candle may)."""
+        return None
+
     def key(self, snap: Snapshot, *parts: str) -> str:
         return "/".join((self.kind, self.name, snap.market_id, *parts))
 
@@ -290,6 +299,19 @@ class Near(Rule):
         if c.notional_usd < self.min_usd:
             return False
         return self.min_expected_usd is None or (c.expected_usd_24h or 0.0) >= self.min_expected_usd
+
+    def reach(self, clusters: Sequence[Cluster], atr_pct: float | None) -> list[tuple[float, float]] | None:
+        """Each large cluster's band widened by ``within`` (taken 1.5 times: the next map's ATR and bands move a
+        little), without the expected-notional test (the next map's expectation may pass it)."""
+        if self.within_pct is not None:
+            pct = self.within_pct
+        elif atr_pct is not None and math.isfinite(atr_pct) and atr_pct > 0:
+            pct = float(self.within_atr or 0.0) * atr_pct
+        else:
+            return None
+        w = min(1.5 * pct / 100, 0.99)
+        return [(c.price_low / (1 + w), c.price_high / (1 - w)) for c in clusters
+                if _side_ok(self.side, c.side) and c.notional_usd >= self.min_usd]  # fmt: skip
 
     def fire(self, snap: Snapshot, state: Mapping[str, Any]) -> tuple[list[Alert], State]:
         rearm = self.within * (1 + self.hysteresis)
@@ -419,6 +441,11 @@ class Swept(Rule):
             if _side_ok(self.side, c.side) and c.notional_usd >= self.min_usd
         ]
         return alerts, {"watch": watch, "quiet_until": quiet}
+
+    def reach(self, clusters: Sequence[Cluster], atr_pct: float | None) -> list[tuple[float, float]] | None:
+        """At or beyond a watched band's far edge: below a long band's low, above a short band's high."""
+        return [(0.0, c.price_low) if c.side == "long" else (c.price_high, math.inf) for c in clusters
+                if _side_ok(self.side, c.side) and c.notional_usd >= self.min_usd]  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -575,6 +602,9 @@ class Stale(Rule):
     kind: ClassVar[str] = "stale"
     gated: ClassVar[bool] = False  # a stale market brings no new map: evaluated on every call
     after: float = 3.0
+
+    def reach(self, clusters: Sequence[Cluster], atr_pct: float | None) -> list[tuple[float, float]] | None:
+        return []  # a new candle makes data fresh, never stale
 
     def fire(self, snap: Snapshot, state: Mapping[str, Any]) -> tuple[list[Alert], State]:
         quiet = dict(state.get("quiet_until", {}))

@@ -3,7 +3,9 @@ evaluates the alert rules on every map that moved and delivers what fired.
 
 Three threads besides the server's: the followers (one asyncio loop, a task per venue and symbol; the one writer
 of the store), and the watch loop, which every ``tick`` seconds picks up what the followers wrote (the markets
-grow through the incremental path), evaluates the rules and flushes the outbox. SIGHUP asks the watch loop to
+grow through the incremental path), evaluates the rules and flushes the outbox. A candle wakes it at once; of the
+markets whose candles closed together, it takes first those whose candle came where a rule could fire
+(:meth:`Rule.reach <liqheat.alerts.rules.Rule.reach>` on the clusters of their last evaluation). SIGHUP asks the watch loop to
 read the config again: markets are added or removed, rules and destinations replaced, without a restart.
 """
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from liqheat.alerts.state import AlertStore
@@ -36,6 +39,15 @@ SWEEP_EVERY = 30.0
 # the followers' cursors reach cursors.json at most this often (seconds), not after every write: two syncs fewer
 # on each candle, liquidation and poll; a restart re-reads at most this much, and the store merges it away
 CURSOR_EVERY = 1.0
+# a candle's prices (the venue's quote) against reach ranges (in USD from the last map): widened by this much, for
+# the quote's rate to the dollar
+QUOTE_SLACK = 0.005
+# while candles are being written (markets closing together), a market not within reach waits until none was written
+# for this long (seconds), at most SETTLE_MAX after the first: the followers write the burst without the watch loop
+# contending for the interpreter (each of their file syncs then waited out a switch interval: 1.8 s for 50 candles,
+# 0.3 s alone), and a market within reach is taken as soon as its candle is on disk
+SETTLE = 0.025
+SETTLE_MAX = 1.0
 GOLDEN = (5**0.5 - 1) / 2
 Clock = Callable[[], pd.Timestamp]
 
@@ -62,7 +74,7 @@ class Followers:
     poll_every: float = 60.0
     open: Callable[[MarketSpec], Any] = venue_source
     now: Clock = utc_now
-    written: Callable[[str, str], None] | None = None
+    written: Callable[[str, str, pd.DataFrame], None] | None = None
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     tasks: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
@@ -92,7 +104,7 @@ class Followers:
         source = self.open(spec)
         self.sources[spec.id] = source
         told = self.written
-        on_write = None if told is None else (lambda kind: told(spec.id, kind))
+        on_write = None if told is None else (lambda kind, rows: told(spec.id, kind, rows))
         # each market's polls at its own moment of the period: a low-discrepancy sequence spreads any number evenly
         self._started += 1
         phase = (self._started * GOLDEN) % 1.0 * self.poll_every
@@ -196,7 +208,11 @@ class Service:
         self._specs: dict[str, MarketSpec] | None = None
         self.stopping = threading.Event()
         self.wake = threading.Event()  # a follower wrote candles: look now rather than at the next tick
-        self.fresh: dict[str, None] = {}  # markets whose candles were written since the last look, in that order
+        # markets whose candles were written since the last look, in that order: whether the candle came within reach
+        self.fresh: dict[str, bool] = {}
+        self._reach: dict[str, list[tuple[float, float]] | None] = {}  # per market, from its last evaluation
+        self._candle_at = self._burst_from = 0.0  # time.monotonic() of the last candle written, and of the burst's first
+        self._near = threading.Event()  # a candle within reach was written
         self.touched: set[str] = set()  # markets with other rows written since the last look
         self._swept = -SWEEP_EVERY  # time.monotonic() of the last look at every market
         self._fresh_lock = threading.Lock()
@@ -275,6 +291,7 @@ class Service:
         if kept is None or kept[0] is not mm:  # liquidations alone leave the map after the last candle as it was
             kept = self._clusters[market_id] = (mm, clusters_of(mm, top=None))
         fired = self.monitor.evaluate(market_id, mm, kept[1], m.bundle, self.clock())
+        self._reach[market_id] = self.monitor.reach(market_id, kept[1], mm.atr_pct)
         for alert in fired:
             log.info("alert %s: %s", alert.rule, alert.title, extra={"market": market_id, "key": alert.key})
         return len(fired)
@@ -287,26 +304,35 @@ class Service:
             return 0
 
     def step(self) -> None:
-        """Markets whose candles were just written first, one at a time in the order they were written, each
-        read, evaluated and what it fired sent before the next (an alert waits for its own market, not for
-        fifty); then every other market that changed: those the followers wrote other rows of (liquidations, open
-        interest), and every market once per :data:`SWEEP_EVERY` (each tick without followers here: another
-        process writes)."""
+        """Markets whose candles were just written first, one at a time, each read, evaluated and what it fired
+        sent before the next (an alert waits for its own market, not for fifty): those whose candle came within a
+        rule's reach in the order they were written, then the others; then every other market that changed: those
+        the followers wrote other rows of (liquidations, open interest), and every market once per
+        :data:`SWEEP_EVERY` (each tick without followers here: another process writes)."""
         if self.reload_asked.is_set():
             self.reload_asked.clear()
             self.reload()
         fresh: list[str] = []
-        while True:  # candles written meanwhile come before the other rows
+        while True:  # candles written meanwhile come before the other rows, those within reach before any other
             with self._fresh_lock:
-                batch, self.fresh = list(self.fresh), {}
-            if not batch:
-                break
-            fresh += batch
-            for market_id in batch:
-                if self.registry.refresh(only=[market_id]) or market_id in self.unseen:
-                    self.unseen.discard(market_id)
-                    if self._evaluated(market_id):
-                        self.deliverer.flush(budget=self.tick)
+                if not self.fresh:
+                    break
+                now = time.monotonic()
+                market_id = next((m for m, near in self.fresh.items() if near), None)
+                settle = min(SETTLE - (now - self._candle_at), SETTLE_MAX - (now - self._burst_from))
+                if market_id is None and settle <= 0:
+                    market_id = next(iter(self.fresh))
+                if market_id is not None:
+                    del self.fresh[market_id]
+            if market_id is None:  # the followers are still writing: wait for them, or for a candle within reach
+                self._near.wait(settle)
+                self._near.clear()
+                continue
+            fresh.append(market_id)
+            if self.registry.refresh(only=[market_id]) or market_id in self.unseen:
+                self.unseen.discard(market_id)
+                if self._evaluated(market_id):
+                    self.deliverer.flush(budget=self.tick)
         with self._fresh_lock:
             touched, self.touched = self.touched, set()
         now = time.monotonic()
@@ -328,15 +354,34 @@ class Service:
             for market_id, why in self.followers.failed.items():
                 self.registry.problems[market_id] = f"venue failure: {why}"
 
-    def written(self, market_id: str, kind: str) -> None:
-        """A follower put rows on disk (called on the followers' loop): candles wake the watch loop, so an alert
+    def written(self, market_id: str, kind: str, rows: pd.DataFrame | None = None) -> None:
+        """A follower put ``rows`` on disk (called on the followers' loop): candles wake the watch loop, so an alert
         waits for the evaluation, not for the next tick; other rows are read at the next tick."""
+        near = kind == "candles" and self.within_reach(market_id, rows)
         with self._fresh_lock:
             if kind != "candles":
                 self.touched.add(market_id)
                 return
-            self.fresh[market_id] = None
+            now = time.monotonic()
+            if not self.fresh:
+                self._burst_from = now
+            self._candle_at = now
+            self.fresh[market_id] = self.fresh.get(market_id, False) or near
+        if near:
+            self._near.set()
         self.wake.set()
+
+    def within_reach(self, market_id: str, candles: pd.DataFrame | None) -> bool:
+        """Whether ``candles`` traded where one of the market's rules could fire, judged on its last evaluation
+        (true when it cannot tell: never evaluated, no prices, a rule that cannot say)."""
+        ranges = self._reach.get(market_id)
+        if ranges is None or candles is None or not {"low", "high"} <= set(candles.columns) or not len(candles):
+            return True
+        lows, highs = candles["low"].to_numpy(np.float64), candles["high"].to_numpy(np.float64)
+        if not (np.isfinite(lows).all() and np.isfinite(highs).all()):
+            return True
+        low, high = float(lows.min()) * (1 - QUOTE_SLACK), float(highs.max()) * (1 + QUOTE_SLACK)
+        return any(lo <= high and low <= hi for lo, hi in ranges)
 
     def _loop(self) -> None:
         while not self.stopping.is_set():

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from liqheat.model import ContractKind, DomainError, Market
@@ -559,10 +560,10 @@ class CcxtSource:
                 continue
             latest = max(pending)
             closed = sorted(ms for ms in pending if ms < latest)
-            frame = pd.DataFrame([pending.pop(ms) for ms in closed], columns=["ms", "open", "high", "low", "close", "volume"])
+            values = np.array([pending.pop(ms)[1:6] for ms in closed], dtype=np.float64)  # a missing value: NaN
             emitted = closed[-1]
-            frame.insert(0, "ts", _frame_ts(frame.pop("ms")))
-            yield frame.astype({c: "float64" for c in ("open", "high", "low", "close", "volume")})
+            ts = pd.DatetimeIndex((np.array(closed, dtype=np.int64) * 1000).view("datetime64[us]")).tz_localize("UTC")
+            yield pd.DataFrame({"ts": ts, **{c: values[:, j] for j, c in enumerate(("open", "high", "low", "close", "volume"))}})
 
     async def close(self) -> None:
         if self._pro is not None:

@@ -225,10 +225,10 @@ class Follower:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
         max_backoff: float = 60.0,
-        on_write: Callable[[str], None] | None = None,
+        on_write: Callable[[str, pd.DataFrame], None] | None = None,
     ) -> None:
         self.store, self.source, self.timeframe = store, source, timeframe
-        self.on_write = on_write  # told the kind of rows (a Series kind) once they are on disk (a service wakes on it)
+        self.on_write = on_write  # told the kind (a Series kind) and the rows once on disk (a service wakes on it)
         self.step = parse_duration(timeframe, "timeframe")
         self.poll_every = poll_every
         # seconds added once after the first poll: followers started together then poll at their own moments, not
@@ -257,6 +257,7 @@ class Follower:
             return 0
         added = self.store.write(series, frame)
         self.store.advance(self.venue, self.symbol, stream, frame["ts"].iloc[-1])
+        self._told("candles", frame)
         return added
 
     async def _stream(
@@ -293,16 +294,16 @@ class Follower:
         series = Series("candles", self.venue, self.symbol, self.timeframe)
         self.store.write(series, frame)
         self.store.advance(self.venue, self.symbol, candle_stream(self.timeframe), frame["ts"].iloc[-1])
-        self._told("candles")
+        self._told("candles", frame)
 
     def _write_liquidations(self, frame: pd.DataFrame) -> None:
         self.store.write(Series("liquidations", self.venue, self.symbol), frame)
         self.store.advance(self.venue, self.symbol, "liquidations", frame["ts"].max())
-        self._told("liquidations")
+        self._told("liquidations", frame)
 
-    def _told(self, kind: str) -> None:
+    def _told(self, kind: str, rows: pd.DataFrame) -> None:
         if self.on_write is not None:
-            self.on_write(kind)
+            self.on_write(kind, rows)
 
     async def _candles_reconnected(self, since: pd.Timestamp, now: pd.Timestamp) -> None:
         added = await self.backfill_candles()
@@ -312,11 +313,9 @@ class Follower:
         """Liquidations pushed while the socket was down are gone (no venue replays them): say so, once."""
         gap = {"venue": self.venue, "symbol": self.symbol, "stream": "liquidations", "from": since, "to": now}
         self.state.missed.append(gap)
-        self.store.write(
-            Series("gaps", self.venue, self.symbol),
-            pd.DataFrame({"ts": [since], "until": [now], "stream": ["liquidations"], "reason": ["websocket drop"]}),
-        )
-        self._told("gaps")
+        rows = pd.DataFrame({"ts": [since], "until": [now], "stream": ["liquidations"], "reason": ["websocket drop"]})
+        self.store.write(Series("gaps", self.venue, self.symbol), rows)
+        self._told("gaps", rows)
         self.state.note(f"{self.label} liquidations: nothing seen from {since:%H:%M:%S} to {now:%H:%M:%S} (socket down)")
 
     async def poll_open_interest(self) -> int:
@@ -332,7 +331,7 @@ class Follower:
             return 0
         added = self.store.write(Series("open_interest", self.venue, self.symbol), frame)
         self.store.advance(self.venue, self.symbol, "open_interest", frame["ts"].iloc[-1])
-        self._told("open_interest")
+        self._told("open_interest", frame)
         return added
 
     async def poll_funding(self) -> int:
@@ -343,7 +342,7 @@ class Follower:
             return 0
         added = self.store.write(Series("funding", self.venue, self.symbol), frame)
         self.store.advance(self.venue, self.symbol, "funding", frame["ts"].iloc[-1])
-        self._told("funding")
+        self._told("funding", frame)
         return added
 
     async def _poll(self, max_polls: int | None) -> None:

@@ -247,10 +247,12 @@ class _Month:
     # the earlier files of this month this one grew from by appends only (this store's writes), with their row
     # counts: the file is each of them, then rows appended (a reader holding one reads only those rows)
     grew_from: dict[FileId, int] = field(default_factory=dict)
-    nbytes: int = field(init=False)  # measured once: pyarrow walks every buffer to tell it, and a write sums them all
+    # measured once, or summed as rows are appended: pyarrow walks every buffer of every chunk to tell it
+    nbytes: int = -1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "nbytes", int(self.table.nbytes + self.ts.nbytes))
+        if self.nbytes < 0:
+            object.__setattr__(self, "nbytes", int(self.table.nbytes + self.ts.nbytes))
 
 
 def _appended(stored: _Month, part: pd.DataFrame, key: list[str]) -> pa.Table | None:
@@ -261,6 +263,9 @@ def _appended(stored: _Month, part: pd.DataFrame, key: list[str]) -> pa.Table | 
     ts = part["ts"]
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):
         return None
+    names = stored.table.column_names
+    if list(part.columns) != names and sorted(map(str, part.columns)) == sorted(names):
+        part = part[names]  # the columns in the month's order, as the merge would put them
     if not (len(ts) < 2 or bool((np.diff(epoch_micros(ts)) > 0).all())):
         part = _merged(part, key)  # out of order or repeated: what the merge keeps of it, in key order
     new = pa.Table.from_pandas(part, preserve_index=False, nthreads=1)
@@ -447,6 +452,7 @@ class Store:
         rows = None if stored is None else _appended(stored, part, key)
         at: np.ndarray | None
         grew_from: dict[FileId, int] = {}
+        nbytes = -1
         if stored is not None and rows is not None:
             if not rows.num_rows:
                 return 0
@@ -455,6 +461,7 @@ class Store:
                 table = table.combine_chunks()
             at = np.concatenate([stored.ts, _ts(rows)])
             added = int(rows.num_rows)
+            nbytes = stored.nbytes + int(rows.nbytes) + 8 * added
             grew_from = dict(list(stored.grew_from.items())[-(GREW_FROM - 1) :])
             grew_from[stored.ident] = stored.table.num_rows
             if stored.last - stored.covered + 1 >= fold_after(folder):
@@ -480,7 +487,7 @@ class Store:
             return added  # an older month: the newest stays kept
         self._months.pop(folder, None)
         if at is not None:
-            entry = _Month(ident, table, at, last, covered, grew_from)
+            entry = _Month(ident, table, at, last, covered, grew_from, nbytes)
             if entry.nbytes + sum(m.nbytes for _, m in self._months.values()) <= self.cache_bytes:
                 self._months[folder] = (month, entry)
         return added
