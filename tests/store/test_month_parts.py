@@ -225,3 +225,21 @@ def test_a_fold_reads_the_month_as_the_files_hold_it(tmp_path: Path) -> None:
         other.write(CANDLES, minute(4))  # kept from here on: an append
         assert listing(tmp_path) == (2, [3])
     assert Store(tmp_path).read(CANDLES)["open"].tolist() == [100.0, 101.0, 102.0, 103.0, 104.0]
+
+
+def test_rows_whose_columns_come_in_another_order_are_appended_in_the_months_order(tmp_path: Path) -> None:
+    """A follower's open-interest frame (ts, oi_base, oi_usd) into a month another command wrote as (ts, oi_usd,
+    oi_base): a part, not the whole month merged again on every poll."""
+    oi = Series("open_interest", "binance", "BTC/USDT:USDT")
+    ts = pd.Series([T0 + pd.Timedelta(minutes=5 * k) for k in range(3)]).astype("datetime64[us, UTC]")
+    store = Store(tmp_path)
+    with store.writer():
+        store.write(oi, pd.DataFrame({"ts": ts[:2], "oi_usd": [1e9, 1.1e9], "oi_base": [1e4, 1.1e4]}))
+        later = pd.DataFrame({"ts": ts[1:], "oi_base": [1.1e4, 1.2e4], "oi_usd": [1.1e9, 1.2e9]})
+        assert store.write(oi, later) == 1
+    folder = month(tmp_path, oi)
+    assert [seq for seq, _ in parts(os.listdir(folder))] == [1]
+    assert pq.read_schema(folder / "part-000001.parquet").names == ["ts", "oi_usd", "oi_base"]
+    back = Store(tmp_path).read(oi)
+    assert back.columns.tolist() == ["ts", "oi_usd", "oi_base"]
+    assert back["oi_usd"].tolist() == [1e9, 1.1e9, 1.2e9]
