@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from liqheat.store.parquet_store import INTERRUPTED, KEYS, Store, parts, read_month, through, write_month
+from liqheat.store.parquet_store import INTERRUPTED, KEYS, Store, parts, read_file, read_month, through, write_month
 
 QUARANTINE = "quarantine"
 _AGAIN = "moved to quarantine/; import or fetch the month again"
@@ -37,7 +36,7 @@ class Problem:
 def _file_problem(path: Path, month: str) -> tuple[pa.Table | None, Problem | None]:
     """One file of a month: its rows, or what is wrong with it."""
     try:
-        table = pq.read_table(path)
+        table = read_file(path)
     except (pa.ArrowException, OSError) as exc:
         reason = str(exc).splitlines()[0][:160]
         return None, Problem(path, f"not a readable Parquet file ({reason})", _AGAIN, "quarantine")

@@ -87,9 +87,16 @@ class Unreadable(OSError):
         return DomainError(f"{self.path}: not a readable Parquet file ({self}); {REPAIR}")
 
 
+def read_file(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet file, read through one open file: ``pq.read_table(path)`` opens the path more than once (the
+    footer, then the pages), and a file renamed over it in between reads as a torn file."""
+    with pa.OSFile(str(path)) as handle:
+        return pq.read_table(handle, columns=columns)
+
+
 def _file(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
-        return pq.read_table(path, columns=columns)
+        return read_file(path, columns)
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as exc:
