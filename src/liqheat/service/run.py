@@ -236,6 +236,7 @@ class Service:
         for market_id in [m.id for m in self.registry if m.id not in wanted]:
             self.registry.remove(market_id)
             self._clusters.pop(market_id, None)
+            self._reach.pop(market_id, None)
             if self.followers is not None:
                 self.followers.drop(market_id)
             log.info("market %s removed", market_id, extra={"market": market_id})
